@@ -1,0 +1,121 @@
+/*
+ * http_server.h - the broker's HTTP front: libmicrohttpd, a thread pool with epoll, a route
+ * table, request ids, limits, an access log, Prometheus metrics and graceful shutdown.
+ *
+ * Lifecycle of a request: libmicrohttpd calls the access handler several times; the first call
+ * only allocates the request state (queueing a response on the first call makes libmicrohttpd
+ * 0.9.75 drop keep-alive), body chunks are appended (over max_body_bytes -> 413 at once, the
+ * rest discarded), and the final call routes and queues the response. The route's handler fills
+ * a struct http_resp; the server adds X-Request-Id / X-Openstack-Request-Id, Content-Length,
+ * records metrics and writes the access log line.
+ *
+ * Errors: handlers return -1 with a struct nph_error; the server renders it in the route's
+ * fault style: NPH_FAULT_NATIVE -> {"error":{"code":"not_found","message":...,"request_id":...}}
+ * NPH_FAULT_KEYSTONE -> {"error":{"code":404,"title":"Not Found","message":...}}
+ * NPH_FAULT_OPENSTACK -> {"itemNotFound":{"code":404,"message":...}} (Nova style; later issues).
+ */
+#ifndef NPH_HTTP_SERVER_H
+#define NPH_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nph_error.h"
+
+enum http_fault_style { NPH_FAULT_NATIVE, NPH_FAULT_KEYSTONE, NPH_FAULT_OPENSTACK };
+
+#define HTTP_MAX_PARAMS  8
+#define HTTP_MAX_HEADERS 16
+
+struct http_server;
+struct http_route;
+
+struct http_req {
+    const char *method;  /* "GET", ... (borrowed) */
+    const char *path;    /* URL path without the query, percent-decoded by libmicrohttpd */
+    const char *body;    /* NUL-terminated copy of the body (NULL if none) */
+    size_t body_len;
+    char request_id[41]; /* "req-<uuid>" (or the client's X-Request-Id/X-Openstack-Request-Id
+                            when it is a sane token of <= 40 chars) */
+    const struct http_route *route;
+    const char *params[HTTP_MAX_PARAMS]; /* values of {name} segments, in pattern order */
+    int n_params;
+    void *conn;          /* struct MHD_Connection *, for the accessors below */
+    void *app;           /* http_server_opts.app */
+    void *auth;          /* filled by the application's middleware (route handler side) */
+    int max_json_depth;
+};
+
+struct http_resp {
+    int status;                /* default 200 */
+    char *body;                /* malloc'd; owned by the server after the handler returns */
+    size_t body_len;
+    const char *content_type;  /* static string; default "application/json" when body set */
+    struct {
+        char *name;            /* malloc'd */
+        char *value;           /* malloc'd */
+    } headers[HTTP_MAX_HEADERS];
+    int n_headers;
+    int head_only;             /* HEAD: send headers (with Content-Length of body) only */
+};
+
+/* A handler returns 0 with resp filled, or -1 with err set (the server renders the fault). */
+typedef int (*http_handler_fn)(struct http_req *req, struct http_resp *resp,
+                               struct nph_error *err);
+
+struct http_route {
+    const char *method;       /* "GET", "POST", ...; a GET route also answers HEAD */
+    const char *pattern;      /* "/identity/v3/projects/{project_id}"; a final "{*}" matches
+                                 the rest of the path (one param) */
+    http_handler_fn handler;
+    const char *name;         /* metrics label, e.g. "identity.projects.get" */
+    enum http_fault_style fault;
+};
+
+struct http_server_opts {
+    const char *listen;       /* "127.0.0.1:8787", "[::1]:8787" */
+    int threads;              /* >= 1 */
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    int max_json_depth;
+    unsigned connection_timeout_s;
+    const struct http_route *routes; /* array terminated by {NULL} (borrowed, must outlive) */
+    void *app;                /* passed to handlers as req->app */
+    /* /readyz asks this (NULL = always ready): 0 ready, -1 not (err says why). */
+    int (*ready)(void *app, struct nph_error *err);
+};
+
+/* Bind and start serving. Built-in routes (not in the table): GET / is left to the table;
+ * GET /healthz ("ok"), GET /readyz, GET /metrics. Returns NULL with err set if the address
+ * cannot be bound. */
+struct http_server *http_server_start(const struct http_server_opts *opts, struct nph_error *err);
+/* Stop accepting, let in-flight requests finish (up to 10 s), free. NULL is a no-op. */
+void http_server_stop(struct http_server *s);
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *s);
+
+/* Request accessors. Header lookup is case-insensitive; results borrowed for the request. */
+const char *http_req_header(const struct http_req *req, const char *name);
+const char *http_req_query(const struct http_req *req, const char *name);
+/* Iterate query arguments: calls fn(key, value, ctx) for each; returns the count. */
+int http_req_query_each(const struct http_req *req,
+                        void (*fn)(const char *key, const char *value, void *ctx), void *ctx);
+/* Parse the body as a JSON object (limits from the server). Requires a JSON content type
+ * when a Content-Type is present (else NPH_E_UNSUPPORTED_MEDIA); empty body -> NPH_E_INVALID.
+ * Returns a new reference or NULL. */
+json_t *http_req_json(const struct http_req *req, struct nph_error *err);
+
+/* Response helpers. http_resp_json steals `body` (json_decref'd after dumping) and sets the
+ * status. http_resp_header copies name and value. */
+int http_resp_json(struct http_resp *resp, int status, json_t *body);
+int http_resp_text(struct http_resp *resp, int status, const char *content_type,
+                   const char *text);
+int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+
+/* Render an error in a fault style into resp (used by the server and by handlers that
+ * need custom faults). */
+void http_resp_fault(struct http_resp *resp, enum http_fault_style style,
+                     const struct nph_error *err, const char *request_id);
+
+#endif
