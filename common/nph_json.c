@@ -6,8 +6,8 @@
  * empty input and raw NUL bytes and counts the nesting of '[' and '{' outside strings (honouring
  * backslash escapes), so a body like "[[[[...]]]]" a million deep is refused without a single
  * allocation. jansson then parses with duplicate keys refused and without JSON_ALLOW_NUL, so
- * "\u0000" is refused too; it validates UTF-8 itself. The getters produce the messages the API returns verbatim, so they name the field by
- * its dotted path: "'user.name' must be a string".
+ * "\u0000" is refused too; it validates UTF-8 itself. The getters produce the messages the API
+ * returns verbatim, so they name the field by its dotted path: "'user.name' must be a string".
  */
 #include "nph_json.h"
 

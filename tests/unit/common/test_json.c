@@ -99,7 +99,8 @@ static void test_getters(void **state)
     json_t *o = NULL, *a = NULL;
     char long_name[300];
     (void)state;
-    json_t *v = parse("{\"name\":\"alice\",\"n\":7,\"f\":1.5,\"t\":true,\"o\":{},\"a\":[],\"z\":null,"
+    json_t *v = parse("{\"name\":\"alice\",\"n\":7,\"f\":1.5,\"t\":true,\"o\":{},\"a\":[],"
+                      "\"z\":null,"
                       "\"big\":-9223372036854775808}",
                       0, 1, &err);
     assert_non_null(v);
