@@ -85,6 +85,10 @@ int nph_config_set(struct nph_config *cfg, const char *key, const char *value,
  * cross-key constraints. Call once after all sources are merged. */
 int nph_config_finish(struct nph_config *cfg, struct nph_error *err);
 
+/* The environment variable of a dotted key ("store.url" -> "NEPHELE_STORE_URL") into out.
+ * Returns 0, or -1 if out (len bytes) is too small. */
+int nph_config_env_name(const char *key, char *out, size_t len);
+
 /* Write a complete sample YAML (every key, its default and doc as a comment) to a malloc'd
  * string. */
 char *nph_config_sample(void);
