@@ -1,0 +1,972 @@
+/*
+ * http_server.c - the broker's HTTP front over libmicrohttpd (see http_server.h).
+ *
+ * Threads: libmicrohttpd runs opts->threads epoll workers; every handler runs on the worker
+ * that owns the connection, synchronously. Nothing here takes a lock on the request path:
+ * the route table is compiled once at start and read-only afterwards, metrics are atomics.
+ *
+ * A request's life: the first access-handler call allocates a struct req_state (and counts the
+ * request in flight) but queues nothing, because libmicrohttpd 0.9.75 drops keep-alive when a
+ * response is queued on the first call. Body chunks are appended up to max_body_bytes; past
+ * that the buffer is freed and the rest of the body is read and thrown away. The final call
+ * (no more upload data) sets the request id, routes, runs the handler, queues the response,
+ * records metrics and logs the access line. The completion callback frees the state.
+ *
+ * Ownership: the server borrows opts->routes and opts->app; it owns the compiled routes, the
+ * metrics and the per-request state. A handler's resp->body and header strings pass to the
+ * server when the handler returns; the body then passes to libmicrohttpd (MHD_RESPMEM_MUST_FREE)
+ * so it is never copied.
+ */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "nph_clock.h"
+#include "nph_id.h"
+#include "nph_json.h"
+#include "nph_log.h"
+
+#define HTTP_MAX_SEGMENTS     32
+#define HTTP_DEFAULT_BODY     (1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT  30
+#define HTTP_STOP_GRACE_US    (10 * NPH_USEC_PER_SEC)
+#define HTTP_REQUEST_ID_MAX   40
+#define CONTENT_TYPE_JSON     "application/json"
+#define CONTENT_TYPE_TEXT     "text/plain; charset=utf-8"
+#define CONTENT_TYPE_METRICS  "text/plain; version=0.0.4; charset=utf-8"
+
+enum seg_kind { SEG_LITERAL, SEG_PARAM, SEG_REST };
+
+struct route_seg {
+    enum seg_kind kind;
+    const char *text; /* literal text (borrowed from the pattern), not NUL-terminated */
+    size_t len;
+};
+
+struct compiled_route {
+    const struct http_route *route; /* borrowed: the caller's table or the built-ins */
+    struct route_seg segs[HTTP_MAX_SEGMENTS];
+    int n_segs;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct compiled_route *routes; /* built-ins first, then the caller's table */
+    size_t n_routes;
+    const char **route_names;      /* n_routes metric labels (borrowed strings) */
+    struct metrics_http *metrics;
+    void *app;
+    int (*ready)(void *app, struct nph_error *err);
+    size_t max_body;
+    size_t max_header;
+    int max_json_depth;
+    int port;
+    atomic_int stopping;
+};
+
+/* Per-request state; req is the first member so built-in handlers can get back to it. */
+struct req_state {
+    struct http_req req;
+    struct http_server *srv;
+    int64_t t0;         /* nph_clock_mono() when the headers were complete */
+    char *body;         /* malloc'd, NUL-terminated; NULL while empty or when too large */
+    size_t body_len;
+    size_t body_cap;
+    bool too_large;     /* body (or its declared length) went past max_body */
+    bool headers_large; /* headers went past max_header */
+    bool nomem;
+    bool done;          /* a response was queued */
+    char *param_buf;    /* malloc'd storage of the param values */
+};
+
+struct span {
+    size_t off;
+    size_t len;
+};
+
+static int builtin_healthz(struct http_req *req, struct http_resp *resp, struct nph_error *err);
+static int builtin_readyz(struct http_req *req, struct http_resp *resp, struct nph_error *err);
+static int builtin_metrics(struct http_req *req, struct http_resp *resp, struct nph_error *err);
+
+static const struct http_route builtin_routes[] = {
+    {"GET", "/healthz", builtin_healthz, "healthz", NPH_FAULT_NATIVE},
+    {"GET", "/readyz", builtin_readyz, "readyz", NPH_FAULT_NATIVE},
+    {"GET", "/metrics", builtin_metrics, "metrics", NPH_FAULT_NATIVE},
+};
+#define N_BUILTINS (sizeof(builtin_routes) / sizeof(builtin_routes[0]))
+
+/* ---- route table ---------------------------------------------------------------------- */
+
+/* Split a pattern into segments. Returns 0, or -1 with err set on a malformed pattern. */
+static int route_compile(const struct http_route *r, struct compiled_route *out,
+                         struct nph_error *err)
+{
+    const char *p = r->pattern;
+    int n_params = 0;
+    out->route = r;
+    out->n_segs = 0;
+    if (!r->method || !p || p[0] != '/' || !r->handler)
+        return nph_error_set(err, NPH_E_INVALID, "route '%s %s' is incomplete",
+                             r->method ? r->method : "?", p ? p : "?");
+    p++;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        struct route_seg *sg;
+        if (len == 0 && !slash)
+            break; /* trailing slash in the pattern */
+        if (out->n_segs == HTTP_MAX_SEGMENTS)
+            return nph_error_set(err, NPH_E_INVALID, "route '%s' has too many segments",
+                                 r->pattern);
+        sg = &out->segs[out->n_segs++];
+        sg->text = p;
+        sg->len = len;
+        if (len == 3 && memcmp(p, "{*}", 3) == 0) {
+            sg->kind = SEG_REST;
+            if (slash && slash[1])
+                return nph_error_set(err, NPH_E_INVALID, "route '%s': {*} must be last",
+                                     r->pattern);
+        } else if (len >= 3 && p[0] == '{' && p[len - 1] == '}') {
+            sg->kind = SEG_PARAM;
+        } else {
+            sg->kind = SEG_LITERAL;
+        }
+        if (sg->kind != SEG_LITERAL && ++n_params > HTTP_MAX_PARAMS)
+            return nph_error_set(err, NPH_E_INVALID, "route '%s' has more than %d params",
+                                 r->pattern, HTTP_MAX_PARAMS);
+        if (!slash || sg->kind == SEG_REST)
+            break;
+        p = slash + 1;
+    }
+    return 0;
+}
+
+/*
+ * Match path[0..len) (trailing slashes already trimmed; path[0] == '/') against a route.
+ * raw_len is the untrimmed length, so a final {*} keeps a trailing slash ("dir/" objects).
+ * {name} matches one non-empty segment, {*} one or more characters. Returns the number of
+ * params + 1 on a match (spans written), 0 otherwise.
+ */
+static int route_match(const struct compiled_route *cr, const char *path, size_t len,
+                       size_t raw_len, struct span out[HTTP_MAX_PARAMS])
+{
+    size_t pos = 1;
+    bool have = len > 1; /* a segment remains at pos */
+    int np = 0;
+    for (int i = 0; i < cr->n_segs; i++) {
+        const struct route_seg *sg = &cr->segs[i];
+        if (!have)
+            return 0;
+        if (sg->kind == SEG_REST) {
+            out[np].off = pos;
+            out[np].len = raw_len - pos;
+            return np + 2;
+        }
+        const char *slash = memchr(path + pos, '/', len - pos);
+        size_t end = slash ? (size_t)(slash - path) : len;
+        size_t sl = end - pos;
+        if (sg->kind == SEG_LITERAL) {
+            if (sl != sg->len || memcmp(path + pos, sg->text, sl) != 0)
+                return 0;
+        } else {
+            if (sl == 0)
+                return 0;
+            out[np].off = pos;
+            out[np].len = sl;
+            np++;
+        }
+        have = slash != NULL;
+        pos = slash ? end + 1 : len;
+    }
+    return have ? 0 : np + 1;
+}
+
+static bool method_matches(const struct http_route *r, const char *method)
+{
+    if (strcmp(r->method, method) == 0)
+        return true;
+    return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+}
+
+/* Append `m` to the Allow list unless present. */
+static void allow_add(char *allow, size_t cap, const char *m)
+{
+    size_t ml = strlen(m);
+    for (const char *p = allow; (p = strstr(p, m)) != NULL; p += ml) {
+        if ((p == allow || p[-1] == ' ') && (p[ml] == ',' || p[ml] == '\0'))
+            return;
+    }
+    size_t len = strlen(allow);
+    snprintf(allow + len, cap - len, "%s%s", len ? ", " : "", m);
+}
+
+/* ---- request accessors and response helpers -------------------------------------------- */
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_query(const struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+struct query_iter {
+    void (*fn)(const char *key, const char *value, void *ctx);
+    void *ctx;
+};
+
+static enum MHD_Result query_iter_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct query_iter *qi = cls;
+    (void)kind;
+    qi->fn(key, value ? value : "", qi->ctx);
+    return MHD_YES;
+}
+
+int http_req_query_each(const struct http_req *req,
+                        void (*fn)(const char *key, const char *value, void *ctx), void *ctx)
+{
+    struct query_iter qi = {fn, ctx};
+    return MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
+                                     fn ? query_iter_cb : NULL, &qi);
+}
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* "application/json" with at most a charset=utf-8 parameter (quotes and case tolerated). */
+static bool content_type_is_json(const char *ct)
+{
+    const char *p = skip_ws(ct);
+    if (strncasecmp(p, CONTENT_TYPE_JSON, strlen(CONTENT_TYPE_JSON)) != 0)
+        return false;
+    p = skip_ws(p + strlen(CONTENT_TYPE_JSON));
+    if (*p == '\0')
+        return true;
+    if (*p != ';')
+        return false;
+    p = skip_ws(p + 1);
+    if (strncasecmp(p, "charset=", 8) != 0)
+        return false;
+    p += 8;
+    bool quoted = *p == '"';
+    if (quoted)
+        p++;
+    if (strncasecmp(p, "utf-8", 5) != 0)
+        return false;
+    p += 5;
+    if (quoted && *p++ != '"')
+        return false;
+    return *skip_ws(p) == '\0';
+}
+
+json_t *http_req_json(const struct http_req *req, struct nph_error *err)
+{
+    const char *ct = http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && !content_type_is_json(ct)) {
+        nph_error_set(err, NPH_E_UNSUPPORTED_MEDIA, "content type '%.64s' is not supported",
+                      ct);
+        nph_error_detail(err, "expected application/json");
+        return NULL;
+    }
+    if (!req->body || req->body_len == 0) {
+        nph_error_set(err, NPH_E_INVALID, "the request body is empty");
+        return NULL;
+    }
+    return nph_json_parse(req->body, req->body_len, req->max_json_depth, 1, err);
+}
+
+int http_resp_json(struct http_resp *resp, int status, json_t *body)
+{
+    char *s = body ? nph_json_dumps(body) : NULL;
+    json_decref(body);
+    if (!s)
+        return -1;
+    free(resp->body);
+    resp->body = s;
+    resp->body_len = strlen(s);
+    resp->content_type = CONTENT_TYPE_JSON;
+    resp->status = status;
+    return 0;
+}
+
+int http_resp_text(struct http_resp *resp, int status, const char *content_type,
+                   const char *text)
+{
+    char *s = strdup(text ? text : "");
+    if (!s)
+        return -1;
+    free(resp->body);
+    resp->body = s;
+    resp->body_len = strlen(s);
+    resp->content_type = content_type ? content_type : CONTENT_TYPE_TEXT;
+    resp->status = status;
+    return 0;
+}
+
+int http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_headers >= HTTP_MAX_HEADERS)
+        return -1;
+    char *n = strdup(name);
+    char *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    resp->headers[resp->n_headers].name = n;
+    resp->headers[resp->n_headers].value = v;
+    resp->n_headers++;
+    return 0;
+}
+
+/* Nova's fault names by status (everything else is a computeFault). */
+static const char *openstack_fault_name(int status)
+{
+    switch (status) {
+    case 400: return "badRequest";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "itemNotFound";
+    case 405: return "badMethod";
+    case 409: return "conflictingRequest";
+    case 413: return "overLimit";
+    case 415: return "badMediaType";
+    case 429: return "overLimit";
+    case 501: return "notImplemented";
+    case 503: return "serviceUnavailable";
+    default: return "computeFault";
+    }
+}
+
+void http_resp_fault(struct http_resp *resp, enum http_fault_style style,
+                     const struct nph_error *err, const char *request_id)
+{
+    enum nph_err_code code = err ? err->code : NPH_E_INTERNAL;
+    if (code == NPH_E_OK || code >= NPH_E__COUNT)
+        code = NPH_E_INTERNAL;
+    int status = nph_error_http_status(code);
+    const char *msg = err && err->msg[0] ? err->msg : nph_error_doc(code);
+    const char *detail = err ? err->detail : "";
+    char st[16];
+    json_t *body;
+
+    /* The detail may hold internals (paths, SQL, backend answers): logged, never sent. */
+    if (status >= 500 || detail[0]) {
+        snprintf(st, sizeof(st), "%d", status);
+        nph_log(status >= 500 ? NPH_LOG_ERROR : NPH_LOG_WARN, "http.fault", "status", st, "code",
+                nph_error_name(code), "msg", msg, "detail", detail, NULL);
+    }
+    if (!request_id)
+        request_id = nph_log_request_id();
+
+    switch (style) {
+    case NPH_FAULT_KEYSTONE:
+        body = json_pack("{s:{s:i,s:s,s:s}}", "error", "code", status, "title",
+                         MHD_get_reason_phrase_for((unsigned)status), "message", msg);
+        break;
+    case NPH_FAULT_OPENSTACK:
+        body = json_pack("{s:{s:i,s:s}}", openstack_fault_name(status), "code", status, "message",
+                         msg);
+        break;
+    case NPH_FAULT_NATIVE:
+    default:
+        body = json_pack("{s:{s:s,s:s}}", "error", "code", nph_error_name(code), "message", msg);
+        if (body && request_id)
+            json_object_set_new(json_object_get(body, "error"), "request_id",
+                                json_string(request_id));
+        break;
+    }
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    if (http_resp_json(resp, status, body) != 0) {
+        resp->status = status; /* out of memory: the status alone */
+        resp->content_type = NULL;
+    }
+}
+
+/* ---- built-in routes ------------------------------------------------------------------- */
+
+static int builtin_healthz(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    (void)req;
+    if (http_resp_text(resp, 200, CONTENT_TYPE_TEXT, "ok") != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+static int builtin_readyz(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct http_server *s = ((struct req_state *)req)->srv;
+    if (s->ready && s->ready(s->app, err) != 0) {
+        /* Whatever the reason, "not ready" is a 503 to load balancers. */
+        if (err) {
+            err->code = NPH_E_UNAVAILABLE;
+            if (!err->msg[0])
+                snprintf(err->msg, sizeof(err->msg), "the service is not ready");
+        }
+        return -1;
+    }
+    if (http_resp_text(resp, 200, CONTENT_TYPE_JSON, "{\"status\":\"ready\"}") != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+static int builtin_metrics(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct http_server *s = ((struct req_state *)req)->srv;
+    size_t len = 0;
+    char *text = metrics_http_render(s->metrics, &len);
+    if (!text)
+        return nph_error_nomem(err);
+    free(resp->body);
+    resp->body = text;
+    resp->body_len = len;
+    resp->content_type = CONTENT_TYPE_METRICS;
+    resp->status = 200;
+    return 0;
+}
+
+/* ---- the access handler ---------------------------------------------------------------- */
+
+static bool request_id_sane(const char *id)
+{
+    size_t n = 0;
+    if (!id)
+        return false;
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (n >= HTTP_REQUEST_ID_MAX)
+            return false;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+static void set_request_id(struct http_req *req)
+{
+    const char *id = http_req_header(req, "X-Openstack-Request-Id");
+    if (!request_id_sane(id))
+        id = http_req_header(req, "X-Request-Id");
+    if (request_id_sane(id)) {
+        snprintf(req->request_id, sizeof(req->request_id), "%s", id);
+    } else if (nph_request_id(req->request_id) != 0) {
+        /* The random source failed: a fixed id still keeps the headers well-formed. */
+        snprintf(req->request_id, sizeof(req->request_id), "req-unknown");
+    }
+}
+
+struct header_sum {
+    size_t total;
+};
+
+static enum MHD_Result header_size_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct header_sum *hs = cls;
+    (void)kind;
+    hs->total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+/* First call: allocate the state, note limits that are known from the headers. */
+static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connection *c,
+                                     const char *url, void **con_cls)
+{
+    struct req_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return MHD_NO; /* libmicrohttpd closes the connection */
+    st->srv = s;
+    st->t0 = nph_clock_mono();
+    metrics_http_in_flight_add(s->metrics, 1);
+    *con_cls = st;
+
+    if (s->max_header) {
+        struct header_sum hs = {strlen(url)};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, header_size_cb, &hs);
+        st->headers_large = hs.total > s->max_header;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || end == cl || n > s->max_body) {
+            st->too_large = true;
+        } else if (n > 0) {
+            st->body = malloc((size_t)n + 1);
+            if (st->body)
+                st->body_cap = (size_t)n + 1;
+        }
+    }
+    return MHD_YES;
+}
+
+/* Later calls with data: append, or count and drop once past the limit. */
+static void request_body(struct http_server *s, struct req_state *st, const char *data,
+                         size_t n)
+{
+    if (st->too_large || st->nomem)
+        return;
+    if (n > s->max_body - st->body_len) {
+        st->too_large = true;
+        free(st->body);
+        st->body = NULL;
+        st->body_len = st->body_cap = 0;
+        return;
+    }
+    if (st->body_len + n + 1 > st->body_cap) {
+        size_t cap = st->body_cap ? st->body_cap : 1024;
+        while (cap < st->body_len + n + 1)
+            cap *= 2;
+        if (cap > s->max_body + 1)
+            cap = s->max_body + 1;
+        char *nb = realloc(st->body, cap);
+        if (!nb) {
+            st->nomem = true;
+            free(st->body);
+            st->body = NULL;
+            st->body_len = st->body_cap = 0;
+            return;
+        }
+        st->body = nb;
+        st->body_cap = cap;
+    }
+    memcpy(st->body + st->body_len, data, n);
+    st->body_len += n;
+    st->body[st->body_len] = '\0';
+}
+
+/* Find the route for (method, path). Returns its index and fills the params, or -1 with
+ * *pattern_hit = index of the first route whose pattern matched (or -1) and the Allow list. */
+static int route_find(struct http_server *s, struct req_state *st, const char *method,
+                      int *pattern_hit, char *allow, size_t allow_cap)
+{
+    const char *path = st->req.path;
+    size_t raw_len = strlen(path);
+    size_t len = raw_len;
+    struct span spans[HTTP_MAX_PARAMS];
+    *pattern_hit = -1;
+    allow[0] = '\0';
+    if (raw_len == 0 || path[0] != '/')
+        return -1;
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    for (size_t i = 0; i < s->n_routes; i++) {
+        int m = route_match(&s->routes[i], path, len, raw_len, spans);
+        if (!m)
+            continue;
+        const struct http_route *r = s->routes[i].route;
+        if (!method_matches(r, method)) {
+            if (*pattern_hit < 0)
+                *pattern_hit = (int)i;
+            allow_add(allow, allow_cap, r->method);
+            if (strcmp(r->method, "GET") == 0)
+                allow_add(allow, allow_cap, "HEAD");
+            continue;
+        }
+        int np = m - 1;
+        if (np > 0) {
+            st->param_buf = malloc(raw_len + HTTP_MAX_PARAMS + 1);
+            if (!st->param_buf) {
+                st->nomem = true;
+                return -1;
+            }
+            char *p = st->param_buf;
+            for (int k = 0; k < np; k++) {
+                memcpy(p, path + spans[k].off, spans[k].len);
+                p[spans[k].len] = '\0';
+                st->req.params[k] = p;
+                p += spans[k].len + 1;
+            }
+        }
+        st->req.n_params = np;
+        st->req.route = r;
+        return (int)i;
+    }
+    return -1;
+}
+
+static void resp_fini(struct http_resp *resp)
+{
+    free(resp->body);
+    for (int i = 0; i < resp->n_headers; i++) {
+        free(resp->headers[i].name);
+        free(resp->headers[i].value);
+    }
+}
+
+static void add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+    if (MHD_add_response_header(r, name, value) != MHD_YES)
+        nph_log(NPH_LOG_WARN, "http.header_dropped", "name", name, NULL);
+}
+
+/* Final call: route, run the handler, queue the response. */
+static enum MHD_Result request_finish(struct http_server *s, struct req_state *st,
+                                      struct MHD_Connection *c, const char *url,
+                                      const char *method)
+{
+    struct http_req *req = &st->req;
+    struct http_resp resp = {0};
+    struct nph_error err = NPH_ERROR_INIT;
+    char allow[96];
+    int hit = -1;
+    int idx = -1;
+    enum http_fault_style style = NPH_FAULT_NATIVE;
+
+    req->method = method;
+    req->path = url;
+    req->body = st->body;
+    req->body_len = st->body_len;
+    req->conn = c;
+    req->app = s->app;
+    req->max_json_depth = s->max_json_depth;
+    set_request_id(req);
+    nph_log_set_request_id(req->request_id);
+    resp.status = 200;
+    resp.head_only = strcmp(method, "HEAD") == 0;
+
+    if (!st->nomem)
+        idx = route_find(s, st, method, &hit, allow, sizeof(allow));
+    if (idx >= 0)
+        style = s->routes[idx].route->fault;
+    else if (hit >= 0)
+        style = s->routes[hit].route->fault;
+
+    if (st->nomem) {
+        nph_error_nomem(&err);
+        http_resp_fault(&resp, style, &err, req->request_id);
+    } else if (st->headers_large) {
+        /* No nph_error code maps to 431: render a 400-style fault, then fix the status. */
+        nph_error_set(&err, NPH_E_INVALID, "the request headers exceed %zu bytes",
+                      s->max_header);
+        http_resp_fault(&resp, style, &err, req->request_id);
+        resp.status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    } else if (st->too_large) {
+        nph_error_set(&err, NPH_E_TOO_LARGE, "the request body exceeds %zu bytes", s->max_body);
+        http_resp_fault(&resp, style, &err, req->request_id);
+    } else if (idx < 0 && hit >= 0) {
+        nph_error_set(&err, NPH_E_METHOD, "method '%.16s' is not allowed here", method);
+        http_resp_fault(&resp, style, &err, req->request_id);
+        http_resp_header(&resp, MHD_HTTP_HEADER_ALLOW, allow);
+    } else if (idx < 0) {
+        nph_error_set(&err, NPH_E_NOT_FOUND, "no such resource");
+        http_resp_fault(&resp, NPH_FAULT_NATIVE, &err, req->request_id);
+    } else {
+        int rc = s->routes[idx].route->handler(req, &resp, &err);
+        if (rc != 0) {
+            if (err.code == NPH_E_OK)
+                nph_error_set(&err, NPH_E_INTERNAL, "the handler failed without an error");
+            http_resp_fault(&resp, style, &err, req->request_id);
+        } else if (resp.status == 0) {
+            resp.status = 200;
+        }
+    }
+
+    /* 1xx, 204 and 304 carry no body. */
+    bool no_body = resp.status < 200 || resp.status == 204 || resp.status == 304;
+    struct MHD_Response *r;
+    size_t body_len = resp.body_len;
+    const char *ctype = resp.content_type ? resp.content_type : CONTENT_TYPE_JSON;
+    bool has_body = resp.body && resp.body_len && !no_body;
+    if (has_body) {
+        r = MHD_create_response_from_buffer(resp.body_len, resp.body, MHD_RESPMEM_MUST_FREE);
+        if (r)
+            resp.body = NULL; /* libmicrohttpd frees it */
+    } else {
+        body_len = 0;
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    enum MHD_Result ret = MHD_NO;
+    if (r) {
+        if (has_body)
+            add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        for (int i = 0; i < resp.n_headers; i++)
+            add_header(r, resp.headers[i].name, resp.headers[i].value);
+        add_header(r, "X-Request-Id", req->request_id);
+        add_header(r, "X-Openstack-Request-Id", req->request_id);
+        if (atomic_load_explicit(&s->stopping, memory_order_relaxed))
+            add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        ret = MHD_queue_response(c, (unsigned)resp.status, r);
+        MHD_destroy_response(r);
+    }
+    st->done = true;
+
+    int64_t us = nph_clock_mono() - st->t0;
+    size_t metric_route = idx >= 0 ? (size_t)idx : hit >= 0 ? (size_t)hit : s->n_routes;
+    metrics_http_observe(s->metrics, metric_route, method, resp.status, us);
+    if (nph_log_enabled(NPH_LOG_INFO)) {
+        char status[16], ms[24], bytes[24];
+        snprintf(status, sizeof(status), "%d", resp.status);
+        snprintf(ms, sizeof(ms), "%.3f", (double)us / 1000.0);
+        snprintf(bytes, sizeof(bytes), "%zu", resp.head_only ? (size_t)0 : body_len);
+        nph_log(NPH_LOG_INFO, "http.access", "method", method, "path", url, "status", status,
+                "ms", ms, "bytes", bytes, NULL);
+    }
+    nph_log_set_request_id(NULL);
+    resp_fini(&resp);
+    return ret;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct http_server *s = cls;
+    struct req_state *st = *con_cls;
+    (void)version;
+
+    if (!st)
+        return request_begin(s, c, url, con_cls);
+    if (*upload_data_size) {
+        request_body(s, st, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (st->done)
+        return MHD_YES;
+    return request_finish(s, st, c, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct req_state *st = *con_cls;
+    (void)c;
+    if (!st)
+        return;
+    if (!st->done && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        nph_log(NPH_LOG_DEBUG, "http.aborted", NULL);
+    free(st->body);
+    free(st->param_buf);
+    free(st);
+    *con_cls = NULL;
+    metrics_http_in_flight_add(s->metrics, -1);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    nph_log(NPH_LOG_WARN, "http.mhd", "msg", msg, NULL);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+/* "1.2.3.4:80" or "[::1]:80" into ss. Returns 0, or -1 with err set. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, int *is_v6,
+                        struct nph_error *err)
+{
+    char host[64];
+    const char *colon;
+    memset(ss, 0, sizeof(*ss));
+    if (!listen || !*listen)
+        return nph_error_set(err, NPH_E_INVALID, "the listen address is empty");
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof(host))
+            return nph_error_set(err, NPH_E_INVALID, "bad listen address '%s'", listen);
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            return nph_error_set(err, NPH_E_INVALID, "bad listen address '%s'", listen);
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+    }
+    const char *ps = colon + 1;
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(ps, &end, 10);
+    if (!*ps || *end || errno || port > 65535 || *ps == '-' || *ps == '+')
+        return nph_error_set(err, NPH_E_INVALID, "bad port in listen address '%s'", listen);
+
+    if (listen[0] == '[') {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+            return nph_error_set(err, NPH_E_INVALID, "bad IPv6 address in '%s'", listen);
+        *is_v6 = 1;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+            return nph_error_set(err, NPH_E_INVALID, "bad IPv4 address in '%s'", listen);
+        *is_v6 = 0;
+    }
+    return 0;
+}
+
+static void server_free(struct http_server *s)
+{
+    if (!s)
+        return;
+    metrics_http_free(s->metrics);
+    free(s->routes);
+    free(s->route_names);
+    free(s);
+}
+
+struct http_server *http_server_start(const struct http_server_opts *opts, struct nph_error *err)
+{
+    struct sockaddr_storage ss;
+    int is_v6 = 0;
+    size_t n_user = 0;
+    struct http_server *s;
+
+    if (parse_listen(opts->listen, &ss, &is_v6, err) != 0)
+        return NULL;
+    while (opts->routes && opts->routes[n_user].method)
+        n_user++;
+
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    s->n_routes = N_BUILTINS + n_user;
+    s->routes = calloc(s->n_routes, sizeof(*s->routes));
+    s->route_names = calloc(s->n_routes, sizeof(*s->route_names));
+    if (!s->routes || !s->route_names) {
+        nph_error_nomem(err);
+        goto fail;
+    }
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct http_route *r = i < N_BUILTINS ? &builtin_routes[i]
+                                                    : &opts->routes[i - N_BUILTINS];
+        if (route_compile(r, &s->routes[i], err) != 0)
+            goto fail;
+        s->route_names[i] = r->name ? r->name : r->pattern;
+    }
+    s->metrics = metrics_http_new(s->n_routes, s->route_names);
+    if (!s->metrics) {
+        nph_error_nomem(err);
+        goto fail;
+    }
+    s->app = opts->app;
+    s->ready = opts->ready;
+    s->max_body = opts->max_body_bytes ? opts->max_body_bytes : HTTP_DEFAULT_BODY;
+    s->max_header = opts->max_header_bytes;
+    s->max_json_depth = opts->max_json_depth > 0 ? opts->max_json_depth
+                                                 : NPH_JSON_MAX_DEPTH_DEFAULT;
+    atomic_init(&s->stopping, 0);
+
+    unsigned threads = opts->threads > 1 ? (unsigned)opts->threads : 1;
+    unsigned timeout = opts->connection_timeout_s ? opts->connection_timeout_s
+                                                  : HTTP_DEFAULT_TIMEOUT;
+    /* The connection's pool holds the read buffer (header lines are parsed in place), the
+     * header table and the response's header block: twice the header limit plus room for the
+     * rest. libmicrohttpd answers 431 itself when the pool overflows; request_begin enforces
+     * the exact limit. 0 keeps libmicrohttpd's default (32 KiB). */
+    size_t mem = 0;
+    if (s->max_header)
+        mem = 2 * s->max_header + 8192;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (is_v6)
+        flags |= MHD_USE_IPv6;
+
+    struct MHD_OptionItem ops[8];
+    int n = 0;
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL};
+    if (threads > 1)
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    if (mem)
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem,
+                                           NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+    errno = 0;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, ops,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
+    if (!s->daemon) {
+        int e = errno;
+        nph_error_set(err, NPH_E_IO, "cannot listen on '%s'", opts->listen);
+        nph_error_detail(err, "libmicrohttpd failed to start: %s", e ? strerror(e) : "?");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
+                                                           MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? (int)info->port : 0;
+    char port[16], th[16];
+    snprintf(port, sizeof(port), "%d", s->port);
+    snprintf(th, sizeof(th), "%u", threads);
+    nph_log(NPH_LOG_INFO, "http.listen", "listen", opts->listen, "port", port, "threads", th,
+            NULL);
+    return s;
+
+fail:
+    server_free(s);
+    return NULL;
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stopping, 1);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd); /* after quiescing, the listening socket is ours to close */
+
+    int64_t deadline = nph_clock_mono() + HTTP_STOP_GRACE_US;
+    while (metrics_http_in_flight(s->metrics) > 0 && nph_clock_mono() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int64_t left = metrics_http_in_flight(s->metrics);
+    if (left > 0) {
+        char n[24];
+        snprintf(n, sizeof(n), "%lld", (long long)left);
+        nph_log(NPH_LOG_WARN, "http.stop", "msg", "grace period over, aborting requests",
+                "in_flight", n, NULL);
+    }
+    MHD_stop_daemon(s->daemon);
+    server_free(s);
+}
+
+int http_server_port(const struct http_server *s)
+{
+    return s ? s->port : 0;
+}

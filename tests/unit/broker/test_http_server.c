@@ -1,0 +1,744 @@
+/*
+ * test_http_server.c - drives a real http_server on 127.0.0.1:<ephemeral> with libcurl:
+ * routing and params, 404/405, HEAD, body and header limits, request ids, JSON bodies and
+ * content types, fault styles, keep-alive, the built-in /healthz, /readyz and /metrics, the
+ * access log, and a graceful stop with a slow request in flight.
+ *
+ * The server's log goes to a temporary file so that tests can look for lines in it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_server.h"
+#include "nph_log.h"
+
+#define MAX_BODY   1024
+#define MAX_HEADER 4096
+
+static struct http_server *g_server;
+static int g_port;
+static int g_ready = 1;
+static FILE *g_log;
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+static int h_parts(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    json_t *j = json_pack("{s:s,s:s,s:i}", "id", req->params[0], "part", req->params[1], "n",
+                          req->n_params);
+    if (http_resp_json(resp, 200, j) != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+static int h_parts_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    (void)req;
+    (void)err;
+    resp->status = 204;
+    return 0;
+}
+
+static int h_files(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    if (http_resp_text(resp, 200, "text/plain", req->params[0]) != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+static int h_echo(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    json_t *j = http_req_json(req, err);
+    if (!j)
+        return -1;
+    if (http_resp_json(resp, 200, j) != 0)
+        return nph_error_nomem(err);
+    http_resp_header(resp, "X-Echo", "yes");
+    return 0;
+}
+
+static int h_missing(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    (void)req;
+    (void)resp;
+    nph_error_set(err, NPH_E_NOT_FOUND, "project 'p1' not found");
+    nph_error_detail(err, "secret-internal-detail");
+    return -1;
+}
+
+static int h_slow(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    (void)req;
+    nanosleep(&ts, NULL);
+    if (http_resp_text(resp, 200, NULL, "slow") != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+static int h_zero(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    (void)req;
+    (void)err;
+    resp->status = 0;
+    return 0;
+}
+
+static int h_query(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    const char *v = http_req_query(req, "name");
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", v ? v : "(none)");
+    if (http_resp_text(resp, 200, NULL, buf) != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+static int app_ready(void *app, struct nph_error *err)
+{
+    (void)app;
+    if (g_ready)
+        return 0;
+    return nph_error_set(err, NPH_E_STORE, "the store is not open");
+}
+
+static const struct http_route routes[] = {
+    {"GET", "/items/{id}/parts/{part}", h_parts, "items.parts.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/items/{id}/parts/{part}", h_parts_delete, "items.parts.delete",
+     NPH_FAULT_NATIVE},
+    {"GET", "/files/{*}", h_files, "files.get", NPH_FAULT_NATIVE},
+    {"POST", "/echo", h_echo, "echo", NPH_FAULT_NATIVE},
+    {"POST", "/ks/echo", h_echo, "ks.echo", NPH_FAULT_KEYSTONE},
+    {"GET", "/ks/missing", h_missing, "ks.missing", NPH_FAULT_KEYSTONE},
+    {"GET", "/native/missing", h_missing, "native.missing", NPH_FAULT_NATIVE},
+    {"GET", "/os/missing", h_missing, "os.missing", NPH_FAULT_OPENSTACK},
+    {"GET", "/slow", h_slow, "slow", NPH_FAULT_NATIVE},
+    {"GET", "/zero", h_zero, "zero", NPH_FAULT_NATIVE},
+    {"GET", "/query", h_query, "query", NPH_FAULT_NATIVE},
+    {NULL, NULL, NULL, NULL, NPH_FAULT_NATIVE},
+};
+
+static struct http_server *start_server(const char *listen, int threads, struct nph_error *err)
+{
+    struct http_server_opts o = {
+        .listen = listen,
+        .threads = threads,
+        .max_body_bytes = MAX_BODY,
+        .max_header_bytes = MAX_HEADER,
+        .max_json_depth = 8,
+        .connection_timeout_s = 10,
+        .routes = routes,
+        .app = NULL,
+        .ready = app_ready,
+    };
+    return http_server_start(&o, err);
+}
+
+/* ---- a small libcurl client ---------------------------------------------------------------- */
+
+struct reply {
+    long status;
+    char body[65536];
+    size_t len;
+    char request_id[64];
+    char os_request_id[64];
+    char allow[128];
+    char ctype[128];
+    char echo[16];
+    long num_connects;
+    curl_off_t content_length;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct reply *r = ud;
+    size_t len = size * n;
+    size_t room = sizeof(r->body) - 1 - r->len;
+    memcpy(r->body + r->len, p, len < room ? len : room);
+    r->len += len < room ? len : room;
+    r->body[r->len] = '\0';
+    return len;
+}
+
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && *v == ' ')
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n'))
+        end--;
+    snprintf(out, cap, "%.*s", (int)(end - v), v);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct reply *r = ud;
+    size_t len = size * n;
+    header_value(p, len, "X-Request-Id", r->request_id, sizeof(r->request_id));
+    header_value(p, len, "X-Openstack-Request-Id", r->os_request_id, sizeof(r->os_request_id));
+    header_value(p, len, "Allow", r->allow, sizeof(r->allow));
+    header_value(p, len, "Content-Type", r->ctype, sizeof(r->ctype));
+    header_value(p, len, "X-Echo", r->echo, sizeof(r->echo));
+    return len;
+}
+
+/* Send one request on handle h (NULL: a fresh handle). extra: NULL-terminated header lines. */
+static void do_req_on(CURL *h, int port, const char *method, const char *path, const char *body,
+                      size_t body_len, const char *const *extra, struct reply *r)
+{
+    char url[1024];
+    struct curl_slist *hdrs = NULL;
+    int own = h == NULL;
+    if (own)
+        h = curl_easy_init();
+    assert_non_null(h);
+    memset(r, 0, sizeof(*r));
+    curl_easy_reset(h);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    }
+    for (; extra && *extra; extra++)
+        hdrs = curl_slist_append(hdrs, *extra);
+    if (hdrs)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK)
+        fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &r->num_connects);
+    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &r->content_length);
+    curl_slist_free_all(hdrs);
+    if (own)
+        curl_easy_cleanup(h);
+}
+
+static void do_req(const char *method, const char *path, const char *body,
+                   const char *const *extra, struct reply *r)
+{
+    do_req_on(NULL, g_port, method, path, body, body ? strlen(body) : 0, extra, r);
+}
+
+/* The error object of a fault body (member `key` of the top object), borrowed from *root. */
+static json_t *fault_of(const struct reply *r, const char *key, json_t **root)
+{
+    *root = json_loads(r->body, 0, NULL);
+    assert_non_null(*root);
+    json_t *e = json_object_get(*root, key);
+    assert_true(json_is_object(e));
+    return e;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_params(void **state)
+{
+    struct reply r;
+    json_t *j;
+    (void)state;
+    do_req("GET", "/items/abc/parts/x%20y", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "application/json");
+    j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "abc");
+    assert_string_equal(json_string_value(json_object_get(j, "part")), "x y");
+    assert_int_equal(json_integer_value(json_object_get(j, "n")), 2);
+    json_decref(j);
+
+    /* Trailing slash = no trailing slash. */
+    do_req("GET", "/items/abc/parts/p/", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+
+    /* {*} takes the rest, slashes (and a trailing one) included. */
+    do_req("GET", "/files/a/b/c.txt", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "a/b/c.txt");
+    do_req("GET", "/files/dir/", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "dir/");
+    do_req("GET", "/files", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+
+    do_req("GET", "/query?name=n%201&other=2", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "n 1");
+
+    /* A handler returning 0 without a status answers 200. */
+    do_req("GET", "/zero", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+}
+
+static void test_not_found_and_method(void **state)
+{
+    struct reply r;
+    json_t *root, *e;
+    (void)state;
+    do_req("GET", "/nope", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "not_found");
+    assert_string_equal(json_string_value(json_object_get(e, "request_id")), r.request_id);
+    json_decref(root);
+
+    /* Too few / too many segments. */
+    do_req("GET", "/items/abc/parts", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    do_req("GET", "/items/abc/parts/p/q", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+
+    do_req("POST", "/items/abc/parts/p", "{}", NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "GET, HEAD, DELETE");
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "method_not_allowed");
+    json_decref(root);
+
+    do_req("DELETE", "/items/abc/parts/p", NULL, NULL, &r);
+    assert_int_equal(r.status, 204);
+    assert_int_equal(r.len, 0);
+
+    do_req("POST", "/healthz", "", NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "GET, HEAD");
+}
+
+static void test_head(void **state)
+{
+    struct reply get, head;
+    (void)state;
+    do_req("GET", "/items/abc/parts/p", NULL, NULL, &get);
+    do_req("HEAD", "/items/abc/parts/p", NULL, NULL, &head);
+    assert_int_equal(head.status, 200);
+    assert_int_equal(head.len, 0);
+    assert_int_equal(head.content_length, (curl_off_t)get.len);
+    assert_string_equal(head.ctype, "application/json");
+}
+
+static void test_json_body(void **state)
+{
+    struct reply r;
+    json_t *root, *e;
+    static const char *const json_ct[] = {"Content-Type: application/json; charset=UTF-8", NULL};
+    static const char *const no_ct[] = {"Content-Type:", NULL};
+    static const char *const text_ct[] = {"Content-Type: text/plain", NULL};
+    static const char *const latin_ct[] = {"Content-Type: application/json; charset=latin1",
+                                           NULL};
+    (void)state;
+
+    do_req("POST", "/echo", "{\"a\":[1,2,{\"b\":null}]}", json_ct, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.echo, "yes");
+    root = json_loads(r.body, 0, NULL);
+    assert_non_null(root);
+    assert_int_equal(json_array_size(json_object_get(root, "a")), 3);
+    json_decref(root);
+
+    /* No content type at all is accepted. */
+    do_req("POST", "/echo", "{\"x\":1}", no_ct, &r);
+    assert_int_equal(r.status, 200);
+
+    do_req("POST", "/echo", "{\"x\":", json_ct, &r);
+    assert_int_equal(r.status, 400);
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid_request");
+    json_decref(root);
+
+    do_req("POST", "/echo", "", json_ct, &r);
+    assert_int_equal(r.status, 400);
+
+    do_req("POST", "/echo", "[1]", json_ct, &r);
+    assert_int_equal(r.status, 400);
+
+    do_req("POST", "/echo", "{\"x\":1}", text_ct, &r);
+    assert_int_equal(r.status, 415);
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "unsupported_media_type");
+    json_decref(root);
+    do_req("POST", "/echo", "{\"x\":1}", latin_ct, &r);
+    assert_int_equal(r.status, 415);
+    /* libcurl's default for POST data is a form: also refused. */
+    do_req("POST", "/echo", "{\"x\":1}", NULL, &r);
+    assert_int_equal(r.status, 415);
+
+    /* Deeper than max_json_depth (8). */
+    do_req("POST", "/echo", "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", json_ct, &r);
+    assert_int_equal(r.status, 400);
+}
+
+static void test_body_limit(void **state)
+{
+    struct reply r;
+    json_t *root, *e;
+    static const char *const json_ct[] = {"Content-Type: application/json", NULL};
+    char *big = malloc(64 * 1024);
+    CURL *h = curl_easy_init();
+    (void)state;
+    assert_non_null(big);
+    memset(big, ' ', 64 * 1024);
+    big[0] = '{';
+    big[64 * 1024 - 2] = '}';
+    big[64 * 1024 - 1] = '\0';
+
+    do_req_on(h, g_port, "POST", "/echo", big, 4096, json_ct, &r);
+    assert_int_equal(r.status, 413);
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "payload_too_large");
+    json_decref(root);
+
+    /* The fault style follows the route. */
+    do_req_on(h, g_port, "POST", "/ks/echo", big, 64 * 1024 - 1, json_ct, &r);
+    assert_int_equal(r.status, 413);
+    e = fault_of(&r, "error", &root);
+    assert_int_equal(json_integer_value(json_object_get(e, "code")), 413);
+    assert_non_null(json_object_get(e, "title"));
+    json_decref(root);
+
+    /* Exactly at the limit is fine, and the server keeps serving on the same connection. */
+    memset(big, ' ', MAX_BODY);
+    big[0] = '{';
+    big[MAX_BODY - 1] = '}';
+    do_req_on(h, g_port, "POST", "/echo", big, MAX_BODY, json_ct, &r);
+    assert_int_equal(r.status, 200);
+    do_req_on(h, g_port, "GET", "/healthz", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    curl_easy_cleanup(h);
+    free(big);
+}
+
+static void test_header_limit(void **state)
+{
+    struct reply r;
+    char *line = malloc(64 * 1024);
+    const char *extra[] = {line, NULL};
+    (void)state;
+    assert_non_null(line);
+
+    snprintf(line, 64 * 1024, "X-Pad: %0*d", MAX_HEADER / 2, 0);
+    do_req("GET", "/healthz", NULL, extra, &r);
+    assert_int_equal(r.status, 200);
+
+    snprintf(line, 64 * 1024, "X-Pad: %0*d", MAX_HEADER + 100, 0);
+    do_req("GET", "/healthz", NULL, extra, &r);
+    assert_int_equal(r.status, 431);
+
+    /* Far over: libmicrohttpd's own pool limit answers. */
+    snprintf(line, 64 * 1024, "X-Pad: %0*d", 60 * 1024, 0);
+    do_req("GET", "/healthz", NULL, extra, &r);
+    assert_true(r.status == 431 || r.status == 413);
+
+    do_req("GET", "/healthz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    free(line);
+}
+
+static void test_request_id(void **state)
+{
+    struct reply r;
+    static const char *const sane[] = {"X-Request-Id: abc.DEF_123-x", NULL};
+    static const char *const os[] = {"X-Openstack-Request-Id: req-from-openstack", NULL};
+    static const char *const spaces[] = {"X-Request-Id: bad id", NULL};
+    static const char *const inject[] = {"X-Request-Id: a\"b", NULL};
+    static const char *const too_long[] = {
+        "X-Request-Id: 0123456789012345678901234567890123456789x", NULL};
+    (void)state;
+
+    do_req("GET", "/healthz", NULL, sane, &r);
+    assert_string_equal(r.request_id, "abc.DEF_123-x");
+    assert_string_equal(r.os_request_id, "abc.DEF_123-x");
+    do_req("GET", "/healthz", NULL, os, &r);
+    assert_string_equal(r.request_id, "req-from-openstack");
+
+    const char *const *bad[] = {spaces, inject, too_long, NULL};
+    for (int i = 0; bad[i]; i++) {
+        do_req("GET", "/healthz", NULL, bad[i], &r);
+        assert_int_equal(strncmp(r.request_id, "req-", 4), 0);
+        assert_int_equal(strlen(r.request_id), 40);
+        assert_string_equal(r.request_id, r.os_request_id);
+    }
+    /* Fresh ids differ. */
+    char first[64];
+    do_req("GET", "/healthz", NULL, NULL, &r);
+    snprintf(first, sizeof(first), "%s", r.request_id);
+    do_req("GET", "/healthz", NULL, NULL, &r);
+    assert_string_not_equal(first, r.request_id);
+}
+
+static void test_fault_styles(void **state)
+{
+    struct reply r;
+    json_t *root, *e;
+    (void)state;
+
+    do_req("GET", "/ks/missing", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    e = fault_of(&r, "error", &root);
+    assert_int_equal(json_integer_value(json_object_get(e, "code")), 404);
+    assert_string_equal(json_string_value(json_object_get(e, "title")), "Not Found");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "project 'p1' not found");
+    json_decref(root);
+    assert_null(strstr(r.body, "secret-internal-detail"));
+
+    do_req("GET", "/native/missing", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "not_found");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "project 'p1' not found");
+    assert_string_equal(json_string_value(json_object_get(e, "request_id")), r.request_id);
+    json_decref(root);
+    assert_null(strstr(r.body, "secret-internal-detail"));
+
+    do_req("GET", "/os/missing", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    e = fault_of(&r, "itemNotFound", &root);
+    assert_int_equal(json_integer_value(json_object_get(e, "code")), 404);
+    json_decref(root);
+}
+
+static void test_keep_alive(void **state)
+{
+    struct reply r;
+    static const char *const json_ct[] = {"Content-Type: application/json", NULL};
+    CURL *h = curl_easy_init();
+    (void)state;
+    do_req_on(h, g_port, "GET", "/healthz", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.num_connects, 1);
+    do_req_on(h, g_port, "GET", "/items/a/parts/b", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.num_connects, 0);
+    do_req_on(h, g_port, "POST", "/echo", "{\"k\":1}", 7, json_ct, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.num_connects, 0);
+    do_req_on(h, g_port, "GET", "/nope", NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 404);
+    do_req_on(h, g_port, "GET", "/healthz", NULL, 0, NULL, &r);
+    assert_int_equal(r.num_connects, 0);
+    curl_easy_cleanup(h);
+}
+
+static void test_builtins(void **state)
+{
+    struct reply r;
+    json_t *root, *e;
+    (void)state;
+    do_req("GET", "/healthz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok");
+
+    do_req("GET", "/readyz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"status\":\"ready\"}");
+    g_ready = 0;
+    do_req("GET", "/readyz", NULL, NULL, &r);
+    g_ready = 1;
+    assert_int_equal(r.status, 503);
+    e = fault_of(&r, "error", &root);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "unavailable");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "the store is not open");
+    json_decref(root);
+}
+
+static void test_metrics(void **state)
+{
+    struct reply r;
+    (void)state;
+    do_req("GET", "/items/m/parts/n", NULL, NULL, &r);
+    do_req("GET", "/items/m/parts/n", NULL, NULL, &r);
+    do_req("GET", "/metrics-nope", NULL, NULL, &r);
+    do_req("GET", "/metrics", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.ctype, "text/plain; version=0.0.4"));
+    assert_non_null(strstr(r.body, "# TYPE nephele_http_requests_total counter"));
+    assert_non_null(strstr(r.body, "nephele_http_requests_total{route=\"items.parts.get\","
+                                   "method=\"GET\",status=\"200\"} "));
+    assert_non_null(strstr(r.body, "nephele_http_requests_total{route=\"unmatched\","
+                                   "method=\"GET\",status=\"404\"} "));
+    assert_non_null(strstr(r.body, "nephele_http_request_duration_seconds_bucket{route=\""
+                                   "items.parts.get\",le=\"+Inf\"} "));
+    assert_non_null(strstr(r.body, "nephele_http_request_duration_seconds_sum{route=\""
+                                   "items.parts.get\"} "));
+    assert_non_null(strstr(r.body, "nephele_http_request_duration_seconds_count{route=\""
+                                   "items.parts.get\"} "));
+    assert_non_null(strstr(r.body, "\nnephele_http_requests_in_flight 1\n"));
+    assert_non_null(strstr(r.body, "\nprocess_resident_memory_bytes "));
+
+    /* The counter moves by one per request. */
+    const char *key = "nephele_http_requests_total{route=\"items.parts.get\",method=\"GET\","
+                      "status=\"200\"} ";
+    long before = strtol(strstr(r.body, key) + strlen(key), NULL, 10);
+    do_req("GET", "/items/m/parts/n", NULL, NULL, &r);
+    do_req("GET", "/metrics", NULL, NULL, &r);
+    long after = strtol(strstr(r.body, key) + strlen(key), NULL, 10);
+    assert_int_equal(after, before + 1);
+}
+
+static void test_access_log(void **state)
+{
+    struct reply r;
+    char buf[1 << 16];
+    static const char *const rid[] = {"X-Request-Id: log-check-1", NULL};
+    (void)state;
+    do_req("GET", "/native/missing?token=zzsecretzz", NULL, rid, &r);
+    fflush(g_log);
+    rewind(g_log);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, g_log);
+    buf[n] = '\0';
+    const char *line = strstr(buf, "event=http.access req=log-check-1");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "method=GET path=/native/missing status=404"));
+    assert_null(strstr(buf, "zzsecretzz"));
+    /* The detail is logged, not sent. */
+    assert_non_null(strstr(buf, "detail=secret-internal-detail"));
+}
+
+static void test_listen_errors(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    char addr[64];
+    (void)state;
+    assert_null(start_server("nonsense", 1, &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
+    assert_null(start_server("127.0.0.1:99999", 1, &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
+    assert_null(start_server("[::1:80", 1, &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", g_port);
+    assert_null(start_server(addr, 1, &err));
+    assert_int_equal(err.code, NPH_E_IO);
+
+    /* IPv6 where the machine has it. */
+    struct http_server *s6 = start_server("[::1]:0", 1, &err);
+    if (!s6) {
+        print_message("skipping IPv6: %s (%s)\n", err.msg, err.detail);
+        return;
+    }
+    assert_true(http_server_port(s6) > 0);
+    CURL *h = curl_easy_init();
+    char url[64];
+    long status = 0;
+    snprintf(url, sizeof(url), "http://[::1]:%d/healthz", http_server_port(s6));
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 200);
+    curl_easy_cleanup(h);
+    http_server_stop(s6);
+}
+
+struct slow_call {
+    int port;
+    struct reply r;
+};
+
+static void *slow_thread(void *arg)
+{
+    struct slow_call *sc = arg;
+    do_req_on(NULL, sc->port, "GET", "/slow", NULL, 0, NULL, &sc->r);
+    return NULL;
+}
+
+static void test_graceful_stop(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct slow_call sc;
+    pthread_t t;
+    (void)state;
+    struct http_server *s = start_server("127.0.0.1:0", 2, &err);
+    assert_non_null(s);
+    sc.port = http_server_port(s);
+    assert_int_equal(pthread_create(&t, NULL, slow_thread, &sc), 0);
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    http_server_stop(s);
+    pthread_join(t, NULL);
+    assert_int_equal(sc.r.status, 200);
+    assert_string_equal(sc.r.body, "slow");
+
+    /* A stopped server does not listen any more. */
+    CURL *h = curl_easy_init();
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", sc.port);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 2L);
+    assert_int_not_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+
+    http_server_stop(NULL);
+}
+
+static int group_setup(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    g_log = tmpfile();
+    if (!g_log)
+        return -1;
+    nph_log_init(NPH_LOG_INFO, NPH_LOG_TEXT, fileno(g_log));
+    g_server = start_server("127.0.0.1:0", 2, &err);
+    if (!g_server) {
+        fprintf(stderr, "cannot start the server: %s (%s)\n", err.msg, err.detail);
+        return -1;
+    }
+    g_port = http_server_port(g_server);
+    return g_port > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    http_server_stop(g_server);
+    nph_log_init(NPH_LOG_INFO, NPH_LOG_TEXT, 2);
+    fclose(g_log);
+    curl_global_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params),        cmocka_unit_test(test_not_found_and_method),
+        cmocka_unit_test(test_head),          cmocka_unit_test(test_json_body),
+        cmocka_unit_test(test_body_limit),    cmocka_unit_test(test_header_limit),
+        cmocka_unit_test(test_request_id),    cmocka_unit_test(test_fault_styles),
+        cmocka_unit_test(test_keep_alive),    cmocka_unit_test(test_builtins),
+        cmocka_unit_test(test_metrics),       cmocka_unit_test(test_access_log),
+        cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_graceful_stop),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
