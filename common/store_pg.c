@@ -1,0 +1,352 @@
+/*
+ * store_pg.c - the PostgreSQL engine of the store, on libpq (see store_internal.h for the
+ * table it fills in). One PGconn per pooled connection, UTF8 client encoding, a 10 s connect
+ * timeout unless the URL says otherwise, server notices dropped. Statements are prepared once
+ * per connection under generated names (nph_1, nph_2 ...) and run with PQexecPrepared, every
+ * parameter sent as text; a step walks the rows of the buffered result.
+ *
+ * Errors: SQLSTATE 23505 is NPH_E_CONFLICT; a connection the client library reports as bad
+ * (PQstatus CONNECTION_BAD, SQLSTATE class 08) is NPH_E_UNAVAILABLE and marks the connection
+ * broken so the pool reopens it on the next acquire; lock and statement timeouts are
+ * NPH_E_TIMEOUT; anything else NPH_E_STORE with the server's message in the detail.
+ * Migrations are serialised across processes with a session advisory lock.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* pg_advisory_lock key of the migrators: "NPHMIGR" in ASCII. */
+#define PG_MIGRATE_LOCK_KEY "22043319647946578"
+
+struct pg_stmt {
+    char name[32];
+    int ncols; /* from the description, before any execution */
+    PGresult *res;
+    int row; /* current row of res, -1 before the first */
+    int64_t changes;
+};
+
+static PGconn *conn(struct nph_db *db)
+{
+    return db->conn;
+}
+
+/* Copy s into buf without its trailing newlines. Returns buf. */
+static const char *chomp(const char *s, char *buf, size_t len)
+{
+    size_t n;
+    snprintf(buf, len, "%s", s ? s : "");
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return buf;
+}
+
+/* Fill err from a failed command: res (may be NULL) is the result, `what` names the operation
+ * and `sql` (may be NULL) the statement. Marks the connection broken when it is lost. Does not
+ * clear res. Returns -1. */
+static int pg_fail(struct nph_db *db, const PGresult *res, const char *what, const char *sql,
+                   struct nph_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    char msg[NPH_ERR_DETAIL_MAX];
+    char excerpt[96];
+
+    if (!primary)
+        primary = chomp(PQerrorMessage(conn(db)), msg, sizeof(msg));
+    if (sql)
+        store_sql_excerpt(sql, excerpt, sizeof(excerpt));
+    if (PQstatus(conn(db)) == CONNECTION_BAD || (state && strncmp(state, "08", 2) == 0)) {
+        db->broken = 1;
+        nph_error_set(err, NPH_E_UNAVAILABLE, "lost the connection to PostgreSQL");
+    } else if (state && strcmp(state, "23505") == 0) {
+        nph_error_set(err, NPH_E_CONFLICT, "row exists already");
+    } else if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)) {
+        nph_error_set(err, NPH_E_TIMEOUT, "store is busy: %s timed out", what);
+    } else if (sql) {
+        nph_error_set(err, NPH_E_STORE, "%s failed: '%s'", what, excerpt);
+    } else {
+        nph_error_set(err, NPH_E_STORE, "%s failed", what);
+    }
+    return nph_error_detail(err, "postgresql %s: %s%s%s", state ? state : "-", primary,
+                            detail ? " " : "", detail ? detail : "");
+}
+
+static int pg_check_url(const char *target, struct nph_error *err)
+{
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(target, &msg);
+    char buf[NPH_ERR_DETAIL_MAX];
+
+    if (!opts) {
+        nph_error_set(err, NPH_E_INVALID, "store URL is not a valid PostgreSQL URL");
+        nph_error_detail(err, "libpq: %s", msg ? chomp(msg, buf, sizeof(buf)) : "out of memory");
+        PQfreemem(msg);
+        return -1;
+    }
+    PQconninfoFree(opts);
+    return 0;
+}
+
+static void pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int pg_connect(struct nph_db *db, const char *target, struct nph_error *err)
+{
+    /* Later entries win: the URL may override the timeout, not the encoding. */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname",
+                                "client_encoding", NULL};
+    const char *const vals[] = {"10", "nephele", target, "UTF8", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    char buf[NPH_ERR_DETAIL_MAX];
+
+    if (!c)
+        return nph_error_nomem(err);
+    if (PQstatus(c) != CONNECTION_OK) {
+        nph_error_set(err, NPH_E_UNAVAILABLE, "cannot connect to PostgreSQL at '%s:%s'",
+                      PQhost(c) ? PQhost(c) : "?", PQport(c) ? PQport(c) : "?");
+        nph_error_detail(err, "libpq: %s", chomp(PQerrorMessage(c), buf, sizeof(buf)));
+        PQfinish(c);
+        return -1;
+    }
+    PQsetNoticeProcessor(c, pg_ignore_notice, NULL);
+    db->conn = c;
+    return 0;
+}
+
+static void pg_disconnect(struct nph_db *db)
+{
+    PQfinish(conn(db)); /* NULL is a no-op */
+}
+
+static int pg_alive(struct nph_db *db)
+{
+    return PQstatus(conn(db)) == CONNECTION_OK;
+}
+
+static int pg_in_transaction(struct nph_db *db)
+{
+    PGTransactionStatusType t = PQtransactionStatus(conn(db));
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/* Run sql; on success *out (may be NULL) receives the result, else it is cleared. */
+static int pg_exec_result(struct nph_db *db, const char *sql, PGresult **out,
+                          struct nph_error *err)
+{
+    PGresult *res = PQexec(conn(db), sql);
+    ExecStatusType status = PQresultStatus(res);
+
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+        status != PGRES_EMPTY_QUERY) {
+        pg_fail(db, res, "statement", sql, err);
+        PQclear(res);
+        return -1;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
+static int pg_exec(struct nph_db *db, const char *sql, struct nph_error *err)
+{
+    return pg_exec_result(db, sql, NULL, err);
+}
+
+/* COMMIT of a transaction that failed earlier succeeds as a ROLLBACK: report that. */
+static int pg_commit(struct nph_db *db, struct nph_error *err)
+{
+    PGresult *res = NULL;
+    int rc = 0;
+
+    if (pg_exec_result(db, "COMMIT", &res, err) < 0)
+        return -1;
+    if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        nph_error_set(err, NPH_E_STORE, "transaction was rolled back, not committed");
+        nph_error_detail(err, "a statement in it failed earlier");
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_prepare(struct nph_stmt *st, const char *sql, struct nph_error *err)
+{
+    struct pg_stmt *ps = calloc(1, sizeof(*ps));
+    PGresult *res = NULL;
+    int rc = -1;
+
+    if (!ps)
+        return nph_error_nomem(err);
+    snprintf(ps->name, sizeof(ps->name), "nph_%lu", ++st->db->stmt_seq);
+    res = PQprepare(conn(st->db), ps->name, sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(st->db, res, "preparing statement", sql, err);
+        goto cleanup;
+    }
+    PQclear(res);
+    res = PQdescribePrepared(conn(st->db), ps->name);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(st->db, res, "describing statement", sql, err);
+        goto cleanup;
+    }
+    st->nparams = PQnparams(res);
+    ps->ncols = PQnfields(res);
+    ps->row = -1;
+    st->impl = ps;
+    ps = NULL;
+    rc = 0;
+
+cleanup:
+    PQclear(res);
+    free(ps);
+    return rc;
+}
+
+static void pg_finalize(struct nph_stmt *st)
+{
+    struct pg_stmt *ps = st->impl;
+    /* The server statement dies with the session; the pool never evicts single ones. */
+    PQclear(ps->res);
+    free(ps);
+    st->impl = NULL;
+}
+
+/* Run the prepared statement with st->params. */
+static int pg_execute(struct nph_stmt *st, struct pg_stmt *ps, struct nph_error *err)
+{
+    const char **values = NULL;
+    ExecStatusType status;
+
+    if (st->nparams > 0) {
+        values = calloc((size_t)st->nparams, sizeof(*values));
+        if (!values)
+            return nph_error_nomem(err);
+        for (int i = 0; i < st->nparams; i++) {
+            const struct store_param *p = &st->params[i];
+            values[i] = p->kind == STORE_PARAM_TEXT    ? p->text
+                        : p->kind == STORE_PARAM_INT64 ? p->num
+                                                       : NULL;
+        }
+    }
+    PQclear(ps->res);
+    ps->res = PQexecPrepared(conn(st->db), ps->name, st->nparams, values, NULL, NULL, 0);
+    free(values);
+    ps->row = -1;
+    ps->changes = 0;
+    status = PQresultStatus(ps->res);
+    if (status == PGRES_COMMAND_OK) {
+        ps->changes = strtoll(PQcmdTuples(ps->res), NULL, 10);
+        return 0;
+    }
+    if (status == PGRES_TUPLES_OK)
+        return 0;
+    pg_fail(st->db, ps->res, "statement", st->sql, err);
+    PQclear(ps->res);
+    ps->res = NULL;
+    return -1;
+}
+
+static int pg_step(struct nph_stmt *st, struct nph_error *err)
+{
+    struct pg_stmt *ps = st->impl;
+
+    if (st->state == STORE_STMT_READY && pg_execute(st, ps, err) < 0)
+        return -1;
+    if (!ps->res || PQresultStatus(ps->res) != PGRES_TUPLES_OK)
+        return 0;
+    ps->row++;
+    return ps->row < PQntuples(ps->res) ? 1 : 0;
+}
+
+static const char *pg_col_text(struct nph_stmt *st, int col)
+{
+    struct pg_stmt *ps = st->impl;
+    if (PQgetisnull(ps->res, ps->row, col))
+        return NULL;
+    return PQgetvalue(ps->res, ps->row, col);
+}
+
+static int64_t pg_col_int64(struct nph_stmt *st, int col)
+{
+    const char *v = pg_col_text(st, col);
+    if (!v)
+        return 0;
+    if (v[0] == 't' && v[1] == '\0') /* a boolean expression */
+        return 1;
+    return strtoll(v, NULL, 10);
+}
+
+static int pg_col_is_null(struct nph_stmt *st, int col)
+{
+    struct pg_stmt *ps = st->impl;
+    return PQgetisnull(ps->res, ps->row, col);
+}
+
+static int pg_col_count(struct nph_stmt *st)
+{
+    struct pg_stmt *ps = st->impl;
+    return ps->res ? PQnfields(ps->res) : ps->ncols;
+}
+
+static int64_t pg_changes(struct nph_stmt *st)
+{
+    struct pg_stmt *ps = st->impl;
+    return ps->changes;
+}
+
+static void pg_reset(struct nph_stmt *st)
+{
+    struct pg_stmt *ps = st->impl;
+    PQclear(ps->res);
+    ps->res = NULL;
+    ps->row = -1;
+}
+
+static int pg_migrate_lock(struct nph_db *db, struct nph_error *err)
+{
+    return pg_exec(db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK_KEY ")", err);
+}
+
+static void pg_migrate_unlock(struct nph_db *db)
+{
+    struct nph_error e = NPH_ERROR_INIT;
+    /* If this fails the connection is broken and the session lock went with it. */
+    pg_exec(db, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK_KEY ")", &e);
+}
+
+const struct store_engine store_pg_engine = {
+    .id = NPH_STORE_POSTGRES,
+    .name = "postgresql",
+    .dollar_params = 1,
+    .begin_sql = "BEGIN ISOLATION LEVEL READ COMMITTED",
+    .table_exists_sql = "SELECT CASE WHEN to_regclass(?) IS NULL THEN 0 ELSE 1 END",
+    .check_url = pg_check_url,
+    .connect = pg_connect,
+    .disconnect = pg_disconnect,
+    .alive = pg_alive,
+    .in_transaction = pg_in_transaction,
+    .exec = pg_exec,
+    .commit = pg_commit,
+    .prepare = pg_prepare,
+    .finalize = pg_finalize,
+    .step = pg_step,
+    .col_text = pg_col_text,
+    .col_int64 = pg_col_int64,
+    .col_is_null = pg_col_is_null,
+    .col_count = pg_col_count,
+    .changes = pg_changes,
+    .reset = pg_reset,
+    .migrate_lock = pg_migrate_lock,
+    .migrate_unlock = pg_migrate_unlock,
+};
