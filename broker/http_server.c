@@ -8,9 +8,11 @@
  * A request's life: the first access-handler call allocates a struct req_state (and counts the
  * request in flight) but queues nothing, because libmicrohttpd 0.9.75 drops keep-alive when a
  * response is queued on the first call. Body chunks are appended up to max_body_bytes; past
- * that the buffer is freed and the rest of the body is read and thrown away. The final call
- * (no more upload data) sets the request id, routes, runs the handler, queues the response,
- * records metrics and logs the access line. The completion callback frees the state.
+ * that the buffer is freed and the rest of the body is read and thrown away (up to 16 MiB, then
+ * the connection is closed), because 0.9.75 cannot queue the 413 while a body is arriving.
+ * The final call (no more upload data) sets the request id, routes, runs the handler, queues
+ * the response, records metrics and logs the access line. The completion callback frees the
+ * state.
  *
  * Ownership: the server borrows opts->routes and opts->app; it owns the compiled routes, the
  * metrics and the per-request state. A handler's resp->body and header strings pass to the
@@ -39,14 +41,17 @@
 #include "nph_json.h"
 #include "nph_log.h"
 
-#define HTTP_MAX_SEGMENTS     32
-#define HTTP_DEFAULT_BODY     (1024 * 1024)
-#define HTTP_DEFAULT_TIMEOUT  30
-#define HTTP_STOP_GRACE_US    (10 * NPH_USEC_PER_SEC)
-#define HTTP_REQUEST_ID_MAX   40
-#define CONTENT_TYPE_JSON     "application/json"
-#define CONTENT_TYPE_TEXT     "text/plain; charset=utf-8"
-#define CONTENT_TYPE_METRICS  "text/plain; version=0.0.4; charset=utf-8"
+#define HTTP_MAX_SEGMENTS    32
+#define HTTP_DEFAULT_BODY    (1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT 30
+#define HTTP_STOP_GRACE_US   (10 * NPH_USEC_PER_SEC)
+#define HTTP_REQUEST_ID_MAX  40
+/* Past max_body_bytes the rest of a body is read and dropped, so that the 413 can be sent on a
+ * connection that stays usable. Beyond this many dropped bytes the connection is closed. */
+#define HTTP_DISCARD_MAX     (16 * 1024 * 1024)
+#define CONTENT_TYPE_JSON    "application/json"
+#define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
+#define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
 
 enum seg_kind { SEG_LITERAL, SEG_PARAM, SEG_REST };
 
@@ -66,7 +71,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct compiled_route *routes; /* built-ins first, then the caller's table */
     size_t n_routes;
-    const char **route_names;      /* n_routes metric labels (borrowed strings) */
+    const char **route_names; /* n_routes metric labels (borrowed strings) */
     struct metrics_http *metrics;
     void *app;
     int (*ready)(void *app, struct nph_error *err);
@@ -81,15 +86,16 @@ struct http_server {
 struct req_state {
     struct http_req req;
     struct http_server *srv;
-    int64_t t0;         /* nph_clock_mono() when the headers were complete */
-    char *body;         /* malloc'd, NUL-terminated; NULL while empty or when too large */
+    int64_t t0; /* nph_clock_mono() when the headers were complete */
+    char *body; /* malloc'd, NUL-terminated; NULL while empty or when too large */
     size_t body_len;
     size_t body_cap;
+    size_t discarded;   /* bytes dropped after too_large */
     bool too_large;     /* body (or its declared length) went past max_body */
     bool headers_large; /* headers went past max_header */
     bool nomem;
-    bool done;          /* a response was queued */
-    char *param_buf;    /* malloc'd storage of the param values */
+    bool done;       /* a response was queued */
+    char *param_buf; /* malloc'd storage of the param values */
 };
 
 struct span {
@@ -285,8 +291,7 @@ json_t *http_req_json(const struct http_req *req, struct nph_error *err)
 {
     const char *ct = http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct && !content_type_is_json(ct)) {
-        nph_error_set(err, NPH_E_UNSUPPORTED_MEDIA, "content type '%.64s' is not supported",
-                      ct);
+        nph_error_set(err, NPH_E_UNSUPPORTED_MEDIA, "content type '%.64s' is not supported", ct);
         nph_error_detail(err, "expected application/json");
         return NULL;
     }
@@ -311,8 +316,7 @@ int http_resp_json(struct http_resp *resp, int status, json_t *body)
     return 0;
 }
 
-int http_resp_text(struct http_resp *resp, int status, const char *content_type,
-                   const char *text)
+int http_resp_text(struct http_resp *resp, int status, const char *content_type, const char *text)
 {
     char *s = strdup(text ? text : "");
     if (!s)
@@ -346,18 +350,30 @@ int http_resp_header(struct http_resp *resp, const char *name, const char *value
 static const char *openstack_fault_name(int status)
 {
     switch (status) {
-    case 400: return "badRequest";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "itemNotFound";
-    case 405: return "badMethod";
-    case 409: return "conflictingRequest";
-    case 413: return "overLimit";
-    case 415: return "badMediaType";
-    case 429: return "overLimit";
-    case 501: return "notImplemented";
-    case 503: return "serviceUnavailable";
-    default: return "computeFault";
+    case 400:
+        return "badRequest";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "itemNotFound";
+    case 405:
+        return "badMethod";
+    case 409:
+        return "conflictingRequest";
+    case 413:
+        return "overLimit";
+    case 415:
+        return "badMediaType";
+    case 429:
+        return "overLimit";
+    case 501:
+        return "notImplemented";
+    case 503:
+        return "serviceUnavailable";
+    default:
+        return "computeFault";
     }
 }
 
@@ -511,8 +527,8 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
         MHD_get_connection_values(c, MHD_HEADER_KIND, header_size_cb, &hs);
         st->headers_large = hs.total > s->max_header;
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
         errno = 0;
@@ -528,18 +544,26 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
     return MHD_YES;
 }
 
-/* Later calls with data: append, or count and drop once past the limit. */
-static void request_body(struct http_server *s, struct req_state *st, const char *data,
-                         size_t n)
+/* Later calls with data: append, or count and drop once past the limit. Returns MHD_NO (close
+ * the connection, no answer) when more than HTTP_DISCARD_MAX bytes were dropped. */
+static enum MHD_Result request_body(struct http_server *s, struct req_state *st, const char *data,
+                                    size_t n)
 {
-    if (st->too_large || st->nomem)
-        return;
+    if (st->too_large || st->nomem) {
+        st->discarded += n;
+        if (st->discarded <= HTTP_DISCARD_MAX)
+            return MHD_YES;
+        nph_log(NPH_LOG_WARN, "http.body_dropped", "msg",
+                "request body far over the limit, closing the connection", NULL);
+        return MHD_NO;
+    }
     if (n > s->max_body - st->body_len) {
         st->too_large = true;
+        st->discarded = st->body_len + n;
         free(st->body);
         st->body = NULL;
         st->body_len = st->body_cap = 0;
-        return;
+        return MHD_YES;
     }
     if (st->body_len + n + 1 > st->body_cap) {
         size_t cap = st->body_cap ? st->body_cap : 1024;
@@ -553,7 +577,7 @@ static void request_body(struct http_server *s, struct req_state *st, const char
             free(st->body);
             st->body = NULL;
             st->body_len = st->body_cap = 0;
-            return;
+            return MHD_YES;
         }
         st->body = nb;
         st->body_cap = cap;
@@ -561,6 +585,7 @@ static void request_body(struct http_server *s, struct req_state *st, const char
     memcpy(st->body + st->body_len, data, n);
     st->body_len += n;
     st->body[st->body_len] = '\0';
+    return MHD_YES;
 }
 
 /* Find the route for (method, path). Returns its index and fills the params, or -1 with
@@ -630,8 +655,7 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 
 /* Final call: route, run the handler, queue the response. */
 static enum MHD_Result request_finish(struct http_server *s, struct req_state *st,
-                                      struct MHD_Connection *c, const char *url,
-                                      const char *method)
+                                      struct MHD_Connection *c, const char *url, const char *method)
 {
     struct http_req *req = &st->req;
     struct http_resp resp = {0};
@@ -665,8 +689,7 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         http_resp_fault(&resp, style, &err, req->request_id);
     } else if (st->headers_large) {
         /* No nph_error code maps to 431: render a 400-style fault, then fix the status. */
-        nph_error_set(&err, NPH_E_INVALID, "the request headers exceed %zu bytes",
-                      s->max_header);
+        nph_error_set(&err, NPH_E_INVALID, "the request headers exceed %zu bytes", s->max_header);
         http_resp_fault(&resp, style, &err, req->request_id);
         resp.status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
     } else if (st->too_large) {
@@ -727,8 +750,8 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         snprintf(status, sizeof(status), "%d", resp.status);
         snprintf(ms, sizeof(ms), "%.3f", (double)us / 1000.0);
         snprintf(bytes, sizeof(bytes), "%zu", resp.head_only ? (size_t)0 : body_len);
-        nph_log(NPH_LOG_INFO, "http.access", "method", method, "path", url, "status", status,
-                "ms", ms, "bytes", bytes, NULL);
+        nph_log(NPH_LOG_INFO, "http.access", "method", method, "path", url, "status", status, "ms",
+                ms, "bytes", bytes, NULL);
     }
     nph_log_set_request_id(NULL);
     resp_fini(&resp);
@@ -736,9 +759,8 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     struct http_server *s = cls;
     struct req_state *st = *con_cls;
@@ -747,9 +769,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (!st)
         return request_begin(s, c, url, con_cls);
     if (*upload_data_size) {
-        request_body(s, st, upload_data, *upload_data_size);
+        enum MHD_Result ret = request_body(s, st, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        return ret;
     }
     if (st->done)
         return MHD_YES;
@@ -872,8 +894,8 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
         goto fail;
     }
     for (size_t i = 0; i < s->n_routes; i++) {
-        const struct http_route *r = i < N_BUILTINS ? &builtin_routes[i]
-                                                    : &opts->routes[i - N_BUILTINS];
+        const struct http_route *r =
+            i < N_BUILTINS ? &builtin_routes[i] : &opts->routes[i - N_BUILTINS];
         if (route_compile(r, &s->routes[i], err) != 0)
             goto fail;
         s->route_names[i] = r->name ? r->name : r->pattern;
@@ -887,13 +909,13 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
     s->ready = opts->ready;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : HTTP_DEFAULT_BODY;
     s->max_header = opts->max_header_bytes;
-    s->max_json_depth = opts->max_json_depth > 0 ? opts->max_json_depth
-                                                 : NPH_JSON_MAX_DEPTH_DEFAULT;
+    s->max_json_depth =
+        opts->max_json_depth > 0 ? opts->max_json_depth : NPH_JSON_MAX_DEPTH_DEFAULT;
     atomic_init(&s->stopping, 0);
 
     unsigned threads = opts->threads > 1 ? (unsigned)opts->threads : 1;
-    unsigned timeout = opts->connection_timeout_s ? opts->connection_timeout_s
-                                                  : HTTP_DEFAULT_TIMEOUT;
+    unsigned timeout =
+        opts->connection_timeout_s ? opts->connection_timeout_s : HTTP_DEFAULT_TIMEOUT;
     /* The connection's pool holds the read buffer (header lines are parsed in place), the
      * header table and the response's header block: twice the header limit plus room for the
      * rest. libmicrohttpd answers 431 itself when the pool overflows; request_begin enforces
@@ -912,28 +934,26 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
     if (threads > 1)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     if (mem)
-        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem,
-                                           NULL};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     errno = 0;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, ops,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
+    /* The logger goes first, so that libmicrohttpd reports option errors through it. */
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                 mhd_logger, NULL, MHD_OPTION_ARRAY, ops,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
         int e = errno;
         nph_error_set(err, NPH_E_IO, "cannot listen on '%s'", opts->listen);
         nph_error_detail(err, "libmicrohttpd failed to start: %s", e ? strerror(e) : "?");
         goto fail;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? (int)info->port : 0;
     char port[16], th[16];
     snprintf(port, sizeof(port), "%d", s->port);
     snprintf(th, sizeof(th), "%u", threads);
-    nph_log(NPH_LOG_INFO, "http.listen", "listen", opts->listen, "port", port, "threads", th,
-            NULL);
+    nph_log(NPH_LOG_INFO, "http.listen", "listen", opts->listen, "port", port, "threads", th, NULL);
     return s;
 
 fail:

@@ -18,8 +18,8 @@
 
 enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS, M_OTHER, N_METHODS };
 
-static const char *const method_names[N_METHODS] = {"GET",    "HEAD",    "POST",  "PUT",
-                                                    "PATCH",  "DELETE",  "OPTIONS", "OTHER"};
+static const char *const method_names[N_METHODS] = {"GET",   "HEAD",   "POST",    "PUT",
+                                                    "PATCH", "DELETE", "OPTIONS", "OTHER"};
 
 /* Codes with a slot of their own; the five class slots ("1xx".."5xx") follow them. */
 static const int tracked_status[] = {200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308,
@@ -30,8 +30,8 @@ static const int tracked_status[] = {200, 201, 202, 204, 206, 301, 302, 303, 304
 #define STATUS_SPAN 600
 
 /* Upper bounds of the finite buckets, in microseconds (0.0005 s .. 5 s). */
-static const int64_t bucket_us[] = {500,    1000,   2500,    5000,    10000,   25000,  50000,
-                                    100000, 250000, 500000,  1000000, 2500000, 5000000};
+static const int64_t bucket_us[] = {500,    1000,   2500,   5000,    10000,   25000,  50000,
+                                    100000, 250000, 500000, 1000000, 2500000, 5000000};
 static const char *const bucket_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01",
                                         "0.025",  "0.05",  "0.1",    "0.25",  "0.5",
                                         "1",      "2.5",   "5"};
@@ -267,10 +267,10 @@ char *metrics_http_render(const struct metrics_http *m, size_t *len)
         uint64_t cum = 0;
         for (size_t b = 0; b < N_BUCKETS; b++) {
             cum += atomic_load_explicit(&h->bucket[b], memory_order_relaxed);
-            out_printf(&o, "nephele_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
-                           "%llu\n",
-                       route, b < N_BUCKETS - 1 ? bucket_le[b] : "+Inf",
-                       (unsigned long long)cum);
+            out_printf(&o,
+                       "nephele_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
+                       "%llu\n",
+                       route, b < N_BUCKETS - 1 ? bucket_le[b] : "+Inf", (unsigned long long)cum);
         }
         uint_fast64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
         out_printf(&o, "nephele_http_request_duration_seconds_sum{route=\"%s\"} %llu.%06llu\n",
@@ -280,13 +280,15 @@ char *metrics_http_render(const struct metrics_http *m, size_t *len)
                    (unsigned long long)cum);
     }
 
-    out_printf(&o, "# HELP nephele_http_requests_in_flight Requests being received or handled.\n"
-                   "# TYPE nephele_http_requests_in_flight gauge\n"
-                   "nephele_http_requests_in_flight %lld\n",
+    out_printf(&o,
+               "# HELP nephele_http_requests_in_flight Requests being received or handled.\n"
+               "# TYPE nephele_http_requests_in_flight gauge\n"
+               "nephele_http_requests_in_flight %lld\n",
                (long long)metrics_http_in_flight(m));
-    out_printf(&o, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                   "# TYPE process_resident_memory_bytes gauge\n"
-                   "process_resident_memory_bytes %llu\n",
+    out_printf(&o,
+               "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+               "# TYPE process_resident_memory_bytes gauge\n"
+               "process_resident_memory_bytes %llu\n",
                (unsigned long long)resident_bytes());
 
     if (o.failed) {

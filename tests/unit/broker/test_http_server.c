@@ -117,8 +117,7 @@ static int app_ready(void *app, struct nph_error *err)
 
 static const struct http_route routes[] = {
     {"GET", "/items/{id}/parts/{part}", h_parts, "items.parts.get", NPH_FAULT_NATIVE},
-    {"DELETE", "/items/{id}/parts/{part}", h_parts_delete, "items.parts.delete",
-     NPH_FAULT_NATIVE},
+    {"DELETE", "/items/{id}/parts/{part}", h_parts_delete, "items.parts.delete", NPH_FAULT_NATIVE},
     {"GET", "/files/{*}", h_files, "files.get", NPH_FAULT_NATIVE},
     {"POST", "/echo", h_echo, "echo", NPH_FAULT_NATIVE},
     {"POST", "/ks/echo", h_echo, "ks.echo", NPH_FAULT_KEYSTONE},
@@ -242,8 +241,8 @@ static void do_req_on(CURL *h, int port, const char *method, const char *path, c
         curl_easy_cleanup(h);
 }
 
-static void do_req(const char *method, const char *path, const char *body,
-                   const char *const *extra, struct reply *r)
+static void do_req(const char *method, const char *path, const char *body, const char *const *extra,
+                   struct reply *r)
 {
     do_req_on(NULL, g_port, method, path, body, body ? strlen(body) : 0, extra, r);
 }
@@ -352,8 +351,7 @@ static void test_json_body(void **state)
     static const char *const json_ct[] = {"Content-Type: application/json; charset=UTF-8", NULL};
     static const char *const no_ct[] = {"Content-Type:", NULL};
     static const char *const text_ct[] = {"Content-Type: text/plain", NULL};
-    static const char *const latin_ct[] = {"Content-Type: application/json; charset=latin1",
-                                           NULL};
+    static const char *const latin_ct[] = {"Content-Type: application/json; charset=latin1", NULL};
     (void)state;
 
     do_req("POST", "/echo", "{\"a\":[1,2,{\"b\":null}]}", json_ct, &r);
@@ -434,6 +432,30 @@ static void test_body_limit(void **state)
     assert_int_equal(r.status, 200);
     curl_easy_cleanup(h);
     free(big);
+
+    /* Far over the limit (more than 16 MiB to drop): the server hangs up without an answer
+     * rather than reading on, and keeps serving others. */
+    size_t huge_len = 20 * 1024 * 1024;
+    char *huge = calloc(1, huge_len);
+    char url[64];
+    long status = 0;
+    assert_non_null(huge);
+    h = curl_easy_init();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", g_port);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, huge);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)huge_len);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    memset(&r, 0, sizeof(r));
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    assert_true(rc != CURLE_OK || status == 413);
+    curl_easy_cleanup(h);
+    free(huge);
+    do_req("GET", "/healthz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
 }
 
 static void test_header_limit(void **state)
@@ -505,8 +527,7 @@ static void test_fault_styles(void **state)
     e = fault_of(&r, "error", &root);
     assert_int_equal(json_integer_value(json_object_get(e, "code")), 404);
     assert_string_equal(json_string_value(json_object_get(e, "title")), "Not Found");
-    assert_string_equal(json_string_value(json_object_get(e, "message")),
-                        "project 'p1' not found");
+    assert_string_equal(json_string_value(json_object_get(e, "message")), "project 'p1' not found");
     json_decref(root);
     assert_null(strstr(r.body, "secret-internal-detail"));
 
@@ -514,8 +535,7 @@ static void test_fault_styles(void **state)
     assert_int_equal(r.status, 404);
     e = fault_of(&r, "error", &root);
     assert_string_equal(json_string_value(json_object_get(e, "code")), "not_found");
-    assert_string_equal(json_string_value(json_object_get(e, "message")),
-                        "project 'p1' not found");
+    assert_string_equal(json_string_value(json_object_get(e, "message")), "project 'p1' not found");
     assert_string_equal(json_string_value(json_object_get(e, "request_id")), r.request_id);
     json_decref(root);
     assert_null(strstr(r.body, "secret-internal-detail"));
@@ -567,8 +587,7 @@ static void test_builtins(void **state)
     assert_int_equal(r.status, 503);
     e = fault_of(&r, "error", &root);
     assert_string_equal(json_string_value(json_object_get(e, "code")), "unavailable");
-    assert_string_equal(json_string_value(json_object_get(e, "message")),
-                        "the store is not open");
+    assert_string_equal(json_string_value(json_object_get(e, "message")), "the store is not open");
     json_decref(root);
 }
 
