@@ -249,8 +249,8 @@ static void test_env_and_set(void **state)
     struct nph_error err = NPH_ERROR_INIT;
     char name[64];
     char *env[] = {"PATH=/bin", "NEPHELE_STORE_URL=sqlite:///srv/n.db", "NEPHELE_HTTP_THREADS=5",
-                   "NEPHELE_LOG_LEVEL=warn", "NEPHELE_MASTER_KEY_FILE=/x", "NEPHELE_HTTP_THREADS_X=1",
-                   NULL};
+                   "NEPHELE_LOG_LEVEL=warn", "NEPHELE_MASTER_KEY_FILE=/x",
+                   "NEPHELE_HTTP_THREADS_X=1", NULL};
     char *bad_env[] = {"NEPHELE_LOG_FORMAT=json", "NEPHELE_HTTP_MAX_JSON_DEPTH=deep", NULL};
     (void)state;
 
