@@ -19,8 +19,8 @@
 #include "store_internal.h"
 
 #define STORE_ACQUIRE_TIMEOUT_USEC (10 * NPH_USEC_PER_SEC)
-#define STORE_CACHE_MIN_BUCKETS 32
-#define STORE_MAX_PARAMS 65535
+#define STORE_CACHE_MIN_BUCKETS    32
+#define STORE_MAX_PARAMS           65535
 
 struct nph_store {
     const struct store_engine *eng;
@@ -31,9 +31,9 @@ struct nph_store {
     int64_t acquire_timeout;
 
     pthread_mutex_t lock;
-    pthread_cond_t freed;  /* signalled when a connection is released or a slot frees */
-    struct nph_db *idle;   /* stack of open, unused connections */
-    int nopen;             /* connections open or being opened, idle or not */
+    pthread_cond_t freed; /* signalled when a connection is released or a slot frees */
+    struct nph_db *idle;  /* stack of open, unused connections */
+    int nopen;            /* connections open or being opened, idle or not */
 };
 
 /* ---- URLs ---------------------------------------------------------------------------------- */
@@ -101,8 +101,7 @@ static int parse_url(const char *url, const struct store_engine **eng, char **ta
     if (has_prefix(url, "sqlite://")) {
         path = url + strlen("sqlite://");
         if (!*path || path[strlen(path) - 1] == '/')
-            return nph_error_set(err, NPH_E_INVALID, "store URL '%s' names no database file",
-                                 url);
+            return nph_error_set(err, NPH_E_INVALID, "store URL '%s' names no database file", url);
         *eng = &store_sqlite_engine;
         *target = strdup(path);
     } else if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
@@ -585,8 +584,7 @@ int nph_store_open(const char *url, int pool_size, struct nph_store **out, struc
     struct nph_db *db;
 
     if (pool_size < 1)
-        return nph_error_set(err, NPH_E_INVALID, "store pool size %d is not positive",
-                             pool_size);
+        return nph_error_set(err, NPH_E_INVALID, "store pool size %d is not positive", pool_size);
     if (parse_url(url, &eng, &target, err) < 0)
         return -1;
     s = calloc(1, sizeof(*s));
@@ -841,8 +839,7 @@ int nph_store_migrate(struct nph_store *s, const char *component, const struct n
             continue;
         r = apply_one(db, component, &m[i], err);
         if (r < 0) {
-            nph_error_prefix(err, "migration %d '%s' of '%s'", m[i].version, m[i].name,
-                             component);
+            nph_error_prefix(err, "migration %d '%s' of '%s'", m[i].version, m[i].name, component);
             goto cleanup;
         }
         count += r;

@@ -37,7 +37,7 @@ enum store_stmt_state {
 
 struct nph_stmt {
     struct nph_db *db;
-    char *sql; /* owned: the cache key, as the caller wrote it (with '?') */
+    char *sql;  /* owned: the cache key, as the caller wrote it (with '?') */
     void *impl; /* engine state */
     int nparams;
     struct store_param *params; /* owned, nparams entries */
@@ -48,8 +48,8 @@ struct nph_stmt {
 
 struct nph_db {
     struct nph_store *store;
-    void *conn;  /* engine connection handle */
-    int broken;  /* set by the engine when the connection is lost; reopened on acquire */
+    void *conn;             /* engine connection handle */
+    int broken;             /* set by the engine when the connection is lost; reopened on acquire */
     unsigned long stmt_seq; /* engine-private numbering (PostgreSQL statement names) */
     struct nph_stmt **buckets; /* statement cache, keyed by SQL text */
     size_t nbuckets;
@@ -62,7 +62,7 @@ struct nph_db {
 struct store_engine {
     enum nph_store_engine id;
     const char *name;
-    int dollar_params;    /* 1: translate '?' to $1, $2 ... before prepare */
+    int dollar_params;     /* 1: translate '?' to $1, $2 ... before prepare */
     const char *begin_sql; /* how a transaction starts */
     /* One '?' parameter (a table name); one row whose first column is 0 or 1. */
     const char *table_exists_sql;

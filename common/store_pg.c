@@ -102,8 +102,8 @@ static void pg_ignore_notice(void *arg, const char *message)
 static int pg_connect(struct nph_db *db, const char *target, struct nph_error *err)
 {
     /* Later entries win: the URL may override the timeout, not the encoding. */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname",
-                                "client_encoding", NULL};
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
+                                NULL};
     const char *const vals[] = {"10", "nephele", target, "UTF8", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     char buf[NPH_ERR_DETAIL_MAX];
@@ -139,14 +139,12 @@ static int pg_in_transaction(struct nph_db *db)
 }
 
 /* Run sql; on success *out (may be NULL) receives the result, else it is cleared. */
-static int pg_exec_result(struct nph_db *db, const char *sql, PGresult **out,
-                          struct nph_error *err)
+static int pg_exec_result(struct nph_db *db, const char *sql, PGresult **out, struct nph_error *err)
 {
     PGresult *res = PQexec(conn(db), sql);
     ExecStatusType status = PQresultStatus(res);
 
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
-        status != PGRES_EMPTY_QUERY) {
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
         pg_fail(db, res, "statement", sql, err);
         PQclear(res);
         return -1;

@@ -29,8 +29,7 @@ static sqlite3 *handle(struct nph_db *db)
 
 /* Fill err from a failed call with result code rc on h. `what` names the operation, `sql`
  * (may be NULL) the statement. Returns -1. */
-static int sqlite_fail(sqlite3 *h, int rc, const char *what, const char *sql,
-                       struct nph_error *err)
+static int sqlite_fail(sqlite3 *h, int rc, const char *what, const char *sql, struct nph_error *err)
 {
     char excerpt[96];
     const char *msg = h ? sqlite3_errmsg(h) : sqlite3_errstr(rc);
@@ -40,8 +39,7 @@ static int sqlite_fail(sqlite3 *h, int rc, const char *what, const char *sql,
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         nph_error_set(err, NPH_E_CONFLICT, "row exists already");
     else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-        nph_error_set(err, NPH_E_TIMEOUT, "store is busy: %s timed out waiting for a lock",
-                      what);
+        nph_error_set(err, NPH_E_TIMEOUT, "store is busy: %s timed out waiting for a lock", what);
     else if (sql)
         nph_error_set(err, NPH_E_STORE, "%s failed: '%s'", what, excerpt);
     else

@@ -196,8 +196,8 @@ static void test_open_unreachable_pg(void **state)
     (void)state;
 
     /* port 1 on loopback: refused at once */
-    assert_int_equal(
-        nph_store_open("postgresql://nobody:secret@127.0.0.1:1/nope", 2, &s, &err), -1);
+    assert_int_equal(nph_store_open("postgresql://nobody:secret@127.0.0.1:1/nope", 2, &s, &err),
+                     -1);
     assert_int_equal(err.code, NPH_E_UNAVAILABLE);
     assert_null(s);
     assert_non_null(strstr(err.msg, "127.0.0.1"));
@@ -248,8 +248,7 @@ static void test_translate(void **state)
     }
     {
         char buf[16];
-        assert_string_equal(store_sql_excerpt("SELECT  a,\n  b", buf, sizeof(buf)),
-                            "SELECT a, b");
+        assert_string_equal(store_sql_excerpt("SELECT  a,\n  b", buf, sizeof(buf)), "SELECT a, b");
         assert_string_equal(store_sql_excerpt("SELECT a, b FROM table", buf, sizeof(buf)),
                             "SELECT a, b ...");
     }
@@ -262,9 +261,9 @@ static void test_redaction_rules(void **state)
     (void)state;
 
     /* an unreachable server still yields a redacted message */
-    assert_int_equal(nph_store_open("postgres://u:pw@127.0.0.1:1/db?password=pw2&sslmode=disable",
-                                    1, &s, &err),
-                     -1);
+    assert_int_equal(
+        nph_store_open("postgres://u:pw@127.0.0.1:1/db?password=pw2&sslmode=disable", 1, &s, &err),
+        -1);
     assert_null(strstr(err.msg, "pw"));
     assert_non_null(strstr(err.msg, "postgres://u:***@127.0.0.1:1/db?password=***&sslmode"));
 }
@@ -333,7 +332,8 @@ static void test_exec_and_columns(void **state)
     nph_stmt_done(st);
 
     /* NULL text binds SQL NULL; a syntax error is NPH_E_STORE with the engine's detail */
-    st = nph_db_prepare(db, "SELECT COUNT(*) FROM t_items WHERE note IS NULL AND CAST(? AS TEXT) IS NULL", &err);
+    st = nph_db_prepare(
+        db, "SELECT COUNT(*) FROM t_items WHERE note IS NULL AND CAST(? AS TEXT) IS NULL", &err);
     if (!st)
         fail_msg("%s (%s)", err.msg, err.detail);
     assert_int_equal(nph_stmt_bind_text(st, 1, NULL, &err), 0);
@@ -561,6 +561,44 @@ static void test_acquire_timeout(void **state)
     nph_store_release(NULL);
 }
 
+/* PostgreSQL only: a connection killed by the server is reported as NPH_E_UNAVAILABLE and
+ * reopened by the next acquire. */
+static void test_reconnect(void **state)
+{
+    struct fixture *f = fix(state);
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *victim = acquire_ok(f);
+    struct nph_db *killer;
+    struct nph_stmt *st;
+    int64_t pid;
+
+    if (nph_db_engine(victim) != NPH_STORE_POSTGRES) {
+        nph_store_release(victim);
+        skip();
+    }
+    killer = acquire_ok(f);
+    pid = query_int64(victim, "SELECT pg_backend_pid()");
+    st = nph_db_prepare(killer, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", &err);
+    assert_non_null(st);
+    nph_stmt_bind_int64(st, 1, pid, &err);
+    assert_int_equal(nph_stmt_step(st, &err), 1);
+    nph_stmt_done(st);
+    nph_store_release(killer);
+
+    usleep(100 * 1000); /* let the backend go */
+    assert_int_equal(nph_db_exec(victim, "SELECT 1", &err), -1);
+    assert_int_equal(err.code, NPH_E_UNAVAILABLE);
+    nph_store_release(victim);
+
+    /* every connection is usable again, the victim reopened with an empty cache */
+    for (int i = 0; i < 4; i++) {
+        struct nph_db *db = acquire_ok(f);
+        assert_int_equal(query_int64(db, "SELECT 41 + 1"), 42);
+        nph_store_release(db);
+    }
+    assert_int_equal(nph_store_ping(f->s, &err), 0);
+}
+
 #define THREADS 4
 #define INSERTS 200
 
@@ -642,8 +680,9 @@ static void test_migrations(void **state)
     int version = -1;
     static const struct nph_migration bad[] = {
         {1, "items", "CREATE TABLE t_mig (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"},
-        {2, "seed", "INSERT INTO t_mig (id, name) VALUES (1, 'one');"
-                    "CREATE INDEX t_mig_name ON t_mig (name)"},
+        {2, "seed",
+         "INSERT INTO t_mig (id, name) VALUES (1, 'one');"
+         "CREATE INDEX t_mig_name ON t_mig (name)"},
         {3, "broken", "CREATE TABLE t_mig_bad (id BIGINT); SELEKT 1"},
     };
     static const struct nph_migration unordered[] = {{2, "b", "SELECT 1"}, {1, "a", "SELECT 1"}};
@@ -753,8 +792,8 @@ static void test_concurrent_migrators(void **state)
         cmocka_unit_test(test_commit_rollback_visibility),                                         \
         cmocka_unit_test(test_failed_transaction_commit),                                          \
         cmocka_unit_test(test_release_rolls_back), cmocka_unit_test(test_acquire_timeout),         \
-        cmocka_unit_test(test_pool_concurrency), cmocka_unit_test(test_migrations),                \
-        cmocka_unit_test(test_concurrent_migrators)
+        cmocka_unit_test(test_reconnect), cmocka_unit_test(test_pool_concurrency),                 \
+        cmocka_unit_test(test_migrations), cmocka_unit_test(test_concurrent_migrators)
 
 int main(void)
 {
