@@ -76,7 +76,17 @@ int nph_error_prefix(struct nph_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    /* "prefix: old", truncated to the buffer (assembled by hand: truncation is intended). */
+    size_t pl = strnlen(prefix, sizeof(err->msg) - 1), ol = strnlen(old, sizeof(old));
+    memcpy(err->msg, prefix, pl);
+    if (pl + 2 < sizeof(err->msg)) {
+        memcpy(err->msg + pl, ": ", 2);
+        pl += 2;
+    }
+    if (ol > sizeof(err->msg) - 1 - pl)
+        ol = sizeof(err->msg) - 1 - pl;
+    memcpy(err->msg + pl, old, ol);
+    err->msg[pl + ol] = '\0';
     return -1;
 }
 

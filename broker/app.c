@@ -1,0 +1,154 @@
+/*
+ * app.c - opening and closing the broker's state (store, migrations, identity, bootstrap) and
+ * assembling the route table from the APIs' tables.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "app.h"
+#include "nph_crypto.h"
+#include "nph_log.h"
+
+/* The services Nephele lists in its catalog: type, name, path under the public URL. */
+static const char *const catalog_services[] = {
+    "identity", "keystone", "/identity", NULL,
+};
+
+int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
+{
+    return local_identity_migrate(store, applied, err);
+}
+
+int app_mkdir_p(const char *path, struct nph_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+                return nph_error_set(err, NPH_E_IO, "cannot create directory '%s': %s", buf,
+                                     strerror(errno));
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return nph_error_set(err, NPH_E_IO, "cannot create directory '%s': %s", buf,
+                             strerror(errno));
+    return 0;
+}
+
+/* Write the admin credentials as an openrc file, 0600. */
+static int write_openrc(struct nph_app *app, const char *password, struct nph_error *err)
+{
+    char path[4096];
+    FILE *f;
+    int fd;
+    snprintf(path, sizeof(path), "%s/admin-openrc", app->cfg.data_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        if (fd >= 0)
+            close(fd);
+        return nph_error_set(err, NPH_E_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    fprintf(f,
+            "# Nephele admin credentials, written at bootstrap. Keep this file private.\n"
+            "export OS_AUTH_URL=%s/identity/v3\n"
+            "export OS_IDENTITY_API_VERSION=3\n"
+            "export OS_USERNAME=admin\n"
+            "export OS_PASSWORD='%s'\n"
+            "export OS_PROJECT_NAME=admin\n"
+            "export OS_USER_DOMAIN_NAME=Default\n"
+            "export OS_PROJECT_DOMAIN_NAME=Default\n"
+            "export OS_REGION_NAME=%s\n",
+            app->cfg.public_url, password, app->cfg.identity_region);
+    if (fclose(f) != 0)
+        return nph_error_set(err, NPH_E_IO, "cannot write '%s'", path);
+    return 0;
+}
+
+int app_bootstrap(struct nph_app *app, const char *password, int *created, struct nph_error *err)
+{
+    if (local_identity_bootstrap(app->identity, password, app->cfg.identity_region,
+                                 app->cfg.public_url, catalog_services, created, err))
+        return -1;
+    if (*created)
+        return write_openrc(app, password, err);
+    return 0;
+}
+
+int app_open(struct nph_app *app, struct nph_error *err)
+{
+    struct local_identity_opts io;
+    int applied = 0, created = 0;
+    const char *env_pw = getenv("NEPHELE_BOOTSTRAP_PASSWORD");
+    char generated[64];
+    if (app_mkdir_p(app->cfg.data_dir, err))
+        return -1;
+    if (nph_store_open(app->cfg.store_url, (int)app->cfg.store_pool_size, &app->store, err))
+        return nph_error_prefix(err, "opening the store");
+    if (app_migrate(app->store, &applied, err))
+        return nph_error_prefix(err, "migrating the store");
+    if (applied)
+        nph_logf(NPH_LOG_INFO, "store.migrated", "applied %d migration(s)", applied);
+    memset(&io, 0, sizeof(io));
+    io.keys_dir = app->cfg.identity_token_keys_dir;
+    io.max_active_keys = (int)app->cfg.identity_max_active_keys;
+    io.token_lifetime_s = app->cfg.identity_token_lifetime;
+    io.password_iterations = (unsigned)app->cfg.identity_password_hash_iterations;
+    io.lockout_failure_attempts = (int)app->cfg.identity_lockout_failure_attempts;
+    io.lockout_duration_s = app->cfg.identity_lockout_duration;
+    io.unique_last_password_count = (int)app->cfg.identity_unique_last_password_count;
+    app->identity = local_identity_open(app->store, &io, err);
+    if (!app->identity)
+        return nph_error_prefix(err, "opening the identity service");
+    if (!env_pw || !*env_pw) {
+        uint8_t raw[18];
+        if (nph_random_bytes(raw, sizeof(raw), err))
+            return -1;
+        nph_b64url_encode(raw, sizeof(raw), generated);
+        OPENSSL_cleanse(raw, sizeof(raw));
+        env_pw = generated;
+    }
+    if (app_bootstrap(app, env_pw, &created, err)) {
+        OPENSSL_cleanse(generated, sizeof(generated));
+        return nph_error_prefix(err, "bootstrapping identity");
+    }
+    OPENSSL_cleanse(generated, sizeof(generated));
+    if (created)
+        nph_log(NPH_LOG_INFO, "identity.bootstrapped", "user", "admin", "project", "admin",
+                "credentials", "admin-openrc in the data directory", NULL);
+    return 0;
+}
+
+void app_close(struct nph_app *app)
+{
+    local_identity_close(app->identity);
+    app->identity = NULL;
+    nph_store_close(app->store);
+    app->store = NULL;
+}
+
+static struct http_route all_routes[256];
+
+const struct http_route *app_routes(void)
+{
+    const struct http_route *tables[] = {api_native_routes, compat_keystone_routes};
+    size_t n = 0;
+    if (all_routes[0].method)
+        return all_routes;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        for (const struct http_route *r = tables[t]; r->method; r++) {
+            if (n + 1 < sizeof(all_routes) / sizeof(all_routes[0]))
+                all_routes[n++] = *r;
+        }
+    }
+    return all_routes;
+}

@@ -1,0 +1,47 @@
+/*
+ * app.h - the broker's process-wide state: configuration, store, the native identity service,
+ * and the route table that the HTTP server dispatches on.
+ */
+#ifndef NPH_APP_H
+#define NPH_APP_H
+
+#include "http_server.h"
+#include "local_identity.h"
+#include "nph_config.h"
+#include "nph_store.h"
+
+struct nph_app {
+    struct nph_config cfg;
+    struct nph_store *store;
+    struct local_identity *identity;
+    struct http_server *http;
+};
+
+/* Open the store, apply migrations, open the identity service, bootstrap when the store is
+ * empty (password from NEPHELE_BOOTSTRAP_PASSWORD, else generated into
+ * <data_dir>/admin-openrc, 0600). cfg must be finished (nph_config_finish). */
+int app_open(struct nph_app *app, struct nph_error *err);
+void app_close(struct nph_app *app);
+
+/* mkdir -p with mode 0700. */
+int app_mkdir_p(const char *path, struct nph_error *err);
+
+/* Apply every component's migrations. */
+int app_migrate(struct nph_store *store, int *applied, struct nph_error *err);
+
+/* Bootstrap the identity service with the given admin password (idempotent). */
+int app_bootstrap(struct nph_app *app, const char *password, int *created, struct nph_error *err);
+
+/* The full route table (native + OpenStack-compatible), terminated by {NULL}. */
+const struct http_route *app_routes(void);
+
+/* Keystone-compatible API routes (compat_keystone.c), terminated by {NULL}. */
+extern const struct http_route compat_keystone_routes[];
+/* Native API routes (api_native.c), terminated by {NULL}. */
+extern const struct http_route api_native_routes[];
+
+/* Authenticate the request's X-Auth-Token into req->auth (a struct ident_token owned by the
+ * request). Returns 0, or -1 with NPH_E_UNAUTHORIZED. */
+int app_authenticate(struct http_req *req, struct nph_error *err);
+
+#endif
