@@ -970,11 +970,12 @@ void http_server_stop(struct http_server *s)
     if (fd != MHD_INVALID_SOCKET)
         close(fd); /* after quiescing, the listening socket is ours to close */
 
-    int64_t deadline = nph_clock_mono() + HTTP_STOP_GRACE_US;
-    while (metrics_http_in_flight(s->metrics) > 0 && nph_clock_mono() < deadline) {
+    int64_t t0 = nph_clock_mono();
+    while (metrics_http_in_flight(s->metrics) > 0 && nph_clock_mono() - t0 < HTTP_STOP_GRACE_US) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    int64_t t1 = nph_clock_mono();
     int64_t left = metrics_http_in_flight(s->metrics);
     if (left > 0) {
         char n[24];
@@ -984,6 +985,10 @@ void http_server_stop(struct http_server *s)
     }
     MHD_stop_daemon(s->daemon);
     server_free(s);
+    char drain[24], total[24];
+    snprintf(drain, sizeof(drain), "%.3f", (double)(t1 - t0) / 1000.0);
+    snprintf(total, sizeof(total), "%.3f", (double)(nph_clock_mono() - t0) / 1000.0);
+    nph_log(NPH_LOG_INFO, "http.stopped", "drain_ms", drain, "total_ms", total, NULL);
 }
 
 int http_server_port(const struct http_server *s)
