@@ -32,9 +32,13 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const log_formats[] = {"text", "json", NULL};
 
 #define STR_ROW(k, field, def, choices, doc)                                                       \
-    {k, NPH_CFG_STR, offsetof(struct nph_config, field), def, 0, 0, choices, doc}
+    {                                                                                              \
+        k, NPH_CFG_STR, offsetof(struct nph_config, field), def, 0, 0, choices, doc                \
+    }
 #define INT_ROW(k, field, def, lo, hi, doc)                                                        \
-    {k, NPH_CFG_INT, offsetof(struct nph_config, field), def, lo, hi, NULL, doc}
+    {                                                                                              \
+        k, NPH_CFG_INT, offsetof(struct nph_config, field), def, lo, hi, NULL, doc                 \
+    }
 
 /* Rows are grouped by section, top-level keys first: nph_config_sample relies on it. */
 static const struct nph_config_key config_table[] = {
@@ -50,10 +54,8 @@ static const struct nph_config_key config_table[] = {
     STR_ROW("store.url", store_url, "", NULL,
             "sqlite:///abs/path.db or postgresql://user:pw@host:port/db; "
             "empty = <data_dir>/nephele.db"),
-    INT_ROW("store.pool_size", store_pool_size, "8", 1, 256,
-            "store connections per process"),
-    INT_ROW("http.threads", http_threads, "0", 0, 1024,
-            "HTTP worker threads; 0 = one per CPU"),
+    INT_ROW("store.pool_size", store_pool_size, "8", 1, 256, "store connections per process"),
+    INT_ROW("http.threads", http_threads, "0", 0, 1024, "HTTP worker threads; 0 = one per CPU"),
     INT_ROW("http.max_body_bytes", http_max_body_bytes, "1048576", 1024, 1073741824,
             "largest request body accepted, in bytes (larger: 413)"),
     INT_ROW("http.max_header_bytes", http_max_header_bytes, "16384", 1024, 1048576,
@@ -70,14 +72,14 @@ static const struct nph_config_key config_table[] = {
             "directory of the token signing keys; empty = <data_dir>/token-keys"),
     INT_ROW("identity.max_active_keys", identity_max_active_keys, "3", 2, 64,
             "token keys kept on rotation (primary, staged and secondaries)"),
-    INT_ROW("identity.password_hash_iterations", identity_password_hash_iterations, "100000",
-            1000, 10000000, "PBKDF2-HMAC-SHA256 iterations for newly set passwords"),
+    INT_ROW("identity.password_hash_iterations", identity_password_hash_iterations, "100000", 1000,
+            10000000, "PBKDF2-HMAC-SHA256 iterations for newly set passwords"),
     INT_ROW("identity.lockout_failure_attempts", identity_lockout_failure_attempts, "0", 0, 1000,
             "failed logins before a user is locked out; 0 = never"),
     INT_ROW("identity.lockout_duration", identity_lockout_duration, "1800", 1, 31536000,
             "seconds a locked-out user stays locked"),
-    INT_ROW("identity.unique_last_password_count", identity_unique_last_password_count, "0", 0,
-            64, "a new password must differ from this many previous ones; 0 = no history"),
+    INT_ROW("identity.unique_last_password_count", identity_unique_last_password_count, "0", 0, 64,
+            "a new password must differ from this many previous ones; 0 = no history"),
     STR_ROW("compute.libvirt_uri", compute_libvirt_uri, "test:///default", NULL,
             "libvirt connection URI of the native compute service"),
     {NULL, NPH_CFG_STR, 0, NULL, 0, 0, NULL, NULL},
@@ -214,15 +216,15 @@ static int config_parse_bool(const char *s, int *out)
 
 /* Apply text to one row of cfg. Returns 0; -1 with a reason in why (the value is bad); -2
  * when memory ran out. cfg's field is replaced only on success. */
-static int config_apply(struct nph_config *cfg, const struct nph_config_key *row,
-                        const char *text, char *why, size_t why_len)
+static int config_apply(struct nph_config *cfg, const struct nph_config_key *row, const char *text,
+                        char *why, size_t why_len)
 {
     switch (row->type) {
     case NPH_CFG_INT: {
         char *end = NULL;
         long long v;
-        if (text[0] == '\0' || !((text[0] >= '0' && text[0] <= '9') || text[0] == '-' ||
-                                 text[0] == '+')) {
+        if (text[0] == '\0' ||
+            !((text[0] >= '0' && text[0] <= '9') || text[0] == '-' || text[0] == '+')) {
             snprintf(why, why_len, "expected an integer, got '%.64s'", text);
             return -1;
         }
@@ -233,8 +235,8 @@ static int config_apply(struct nph_config *cfg, const struct nph_config_key *row
             return -1;
         }
         if (errno == ERANGE || v < row->min || v > row->max) {
-            snprintf(why, why_len, "%.32s is out of range %lld..%lld", text,
-                     (long long)row->min, (long long)row->max);
+            snprintf(why, why_len, "%.32s is out of range %lld..%lld", text, (long long)row->min,
+                     (long long)row->max);
             return -1;
         }
         *config_int_field(cfg, row) = (int64_t)v;
@@ -309,8 +311,8 @@ int nph_config_init(struct nph_config *cfg, struct nph_error *err)
         }
         if (rc < 0) { /* a bad default is a programming error, but report it */
             nph_config_fini(cfg);
-            return nph_error_set(err, NPH_E_INTERNAL, "default of '%s': %s",
-                                 config_table[i].key, why);
+            return nph_error_set(err, NPH_E_INTERNAL, "default of '%s': %s", config_table[i].key,
+                                 why);
         }
     }
     return 0;
@@ -453,8 +455,8 @@ static int yaml_is_null(const yaml_node_t *n)
 
 static int yaml_walk_mapping(struct yaml_walk *w, yaml_node_t *map, const char *prefix)
 {
-    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
-         pair < map->data.mapping.pairs.top; pair++) {
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
+         pair++) {
         yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
         yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
         size_t kline = k ? k->start_mark.line + 1 : 0;
@@ -472,8 +474,8 @@ static int yaml_walk_mapping(struct yaml_walk *w, yaml_node_t *map, const char *
                                  w->name, kline, yaml_kind(k));
         ks = (const char *)k->data.scalar.value;
         if (strlen(ks) != k->data.scalar.length ||
-            (size_t)snprintf(full, sizeof(full), "%s%s%s", prefix ? prefix : "",
-                             prefix ? "." : "", ks) >= sizeof(full))
+            (size_t)snprintf(full, sizeof(full), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+                             ks) >= sizeof(full))
             return nph_error_set(w->err, NPH_E_INVALID, "%s:%zu: unknown key '%.64s'", w->name,
                                  kline, ks);
         row = config_find(full);
@@ -604,8 +606,8 @@ int nph_config_load_file(struct nph_config *cfg, const char *path, struct nph_er
         if (len == cap) {
             char *grown;
             if (cap >= CONFIG_MAX_FILE_BYTES) {
-                nph_error_set(err, NPH_E_INVALID, "config file '%s' is larger than %d bytes",
-                              path, CONFIG_MAX_FILE_BYTES);
+                nph_error_set(err, NPH_E_INVALID, "config file '%s' is larger than %d bytes", path,
+                              CONFIG_MAX_FILE_BYTES);
                 goto cleanup;
             }
             cap = cap ? cap * 2 : 8192;
@@ -657,8 +659,7 @@ static char *config_abs_dir(const char *dir, struct nph_error *err)
         need = strlen(cwd) + strlen(rel) + 2;
         out = malloc(need);
         if (out)
-            snprintf(out, need, "%s%s%s", cwd, (rel[0] && strcmp(cwd, "/") != 0) ? "/" : "",
-                     rel);
+            snprintf(out, need, "%s%s%s", cwd, (rel[0] && strcmp(cwd, "/") != 0) ? "/" : "", rel);
     }
     if (!out) {
         nph_error_nomem(err);
@@ -806,8 +807,7 @@ char *nph_config_sample(void)
                 sbuf_add(&b, "%s %s", c ? "," : "", row->choices[c]);
             sbuf_add(&b, ".");
         } else if (row->type == NPH_CFG_INT) {
-            sbuf_add(&b, "%s# Range %lld..%lld.", indent, (long long)row->min,
-                     (long long)row->max);
+            sbuf_add(&b, "%s# Range %lld..%lld.", indent, (long long)row->min, (long long)row->max);
         } else {
             sbuf_add(&b, "%s#", indent);
         }

@@ -59,9 +59,8 @@ void nph_hmac_sha256(const void *key, size_t key_len, const void *data, size_t l
 {
     static const uint8_t empty[1];
     unsigned int out_len = 0;
-    if (key_len > INT_MAX ||
-        !HMAC(EVP_sha256(), key ? key : empty, (int)key_len, data ? data : empty, len, out,
-              &out_len))
+    if (key_len > INT_MAX || !HMAC(EVP_sha256(), key ? key : empty, (int)key_len,
+                                   data ? data : empty, len, out, &out_len))
         memset(out, 0, NPH_SHA256_LEN);
 }
 

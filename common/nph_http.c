@@ -76,8 +76,7 @@ void nph_http_global_cleanup(void)
     curl_global_cleanup();
 }
 
-struct nph_http_client *nph_http_client_new(const struct nph_http_opts *opts,
-                                            struct nph_error *err)
+struct nph_http_client *nph_http_client_new(const struct nph_http_opts *opts, struct nph_error *err)
 {
     struct nph_http_client *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -320,8 +319,7 @@ static void url_for_message(const char *url, char *out, size_t len)
 }
 
 static int map_curl_error(CURLcode rc, const struct http_sink *s, const char *method,
-                          const char *url, const char *errbuf, size_t max,
-                          struct nph_error *err)
+                          const char *url, const char *errbuf, size_t max, struct nph_error *err)
 {
     char where[160];
     enum nph_err_code code;

@@ -25,8 +25,8 @@ static int json_prescan(const char *buf, size_t len, int max_depth, struct nph_e
         unsigned char c = (unsigned char)buf[i];
         col++;
         if (c == '\0')
-            return nph_error_set(err, NPH_E_INVALID,
-                                 "invalid JSON at line %d, column %d: NUL byte", line, col);
+            return nph_error_set(err, NPH_E_INVALID, "invalid JSON at line %d, column %d: NUL byte",
+                                 line, col);
         if (c == '\n') {
             line++;
             col = 0;
@@ -89,8 +89,8 @@ json_t *nph_json_parse(const char *buf, size_t len, int max_depth, int require_o
         if (json_error_code(&jerr) == json_error_out_of_memory)
             nph_error_nomem(err);
         else
-            nph_error_set(err, NPH_E_INVALID, "invalid JSON at line %d, column %d: %s",
-                          jerr.line, jerr.column, jerr.text);
+            nph_error_set(err, NPH_E_INVALID, "invalid JSON at line %d, column %d: %s", jerr.line,
+                          jerr.column, jerr.text);
         return NULL;
     }
     if (require_object && !json_is_object(v)) {
@@ -204,7 +204,8 @@ int nph_json_check_keys(const json_t *obj, const char *path, const char *const *
             return nph_error_set(err, NPH_E_INVALID, "'%s' must be an object", path);
         return nph_error_set(err, NPH_E_INVALID, "the JSON body must be an object");
     }
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         size_t i = 0;
         (void)v;
         while (allowed && allowed[i] && strcmp(allowed[i], key) != 0)

@@ -26,8 +26,7 @@ static void test_format(void **state)
     (void)state;
     assert_string_equal(nph_time_format(0, 0, buf, sizeof(buf)), "1970-01-01T00:00:00Z");
     assert_string_equal(nph_time_format(0, 6, buf, sizeof(buf)), "1970-01-01T00:00:00.000000Z");
-    assert_string_equal(nph_time_format(1500000, 3, buf, sizeof(buf)),
-                        "1970-01-01T00:00:01.500Z");
+    assert_string_equal(nph_time_format(1500000, 3, buf, sizeof(buf)), "1970-01-01T00:00:01.500Z");
     assert_string_equal(nph_time_format(1500000, 9, buf, sizeof(buf)),
                         "1970-01-01T00:00:01.500000Z"); /* clamped to microseconds */
     assert_string_equal(nph_time_format(-1, 6, buf, sizeof(buf)), "1969-12-31T23:59:59.999999Z");
@@ -60,8 +59,17 @@ static void test_parse(void **state)
 static void test_round_trip(void **state)
 {
     static const int64_t values[] = {
-        0, 1, -1, 999999, 86399999999LL, 951782400000000LL, 1709164800123456LL,
-        1795667691000000LL, -2208988800000000LL, 4102444800000001LL, 253402300799999999LL,
+        0,
+        1,
+        -1,
+        999999,
+        86399999999LL,
+        951782400000000LL,
+        1709164800123456LL,
+        1795667691000000LL,
+        -2208988800000000LL,
+        4102444800000001LL,
+        253402300799999999LL,
     };
     char buf[64];
     (void)state;

@@ -45,8 +45,7 @@ static void assert_config_equal(const struct nph_config *a, const struct nph_con
     for (const struct nph_config_key *k = nph_config_keys(); k->key; k++) {
         const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
         if (k->type == NPH_CFG_STR)
-            assert_string_equal(*(char *const *)(const void *)pa,
-                                *(char *const *)(const void *)pb);
+            assert_string_equal(*(char *const *)(const void *)pa, *(char *const *)(const void *)pb);
         else if (k->type == NPH_CFG_INT)
             assert_true(*(const int64_t *)(const void *)pa == *(const int64_t *)(const void *)pb);
     }
@@ -248,9 +247,13 @@ static void test_env_and_set(void **state)
     struct nph_config *cfg = *state;
     struct nph_error err = NPH_ERROR_INIT;
     char name[64];
-    char *env[] = {"PATH=/bin", "NEPHELE_STORE_URL=sqlite:///srv/n.db", "NEPHELE_HTTP_THREADS=5",
-                   "NEPHELE_LOG_LEVEL=warn", "NEPHELE_MASTER_KEY_FILE=/x",
-                   "NEPHELE_HTTP_THREADS_X=1", NULL};
+    char *env[] = {"PATH=/bin",
+                   "NEPHELE_STORE_URL=sqlite:///srv/n.db",
+                   "NEPHELE_HTTP_THREADS=5",
+                   "NEPHELE_LOG_LEVEL=warn",
+                   "NEPHELE_MASTER_KEY_FILE=/x",
+                   "NEPHELE_HTTP_THREADS_X=1",
+                   NULL};
     char *bad_env[] = {"NEPHELE_LOG_FORMAT=json", "NEPHELE_HTTP_MAX_JSON_DEPTH=deep", NULL};
     (void)state;
 
@@ -259,9 +262,8 @@ static void test_env_and_set(void **state)
     assert_int_equal(nph_config_env_name("identity.token_lifetime", name, 8), -1);
 
     /* defaults < file < env < set */
-    assert_int_equal(load(cfg, "http:\n  threads: 2\n  max_json_depth: 10\nlog:\n  level: error\n",
-                          &err),
-                     0);
+    assert_int_equal(
+        load(cfg, "http:\n  threads: 2\n  max_json_depth: 10\nlog:\n  level: error\n", &err), 0);
     assert_int_equal(nph_config_load_env(cfg, env, &err), 0);
     assert_string_equal(cfg->store_url, "sqlite:///srv/n.db");
     assert_int_equal(cfg->http_threads, 5);

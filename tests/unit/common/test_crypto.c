@@ -131,14 +131,9 @@ static void test_password_malformed(void **state)
 {
     struct nph_error err = NPH_ERROR_INIT;
     static const char *bad[] = {
-        "",
-        "plain",
-        "$pbkdf2-sha1$1000$c2FsdA==$ZGlnZXN0ZGlnZXN0ZGlnZXN0",
-        "$pbkdf2-sha256$",
-        "$pbkdf2-sha256$1000",
-        "$pbkdf2-sha256$1000$",
-        "$pbkdf2-sha256$1000$c2FsdA==",
-        "$pbkdf2-sha256$1000$c2FsdA==$",
+        "", "plain", "$pbkdf2-sha1$1000$c2FsdA==$ZGlnZXN0ZGlnZXN0ZGlnZXN0", "$pbkdf2-sha256$",
+        "$pbkdf2-sha256$1000", "$pbkdf2-sha256$1000$",
+        "$pbkdf2-sha256$1000$c2FsdA==", "$pbkdf2-sha256$1000$c2FsdA==$",
         "$pbkdf2-sha256$0$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=",
         "$pbkdf2-sha256$-1$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=",
         "$pbkdf2-sha256$01$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=",
@@ -256,11 +251,10 @@ static void test_b64_vectors(void **state)
 
 static void test_b64_strict(void **state)
 {
-    static const char *bad_std[] = {"Zg",   "Zg=",  "Zg===", "Z===", "Zm9v=", "Zm 9",
-                                    "Zm9\n", "-_8=", "Zm=v", "=Zm9", "Zh==", "Zm9vYmF*",
-                                    "Zm9", "Z"};
-    static const char *bad_url[] = {"Z", "Zg=", "+/8", "Zm 9", "Zm9vY", "Zh", "Zg=x", "Zm=v",
-                                    "Zm9v="};
+    static const char *bad_std[] = {"Zg",   "Zg=",  "Zg===", "Z===", "Zm9v=",    "Zm 9", "Zm9\n",
+                                    "-_8=", "Zm=v", "=Zm9",  "Zh==", "Zm9vYmF*", "Zm9",  "Z"};
+    static const char *bad_url[] = {"Z",  "Zg=",  "+/8",  "Zm 9", "Zm9vY",
+                                    "Zh", "Zg=x", "Zm=v", "Zm9v="};
     uint8_t dec[64];
     (void)state;
     for (size_t i = 0; i < sizeof(bad_std) / sizeof(bad_std[0]); i++)
@@ -290,11 +284,11 @@ static void test_hex_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256_vectors),      cmocka_unit_test(test_hmac_rfc4231),
-        cmocka_unit_test(test_pbkdf2_vectors),      cmocka_unit_test(test_password_round_trip),
-        cmocka_unit_test(test_password_malformed),  cmocka_unit_test(test_aead),
-        cmocka_unit_test(test_ct_equal),            cmocka_unit_test(test_b64_vectors),
-        cmocka_unit_test(test_b64_strict),          cmocka_unit_test(test_hex_random),
+        cmocka_unit_test(test_sha256_vectors),     cmocka_unit_test(test_hmac_rfc4231),
+        cmocka_unit_test(test_pbkdf2_vectors),     cmocka_unit_test(test_password_round_trip),
+        cmocka_unit_test(test_password_malformed), cmocka_unit_test(test_aead),
+        cmocka_unit_test(test_ct_equal),           cmocka_unit_test(test_b64_vectors),
+        cmocka_unit_test(test_b64_strict),         cmocka_unit_test(test_hex_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,7 @@ static void test_tables(void **state)
     assert_string_equal(nph_error_name(NPH_E__COUNT), "internal");
     assert_int_equal(nph_error_http_status(NPH_E__COUNT), 500);
     assert_string_equal(nph_error_doc(NPH_E__COUNT), "");
-    assert_string_equal(nph_error_name((enum nph_err_code)-1), "internal");
+    assert_string_equal(nph_error_name((enum nph_err_code) - 1), "internal");
 }
 
 static void test_set_detail_prefix(void **state)

@@ -144,8 +144,7 @@ static void serve_one(struct server *s, int cfd, int idx)
     int n = snprintf(head, sizeof(head), "HTTP/1.1 %d Scripted\r\nConnection: close\r\n%s",
                      st->status, st->headers ? st->headers : "");
     if (!st->no_length)
-        n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %zu\r\n",
-                      st->body_len);
+        n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %zu\r\n", st->body_len);
     n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
     send_all(cfd, head, (size_t)n);
     if (strncmp(req, "HEAD ", 5) == 0)
@@ -331,8 +330,10 @@ static void test_get_retries_503(void **state)
 
 static void test_retries_exhausted(void **state)
 {
-    static const struct step steps[] = {{502, NULL, 3, 0, 0, NULL}, {504, NULL, 3, 0, 0, NULL},
-                                        {503, NULL, 3, 0, 0, NULL}, {200, NULL, 0, 0, 0, NULL}};
+    static const struct step steps[] = {{502, NULL, 3, 0, 0, NULL},
+                                        {504, NULL, 3, 0, 0, NULL},
+                                        {503, NULL, 3, 0, 0, NULL},
+                                        {200, NULL, 0, 0, 0, NULL}};
     struct server *s = script(steps, 4);
     struct nph_http_client *c = client(2000, 2, 0);
     struct nph_http_response r;
@@ -355,8 +356,8 @@ static void test_retries_exhausted(void **state)
 
 static void test_post_patch_never_retried(void **state)
 {
-    static const struct step steps[] = {{503, NULL, 0, 0, 0, NULL}, {429, NULL, 0, 0, 0, NULL},
-                                        {200, NULL, 0, 0, 0, NULL}};
+    static const struct step steps[] = {
+        {503, NULL, 0, 0, 0, NULL}, {429, NULL, 0, 0, 0, NULL}, {200, NULL, 0, 0, 0, NULL}};
     struct server *s = script(steps, 3);
     struct nph_http_client *c = client(2000, 2, 0);
     struct nph_http_response r;
@@ -602,12 +603,18 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_get_ok_headers),
-        cmocka_unit_test(test_get_retries_503),  cmocka_unit_test(test_retries_exhausted),
-        cmocka_unit_test(test_post_patch_never_retried), cmocka_unit_test(test_put_head_body),
-        cmocka_unit_test(test_timeout),          cmocka_unit_test(test_oversize),
-        cmocka_unit_test(test_refused),          cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_tls_failure),      cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_get_ok_headers),
+        cmocka_unit_test(test_get_retries_503),
+        cmocka_unit_test(test_retries_exhausted),
+        cmocka_unit_test(test_post_patch_never_retried),
+        cmocka_unit_test(test_put_head_body),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_oversize),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_tls_failure),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

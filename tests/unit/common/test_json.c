@@ -80,8 +80,8 @@ static void test_invalid(void **state)
     expect_invalid("{\"a\": 1, \"a\": 2}", 16, 0, 1, "duplicate");
     expect_invalid("{\"a\":\"\\u0000\"}", 14, 0, 1, "line 1");
     expect_invalid("{\"a\":\"x\0y\"}", 11, 0, 1, "NUL byte");
-    expect_invalid("{\"a\":\"\xff\xfe\"}", 10, 0, 1, "line 1");  /* invalid UTF-8 */
-    expect_invalid("{\"a\":\"\xc0\xaf\"}", 10, 0, 1, "line 1");  /* overlong */
+    expect_invalid("{\"a\":\"\xff\xfe\"}", 10, 0, 1, "line 1");     /* invalid UTF-8 */
+    expect_invalid("{\"a\":\"\xc0\xaf\"}", 10, 0, 1, "line 1");     /* overlong */
     expect_invalid("{\"a\":\"\xed\xa0\x80\"}", 11, 0, 1, "line 1"); /* surrogate */
     expect_invalid("{\n  \"a\": 1,\n  \"b\": }\n", 21, 0, 1, "line 3, column");
     expect_invalid("[1, 2]", 6, 0, 1, "must be an object");
@@ -203,8 +203,8 @@ static void test_dumps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ok), cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_invalid),  cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_parse_ok),   cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_invalid),    cmocka_unit_test(test_getters),
         cmocka_unit_test(test_check_keys), cmocka_unit_test(test_dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
