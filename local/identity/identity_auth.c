@@ -690,7 +690,7 @@ int local_identity_change_password(struct local_identity *li, const char *user_i
     }
     if (check_password(li, db, &u, original, err))
         goto cleanup;
-    if (li->opts.unique_last_password_count > 1) {
+    if (li->opts.unique_last_password_count > 0) {
         struct nph_stmt *st = nph_db_prepare(
             db,
             "SELECT hash FROM identity_password_history WHERE user_id = ?"
@@ -698,7 +698,7 @@ int local_identity_change_password(struct local_identity *li, const char *user_i
             err);
         int s, reused = 0;
         if (!st || nph_stmt_bind_text(st, 1, user_id, err) ||
-            nph_stmt_bind_int64(st, 2, li->opts.unique_last_password_count - 1, err))
+            nph_stmt_bind_int64(st, 2, li->opts.unique_last_password_count, err))
             goto cleanup;
         while ((s = nph_stmt_step(st, err)) == 1 && !reused)
             reused = nph_password_verify(password, nph_stmt_col_text(st, 0), NULL) == 1;

@@ -84,7 +84,7 @@ struct local_identity_opts {
     unsigned password_iterations;
     int lockout_failure_attempts;  /* 0 = no lockout */
     int64_t lockout_duration_s;
-    int unique_last_password_count; /* 0/1 = no history */
+    int unique_last_password_count; /* new passwords must differ from the last N; 0 = off */
 };
 
 struct local_identity;
