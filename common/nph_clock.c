@@ -98,6 +98,8 @@ int nph_time_parse(const char *s, int64_t *out)
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1])
         return -1;
+    if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
+        return -1;
     if (*p == 'T' || *p == ' ') {
         p++;
         if (parse_digits(&p, 2, &h) || *p++ != ':' || parse_digits(&p, 2, &mi))

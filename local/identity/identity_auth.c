@@ -37,6 +37,11 @@ struct local_identity *local_identity_open(struct nph_store *store,
     if (li->opts.max_active_keys < 2)
         li->opts.max_active_keys = 2;
     pthread_rwlock_init(&li->keys_lock, NULL);
+    li->dummy_hash = nph_password_hash("nephele-dummy", li->opts.password_iterations, err);
+    if (!li->dummy_hash) {
+        local_identity_close(li);
+        return NULL;
+    }
     if (ident_keys_setup(opts->keys_dir, err) || ident_keys_load(li, 1, err)) {
         local_identity_close(li);
         return NULL;
@@ -49,6 +54,7 @@ void local_identity_close(struct local_identity *li)
     if (!li)
         return;
     OPENSSL_cleanse(li->keys, sizeof(li->keys));
+    free(li->dummy_hash);
     pthread_rwlock_destroy(&li->keys_lock);
     free(li);
 }
@@ -575,10 +581,7 @@ int local_identity_authenticate(struct local_identity *li, const struct ident_au
             goto cleanup;
         if (found == 0) {
             /* Same answer as a wrong password: do not tell which users exist. */
-            nph_password_verify(req->password,
-                                "$pbkdf2-sha256$1000$AAAAAAAAAAAAAAAAAAAAAA==$"
-                                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                                NULL);
+            nph_password_verify(req->password, li->dummy_hash, NULL);
             nph_error_set(err, NPH_E_UNAUTHORIZED, AUTH_FAILED);
             goto cleanup;
         }

@@ -63,6 +63,7 @@ struct local_identity {
     int primary; /* position in keys[] of the primary key */
     int64_t keys_checked_mono; /* last time the repository's mtime was looked at */
     int64_t keys_mtime;
+    char *dummy_hash; /* verified against for unknown users, so they take as long as known ones */
 };
 
 /* Load (or reload if the repository changed) the token keys. */
