@@ -119,19 +119,31 @@ static int sqlite_commit(struct nph_db *db, struct nph_error *err)
     return sqlite_exec(db, "COMMIT", err);
 }
 
+/* Does the text after a prepared statement hold more than separators and whitespace? */
+static int has_more_sql(const char *tail)
+{
+    return tail && tail[strspn(tail, " \t\r\n;")] != '\0';
+}
+
 static int sqlite_prepare(struct nph_stmt *st, const char *sql, struct nph_error *err)
 {
     struct sqlite_stmt *ss = calloc(1, sizeof(*ss));
+    const char *tail = NULL;
+    char excerpt[96];
     int rc;
 
     if (!ss)
         return nph_error_nomem(err);
-    rc = sqlite3_prepare_v3(handle(st->db), sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->stmt, NULL);
-    if (rc != SQLITE_OK || !ss->stmt) {
-        if (rc == SQLITE_OK) /* only whitespace or a comment */
+    rc = sqlite3_prepare_v3(handle(st->db), sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->stmt, &tail);
+    if (rc != SQLITE_OK || !ss->stmt || has_more_sql(tail)) {
+        if (rc != SQLITE_OK)
+            sqlite_fail(handle(st->db), rc, "preparing statement", sql, err);
+        else if (!ss->stmt) /* only whitespace or a comment */
             nph_error_set(err, NPH_E_STORE, "statement is empty");
         else
-            sqlite_fail(handle(st->db), rc, "preparing statement", sql, err);
+            nph_error_set(err, NPH_E_STORE, "'%s' holds more than one statement",
+                          store_sql_excerpt(sql, excerpt, sizeof(excerpt)));
+        sqlite3_finalize(ss->stmt);
         free(ss);
         return -1;
     }

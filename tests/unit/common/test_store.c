@@ -343,6 +343,12 @@ static void test_exec_and_columns(void **state)
     assert_null(nph_db_prepare(db, "SELEKT nonsense", &err));
     assert_int_equal(err.code, NPH_E_STORE);
     assert_true(err.detail[0] != '\0');
+    /* prepare takes one statement (exec takes several) */
+    assert_null(nph_db_prepare(db, "SELECT 1; SELECT 2", &err));
+    assert_int_equal(err.code, NPH_E_STORE);
+    st = nph_db_prepare(db, "SELECT 3;\n", &err);
+    assert_non_null(st);
+    nph_stmt_done(st);
     assert_int_equal(nph_db_exec(db, "DROP TABLE no_such_table", &err), -1);
     assert_int_equal(err.code, NPH_E_STORE);
     nph_store_release(db);
