@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# test.sh - install what the tests need, build, and run the whole test suite:
+#   1. a -Werror build and the cmocka unit tests (ctest; the store suite runs against SQLite
+#      and a throwaway PostgreSQL server)
+#   2. an AddressSanitizer+UndefinedBehaviorSanitizer build running the same unit tests
+#   3. clang-format check of the tree
+#   4. integration tests driving a real broker with the openstack client and curl
+#   5. Tempest's identity tests of the OpenStack Powered interop guideline 2022.11
+# Prints "N passed, M failed" over the stages and exits non-zero if any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+scripts/install-deps.sh --test || { echo "installing dependencies failed" >&2; exit 1; }
+
+passed=0 failed=0 failures=()
+stage() {
+  local name=$1; shift
+  echo "=== stage: $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== ok: $name ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "=== FAILED: $name ($((SECONDS - t0)) s)"
+  fi
+}
+
+build() { # dir, cmake args...
+  local dir=$1; shift
+  cmake -S "$ROOT" -B "$dir" -DNPH_WERROR=ON "$@" >/dev/null && cmake --build "$dir" -j"$(nproc)"
+}
+
+unit() {
+  build build && (cd build && ctest --output-on-failure -j2)
+}
+
+asan() {
+  build build-asan -DNPH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug &&
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2)
+}
+
+format() {
+  local bad
+  bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+  [ "$bad" = 0 ] || { git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | head -20; return 1; }
+}
+
+integration() {
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/run-all.sh
+}
+
+tempest_identity() {
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/identity.sh
+}
+
+stage "unit tests" unit
+stage "unit tests under ASan+UBSan" asan
+stage "clang-format" format
+stage "integration: openstack client and bad input" integration
+stage "tempest: interop 2022.11 identity" tempest_identity
+
+echo
+[ ${#failures[@]} -eq 0 ] || printf 'failed stage: %s\n' "${failures[@]}"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
