@@ -83,6 +83,8 @@ static int assignment_op(struct local_identity *li, const char *sql, enum ident_
     }
     if (nph_db_commit(db, err))
         goto cleanup;
+    if (*changes > 0 && strncmp(sql, "DELETE", 6) == 0)
+        ident_revocations_changed(li);
     rc = 0;
 cleanup:
     if (st)

@@ -37,6 +37,8 @@ struct local_identity *local_identity_open(struct nph_store *store,
     if (li->opts.max_active_keys < 2)
         li->opts.max_active_keys = 2;
     pthread_rwlock_init(&li->keys_lock, NULL);
+    pthread_rwlock_init(&li->rev_lock, NULL);
+    pthread_rwlock_init(&li->cache_lock, NULL);
     li->dummy_hash = nph_password_hash("nephele-dummy", li->opts.password_iterations, err);
     if (!li->dummy_hash) {
         local_identity_close(li);
@@ -55,6 +57,10 @@ void local_identity_close(struct local_identity *li)
         return;
     OPENSSL_cleanse(li->keys, sizeof(li->keys));
     free(li->dummy_hash);
+    ident_revcache_free(&li->rev);
+    ident_token_cache_flush(li);
+    pthread_rwlock_destroy(&li->cache_lock);
+    pthread_rwlock_destroy(&li->rev_lock);
     pthread_rwlock_destroy(&li->keys_lock);
     free(li);
 }
@@ -719,6 +725,7 @@ int local_identity_change_password(struct local_identity *li, const char *user_i
     if (nph_db_begin(db, err) || ident_user_set_password(li, db, user_id, password, err) ||
         ident_revoke_event(db, NULL, user_id, NULL, 0, err) || nph_db_commit(db, err))
         goto cleanup;
+    ident_revocations_changed(li);
     rc = 0;
 cleanup:
     if (u.password_hash) {

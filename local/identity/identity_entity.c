@@ -845,6 +845,8 @@ json_t *local_identity_update(struct local_identity *li, enum ident_kind kind, c
         json_decref(out);
         out = NULL;
     }
+    if (out && (kind == IDENT_USER || kind == IDENT_PROJECT))
+        ident_revocations_changed(li);
 cleanup:
     json_decref(cur);
     nph_store_release(db);
@@ -983,6 +985,8 @@ int local_identity_delete(struct local_identity *li, enum ident_kind kind, const
     snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?", e->table);
     if (exec_bind1(db, sql, id, err) || nph_db_commit(db, err))
         goto cleanup;
+    if (kind == IDENT_USER || kind == IDENT_PROJECT)
+        ident_revocations_changed(li);
     rc = 0;
 cleanup:
     nph_store_release(db);

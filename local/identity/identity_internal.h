@@ -54,6 +54,29 @@ struct ident_key {
     uint8_t kid[4]; /* first bytes of SHA-256(key): picks the key without trial decryption */
 };
 
+/* Revocation events held in memory: key ("a:<audit>", "u:<user>", "up:<user>|<project>",
+ * "p:<project>") -> the latest issued_before. Reloaded from the store at most once per
+ * IDENT_REVOCATION_REFRESH_US, and at once after a revocation made by this process. */
+#define IDENT_REVOCATION_REFRESH_US (1000 * 1000)
+
+struct ident_revcache {
+    char **keys;   /* open addressing, NULL = empty slot */
+    int64_t *vals;
+    size_t cap;    /* power of two */
+    size_t n;
+};
+
+/* Recently validated tokens: decrypting and parsing is skipped for a token seen before (the
+ * common case: a client reuses its token), expiry and revocation are still checked on every
+ * use. Direct-mapped by hash; flushed when the key repository changes. */
+#define IDENT_TOKEN_CACHE_SLOTS 512
+
+struct ident_token_slot {
+    uint64_t hash;
+    char *token;             /* malloc'd, NULL = empty */
+    struct ident_token *t;   /* malloc'd */
+};
+
 struct local_identity {
     struct nph_store *store;
     struct local_identity_opts opts;
@@ -63,11 +86,23 @@ struct local_identity {
     int primary; /* position in keys[] of the primary key */
     int64_t keys_checked_mono; /* last time the repository's mtime was looked at */
     int64_t keys_mtime;
+    pthread_rwlock_t cache_lock;
+    struct ident_token_slot cache[IDENT_TOKEN_CACHE_SLOTS];
+    pthread_rwlock_t rev_lock;
+    struct ident_revcache rev;
+    int64_t rev_loaded_mono;
+    int rev_stale; /* guarded by rev_lock */
     char *dummy_hash; /* verified against for unknown users, so they take as long as known ones */
 };
 
 /* Load (or reload if the repository changed) the token keys. */
 int ident_keys_load(struct local_identity *li, int force, struct nph_error *err);
+
+/* Make the next validation reload the revocation events (call after committing one). */
+void ident_revocations_changed(struct local_identity *li);
+void ident_revcache_free(struct ident_revcache *rc);
+/* Empty the validated-token cache. */
+void ident_token_cache_flush(struct local_identity *li);
 
 /* Insert a revocation event; NULL fields match anything. */
 int ident_revoke_event(struct nph_db *db, const char *audit_id, const char *user_id,

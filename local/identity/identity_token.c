@@ -197,6 +197,7 @@ int ident_keys_load(struct local_identity *li, int force, struct nph_error *err)
     li->keys_mtime = mtime;
     li->keys_checked_mono = now;
     pthread_rwlock_unlock(&li->keys_lock);
+    ident_token_cache_flush(li); /* a removed key must stop validating its tokens */
     OPENSSL_cleanse(keys, sizeof(keys));
     return 0;
 }
@@ -301,34 +302,229 @@ cleanup:
     return out;
 }
 
-/* 1 if a revocation event matches the token, 0 if not, -1 on error. */
-static int is_revoked(struct local_identity *li, const struct ident_token *t,
-                      struct nph_error *err)
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void ident_revcache_free(struct ident_revcache *rc)
+{
+    for (size_t i = 0; i < rc->cap; i++)
+        free(rc->keys[i]);
+    free(rc->keys);
+    free(rc->vals);
+    memset(rc, 0, sizeof(*rc));
+}
+
+/* Insert or raise key -> v. Returns 0, -1 on allocation failure. */
+static int revcache_put(struct ident_revcache *rc, const char *key, int64_t v)
+{
+    size_t i = (size_t)fnv1a(key) & (rc->cap - 1);
+    while (rc->keys[i]) {
+        if (strcmp(rc->keys[i], key) == 0) {
+            if (v > rc->vals[i])
+                rc->vals[i] = v;
+            return 0;
+        }
+        i = (i + 1) & (rc->cap - 1);
+    }
+    rc->keys[i] = strdup(key);
+    if (!rc->keys[i])
+        return -1;
+    rc->vals[i] = v;
+    rc->n++;
+    return 0;
+}
+
+static int64_t revcache_get(const struct ident_revcache *rc, const char *key)
+{
+    size_t i;
+    if (!rc->cap)
+        return INT64_MIN;
+    i = (size_t)fnv1a(key) & (rc->cap - 1);
+    while (rc->keys[i]) {
+        if (strcmp(rc->keys[i], key) == 0)
+            return rc->vals[i];
+        i = (i + 1) & (rc->cap - 1);
+    }
+    return INT64_MIN;
+}
+
+/* Read every live revocation event into a new table. */
+static int revcache_load(struct local_identity *li, struct ident_revcache *out,
+                         struct nph_error *err)
 {
     struct nph_db *db = ident_db(li, err);
     struct nph_stmt *st;
-    int rc = -1;
-    const char *project = t->scope == IDENT_SCOPE_PROJECT ? t->scope_id : "";
+    struct ident_revcache rc;
+    int64_t count = 0;
+    int s = -1;
+    memset(&rc, 0, sizeof(rc));
     if (!db)
         return -1;
-    st = nph_db_prepare(db,
-                        "SELECT 1 FROM identity_revocation WHERE issued_before >= ? AND ("
-                        "audit_id IN (?, ?) OR (user_id = ? AND (project_id IS NULL OR"
-                        " project_id = ?)) OR (user_id IS NULL AND project_id = ?)) LIMIT 1",
+    st = nph_db_prepare(db, "SELECT COUNT(*) FROM identity_revocation WHERE expires_at > ?",
                         err);
-    if (st) {
-        if (nph_stmt_bind_int64(st, 1, t->issued_at, err) == 0 &&
-            nph_stmt_bind_text(st, 2, t->audit_id, err) == 0 &&
-            nph_stmt_bind_text(st, 3, t->parent_audit_id[0] ? t->parent_audit_id : t->audit_id,
-                               err) == 0 &&
-            nph_stmt_bind_text(st, 4, t->user_id, err) == 0 &&
-            nph_stmt_bind_text(st, 5, project, err) == 0 &&
-            nph_stmt_bind_text(st, 6, project, err) == 0)
-            rc = nph_stmt_step(st, err);
-        nph_stmt_done(st);
+    if (!st || nph_stmt_bind_int64(st, 1, nph_clock_now(), err))
+        goto cleanup;
+    if (nph_stmt_step(st, err) == 1)
+        count = nph_stmt_col_int64(st, 0);
+    nph_stmt_done(st);
+    rc.cap = 64;
+    while (rc.cap < (size_t)count * 3)
+        rc.cap <<= 1;
+    rc.keys = calloc(rc.cap, sizeof(*rc.keys));
+    rc.vals = calloc(rc.cap, sizeof(*rc.vals));
+    if (!rc.keys || !rc.vals) {
+        nph_error_nomem(err);
+        goto cleanup;
     }
+    st = nph_db_prepare(db,
+                        "SELECT audit_id, user_id, project_id, issued_before FROM"
+                        " identity_revocation WHERE expires_at > ?",
+                        err);
+    if (!st || nph_stmt_bind_int64(st, 1, nph_clock_now(), err))
+        goto cleanup;
+    while ((s = nph_stmt_step(st, err)) == 1 && rc.n * 3 < rc.cap * 2) {
+        const char *a = nph_stmt_col_text(st, 0), *u = nph_stmt_col_text(st, 1);
+        const char *p = nph_stmt_col_text(st, 2);
+        char key[2 * IDENT_ID_MAX + 40];
+        if (a && *a)
+            snprintf(key, sizeof(key), "a:%s", a);
+        else if (u && p)
+            snprintf(key, sizeof(key), "up:%s|%s", u, p);
+        else if (u)
+            snprintf(key, sizeof(key), "u:%s", u);
+        else if (p)
+            snprintf(key, sizeof(key), "p:%s", p);
+        else
+            continue;
+        if (revcache_put(&rc, key, nph_stmt_col_int64(st, 3))) {
+            nph_error_nomem(err);
+            s = -1;
+            break;
+        }
+    }
+    nph_stmt_done(st);
+    if (s < 0)
+        goto cleanup;
+    *out = rc;
+    memset(&rc, 0, sizeof(rc));
+cleanup:
+    ident_revcache_free(&rc);
     nph_store_release(db);
-    return rc;
+    return s < 0 ? -1 : 0;
+}
+
+void ident_revocations_changed(struct local_identity *li)
+{
+    pthread_rwlock_wrlock(&li->rev_lock);
+    li->rev_stale = 1;
+    pthread_rwlock_unlock(&li->rev_lock);
+}
+
+/* 1 if a revocation event matches the token, 0 if not, -1 on error. The events come from
+ * memory, reloaded when older than IDENT_REVOCATION_REFRESH_US or after a local revocation. */
+static int is_revoked(struct local_identity *li, const struct ident_token *t,
+                      struct nph_error *err)
+{
+    int64_t now = nph_clock_mono(), newest = INT64_MIN, v;
+    char key[2 * IDENT_ID_MAX + 40];
+    int fresh;
+    pthread_rwlock_rdlock(&li->rev_lock);
+    fresh = !li->rev_stale && li->rev.cap &&
+            now - li->rev_loaded_mono < IDENT_REVOCATION_REFRESH_US;
+    pthread_rwlock_unlock(&li->rev_lock);
+    if (!fresh) {
+        struct ident_revcache next, old;
+        pthread_rwlock_wrlock(&li->rev_lock);
+        /* Someone may have reloaded while we waited for the lock. */
+        if (li->rev_stale || !li->rev.cap ||
+            nph_clock_mono() - li->rev_loaded_mono >= IDENT_REVOCATION_REFRESH_US) {
+            li->rev_stale = 0;
+            if (revcache_load(li, &next, err)) {
+                li->rev_stale = 1;
+                pthread_rwlock_unlock(&li->rev_lock);
+                return -1;
+            }
+            old = li->rev;
+            li->rev = next;
+            li->rev_loaded_mono = nph_clock_mono();
+            ident_revcache_free(&old);
+        }
+        pthread_rwlock_unlock(&li->rev_lock);
+    }
+    pthread_rwlock_rdlock(&li->rev_lock);
+    snprintf(key, sizeof(key), "a:%s", t->audit_id);
+    newest = revcache_get(&li->rev, key);
+    if (t->parent_audit_id[0]) {
+        snprintf(key, sizeof(key), "a:%s", t->parent_audit_id);
+        v = revcache_get(&li->rev, key);
+        newest = v > newest ? v : newest;
+    }
+    snprintf(key, sizeof(key), "u:%s", t->user_id);
+    v = revcache_get(&li->rev, key);
+    newest = v > newest ? v : newest;
+    if (t->scope == IDENT_SCOPE_PROJECT) {
+        snprintf(key, sizeof(key), "up:%s|%s", t->user_id, t->scope_id);
+        v = revcache_get(&li->rev, key);
+        newest = v > newest ? v : newest;
+        snprintf(key, sizeof(key), "p:%s", t->scope_id);
+        v = revcache_get(&li->rev, key);
+        newest = v > newest ? v : newest;
+    }
+    pthread_rwlock_unlock(&li->rev_lock);
+    return t->issued_at <= newest;
+}
+
+void ident_token_cache_flush(struct local_identity *li)
+{
+    pthread_rwlock_wrlock(&li->cache_lock);
+    for (size_t i = 0; i < IDENT_TOKEN_CACHE_SLOTS; i++) {
+        free(li->cache[i].token);
+        free(li->cache[i].t);
+        li->cache[i].token = NULL;
+        li->cache[i].t = NULL;
+    }
+    pthread_rwlock_unlock(&li->cache_lock);
+}
+
+/* 1 and *out filled if the token is cached, else 0. */
+static int cache_get(struct local_identity *li, const char *token, uint64_t h,
+                     struct ident_token *out)
+{
+    struct ident_token_slot *slot = &li->cache[h & (IDENT_TOKEN_CACHE_SLOTS - 1)];
+    int hit = 0;
+    pthread_rwlock_rdlock(&li->cache_lock);
+    if (slot->token && slot->hash == h && strcmp(slot->token, token) == 0) {
+        memcpy(out, slot->t, sizeof(*out));
+        hit = 1;
+    }
+    pthread_rwlock_unlock(&li->cache_lock);
+    return hit;
+}
+
+static void cache_put(struct local_identity *li, const char *token, uint64_t h,
+                      const struct ident_token *t)
+{
+    struct ident_token_slot *slot = &li->cache[h & (IDENT_TOKEN_CACHE_SLOTS - 1)];
+    char *copy = strdup(token);
+    struct ident_token *tc = malloc(sizeof(*tc));
+    if (!copy || !tc) {
+        free(copy);
+        free(tc);
+        return;
+    }
+    memcpy(tc, t, sizeof(*tc));
+    pthread_rwlock_wrlock(&li->cache_lock);
+    free(slot->token);
+    free(slot->t);
+    slot->hash = h;
+    slot->token = copy;
+    slot->t = tc;
+    pthread_rwlock_unlock(&li->cache_lock);
 }
 
 int local_identity_token_validate(struct local_identity *li, const char *token, int as_subject,
@@ -341,10 +537,24 @@ int local_identity_token_validate(struct local_identity *li, const char *token, 
     json_t *o = NULL;
     struct ident_token t;
     int rc = -1, found = 0;
+    uint64_t h;
     if (len < 16 || len > TOKEN_MAX_LEN)
         return nph_error_set(err, bad, "the token is malformed");
     if (ident_keys_load(li, 0, err))
         return -1;
+    h = fnv1a(token);
+    if (cache_get(li, token, h, &t)) {
+        int rev;
+        if (t.expires_at <= nph_clock_now())
+            return nph_error_set(err, bad, "the token has expired");
+        rev = is_revoked(li, &t, err);
+        if (rev < 0)
+            return -1;
+        if (rev)
+            return nph_error_set(err, bad, "the token has been revoked");
+        *out = t;
+        return 0;
+    }
     raw = malloc(len);
     plain = malloc(len);
     if (!raw || !plain) {
@@ -385,6 +595,7 @@ int local_identity_token_validate(struct local_identity *li, const char *token, 
         nph_error_set(err, bad, "the token has been revoked");
         goto cleanup;
     }
+    cache_put(li, token, h, &t);
     *out = t;
     rc = 0;
 cleanup:
@@ -437,5 +648,7 @@ int local_identity_token_revoke(struct local_identity *li, const struct ident_to
         nph_db_commit(db, err) == 0)
         rc = 0;
     nph_store_release(db);
+    if (rc == 0)
+        ident_revocations_changed(li);
     return rc;
 }
