@@ -14,10 +14,10 @@ static int native_root(struct http_req *req, struct http_resp *resp, struct nph_
     snprintf(v1, sizeof(v1), "%s/v1", app->cfg.public_url);
     snprintf(identity, sizeof(identity), "%s/identity", app->cfg.public_url);
     return http_resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "name",
-                                    "nephele", "version", NPH_VERSION, "apis", "id", "v1",
-                                    "kind", "native", "href", v1, "id", "identity-v3", "kind",
-                                    "openstack-identity", "href", identity));
+                          json_pack("{s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "name", "nephele",
+                                    "version", NPH_VERSION, "apis", "id", "v1", "kind", "native",
+                                    "href", v1, "id", "identity-v3", "kind", "openstack-identity",
+                                    "href", identity));
 }
 
 const struct http_route api_native_routes[] = {

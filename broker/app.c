@@ -18,7 +18,10 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity", "keystone", "/identity", NULL,
+    "identity",
+    "keystone",
+    "/identity",
+    NULL,
 };
 
 int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)

@@ -99,8 +99,8 @@ static void decorate(struct http_req *req, enum ident_kind kind, json_t *obj)
     }
 }
 
-static int reply_one(struct http_req *req, struct http_resp *resp, int status,
-                     enum ident_kind kind, json_t *obj)
+static int reply_one(struct http_req *req, struct http_resp *resp, int status, enum ident_kind kind,
+                     json_t *obj)
 {
     decorate(req, kind, obj);
     return http_resp_json(resp, status, json_pack("{s:o}", ident_kind_name(kind), obj));
@@ -126,9 +126,9 @@ static json_t *v3_version(struct http_req *req)
 {
     char url[2048];
     snprintf(url, sizeof(url), "%s" KS_PREFIX "/", app_of(req)->cfg.public_url);
-    return json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "id", "v3.14", "status",
-                     "stable", "updated", "2020-04-07T00:00:00Z", "links", "rel", "self", "href",
-                     url, "media-types", "base", "application/json", "type",
+    return json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "id", "v3.14", "status", "stable",
+                     "updated", "2020-04-07T00:00:00Z", "links", "rel", "self", "href", url,
+                     "media-types", "base", "application/json", "type",
                      "application/vnd.openstack.identity-v3+json");
 }
 
@@ -174,8 +174,8 @@ static json_t *catalog_json(struct http_req *req, struct nph_error *err)
                 !json_equal(json_object_get(e, "service_id"), json_object_get(s, "id")))
                 continue;
             json_array_append_new(
-                eps, json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(e, "id"),
-                               "interface", json_object_get(e, "interface"), "region_id",
+                eps, json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(e, "id"), "interface",
+                               json_object_get(e, "interface"), "region_id",
                                json_object_get(e, "region_id"), "region",
                                json_object_get(e, "region_id"), "url", json_object_get(e, "url")));
         }
@@ -246,15 +246,15 @@ static json_t *token_json(struct http_req *req, const struct ident_token *t, int
     if (t->scope != IDENT_SCOPE_UNSCOPED) {
         json_t *roles = json_array();
         for (int i = 0; i < t->n_roles; i++)
-            json_array_append_new(roles, json_pack("{s:s,s:s}", "id", t->roles[i].id, "name",
-                                                   t->roles[i].name));
+            json_array_append_new(
+                roles, json_pack("{s:s,s:s}", "id", t->roles[i].id, "name", t->roles[i].name));
         json_object_set_new(tok, "roles", roles);
     }
     if (t->scope == IDENT_SCOPE_PROJECT) {
         json_object_set_new(tok, "project",
-                            json_pack("{s:{s:s,s:s},s:s,s:s}", "domain", "id",
-                                      t->scope_domain_id, "name", t->scope_domain_name, "id",
-                                      t->scope_id, "name", t->scope_name));
+                            json_pack("{s:{s:s,s:s},s:s,s:s}", "domain", "id", t->scope_domain_id,
+                                      "name", t->scope_domain_name, "id", t->scope_id, "name",
+                                      t->scope_name));
         json_object_set_new(tok, "is_domain", json_false());
     } else if (t->scope == IDENT_SCOPE_DOMAIN) {
         json_object_set_new(tok, "domain",
@@ -326,8 +326,7 @@ static int parse_user_ref(const json_t *user, const char *path, struct ident_aut
     if (!ar->user_id && !ar->user_name)
         return nph_error_set(err, NPH_E_INVALID, "'%s' needs an 'id' or a 'name'", path);
     if (!ar->user_id && !ar->user_domain_id && !ar->user_domain_name)
-        return nph_error_set(err, NPH_E_INVALID, "'%s.domain' is required with a user name",
-                             path);
+        return nph_error_set(err, NPH_E_INVALID, "'%s.domain' is required with a user name", path);
     return 0;
 }
 
@@ -345,8 +344,7 @@ static int parse_auth(struct http_req *req, const json_t *body, struct ident_aut
     {
         const char *name = json_string_value(m);
         if (!name)
-            return nph_error_set(err, NPH_E_INVALID,
-                                 "'auth.identity.methods' must hold strings");
+            return nph_error_set(err, NPH_E_INVALID, "'auth.identity.methods' must hold strings");
         if (strcmp(name, "password") == 0)
             ar->methods |= IDENT_M_PASSWORD;
         else if (strcmp(name, "token") == 0)
@@ -371,8 +369,8 @@ static int parse_auth(struct http_req *req, const json_t *body, struct ident_aut
         json_t *tk;
         if (nph_json_get_obj(identity, "token", "auth.identity.token", 0, &tk, err) < 0)
             return -1;
-        if (tk && nph_json_get_str(tk, "id", "auth.identity.token.id", 1, 8192, &ar->token,
-                                   err) < 0)
+        if (tk &&
+            nph_json_get_str(tk, "id", "auth.identity.token.id", 1, 8192, &ar->token, err) < 0)
             return -1;
         if (!ar->token)
             ar->token = http_req_header(req, "X-Auth-Token");
@@ -383,12 +381,12 @@ static int parse_auth(struct http_req *req, const json_t *body, struct ident_aut
         json_t *ac, *user = NULL;
         const char *p = "auth.identity.application_credential";
         if (nph_json_get_obj(identity, "application_credential", p, 1, &ac, err) < 0 ||
-            nph_json_get_str(ac, "id", "auth.identity.application_credential.id", 0,
-                             IDENT_ID_MAX, &ar->app_cred_id, err) < 0 ||
+            nph_json_get_str(ac, "id", "auth.identity.application_credential.id", 0, IDENT_ID_MAX,
+                             &ar->app_cred_id, err) < 0 ||
             nph_json_get_str(ac, "name", "auth.identity.application_credential.name", 0,
                              IDENT_NAME_MAX, &ar->app_cred_name, err) < 0 ||
-            nph_json_get_str(ac, "secret", "auth.identity.application_credential.secret", 1,
-                             1024, &ar->app_cred_secret, err) < 0 ||
+            nph_json_get_str(ac, "secret", "auth.identity.application_credential.secret", 1, 1024,
+                             &ar->app_cred_secret, err) < 0 ||
             nph_json_get_obj(ac, "user", "auth.identity.application_credential.user", 0, &user,
                              err) < 0)
             return -1;
@@ -412,14 +410,14 @@ static int parse_auth(struct http_req *req, const json_t *body, struct ident_aut
             ar->scope = IDENT_SCOPE_PROJECT;
             if (!json_is_object(p))
                 return nph_error_set(err, NPH_E_INVALID, "'auth.scope.project' must be an object");
-            if (nph_json_get_str(p, "id", "auth.scope.project.id", 0, IDENT_ID_MAX,
-                                 &ar->project_id, err) < 0 ||
+            if (nph_json_get_str(p, "id", "auth.scope.project.id", 0, IDENT_ID_MAX, &ar->project_id,
+                                 err) < 0 ||
                 nph_json_get_str(p, "name", "auth.scope.project.name", 0, IDENT_NAME_MAX,
                                  &ar->project_name, err) < 0 ||
                 nph_json_get_obj(p, "domain", "auth.scope.project.domain", 0, &pd, err) < 0)
                 return -1;
-            if (pd && (nph_json_get_str(pd, "id", "auth.scope.project.domain.id", 0,
-                                        IDENT_ID_MAX, &ar->project_domain_id, err) < 0 ||
+            if (pd && (nph_json_get_str(pd, "id", "auth.scope.project.domain.id", 0, IDENT_ID_MAX,
+                                        &ar->project_domain_id, err) < 0 ||
                        nph_json_get_str(pd, "name", "auth.scope.project.domain.name", 0,
                                         IDENT_NAME_MAX, &ar->project_domain_name, err) < 0))
                 return -1;
@@ -430,8 +428,8 @@ static int parse_auth(struct http_req *req, const json_t *body, struct ident_aut
             ar->scope = IDENT_SCOPE_DOMAIN;
             if (!json_is_object(d))
                 return nph_error_set(err, NPH_E_INVALID, "'auth.scope.domain' must be an object");
-            if (nph_json_get_str(d, "id", "auth.scope.domain.id", 0, IDENT_ID_MAX,
-                                 &ar->domain_id, err) < 0 ||
+            if (nph_json_get_str(d, "id", "auth.scope.domain.id", 0, IDENT_ID_MAX, &ar->domain_id,
+                                 err) < 0 ||
                 nph_json_get_str(d, "name", "auth.scope.domain.name", 0, IDENT_NAME_MAX,
                                  &ar->domain_name, err) < 0)
                 return -1;
@@ -460,8 +458,7 @@ static int ks_token_issue(struct http_req *req, struct http_resp *resp, struct n
     int rc = -1;
     if (!body)
         return -1;
-    if (parse_auth(req, body, &ar, err) ||
-        local_identity_authenticate(app->identity, &ar, &t, err))
+    if (parse_auth(req, body, &ar, err) || local_identity_authenticate(app->identity, &ar, &t, err))
         goto cleanup;
     tok = local_identity_token_encode(app->identity, &t, err);
     if (!tok)
@@ -530,9 +527,9 @@ static int ks_auth_catalog(struct http_req *req, struct http_resp *resp, struct 
     cat = catalog_get(req, err);
     if (!cat)
         return -1;
-    return http_resp_json(resp, 200,
-                          json_pack("{s:o,s:o}", "catalog", cat, "links",
-                                    link_self(req, KS_PREFIX "/auth/catalog")));
+    return http_resp_json(
+        resp, 200,
+        json_pack("{s:o,s:o}", "catalog", cat, "links", link_self(req, KS_PREFIX "/auth/catalog")));
 }
 
 static int ks_auth_projects(struct http_req *req, struct http_resp *resp, struct nph_error *err)
@@ -566,9 +563,9 @@ static int ks_auth_system(struct http_req *req, struct http_resp *resp, struct n
     t = caller(req);
     if (ident_token_is_admin(t))
         json_array_append_new(arr, json_pack("{s:b}", "all", 1));
-    return http_resp_json(resp, 200,
-                          json_pack("{s:o,s:o}", "system", arr, "links",
-                                    link_self(req, KS_PREFIX "/auth/system")));
+    return http_resp_json(
+        resp, 200,
+        json_pack("{s:o,s:o}", "system", arr, "links", link_self(req, KS_PREFIX "/auth/system")));
 }
 
 /* ---- generic resources --------------------------------------------------------------------- */
@@ -617,10 +614,10 @@ static int may_read(struct http_req *req, enum ident_kind kind, const json_t *ob
         int found = 0;
         if (t->scope == IDENT_SCOPE_PROJECT && strcmp(id, t->scope_id) == 0)
             return 1;
-        mine = local_identity_user_targets(app_of(req)->identity, t->user_id,
-                                           IDENT_TARGET_PROJECT, NULL);
-        json_array_foreach(mine, i, p) found |= json_equal(json_object_get(p, "id"),
-                                                           json_object_get(obj, "id"));
+        mine = local_identity_user_targets(app_of(req)->identity, t->user_id, IDENT_TARGET_PROJECT,
+                                           NULL);
+        json_array_foreach(mine, i, p) found |=
+            json_equal(json_object_get(p, "id"), json_object_get(obj, "id"));
         json_decref(mine);
         return found;
     }
@@ -653,8 +650,8 @@ static int ks_list(struct http_req *req, struct http_resp *resp, struct nph_erro
     if (!ident_token_is_admin(caller(req))) {
         if (kind == IDENT_PROJECT) {
             /* A non-admin sees the projects it has roles on, filtered like the full list. */
-            json_t *mine = local_identity_user_targets(li, caller(req)->user_id,
-                                                       IDENT_TARGET_PROJECT, err);
+            json_t *mine =
+                local_identity_user_targets(li, caller(req)->user_id, IDENT_TARGET_PROJECT, err);
             size_t i;
             json_t *p;
             if (!mine) {
@@ -683,8 +680,8 @@ static int ks_list(struct http_req *req, struct http_resp *resp, struct nph_erro
             snprintf(self, sizeof(self), KS_PREFIX "/%s", ident_kind_plural(kind));
             return reply_list(req, resp, kind, list, self);
         }
-        if (kind != IDENT_REGION && !(kind == IDENT_ROLE || kind == IDENT_SERVICE ||
-                                       kind == IDENT_ENDPOINT)) {
+        if (kind != IDENT_REGION &&
+            !(kind == IDENT_ROLE || kind == IDENT_SERVICE || kind == IDENT_ENDPOINT)) {
             json_decref(filters);
             return nph_error_set(err, NPH_E_FORBIDDEN,
                                  "you are not authorized to perform the requested action");
@@ -750,11 +747,11 @@ static int ks_create(struct http_req *req, struct http_resp *resp, struct nph_er
         json_object_set_new(attrs, "id", json_string(req->params[0]));
     if ((kind == IDENT_PROJECT || kind == IDENT_USER || kind == IDENT_GROUP) &&
         !json_object_get(attrs, "domain_id")) {
-        const char *dom = caller(req)->scope == IDENT_SCOPE_DOMAIN
-                              ? caller(req)->scope_id
-                              : (caller(req)->scope == IDENT_SCOPE_PROJECT
-                                     ? caller(req)->scope_domain_id
-                                     : "default");
+        const char *dom =
+            caller(req)->scope == IDENT_SCOPE_DOMAIN
+                ? caller(req)->scope_id
+                : (caller(req)->scope == IDENT_SCOPE_PROJECT ? caller(req)->scope_domain_id
+                                                             : "default");
         json_object_set_new(attrs, "domain_id", json_string(dom));
     }
     if (kind == IDENT_PROJECT && json_is_true(json_object_get(attrs, "is_domain"))) {
@@ -799,8 +796,8 @@ static int ks_delete(struct http_req *req, struct http_resp *resp, struct nph_er
         return -1;
     if (kind == IDENT_SERVICE || kind == IDENT_ENDPOINT || kind == IDENT_REGION)
         catalog_invalidate();
-    nph_log(NPH_LOG_INFO, "identity.deleted", "kind", ident_kind_name(kind), "id",
-            req->params[0], "by", caller(req)->user_id, NULL);
+    nph_log(NPH_LOG_INFO, "identity.deleted", "kind", ident_kind_name(kind), "id", req->params[0],
+            "by", caller(req)->user_id, NULL);
     resp->status = 204;
     return 0;
 }
@@ -827,8 +824,8 @@ static int ks_user_projects(struct http_req *req, struct http_resp *resp, struct
     if (!u)
         return -1;
     json_decref(u);
-    list = local_identity_user_targets(app_of(req)->identity, req->params[0],
-                                       IDENT_TARGET_PROJECT, err);
+    list = local_identity_user_targets(app_of(req)->identity, req->params[0], IDENT_TARGET_PROJECT,
+                                       err);
     snprintf(self, sizeof(self), KS_PREFIX "/users/%s/projects", req->params[0]);
     return list ? reply_list(req, resp, IDENT_PROJECT, list, self) : -1;
 }
@@ -852,8 +849,8 @@ static int ks_user_password(struct http_req *req, struct http_resp *resp, struct
     user = body_member(req, "user", &body, err);
     if (!user)
         return -1;
-    if (nph_json_get_str(user, "original_password", "user.original_password", 1, 4096, &orig,
-                         err) < 0 ||
+    if (nph_json_get_str(user, "original_password", "user.original_password", 1, 4096, &orig, err) <
+            0 ||
         nph_json_get_str(user, "password", "user.password", 1, 4096, &pw, err) < 0)
         goto cleanup;
     if (!*pw) {
@@ -936,8 +933,8 @@ static int ks_grant_list(struct http_req *req, struct http_resp *resp, struct np
         if (!ok)
             return -1;
     }
-    list = local_identity_list_grants(app_of(req)->identity, at, req->params[1], tt,
-                                      req->params[0], err);
+    list = local_identity_list_grants(app_of(req)->identity, at, req->params[1], tt, req->params[0],
+                                      err);
     return list ? reply_list(req, resp, IDENT_ROLE, list, req->path) : -1;
 }
 
@@ -953,11 +950,11 @@ static int ks_grant(struct http_req *req, struct http_resp *resp, struct nph_err
     if (strcmp(req->method, "PUT") == 0) {
         rc = local_identity_grant(li, at, req->params[1], tt, req->params[0], req->params[2], err);
     } else if (strcmp(req->method, "DELETE") == 0) {
-        rc = local_identity_revoke_grant(li, at, req->params[1], tt, req->params[0],
-                                         req->params[2], err);
+        rc = local_identity_revoke_grant(li, at, req->params[1], tt, req->params[0], req->params[2],
+                                         err);
     } else {
-        rc = local_identity_check_grant(li, at, req->params[1], tt, req->params[0],
-                                        req->params[2], err);
+        rc = local_identity_check_grant(li, at, req->params[1], tt, req->params[0], req->params[2],
+                                        err);
         if (rc == 0)
             return nph_error_set(err, NPH_E_NOT_FOUND, "could not find role assignment");
         rc = rc < 0 ? -1 : 0;
@@ -968,8 +965,7 @@ static int ks_grant(struct http_req *req, struct http_resp *resp, struct nph_err
     return 0;
 }
 
-static int ks_role_assignments(struct http_req *req, struct http_resp *resp,
-                               struct nph_error *err)
+static int ks_role_assignments(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     const char *user = http_req_query(req, "user.id");
     json_t *list, *links;
@@ -1020,10 +1016,9 @@ static int ks_app_cred_create(struct http_req *req, struct http_resp *resp, stru
         {
             for (int k = 0; k < caller(req)->n_roles; k++) {
                 if (strcmp(caller(req)->roles[k].id, json_string_value(r)) == 0)
-                    json_array_append_new(roles,
-                                          json_pack("{s:s,s:s,s:n}", "id",
-                                                    caller(req)->roles[k].id, "name",
-                                                    caller(req)->roles[k].name, "domain_id"));
+                    json_array_append_new(
+                        roles, json_pack("{s:s,s:s,s:n}", "id", caller(req)->roles[k].id, "name",
+                                         caller(req)->roles[k].name, "domain_id"));
             }
         }
         json_object_set_new(obj, "roles", roles);
@@ -1041,10 +1036,10 @@ static void app_cred_roles(struct http_req *req, json_t *obj)
                                                               json_string_value(r), NULL)
                                          : NULL;
         if (role) {
-            json_array_append_new(roles, json_pack("{s:O,s:O,s:O}", "id",
-                                                   json_object_get(role, "id"), "name",
-                                                   json_object_get(role, "name"), "domain_id",
-                                                   json_object_get(role, "domain_id")));
+            json_array_append_new(roles,
+                                  json_pack("{s:O,s:O,s:O}", "id", json_object_get(role, "id"),
+                                            "name", json_object_get(role, "name"), "domain_id",
+                                            json_object_get(role, "domain_id")));
             json_decref(role);
         }
     }
@@ -1109,18 +1104,22 @@ static int ks_app_cred_delete(struct http_req *req, struct http_resp *resp, stru
 
 #define KS NPH_FAULT_KEYSTONE
 #define CRUD(plural)                                                                               \
-    {"GET", KS_PREFIX "/" plural, ks_list, "identity." plural ".list", KS},                       \
-        {"POST", KS_PREFIX "/" plural, ks_create, "identity." plural ".create", KS},              \
-        {"GET", KS_PREFIX "/" plural "/{id}", ks_get, "identity." plural ".get", KS},             \
-        {"PATCH", KS_PREFIX "/" plural "/{id}", ks_update, "identity." plural ".update", KS},     \
-        {"DELETE", KS_PREFIX "/" plural "/{id}", ks_delete, "identity." plural ".delete", KS}
+    {"GET", KS_PREFIX "/" plural, ks_list, "identity." plural ".list", KS},                        \
+        {"POST", KS_PREFIX "/" plural, ks_create, "identity." plural ".create", KS},               \
+        {"GET", KS_PREFIX "/" plural "/{id}", ks_get, "identity." plural ".get", KS},              \
+        {"PATCH", KS_PREFIX "/" plural "/{id}", ks_update, "identity." plural ".update", KS},      \
+    {                                                                                              \
+        "DELETE", KS_PREFIX "/" plural "/{id}", ks_delete, "identity." plural ".delete", KS        \
+    }
 #define GRANTS(t, a)                                                                               \
-    {"GET", KS_PREFIX "/" t "/{t}/" a "/{a}/roles", ks_grant_list, "identity.grants.list", KS},   \
-        {"PUT", KS_PREFIX "/" t "/{t}/" a "/{a}/roles/{r}", ks_grant, "identity.grants.put", KS}, \
-        {"GET", KS_PREFIX "/" t "/{t}/" a "/{a}/roles/{r}", ks_grant, "identity.grants.check",    \
+    {"GET", KS_PREFIX "/" t "/{t}/" a "/{a}/roles", ks_grant_list, "identity.grants.list", KS},    \
+        {"PUT", KS_PREFIX "/" t "/{t}/" a "/{a}/roles/{r}", ks_grant, "identity.grants.put", KS},  \
+        {"GET", KS_PREFIX "/" t "/{t}/" a "/{a}/roles/{r}", ks_grant, "identity.grants.check",     \
          KS},                                                                                      \
-        {"DELETE", KS_PREFIX "/" t "/{t}/" a "/{a}/roles/{r}", ks_grant,                          \
-         "identity.grants.delete", KS}
+    {                                                                                              \
+        "DELETE", KS_PREFIX "/" t "/{t}/" a "/{a}/roles/{r}", ks_grant, "identity.grants.delete",  \
+            KS                                                                                     \
+    }
 
 const struct http_route compat_keystone_routes[] = {
     {"GET", "/identity", ks_versions, "identity.versions", KS},

@@ -32,56 +32,55 @@ struct http_server;
 struct http_route;
 
 struct http_req {
-    const char *method;  /* "GET", ... (borrowed) */
-    const char *path;    /* URL path without the query, percent-decoded by libmicrohttpd */
-    const char *body;    /* NUL-terminated copy of the body (NULL if none) */
+    const char *method; /* "GET", ... (borrowed) */
+    const char *path;   /* URL path without the query, percent-decoded by libmicrohttpd */
+    const char *body;   /* NUL-terminated copy of the body (NULL if none) */
     size_t body_len;
     char request_id[41]; /* "req-<uuid>" (or the client's X-Request-Id/X-Openstack-Request-Id
                             when it is a sane token of <= 40 chars) */
     const struct http_route *route;
     const char *params[HTTP_MAX_PARAMS]; /* values of {name} segments, in pattern order */
     int n_params;
-    void *conn;          /* struct MHD_Connection *, for the accessors below */
-    void *app;           /* http_server_opts.app */
-    void *auth;          /* filled by the application's middleware (route handler side) */
+    void *conn; /* struct MHD_Connection *, for the accessors below */
+    void *app;  /* http_server_opts.app */
+    void *auth; /* filled by the application's middleware (route handler side) */
     int max_json_depth;
 };
 
 struct http_resp {
-    int status;                /* default 200 */
-    char *body;                /* malloc'd; owned by the server after the handler returns */
+    int status; /* default 200 */
+    char *body; /* malloc'd; owned by the server after the handler returns */
     size_t body_len;
-    const char *content_type;  /* static string; default "application/json" when body set */
+    const char *content_type; /* static string; default "application/json" when body set */
     struct {
-        char *name;            /* malloc'd */
-        char *value;           /* malloc'd */
+        char *name;  /* malloc'd */
+        char *value; /* malloc'd */
     } headers[HTTP_MAX_HEADERS];
     int n_headers;
-    int head_only;             /* HEAD: send headers (with Content-Length of body) only */
+    int head_only; /* HEAD: send headers (with Content-Length of body) only */
 };
 
 /* A handler returns 0 with resp filled, or -1 with err set (the server renders the fault). */
-typedef int (*http_handler_fn)(struct http_req *req, struct http_resp *resp,
-                               struct nph_error *err);
+typedef int (*http_handler_fn)(struct http_req *req, struct http_resp *resp, struct nph_error *err);
 
 struct http_route {
-    const char *method;       /* "GET", "POST", ...; a GET route also answers HEAD */
-    const char *pattern;      /* "/identity/v3/projects/{project_id}"; a final "{*}" matches
-                                 the rest of the path (one param) */
+    const char *method;  /* "GET", "POST", ...; a GET route also answers HEAD */
+    const char *pattern; /* "/identity/v3/projects/{project_id}"; a final "{*}" matches
+                            the rest of the path (one param) */
     http_handler_fn handler;
-    const char *name;         /* metrics label, e.g. "identity.projects.get" */
+    const char *name; /* metrics label, e.g. "identity.projects.get" */
     enum http_fault_style fault;
 };
 
 struct http_server_opts {
-    const char *listen;       /* "127.0.0.1:8787", "[::1]:8787" */
-    int threads;              /* >= 1 */
+    const char *listen; /* "127.0.0.1:8787", "[::1]:8787" */
+    int threads;        /* >= 1 */
     size_t max_body_bytes;
     size_t max_header_bytes;
     int max_json_depth;
     unsigned connection_timeout_s;
     const struct http_route *routes; /* array terminated by {NULL} (borrowed, must outlive) */
-    void *app;                /* passed to handlers as req->app */
+    void *app;                       /* passed to handlers as req->app */
     /* /readyz asks this (NULL = always ready): 0 ready, -1 not (err says why). */
     int (*ready)(void *app, struct nph_error *err);
 };
@@ -109,8 +108,7 @@ json_t *http_req_json(const struct http_req *req, struct nph_error *err);
 /* Response helpers. http_resp_json steals `body` (json_decref'd after dumping) and sets the
  * status. http_resp_header copies name and value. */
 int http_resp_json(struct http_resp *resp, int status, json_t *body);
-int http_resp_text(struct http_resp *resp, int status, const char *content_type,
-                   const char *text);
+int http_resp_text(struct http_resp *resp, int status, const char *content_type, const char *text);
 int http_resp_header(struct http_resp *resp, const char *name, const char *value);
 
 /* Render an error in a fault style into resp (used by the server and by handlers that

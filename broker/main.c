@@ -38,10 +38,14 @@ static void die_err(const char *what, const struct nph_error *err)
 }
 
 static const struct option long_opts[] = {
-    {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
-    {"data-dir", required_argument, NULL, 'd'}, {"log-format", required_argument, NULL, 'f'},
-    {"log-level", required_argument, NULL, 'v'}, {"password-file", required_argument, NULL, 'p'},
-    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, 'l'},
+    {"data-dir", required_argument, NULL, 'd'},
+    {"log-format", required_argument, NULL, 'f'},
+    {"log-level", required_argument, NULL, 'v'},
+    {"password-file", required_argument, NULL, 'p'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Parse the options every subcommand shares; 1 = --help was asked, -1 = bad usage. */
@@ -74,8 +78,8 @@ static int parse_opts(int argc, char **argv, struct common_opts *o, const char *
             fputs(usage, stdout);
             return 1;
         default:
-            fprintf(stderr, "nephele: unknown or incomplete option '%s'\n%s",
-                    argv[optind - 1], usage);
+            fprintf(stderr, "nephele: unknown or incomplete option '%s'\n%s", argv[optind - 1],
+                    usage);
             return -1;
         }
     }
@@ -110,10 +114,10 @@ static int load_config(struct nph_config *cfg, const struct common_opts *o, stru
 }
 
 #define CONFIG_OPTS                                                                                \
-    "  -c, --config FILE      YAML configuration (see docs/configuration.md)\n"                   \
-    "  -d, --data-dir DIR     data directory (default ./data)\n"                                  \
-    "      --log-format F     text or json\n"                                                     \
-    "      --log-level L      debug, info, warn or error\n"                                       \
+    "  -c, --config FILE      YAML configuration (see docs/configuration.md)\n"                    \
+    "  -d, --data-dir DIR     data directory (default ./data)\n"                                   \
+    "      --log-format F     text or json\n"                                                      \
+    "      --log-level L      debug, info, warn or error\n"                                        \
     "  -h, --help             this text\n"
 
 static const char serve_usage[] =
@@ -288,8 +292,7 @@ static int cmd_bootstrap(int argc, char **argv)
         fclose(f);
         pw[strcspn(pw, "\r\n")] = '\0';
         if (!pw[0]) {
-            fprintf(stderr, "nephele bootstrap: password file '%s' is empty\n",
-                    o.password_file);
+            fprintf(stderr, "nephele bootstrap: password file '%s' is empty\n", o.password_file);
             return 1;
         }
         setenv("NEPHELE_BOOTSTRAP_PASSWORD", pw, 1);
@@ -339,8 +342,8 @@ static int cmd_token_keys(int argc, char **argv)
     if (rc)
         return rc > 0 ? 0 : 2;
     if (load_config(&cfg, &o, &err) ||
-        ident_keys_rotate(cfg.identity_token_keys_dir, (int)cfg.identity_max_active_keys,
-                          &primary, &err)) {
+        ident_keys_rotate(cfg.identity_token_keys_dir, (int)cfg.identity_max_active_keys, &primary,
+                          &err)) {
         die_err("token-keys rotate", &err);
         nph_config_fini(&cfg);
         return 1;
@@ -405,8 +408,7 @@ static const char main_usage[] =
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
-    if (!cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
-        strcmp(cmd, "-h") == 0) {
+    if (!cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(main_usage, cmd ? stdout : stderr);
         return cmd ? 0 : 2;
     }

@@ -30,23 +30,23 @@ struct nph_config {
     char *log_level;  /* debug|info|warn|error */
     char *log_format; /* text|json */
 
-    char *store_url;       /* "" = sqlite://<data_dir>/nephele.db; or sqlite:///abs/path,
-                              postgresql://user:pw@host:port/db (libpq URI) */
+    char *store_url;         /* "" = sqlite://<data_dir>/nephele.db; or sqlite:///abs/path,
+                                postgresql://user:pw@host:port/db (libpq URI) */
     int64_t store_pool_size; /* connections per process, 1..256 (default 8) */
 
-    int64_t http_threads;          /* 0 = number of CPUs */
-    int64_t http_max_body_bytes;   /* default 1 MiB */
-    int64_t http_max_header_bytes; /* default 16 KiB (libmicrohttpd memory limit derives) */
-    int64_t http_max_json_depth;   /* default 32 */
+    int64_t http_threads;            /* 0 = number of CPUs */
+    int64_t http_max_body_bytes;     /* default 1 MiB */
+    int64_t http_max_header_bytes;   /* default 16 KiB (libmicrohttpd memory limit derives) */
+    int64_t http_max_json_depth;     /* default 32 */
     int64_t http_connection_timeout; /* seconds, default 30 */
 
-    char *identity_region;                 /* "RegionOne" */
-    int64_t identity_token_lifetime;       /* seconds, default 3600, 60..604800 */
-    char *identity_token_keys_dir;         /* "" = <data_dir>/token-keys */
-    int64_t identity_max_active_keys;      /* default 3, 2..64 */
-    int64_t identity_password_hash_iterations; /* default 100000, 1000..10000000 */
-    int64_t identity_lockout_failure_attempts; /* 0 = off */
-    int64_t identity_lockout_duration;         /* seconds, default 1800 */
+    char *identity_region;                       /* "RegionOne" */
+    int64_t identity_token_lifetime;             /* seconds, default 3600, 60..604800 */
+    char *identity_token_keys_dir;               /* "" = <data_dir>/token-keys */
+    int64_t identity_max_active_keys;            /* default 3, 2..64 */
+    int64_t identity_password_hash_iterations;   /* default 100000, 1000..10000000 */
+    int64_t identity_lockout_failure_attempts;   /* 0 = off */
+    int64_t identity_lockout_duration;           /* seconds, default 1800 */
     int64_t identity_unique_last_password_count; /* 0 = off */
 
     char *compute_libvirt_uri; /* "test:///default" */
@@ -55,13 +55,13 @@ struct nph_config {
 enum nph_config_type { NPH_CFG_STR, NPH_CFG_INT, NPH_CFG_BOOL };
 
 struct nph_config_key {
-    const char *key;           /* dotted: "http.max_body_bytes" */
+    const char *key; /* dotted: "http.max_body_bytes" */
     enum nph_config_type type;
-    size_t offset;             /* into struct nph_config */
-    const char *def;           /* default, as text */
-    int64_t min, max;          /* for integers */
+    size_t offset;              /* into struct nph_config */
+    const char *def;            /* default, as text */
+    int64_t min, max;           /* for integers */
     const char *const *choices; /* for strings with a fixed set, NULL-terminated, or NULL */
-    const char *doc;           /* one line */
+    const char *doc;            /* one line */
 };
 
 /* The table, terminated by a row with key == NULL. */

@@ -51,7 +51,10 @@ struct nph_error {
     char detail[NPH_ERR_DETAIL_MAX]; /* technical part, may be empty */
 };
 
-#define NPH_ERROR_INIT {NPH_E_OK, "", ""}
+#define NPH_ERROR_INIT                                                                             \
+    {                                                                                              \
+        NPH_E_OK, "", ""                                                                           \
+    }
 
 /* Stable name ("not_found") and HTTP status of a code; unknown codes map to "internal"/500. */
 const char *nph_error_name(enum nph_err_code code);

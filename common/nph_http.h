@@ -17,15 +17,15 @@
 struct nph_http_client; /* opaque; thread-safe to share, one curl easy handle per call */
 
 struct nph_http_opts {
-    long connect_timeout_ms; /* default 5000 */
-    long timeout_ms;         /* whole request, default 30000 */
-    int verify_tls;          /* default 1 */
-    const char *ca_file;     /* NULL = system store */
-    int max_retries;         /* default 2 (so at most 3 attempts) */
-    long backoff_base_ms;    /* default 200 */
-    long backoff_max_ms;     /* default 5000 */
+    long connect_timeout_ms;   /* default 5000 */
+    long timeout_ms;           /* whole request, default 30000 */
+    int verify_tls;            /* default 1 */
+    const char *ca_file;       /* NULL = system store */
+    int max_retries;           /* default 2 (so at most 3 attempts) */
+    long backoff_base_ms;      /* default 200 */
+    long backoff_max_ms;       /* default 5000 */
     size_t max_response_bytes; /* default 64 MiB */
-    const char *user_agent;  /* default "nephele/<version>" */
+    const char *user_agent;    /* default "nephele/<version>" */
 };
 
 struct nph_http_header {
@@ -35,11 +35,11 @@ struct nph_http_header {
 
 struct nph_http_response {
     long status;
-    char *body;        /* NUL-terminated, malloc'd (owned by the response) */
+    char *body; /* NUL-terminated, malloc'd (owned by the response) */
     size_t body_len;
-    char **headers;    /* "Name: value" lines, malloc'd, count in n_headers */
+    char **headers; /* "Name: value" lines, malloc'd, count in n_headers */
     size_t n_headers;
-    int attempts;      /* how many tries were made */
+    int attempts; /* how many tries were made */
 };
 
 /* Defaults into opts. */

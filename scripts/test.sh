@@ -4,7 +4,8 @@
 #      and a throwaway PostgreSQL server)
 #   2. an AddressSanitizer+UndefinedBehaviorSanitizer build running the same unit tests
 #   3. clang-format check of the tree
-#   4. integration tests driving a real broker with the openstack client and curl
+#   4. integration tests driving a real broker with the openstack client and curl, on the
+#      embedded SQLite store and again on a throwaway PostgreSQL server
 #   5. Tempest's identity tests of the OpenStack Powered interop guideline 2022.11
 # Prints "N passed, M failed" over the stages and exits non-zero if any stage failed.
 set -uo pipefail
@@ -49,6 +50,11 @@ integration() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/run-all.sh
 }
 
+integration_pg() {
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/pg_throwaway.sh \
+    bash -c 'NEPHELE_STORE_URL=$NPH_TEST_PG_URL tests/integration/identity_cli.sh'
+}
+
 tempest_identity() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/identity.sh
 }
@@ -57,6 +63,7 @@ stage "unit tests" unit
 stage "unit tests under ASan+UBSan" asan
 stage "clang-format" format
 stage "integration: openstack client and bad input" integration
+stage "integration: openstack client on PostgreSQL" integration_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
 
 echo

@@ -77,8 +77,8 @@ static int assignment_op(struct local_identity *li, const char *sql, enum ident_
         /* Tokens carry their roles: revoke the actor's tokens on that target. Group grants
          * revoke nothing per user here; members' tokens expire with their lifetime. */
         if (at == IDENT_ACTOR_USER &&
-            ident_revoke_event(db, NULL, actor_id,
-                               tt == IDENT_TARGET_PROJECT ? target_id : NULL, 0, err))
+            ident_revoke_event(db, NULL, actor_id, tt == IDENT_TARGET_PROJECT ? target_id : NULL, 0,
+                               err))
             goto cleanup;
     }
     if (nph_db_commit(db, err))
@@ -119,9 +119,9 @@ int local_identity_revoke_grant(struct local_identity *li, enum ident_actor at,
     return 0;
 }
 
-int local_identity_check_grant(struct local_identity *li, enum ident_actor at,
-                               const char *actor_id, enum ident_target tt, const char *target_id,
-                               const char *role_id, struct nph_error *err)
+int local_identity_check_grant(struct local_identity *li, enum ident_actor at, const char *actor_id,
+                               enum ident_target tt, const char *target_id, const char *role_id,
+                               struct nph_error *err)
 {
     struct nph_db *db = ident_db(li, err);
     struct nph_stmt *st;
@@ -227,8 +227,7 @@ int ident_expand_roles(struct nph_db *db, const char *const *role_ids, int n,
         if (!st || nph_stmt_bind_text(st, 1, out[i].id, err))
             return -1;
         rc = nph_stmt_step(st, err);
-        snprintf(out[i].name, sizeof(out[i].name), "%s",
-                 rc == 1 ? nph_stmt_col_text(st, 0) : "");
+        snprintf(out[i].name, sizeof(out[i].name), "%s", rc == 1 ? nph_stmt_col_text(st, 0) : "");
         nph_stmt_done(st);
         if (rc < 0)
             return -1;
@@ -348,8 +347,8 @@ static json_t *name_index(struct nph_db *db, struct nph_error *err)
     json_object_foreach(idx, k, v)
     {
         json_t *d = json_object_get(v, "domain");
-        json_t *dn = d ? json_object_get(domains, json_string_value(json_object_get(d, "id")))
-                       : NULL;
+        json_t *dn =
+            d ? json_object_get(domains, json_string_value(json_object_get(d, "id"))) : NULL;
         if (dn)
             json_object_set(d, "name", dn);
     }
@@ -363,8 +362,8 @@ fail:
 
 json_t *local_identity_role_assignments(struct local_identity *li, const char *user_id,
                                         const char *group_id, const char *project_id,
-                                        const char *domain_id, const char *role_id,
-                                        int effective, int include_names, struct nph_error *err)
+                                        const char *domain_id, const char *role_id, int effective,
+                                        int include_names, struct nph_error *err)
 {
     struct nph_db *db = ident_db(li, err);
     struct nph_stmt *st = NULL, *mem = NULL;
@@ -385,7 +384,7 @@ json_t *local_identity_role_assignments(struct local_identity *li, const char *u
         const char *type = nph_stmt_col_text(st, 0), *actor = nph_stmt_col_text(st, 1);
         const char *target = nph_stmt_col_text(st, 2), *role = nph_stmt_col_text(st, 3);
         int is_group = type[0] == 'G';
-        const char *scope = strstr(type, "Project") ? "project"
+        const char *scope = strstr(type, "Project")  ? "project"
                             : strstr(type, "Domain") ? "domain"
                                                      : "system";
         struct ident_role_ref roles[IDENT_MAX_ROLES];
@@ -444,8 +443,7 @@ json_t *local_identity_role_assignments(struct local_identity *li, const char *u
                     add_named(sc, scope, target, names);
                 json_object_set_new(a, "scope", sc);
                 if (effective && is_group)
-                    json_object_set_new(a, "links",
-                                        json_pack("{s:s}", "membership", actor));
+                    json_object_set_new(a, "links", json_pack("{s:s}", "membership", actor));
                 json_array_append_new(out, a);
             }
         }
@@ -537,8 +535,7 @@ int local_identity_group_check_user(struct local_identity *li, const char *group
                                     const char *user_id, struct nph_error *err)
 {
     int64_t n = 0;
-    if (membership_op(li,
-                      "SELECT 1 FROM identity_group_member WHERE group_id = ? AND user_id = ?",
+    if (membership_op(li, "SELECT 1 FROM identity_group_member WHERE group_id = ? AND user_id = ?",
                       group_id, user_id, &n, err))
         return -1;
     return n ? 1 : 0;

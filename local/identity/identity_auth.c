@@ -147,18 +147,17 @@ int local_identity_bootstrap(struct local_identity *li, const char *admin_passwo
         return -1;
     if (nph_db_begin(db, err))
         goto cleanup;
-    dom = ensure(li, db, IDENT_DOMAIN, "SELECT id FROM identity_domain WHERE id = ?", "default",
-                 NULL,
-                 json_pack("{s:s,s:s}", "name", "Default", "description",
-                           "The default domain"),
-                 "default", err);
+    dom =
+        ensure(li, db, IDENT_DOMAIN, "SELECT id FROM identity_domain WHERE id = ?", "default", NULL,
+               json_pack("{s:s,s:s}", "name", "Default", "description", "The default domain"),
+               "default", err);
     if (!dom)
         goto cleanup;
     proj = ensure(li, db, IDENT_PROJECT,
                   "SELECT id FROM identity_project WHERE name = ? AND domain_id = ?", "admin",
                   "default",
-                  json_pack("{s:s,s:s,s:s}", "name", "admin", "domain_id", "default",
-                            "description", "Bootstrap project for initializing the cloud."),
+                  json_pack("{s:s,s:s,s:s}", "name", "admin", "domain_id", "default", "description",
+                            "Bootstrap project for initializing the cloud."),
                   NULL, err);
     if (!proj)
         goto cleanup;
@@ -172,19 +171,18 @@ int local_identity_bootstrap(struct local_identity *li, const char *admin_passwo
         if (had_user < 0)
             goto cleanup;
     }
-    user = ensure(li, db, IDENT_USER,
-                  "SELECT id FROM identity_user WHERE name = ? AND domain_id = ?", "admin",
-                  "default",
-                  json_pack("{s:s,s:s,s:s}", "name", "admin", "domain_id", "default",
-                            "password", admin_password),
-                  NULL, err);
+    user =
+        ensure(li, db, IDENT_USER, "SELECT id FROM identity_user WHERE name = ? AND domain_id = ?",
+               "admin", "default",
+               json_pack("{s:s,s:s,s:s}", "name", "admin", "domain_id", "default", "password",
+                         admin_password),
+               NULL, err);
     if (!user)
         goto cleanup;
     for (int i = 0; i < 3; i++) {
-        roles[i] = ensure(li, db, IDENT_ROLE,
-                          "SELECT id FROM identity_role WHERE name = ? AND domain_id = ''",
-                          role_names[i], NULL, json_pack("{s:s}", "name", role_names[i]), NULL,
-                          err);
+        roles[i] = ensure(
+            li, db, IDENT_ROLE, "SELECT id FROM identity_role WHERE name = ? AND domain_id = ''",
+            role_names[i], NULL, json_pack("{s:s}", "name", role_names[i]), NULL, err);
         if (!roles[i])
             goto cleanup;
     }
@@ -193,17 +191,16 @@ int local_identity_bootstrap(struct local_identity *li, const char *admin_passwo
         grant_in(db, "UserProject", JID(user), JID(proj), JID(roles[0]), err) ||
         grant_in(db, "UserSystem", JID(user), "system", JID(roles[0]), err))
         goto cleanup;
-    reg = ensure(li, db, IDENT_REGION, "SELECT id FROM identity_region WHERE id = ?", region,
-                 NULL, json_pack("{s:s}", "id", region), NULL, err);
+    reg = ensure(li, db, IDENT_REGION, "SELECT id FROM identity_region WHERE id = ?", region, NULL,
+                 json_pack("{s:s}", "id", region), NULL, err);
     if (!reg)
         goto cleanup;
     for (size_t i = 0; services && services[i]; i += 3) {
         static const char *const ifaces[3] = {"public", "internal", "admin"};
         char url[2048];
-        json_t *svc = ensure(li, db, IDENT_SERVICE,
-                             "SELECT id FROM identity_service WHERE type = ?", services[i], NULL,
-                             json_pack("{s:s,s:s}", "type", services[i], "name", services[i + 1]),
-                             NULL, err);
+        json_t *svc = ensure(
+            li, db, IDENT_SERVICE, "SELECT id FROM identity_service WHERE type = ?", services[i],
+            NULL, json_pack("{s:s,s:s}", "type", services[i], "name", services[i + 1]), NULL, err);
         if (!svc)
             goto cleanup;
         snprintf(url, sizeof(url), "%s%s", public_url, services[i + 2]);
@@ -227,11 +224,11 @@ int local_identity_bootstrap(struct local_identity *li, const char *admin_passwo
                 goto cleanup;
             }
             if (ex == 0) {
-                json_t *ep = ident_create_with_id(
-                    li, db, IDENT_ENDPOINT,
-                    json_pack("{s:s,s:s,s:s,s:s}", "service_id", JID(svc), "interface",
-                              ifaces[k], "url", url, "region_id", region),
-                    NULL, err);
+                json_t *ep = ident_create_with_id(li, db, IDENT_ENDPOINT,
+                                                  json_pack("{s:s,s:s,s:s,s:s}", "service_id",
+                                                            JID(svc), "interface", ifaces[k], "url",
+                                                            url, "region_id", region),
+                                                  NULL, err);
                 if (!ep) {
                     json_decref(svc);
                     goto cleanup;
@@ -340,8 +337,7 @@ static int check_password(struct local_identity *li, struct nph_db *db, struct a
     if (o->lockout_failure_attempts > 0 && u->failed_count >= o->lockout_failure_attempts &&
         u->failed_at + o->lockout_duration_s * NPH_USEC_PER_SEC > now) {
         nph_log(NPH_LOG_WARN, "identity.auth.locked", "user_id", u->id, NULL);
-        return nph_error_set(err, NPH_E_UNAUTHORIZED, "the account is locked for user: %s",
-                             u->id);
+        return nph_error_set(err, NPH_E_UNAUTHORIZED, "the account is locked for user: %s", u->id);
     }
     ok = u->password_hash ? nph_password_verify(password, u->password_hash, NULL) : 0;
     if (ok != 1) {
@@ -354,8 +350,8 @@ static int check_password(struct local_identity *li, struct nph_db *db, struct a
             (nph_db_begin(db, NULL) ||
              exec_user_update(db, "UPDATE identity_user SET failed_auth_count = ? WHERE id = ?",
                               count + 1, u->id, NULL) ||
-             exec_user_update(db, "UPDATE identity_user SET failed_auth_at = ? WHERE id = ?",
-                              now, u->id, NULL) ||
+             exec_user_update(db, "UPDATE identity_user SET failed_auth_at = ? WHERE id = ?", now,
+                              u->id, NULL) ||
              nph_db_commit(db, NULL)))
             nph_db_rollback(db, NULL);
         nph_log(NPH_LOG_INFO, "identity.auth.failed", "user_id", u->id, NULL);
@@ -390,13 +386,13 @@ static int resolve_scope(struct nph_db *db, const struct ident_auth_request *req
         st = nph_db_prepare(db, sql, err);
         if (!st)
             return -1;
-        rc = req->project_id ? nph_stmt_bind_text(st, 1, req->project_id, err)
-                             : (nph_stmt_bind_text(st, 1, req->project_name, err) ||
-                                nph_stmt_bind_text(st, 2,
-                                                   req->project_domain_id
-                                                       ? req->project_domain_id
-                                                       : req->project_domain_name,
-                                                   err));
+        rc = req->project_id
+                 ? nph_stmt_bind_text(st, 1, req->project_id, err)
+                 : (nph_stmt_bind_text(st, 1, req->project_name, err) ||
+                    nph_stmt_bind_text(st, 2,
+                                       req->project_domain_id ? req->project_domain_id
+                                                              : req->project_domain_name,
+                                       err));
         rc = rc ? -1 : nph_stmt_step(st, err);
         if (rc == 1) {
             snprintf(t->scope_id, sizeof(t->scope_id), "%s", nph_stmt_col_text(st, 0));
@@ -415,8 +411,7 @@ static int resolve_scope(struct nph_db *db, const struct ident_auth_request *req
             return nph_error_set(err, NPH_E_UNAUTHORIZED, "could not find project: %s",
                                  req->project_id ? req->project_id : req->project_name);
         if (rc == 2)
-            return nph_error_set(err, NPH_E_UNAUTHORIZED, "project '%s' is disabled",
-                                 t->scope_id);
+            return nph_error_set(err, NPH_E_UNAUTHORIZED, "project '%s' is disabled", t->scope_id);
         t->scope = IDENT_SCOPE_PROJECT;
         return 0;
     }
@@ -425,8 +420,8 @@ static int resolve_scope(struct nph_db *db, const struct ident_auth_request *req
                                ? "SELECT id, name, enabled FROM identity_domain WHERE id = ?"
                                : "SELECT id, name, enabled FROM identity_domain WHERE name = ?";
         st = nph_db_prepare(db, sqlq, err);
-        if (!st || nph_stmt_bind_text(st, 1, req->domain_id ? req->domain_id : req->domain_name,
-                                      err))
+        if (!st ||
+            nph_stmt_bind_text(st, 1, req->domain_id ? req->domain_id : req->domain_name, err))
             return -1;
         rc = nph_stmt_step(st, err);
         if (rc == 1) {
@@ -461,9 +456,9 @@ static int new_audit_id(char out[32], struct nph_error *err)
 }
 
 /* Application credential authentication: fills user and the fixed scope/roles. */
-static int auth_app_cred(struct nph_db *db,
-                         const struct ident_auth_request *req, struct auth_user *u,
-                         struct ident_token *t, json_t **roles_out, struct nph_error *err)
+static int auth_app_cred(struct nph_db *db, const struct ident_auth_request *req,
+                         struct auth_user *u, struct ident_token *t, json_t **roles_out,
+                         struct nph_error *err)
 {
     struct nph_stmt *st;
     int rc;
@@ -487,8 +482,8 @@ static int auth_app_cred(struct nph_db *db,
             return nph_error_set(err, NPH_E_INVALID,
                                  "'application_credential' needs an 'id' or a 'name' and a "
                                  "'user'");
-        rc = load_user(db, req->user_id, req->user_name, req->user_domain_id,
-                       req->user_domain_name, &owner, err);
+        rc = load_user(db, req->user_id, req->user_name, req->user_domain_id, req->user_domain_name,
+                       &owner, err);
         free(owner.password_hash);
         if (rc < 0)
             return -1;
@@ -700,11 +695,11 @@ int local_identity_change_password(struct local_identity *li, const char *user_i
     if (check_password(li, db, &u, original, err))
         goto cleanup;
     if (li->opts.unique_last_password_count > 0) {
-        struct nph_stmt *st = nph_db_prepare(
-            db,
-            "SELECT hash FROM identity_password_history WHERE user_id = ?"
-            " ORDER BY created_at DESC LIMIT ?",
-            err);
+        struct nph_stmt *st =
+            nph_db_prepare(db,
+                           "SELECT hash FROM identity_password_history WHERE user_id = ?"
+                           " ORDER BY created_at DESC LIMIT ?",
+                           err);
         int s, reused = 0;
         if (!st || nph_stmt_bind_text(st, 1, user_id, err) ||
             nph_stmt_bind_int64(st, 2, li->opts.unique_last_password_count, err))
@@ -750,8 +745,7 @@ json_t *local_identity_app_cred_create(struct local_identity *li, const struct i
         goto cleanup;
     }
     if (t->app_cred_id[0]) {
-        nph_error_set(err, NPH_E_FORBIDDEN,
-                      "an application credential cannot create another one");
+        nph_error_set(err, NPH_E_FORBIDDEN, "an application credential cannot create another one");
         goto cleanup;
     }
     if (!json_is_object(attrs)) {

@@ -90,23 +90,23 @@ static const struct ident_entity entities[IDENT__KIND_COUNT] = {
     [IDENT_PROJECT] = {IDENT_PROJECT, "project", "projects", "identity_project", project_cols,
                        N(project_cols), 0, 1},
     [IDENT_USER] = {IDENT_USER, "user", "users", "identity_user", user_cols, N(user_cols), 0, 1},
-    [IDENT_GROUP] = {IDENT_GROUP, "group", "groups", "identity_group", group_cols, N(group_cols),
-                     0, 1},
+    [IDENT_GROUP] = {IDENT_GROUP, "group", "groups", "identity_group", group_cols, N(group_cols), 0,
+                     1},
     [IDENT_ROLE] = {IDENT_ROLE, "role", "roles", "identity_role", role_cols, N(role_cols), 0, 1},
     [IDENT_REGION] = {IDENT_REGION, "region", "regions", "identity_region", region_cols,
                       N(region_cols), 1, 1},
     [IDENT_SERVICE] = {IDENT_SERVICE, "service", "services", "identity_service", service_cols,
                        N(service_cols), 0, 1},
-    [IDENT_ENDPOINT] = {IDENT_ENDPOINT, "endpoint", "endpoints", "identity_endpoint",
-                        endpoint_cols, N(endpoint_cols), 0, 1},
+    [IDENT_ENDPOINT] = {IDENT_ENDPOINT, "endpoint", "endpoints", "identity_endpoint", endpoint_cols,
+                        N(endpoint_cols), 0, 1},
     [IDENT_APP_CRED] = {IDENT_APP_CRED, "application_credential", "application_credentials",
                         "identity_app_cred", app_cred_cols, N(app_cred_cols), 0, 1},
 };
 
 /* Attributes the API accepts and ignores (read-only or handled elsewhere). */
-static const char *const ignored_attrs[] = {"links", "options", "is_domain",
-                                            "password_expires_at", "password", "secret",
-                                            "access_rules", NULL};
+static const char *const ignored_attrs[] = {
+    "links",    "options", "is_domain",    "password_expires_at",
+    "password", "secret",  "access_rules", NULL};
 
 const struct ident_entity *ident_entity(enum ident_kind kind)
 {
@@ -239,20 +239,17 @@ static int convert_value(const struct ident_entity *e, const struct ident_col *c
             return 0;
         }
         if (!json_is_string(v))
-            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must be a string", e->name,
-                                 c->name);
+            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must be a string", e->name, c->name);
         if (json_string_length(v) > max)
             return nph_error_set(err, NPH_E_INVALID, "'%s.%s' is longer than %zu characters",
                                  e->name, c->name, max);
         if ((c->flags & COLF_REQUIRED) && json_string_length(v) == 0)
-            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must not be empty", e->name,
-                                 c->name);
+            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must not be empty", e->name, c->name);
         out->text = strdup(json_string_value(v));
         break;
     case COL_BOOL:
         if (!json_is_boolean(v))
-            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must be a boolean", e->name,
-                                 c->name);
+            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must be a boolean", e->name, c->name);
         out->is_int = 1;
         out->i = json_is_true(v);
         return 0;
@@ -271,8 +268,7 @@ static int convert_value(const struct ident_entity *e, const struct ident_col *c
     case COL_TAGS:
     case COL_JSONARR:
         if (!json_is_array(v))
-            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must be an array", e->name,
-                                 c->name);
+            return nph_error_set(err, NPH_E_INVALID, "'%s.%s' must be an array", e->name, c->name);
         if (c->type == COL_TAGS) {
             size_t i;
             json_t *t;
@@ -364,8 +360,8 @@ static int check_refs(struct nph_db *db, enum ident_kind kind, json_t *obj, stru
             json_object_set_new(obj, "parent_id", json_string(dom));
         } else {
             json_t *p;
-            struct nph_stmt *st = nph_db_prepare(
-                db, "SELECT domain_id FROM identity_project WHERE id = ?", err);
+            struct nph_stmt *st =
+                nph_db_prepare(db, "SELECT domain_id FROM identity_project WHERE id = ?", err);
             int rc;
             if (!st || nph_stmt_bind_text(st, 1, parent, err))
                 return -1;
@@ -375,8 +371,7 @@ static int check_refs(struct nph_db *db, enum ident_kind kind, json_t *obj, stru
             if (rc < 0)
                 return -1;
             if (!p)
-                return nph_error_set(err, NPH_E_NOT_FOUND, "could not find project: %s",
-                                     parent);
+                return nph_error_set(err, NPH_E_NOT_FOUND, "could not find project: %s", parent);
             rc = strcmp(json_string_value(p), dom);
             json_decref(p);
             if (rc != 0)
@@ -406,8 +401,8 @@ static int check_refs(struct nph_db *db, enum ident_kind kind, json_t *obj, stru
         s = json_string_value(json_object_get(obj, "url"));
         if (!s || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
             return nph_error_set(err, NPH_E_INVALID, "'endpoint.url' must be an http(s) URL");
-        if (must_exist(db, IDENT_SERVICE,
-                       json_string_value(json_object_get(obj, "service_id")), "service", err))
+        if (must_exist(db, IDENT_SERVICE, json_string_value(json_object_get(obj, "service_id")),
+                       "service", err))
             return -1;
         s = json_string_value(json_object_get(obj, "region_id"));
         return (s && *s) ? must_exist(db, IDENT_REGION, s, "region", err) : 0;
@@ -436,8 +431,7 @@ static int prepare_row(const struct ident_entity *e, const json_t *attrs, json_t
         } else if (!is_ignored(k)) {
             if (!e->has_extra) {
                 json_decref(extra);
-                return nph_error_set(err, NPH_E_INVALID, "unknown attribute '%s.%s'", e->name,
-                                     k);
+                return nph_error_set(err, NPH_E_INVALID, "unknown attribute '%s.%s'", e->name, k);
             }
             json_object_set(extra, k, v);
         }
@@ -630,8 +624,8 @@ static json_t *create_in(struct local_identity *li, struct nph_db *db, enum iden
     if (check_refs(db, kind, obj, err) || write_row(db, e, obj, 0, err))
         goto fail;
     if (kind == IDENT_USER && json_is_string(pw) &&
-        set_password(li, db, json_string_value(json_object_get(obj, "id")),
-                     json_string_value(pw), err))
+        set_password(li, db, json_string_value(json_object_get(obj, "id")), json_string_value(pw),
+                     err))
         goto fail;
     json_t *out = get_row(db, e, json_string_value(json_object_get(obj, "id")), err);
     json_decref(obj);
@@ -649,8 +643,8 @@ json_t *ident_create_with_id(struct local_identity *li, struct nph_db *db, enum 
     return create_in(li, db, kind, attrs, id, err);
 }
 
-json_t *local_identity_create(struct local_identity *li, enum ident_kind kind,
-                              const json_t *attrs, struct nph_error *err)
+json_t *local_identity_create(struct local_identity *li, enum ident_kind kind, const json_t *attrs,
+                              struct nph_error *err)
 {
     struct nph_db *db = ident_db(li, err);
     json_t *out = NULL;
@@ -696,18 +690,18 @@ static json_t *list_rows(struct nph_db *db, const struct ident_entity *e, const 
         const struct ident_col *c = find_col(e, k);
         if (!c || !(c->flags & COLF_FILTER))
             continue;
-        off += (size_t)snprintf(sql + off, sizeof(sql) - off, " %s %s = ?",
-                                first ? "WHERE" : "AND", c->name);
+        off += (size_t)snprintf(sql + off, sizeof(sql) - off, " %s %s = ?", first ? "WHERE" : "AND",
+                                c->name);
         first = 0;
         if (c->type == COL_BOOL) {
             const char *s = json_string_value(v);
-            int b = json_is_true(v) ||
-                    (s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 ||
-                           strcmp(s, "1") == 0));
+            int b =
+                json_is_true(v) ||
+                (s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "1") == 0));
             json_array_append_new(binds, json_integer(b));
         } else {
-            json_array_append_new(binds, json_string(json_is_string(v) ? json_string_value(v)
-                                                                        : ""));
+            json_array_append_new(binds,
+                                  json_string(json_is_string(v) ? json_string_value(v) : ""));
         }
     }
     snprintf(sql + off, sizeof(sql) - off, " ORDER BY %s",
@@ -783,8 +777,7 @@ json_t *local_identity_update(struct local_identity *li, enum ident_kind kind, c
     {
         const struct ident_col *c = find_col(e, k);
         if (c && (c->flags & COLF_IMMUTABLE)) {
-            if (strcmp(k, "id") == 0 && json_is_string(v) &&
-                strcmp(json_string_value(v), id) == 0)
+            if (strcmp(k, "id") == 0 && json_is_string(v) && strcmp(json_string_value(v), id) == 0)
                 continue;
             nph_error_set(err, NPH_E_INVALID, "'%s.%s' cannot be updated", e->name, k);
             return NULL;
@@ -833,9 +826,8 @@ json_t *local_identity_update(struct local_identity *li, enum ident_kind kind, c
             ident_revoke_event(db, NULL, id, NULL, 0, err))
             goto cleanup;
     }
-    if ((kind == IDENT_USER || kind == IDENT_PROJECT) && json_is_false(json_object_get(patch,
-                                                                                      "enabled")))
-    {
+    if ((kind == IDENT_USER || kind == IDENT_PROJECT) &&
+        json_is_false(json_object_get(patch, "enabled"))) {
         if (ident_revoke_event(db, NULL, kind == IDENT_USER ? id : NULL,
                                kind == IDENT_PROJECT ? id : NULL, 0, err))
             goto cleanup;
@@ -927,10 +919,9 @@ static int delete_cascade(struct nph_db *db, enum ident_kind kind, const char *i
         return exec_bind1(db, "DELETE FROM identity_assignment WHERE actor_id = ?", id, err) ||
                        exec_bind1(db, "DELETE FROM identity_group_member WHERE user_id = ?", id,
                                   err) ||
-                       exec_bind1(db, "DELETE FROM identity_app_cred WHERE user_id = ?", id,
+                       exec_bind1(db, "DELETE FROM identity_app_cred WHERE user_id = ?", id, err) ||
+                       exec_bind1(db, "DELETE FROM identity_password_history WHERE user_id = ?", id,
                                   err) ||
-                       exec_bind1(db, "DELETE FROM identity_password_history WHERE user_id = ?",
-                                  id, err) ||
                        ident_revoke_event(db, NULL, id, NULL, 0, err)
                    ? -1
                    : 0;
@@ -951,8 +942,8 @@ static int delete_cascade(struct nph_db *db, enum ident_kind kind, const char *i
     case IDENT_SERVICE:
         return exec_bind1(db, "DELETE FROM identity_endpoint WHERE service_id = ?", id, err);
     case IDENT_REGION:
-        if (count_bind1(db, "SELECT COUNT(*) FROM identity_region WHERE parent_region_id = ?",
-                        id, &n, err))
+        if (count_bind1(db, "SELECT COUNT(*) FROM identity_region WHERE parent_region_id = ?", id,
+                        &n, err))
             return -1;
         if (n)
             return nph_error_set(err, NPH_E_FORBIDDEN,

@@ -31,8 +31,8 @@ struct ident_col {
     const char *name;
     enum ident_col_type type;
     unsigned flags;
-    size_t max_len;      /* strings: bytes; 0 = IDENT_NAME_MAX */
-    const char *def;     /* default on create (text form), NULL = SQL NULL */
+    size_t max_len;  /* strings: bytes; 0 = IDENT_NAME_MAX */
+    const char *def; /* default on create (text form), NULL = SQL NULL */
 };
 
 struct ident_entity {
@@ -40,8 +40,8 @@ struct ident_entity {
     const char *name, *plural, *table;
     const struct ident_col *cols; /* the first is always "id" */
     size_t n_cols;
-    int id_settable;    /* the caller may choose the id (regions) */
-    int has_extra;      /* unknown attributes are kept in column "extra" */
+    int id_settable; /* the caller may choose the id (regions) */
+    int has_extra;   /* unknown attributes are kept in column "extra" */
 };
 
 const struct ident_entity *ident_entity(enum ident_kind kind);
@@ -60,9 +60,9 @@ struct ident_key {
 #define IDENT_REVOCATION_REFRESH_US (1000 * 1000)
 
 struct ident_revcache {
-    char **keys;   /* open addressing, NULL = empty slot */
+    char **keys; /* open addressing, NULL = empty slot */
     int64_t *vals;
-    size_t cap;    /* power of two */
+    size_t cap; /* power of two */
     size_t n;
 };
 
@@ -73,8 +73,8 @@ struct ident_revcache {
 
 struct ident_token_slot {
     uint64_t hash;
-    char *token;             /* malloc'd, NULL = empty */
-    struct ident_token *t;   /* malloc'd */
+    char *token;           /* malloc'd, NULL = empty */
+    struct ident_token *t; /* malloc'd */
 };
 
 struct local_identity {
@@ -83,7 +83,7 @@ struct local_identity {
     pthread_rwlock_t keys_lock;
     struct ident_key keys[IDENT_MAX_KEYS];
     int n_keys;
-    int primary; /* position in keys[] of the primary key */
+    int primary;               /* position in keys[] of the primary key */
     int64_t keys_checked_mono; /* last time the repository's mtime was looked at */
     int64_t keys_mtime;
     pthread_rwlock_t cache_lock;
@@ -91,7 +91,7 @@ struct local_identity {
     pthread_rwlock_t rev_lock;
     struct ident_revcache rev;
     int64_t rev_loaded_mono;
-    int rev_stale; /* guarded by rev_lock */
+    int rev_stale;    /* guarded by rev_lock */
     char *dummy_hash; /* verified against for unknown users, so they take as long as known ones */
 };
 

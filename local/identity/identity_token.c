@@ -28,8 +28,8 @@
 #include "nph_clock.h"
 #include "nph_json.h"
 
-#define TOKEN_VERSION 0x01
-#define TOKEN_MAX_LEN 8192
+#define TOKEN_VERSION      0x01
+#define TOKEN_MAX_LEN      8192
 #define REVOCATION_KEEP_US (8LL * 24 * 3600 * NPH_USEC_PER_SEC)
 
 static int write_key_file(const char *dir, int index, struct nph_error *err)
@@ -180,8 +180,7 @@ int ident_keys_load(struct local_identity *li, int force, struct nph_error *err)
         OPENSSL_cleanse(buf, sizeof(buf));
         if (dl != NPH_AEAD_KEY_LEN) {
             OPENSSL_cleanse(raw, sizeof(raw));
-            return nph_error_set(err, NPH_E_INTERNAL, "token key '%s' is not a 32-byte key",
-                                 path);
+            return nph_error_set(err, NPH_E_INTERNAL, "token key '%s' is not a 32-byte key", path);
         }
         uint8_t digest[NPH_SHA256_LEN];
         keys[i].index = idx[i];
@@ -207,13 +206,13 @@ static json_t *token_to_json(const struct ident_token *t)
     json_t *roles = json_array();
     for (int i = 0; i < t->n_roles; i++)
         json_array_append_new(roles, json_pack("[ss]", t->roles[i].id, t->roles[i].name));
-    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:i,s:I,s:I,s:s,s:s,s:s,s:s}",
-                     "u", t->user_id, "un", t->user_name, "ud", t->user_domain_id, "udn",
+    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:i,s:I,s:I,s:s,s:s,s:s,s:s}", "u",
+                     t->user_id, "un", t->user_name, "ud", t->user_domain_id, "udn",
                      t->user_domain_name, "s", (int)t->scope, "si", t->scope_id, "sn",
                      t->scope_name, "sd", t->scope_domain_id, "sdn", t->scope_domain_name, "r",
                      roles, "m", (int)t->methods, "ia", (json_int_t)t->issued_at, "ea",
-                     (json_int_t)t->expires_at, "a", t->audit_id, "pa", t->parent_audit_id,
-                     "ac", t->app_cred_id, "acn", t->app_cred_name);
+                     (json_int_t)t->expires_at, "a", t->audit_id, "pa", t->parent_audit_id, "ac",
+                     t->app_cred_id, "acn", t->app_cred_name);
 }
 
 static const char *str_or_empty(const json_t *v)
@@ -365,8 +364,7 @@ static int revcache_load(struct local_identity *li, struct ident_revcache *out,
     memset(&rc, 0, sizeof(rc));
     if (!db)
         return -1;
-    st = nph_db_prepare(db, "SELECT COUNT(*) FROM identity_revocation WHERE expires_at > ?",
-                        err);
+    st = nph_db_prepare(db, "SELECT COUNT(*) FROM identity_revocation WHERE expires_at > ?", err);
     if (!st || nph_stmt_bind_int64(st, 1, nph_clock_now(), err))
         goto cleanup;
     if (nph_stmt_step(st, err) == 1)
@@ -427,15 +425,14 @@ void ident_revocations_changed(struct local_identity *li)
 
 /* 1 if a revocation event matches the token, 0 if not, -1 on error. The events come from
  * memory, reloaded when older than IDENT_REVOCATION_REFRESH_US or after a local revocation. */
-static int is_revoked(struct local_identity *li, const struct ident_token *t,
-                      struct nph_error *err)
+static int is_revoked(struct local_identity *li, const struct ident_token *t, struct nph_error *err)
 {
     int64_t now = nph_clock_mono(), newest = INT64_MIN, v;
     char key[2 * IDENT_ID_MAX + 40];
     int fresh;
     pthread_rwlock_rdlock(&li->rev_lock);
-    fresh = !li->rev_stale && li->rev.cap &&
-            now - li->rev_loaded_mono < IDENT_REVOCATION_REFRESH_US;
+    fresh =
+        !li->rev_stale && li->rev.cap && now - li->rev_loaded_mono < IDENT_REVOCATION_REFRESH_US;
     pthread_rwlock_unlock(&li->rev_lock);
     if (!fresh) {
         struct ident_revcache next, old;

@@ -39,11 +39,16 @@ enum ident_kind {
 const char *ident_kind_name(enum ident_kind kind);
 const char *ident_kind_plural(enum ident_kind kind);
 
-#define IDENT_ID_MAX   64
-#define IDENT_NAME_MAX 255
+#define IDENT_ID_MAX    64
+#define IDENT_NAME_MAX  255
 #define IDENT_MAX_ROLES 32
 
-enum ident_scope { IDENT_SCOPE_UNSCOPED, IDENT_SCOPE_PROJECT, IDENT_SCOPE_DOMAIN, IDENT_SCOPE_SYSTEM };
+enum ident_scope {
+    IDENT_SCOPE_UNSCOPED,
+    IDENT_SCOPE_PROJECT,
+    IDENT_SCOPE_DOMAIN,
+    IDENT_SCOPE_SYSTEM
+};
 
 enum ident_method {
     IDENT_M_PASSWORD = 1,
@@ -69,7 +74,7 @@ struct ident_token {
     char scope_domain_name[IDENT_NAME_MAX + 1];
     int n_roles;
     struct ident_role_ref roles[IDENT_MAX_ROLES];
-    unsigned methods; /* enum ident_method bits */
+    unsigned methods;              /* enum ident_method bits */
     int64_t issued_at, expires_at; /* UTC microseconds */
     char audit_id[32];             /* this token's */
     char parent_audit_id[32];      /* the original token's when re-scoped, else "" */
@@ -78,11 +83,11 @@ struct ident_token {
 };
 
 struct local_identity_opts {
-    const char *keys_dir;          /* token key repository */
+    const char *keys_dir; /* token key repository */
     int max_active_keys;
     int64_t token_lifetime_s;
     unsigned password_iterations;
-    int lockout_failure_attempts;  /* 0 = no lockout */
+    int lockout_failure_attempts; /* 0 = no lockout */
     int64_t lockout_duration_s;
     int unique_last_password_count; /* new passwords must differ from the last N; 0 = off */
 };
@@ -114,8 +119,8 @@ int local_identity_bootstrap(struct local_identity *li, const char *admin_passwo
 /* Create from attributes (validated against the kind's table; unknown attributes are kept in
  * "extra" for users/projects as Keystone does, rejected for the others). For users a
  * "password" attribute is hashed. Returns the new resource (new reference) or NULL. */
-json_t *local_identity_create(struct local_identity *li, enum ident_kind kind,
-                              const json_t *attrs, struct nph_error *err);
+json_t *local_identity_create(struct local_identity *li, enum ident_kind kind, const json_t *attrs,
+                              struct nph_error *err);
 /* The resource, or NULL with NPH_E_NOT_FOUND ("could not find project 'x'"). */
 json_t *local_identity_get(struct local_identity *li, enum ident_kind kind, const char *id,
                            struct nph_error *err);
@@ -148,9 +153,9 @@ int local_identity_grant(struct local_identity *li, enum ident_actor at, const c
 int local_identity_revoke_grant(struct local_identity *li, enum ident_actor at,
                                 const char *actor_id, enum ident_target tt, const char *target_id,
                                 const char *role_id, struct nph_error *err);
-int local_identity_check_grant(struct local_identity *li, enum ident_actor at,
-                               const char *actor_id, enum ident_target tt, const char *target_id,
-                               const char *role_id, struct nph_error *err);
+int local_identity_check_grant(struct local_identity *li, enum ident_actor at, const char *actor_id,
+                               enum ident_target tt, const char *target_id, const char *role_id,
+                               struct nph_error *err);
 /* Roles granted directly to an actor on a target: array of role resources. */
 json_t *local_identity_list_grants(struct local_identity *li, enum ident_actor at,
                                    const char *actor_id, enum ident_target tt,
@@ -160,8 +165,8 @@ json_t *local_identity_list_grants(struct local_identity *li, enum ident_actor a
  * names. Returns an array in Keystone's role_assignment shape (without links). */
 json_t *local_identity_role_assignments(struct local_identity *li, const char *user_id,
                                         const char *group_id, const char *project_id,
-                                        const char *domain_id, const char *role_id,
-                                        int effective, int include_names, struct nph_error *err);
+                                        const char *domain_id, const char *role_id, int effective,
+                                        int include_names, struct nph_error *err);
 /* Projects (or domains) on which the user holds any role, directly or via groups. */
 json_t *local_identity_user_targets(struct local_identity *li, const char *user_id,
                                     enum ident_target tt, struct nph_error *err);
