@@ -109,6 +109,9 @@ int app_open(struct nph_app *app, struct nph_error *err)
     io.lockout_failure_attempts = (int)app->cfg.identity_lockout_failure_attempts;
     io.lockout_duration_s = app->cfg.identity_lockout_duration;
     io.unique_last_password_count = (int)app->cfg.identity_unique_last_password_count;
+    app->compute = local_compute_open(app->cfg.compute_libvirt_uri, err);
+    if (!app->compute)
+        return nph_error_prefix(err, "opening the native cloud");
     app->identity = local_identity_open(app->store, &io, err);
     if (!app->identity)
         return nph_error_prefix(err, "opening the identity service");
@@ -131,10 +134,22 @@ int app_open(struct nph_app *app, struct nph_error *err)
     return 0;
 }
 
+int app_ready(void *ctx, struct nph_error *err)
+{
+    struct nph_app *app = ctx;
+    if (nph_store_ping(app->store, err))
+        return nph_error_prefix(err, "store");
+    if (local_compute_health(app->compute, NULL, err))
+        return nph_error_prefix(err, "native cloud");
+    return 0;
+}
+
 void app_close(struct nph_app *app)
 {
     local_identity_close(app->identity);
     app->identity = NULL;
+    local_compute_close(app->compute);
+    app->compute = NULL;
     nph_store_close(app->store);
     app->store = NULL;
 }

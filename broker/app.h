@@ -6,6 +6,7 @@
 #define NPH_APP_H
 
 #include "http_server.h"
+#include "local_compute.h"
 #include "local_identity.h"
 #include "nph_config.h"
 #include "nph_store.h"
@@ -14,6 +15,7 @@ struct nph_app {
     struct nph_config cfg;
     struct nph_store *store;
     struct local_identity *identity;
+    struct local_compute *compute; /* the native cloud's hypervisor connection */
     struct http_server *http;
 };
 
@@ -22,6 +24,9 @@ struct nph_app {
  * <data_dir>/admin-openrc, 0600). cfg must be finished (nph_config_finish). */
 int app_open(struct nph_app *app, struct nph_error *err);
 void app_close(struct nph_app *app);
+
+/* /readyz: the store answers and the native cloud's hypervisor is alive. */
+int app_ready(void *app, struct nph_error *err);
 
 /* mkdir -p with mode 0700. */
 int app_mkdir_p(const char *path, struct nph_error *err);

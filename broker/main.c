@@ -129,12 +129,6 @@ static const char serve_usage[] =
     "generated one written to <data-dir>/admin-openrc (mode 0600).\n\noptions:\n"
     "  -l, --listen ADDR      HOST:PORT to listen on (default 127.0.0.1:8787)\n" CONFIG_OPTS;
 
-static int app_ready(void *ctx, struct nph_error *err)
-{
-    struct nph_app *app = ctx;
-    return nph_store_ping(app->store, err);
-}
-
 static int cmd_serve(int argc, char **argv)
 {
     struct common_opts o = {0};
@@ -185,8 +179,8 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     snprintf(creds, sizeof(creds), "%s/admin-openrc", app.cfg.data_dir);
-    printf("nephele %s serving on %s (store %s)\n", NPH_VERSION, app.cfg.public_url,
-           nph_store_url_redacted(app.store));
+    printf("nephele %s serving on %s (store %s, native cloud on %s)\n", NPH_VERSION,
+           app.cfg.public_url, nph_store_url_redacted(app.store), local_compute_uri(app.compute));
     if (access(creds, R_OK) == 0)
         printf("admin credentials: %s  (source it, then: openstack token issue)\n", creds);
     fflush(stdout);

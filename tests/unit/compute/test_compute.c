@@ -1,0 +1,53 @@
+/* test_compute.c - the native cloud's libvirt connection, against libvirt's built-in test
+ * driver (in process, no daemon). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "local_compute.h"
+
+static void test_open_test_driver(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct local_compute_node node;
+    struct local_compute *lc = local_compute_open("test:///default", &err);
+    (void)state;
+    assert_non_null(lc);
+    assert_string_equal(local_compute_uri(lc), "test:///default");
+    assert_int_equal(local_compute_health(lc, &node, &err), 0);
+    assert_true(node.cpus > 0);
+    assert_true(node.memory_kib > 0);
+    assert_string_equal(node.hypervisor, "TEST");
+    local_compute_close(lc);
+}
+
+static void test_open_bad_uri(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct local_compute *lc = local_compute_open("test:///nonexistent/file.xml", &err);
+    (void)state;
+    assert_null(lc);
+    assert_int_equal(err.code, NPH_E_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "test:///nonexistent/file.xml"));
+    assert_true(err.detail[0] != '\0');
+}
+
+static void test_close_null(void **state)
+{
+    (void)state;
+    local_compute_close(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_test_driver),
+        cmocka_unit_test(test_open_bad_uri),
+        cmocka_unit_test(test_close_null),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
