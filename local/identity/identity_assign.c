@@ -432,9 +432,11 @@ json_t *local_identity_role_assignments(struct local_identity *li, const char *u
             if (user_id && (!as_user || strcmp(aid, user_id)))
                 continue;
             for (int r = 0; r < n_roles; r++) {
-                json_t *a = json_object(), *sc = json_object();
+                json_t *a, *sc;
                 if (role_id && strcmp(roles[r].id, role_id))
                     continue;
+                a = json_object();
+                sc = json_object();
                 add_named(a, "role", roles[r].id, names);
                 add_named(a, as_user ? "user" : "group", aid, names);
                 if (strcmp(scope, "system") == 0)

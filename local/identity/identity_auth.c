@@ -224,11 +224,10 @@ int local_identity_bootstrap(struct local_identity *li, const char *admin_passwo
                 goto cleanup;
             }
             if (ex == 0) {
-                json_t *ep = ident_create_with_id(li, db, IDENT_ENDPOINT,
-                                                  json_pack("{s:s,s:s,s:s,s:s}", "service_id",
-                                                            JID(svc), "interface", ifaces[k], "url",
-                                                            url, "region_id", region),
-                                                  NULL, err);
+                json_t *attrs = json_pack("{s:s,s:s,s:s,s:s}", "service_id", JID(svc), "interface",
+                                          ifaces[k], "url", url, "region_id", region);
+                json_t *ep = ident_create_with_id(li, db, IDENT_ENDPOINT, attrs, NULL, err);
+                json_decref(attrs);
                 if (!ep) {
                     json_decref(svc);
                     goto cleanup;
@@ -446,6 +445,15 @@ static int resolve_scope(struct nph_db *db, const struct ident_auth_request *req
     return 0;
 }
 
+/* Drop a scope resolved from the user's default project. */
+static void unscope(struct ident_token *t)
+{
+    t->scope = IDENT_SCOPE_UNSCOPED;
+    t->scope_id[0] = t->scope_name[0] = '\0';
+    t->scope_domain_id[0] = t->scope_domain_name[0] = '\0';
+    t->n_roles = 0;
+}
+
 static int new_audit_id(char out[32], struct nph_error *err)
 {
     uint8_t raw[16];
@@ -550,7 +558,7 @@ int local_identity_authenticate(struct local_identity *li, const struct ident_au
     struct auth_user u;
     struct ident_token t, prior;
     json_t *app_roles = NULL;
-    int rc = -1, found;
+    int rc = -1, found, from_default = 0;
     int64_t now = nph_clock_now();
     memset(&u, 0, sizeof(u));
     memset(&t, 0, sizeof(t));
@@ -559,7 +567,8 @@ int local_identity_authenticate(struct local_identity *li, const struct ident_au
     if (req->methods & IDENT_M_TOKEN) {
         if (local_identity_token_validate(li, req->token, 0, &prior, err))
             return -1;
-        if (prior.app_cred_id[0] && req->scope != IDENT_SCOPE_UNSCOPED)
+        /* Not even unscoped: the new token would lose the credential's restrictions. */
+        if (prior.app_cred_id[0])
             return nph_error_set(err, NPH_E_FORBIDDEN,
                                  "a token created with an application credential cannot be "
                                  "re-scoped");
@@ -615,11 +624,11 @@ int local_identity_authenticate(struct local_identity *li, const struct ident_au
             u.default_project_id[0]) {
             sreq.scope = IDENT_SCOPE_PROJECT;
             sreq.project_id = u.default_project_id;
+            from_default = 1;
         }
         if (resolve_scope(db, &sreq, &t, err)) {
-            if (sreq.scope != req->scope) { /* a stale default project: stay unscoped */
-                t.scope = IDENT_SCOPE_UNSCOPED;
-                t.scope_id[0] = '\0';
+            if (from_default) { /* a stale default project: stay unscoped */
+                unscope(&t);
             } else {
                 goto cleanup;
             }
@@ -645,7 +654,9 @@ int local_identity_authenticate(struct local_identity *li, const struct ident_au
             }
             t.n_roles = n;
         }
-        if (t.n_roles == 0) {
+        if (t.n_roles == 0 && from_default) {
+            unscope(&t); /* no role on the default project: unscoped, as Keystone */
+        } else if (t.n_roles == 0) {
             nph_error_set(err, NPH_E_UNAUTHORIZED, "user '%s' has no access to %s '%s'", u.id,
                           t.scope == IDENT_SCOPE_PROJECT  ? "project"
                           : t.scope == IDENT_SCOPE_DOMAIN ? "domain"

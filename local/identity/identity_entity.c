@@ -235,6 +235,11 @@ static int convert_value(const struct ident_entity *e, const struct ident_col *c
     case COL_STR:
     case COL_NSTR:
         if (json_is_null(v) && c->type == COL_NSTR) {
+            /* null is how the column renders its default ('' for a global role's domain) */
+            if (c->def) {
+                out->text = strdup(c->def);
+                return out->text ? 0 : nph_error_nomem(err);
+            }
             out->is_null = 1;
             return 0;
         }
@@ -338,7 +343,10 @@ static int row_exists(struct nph_db *db, enum ident_kind kind, const char *id,
 static int must_exist(struct nph_db *db, enum ident_kind kind, const char *id, const char *what,
                       struct nph_error *err)
 {
-    int rc = row_exists(db, kind, id, err);
+    int rc;
+    if (!id) /* given, but not as a string */
+        return nph_error_set(err, NPH_E_INVALID, "'%s_id' must be a string", what);
+    rc = row_exists(db, kind, id, err);
     if (rc < 0)
         return -1;
     if (rc == 0)
@@ -875,6 +883,57 @@ static int count_bind1(struct nph_db *db, const char *sql, const char *id, int64
     return rc < 0 ? -1 : 0;
 }
 
+/* What refers to a domain's users, groups, roles and projects, deleted with the domain. */
+static const char *const domain_cascade[] = {
+    "DELETE FROM identity_assignment WHERE actor_id IN"
+    " (SELECT id FROM identity_group WHERE domain_id = ?)",
+    "DELETE FROM identity_assignment WHERE role_id IN"
+    " (SELECT id FROM identity_role WHERE domain_id = ?)",
+    "DELETE FROM identity_role_implication WHERE prior_role_id IN"
+    " (SELECT id FROM identity_role WHERE domain_id = ?)",
+    "DELETE FROM identity_role_implication WHERE implied_role_id IN"
+    " (SELECT id FROM identity_role WHERE domain_id = ?)",
+    "DELETE FROM identity_group_member WHERE group_id IN"
+    " (SELECT id FROM identity_group WHERE domain_id = ?)",
+    "DELETE FROM identity_group_member WHERE user_id IN"
+    " (SELECT id FROM identity_user WHERE domain_id = ?)",
+    "DELETE FROM identity_app_cred WHERE user_id IN"
+    " (SELECT id FROM identity_user WHERE domain_id = ?)",
+    "DELETE FROM identity_app_cred WHERE project_id IN"
+    " (SELECT id FROM identity_project WHERE domain_id = ?)",
+    "DELETE FROM identity_password_history WHERE user_id IN"
+    " (SELECT id FROM identity_user WHERE domain_id = ?)",
+};
+
+/* Revoke the tokens of a domain's users and those scoped to its projects. */
+static int revoke_in_domain(struct nph_db *db, const char *domain_id, struct nph_error *err)
+{
+    static const char *const sql[2] = {"SELECT id FROM identity_user WHERE domain_id = ?",
+                                       "SELECT id FROM identity_project WHERE domain_id = ?"};
+    for (int k = 0; k < 2; k++) {
+        struct nph_stmt *st = nph_db_prepare(db, sql[k], err);
+        json_t *ids = json_array(), *v;
+        size_t i;
+        int rc = -1;
+        if (st && nph_stmt_bind_text(st, 1, domain_id, err) == 0) {
+            while ((rc = nph_stmt_step(st, err)) == 1)
+                json_array_append_new(ids, json_string(nph_stmt_col_text(st, 0)));
+        }
+        if (st)
+            nph_stmt_done(st);
+        json_array_foreach(ids, i, v)
+        {
+            if (rc == 0 && ident_revoke_event(db, NULL, k == 0 ? json_string_value(v) : NULL,
+                                              k == 1 ? json_string_value(v) : NULL, 0, err))
+                rc = -1;
+        }
+        json_decref(ids);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int delete_cascade(struct nph_db *db, enum ident_kind kind, const char *id,
                           struct nph_error *err)
 {
@@ -887,6 +946,12 @@ static int delete_cascade(struct nph_db *db, enum ident_kind kind, const char *i
             return nph_error_set(err, NPH_E_FORBIDDEN,
                                  "cannot delete a domain that is enabled, please disable it "
                                  "first");
+        if (revoke_in_domain(db, id, err))
+            return -1;
+        for (size_t i = 0; i < sizeof(domain_cascade) / sizeof(domain_cascade[0]); i++) {
+            if (exec_bind1(db, domain_cascade[i], id, err))
+                return -1;
+        }
         if (exec_bind1(db,
                        "DELETE FROM identity_assignment WHERE target_id IN (SELECT id FROM "
                        "identity_project WHERE domain_id = ?)",
@@ -976,7 +1041,7 @@ int local_identity_delete(struct local_identity *li, enum ident_kind kind, const
     snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?", e->table);
     if (exec_bind1(db, sql, id, err) || nph_db_commit(db, err))
         goto cleanup;
-    if (kind == IDENT_USER || kind == IDENT_PROJECT)
+    if (kind == IDENT_USER || kind == IDENT_PROJECT || kind == IDENT_DOMAIN)
         ident_revocations_changed(li);
     rc = 0;
 cleanup:
