@@ -386,8 +386,12 @@ void http_resp_fault(struct http_resp *resp, enum http_fault_style style,
     int status = nph_error_http_status(code);
     const char *msg = err && err->msg[0] ? err->msg : nph_error_doc(code);
     const char *detail = err ? err->detail : "";
-    char st[16];
+    char st[16], clean[NPH_ERR_MSG_MAX];
     json_t *body;
+
+    /* Messages may quote what the client sent: keep the body valid JSON whatever it was. */
+    nph_utf8_sanitize(msg, clean, sizeof(clean));
+    msg = clean;
 
     /* The detail may hold internals (paths, SQL, backend answers): logged, never sent. */
     if (status >= 500 || detail[0]) {
@@ -688,10 +692,12 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         nph_error_nomem(&err);
         http_resp_fault(&resp, style, &err, req->request_id);
     } else if (st->headers_large) {
-        /* No nph_error code maps to 431: render a 400-style fault, then fix the status. */
-        nph_error_set(&err, NPH_E_INVALID, "the request headers exceed %zu bytes", s->max_header);
+        nph_error_set(&err, NPH_E_HEADERS_TOO_LARGE, "the request headers exceed %zu bytes",
+                      s->max_header);
         http_resp_fault(&resp, style, &err, req->request_id);
-        resp.status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+    } else if (!nph_utf8_valid(url, strlen(url))) {
+        nph_error_set(&err, NPH_E_INVALID, "the request path is not valid UTF-8");
+        http_resp_fault(&resp, style, &err, req->request_id);
     } else if (st->too_large) {
         nph_error_set(&err, NPH_E_TOO_LARGE, "the request body exceeds %zu bytes", s->max_body);
         http_resp_fault(&resp, style, &err, req->request_id);

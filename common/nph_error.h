@@ -23,6 +23,7 @@
     X(METHOD, "method_not_allowed", 405, "the resource does not support this method")              \
     X(CONFLICT, "conflict", 409, "the resource exists already or is in the wrong state")           \
     X(TOO_LARGE, "payload_too_large", 413, "the request body exceeds the configured limit")        \
+    X(HEADERS_TOO_LARGE, "request_header_too_large", 431, "the request headers exceed the limit")  \
     X(UNSUPPORTED_MEDIA, "unsupported_media_type", 415, "the body is not of a supported type")     \
     X(UNPROCESSABLE, "unprocessable", 422, "the request is well-formed but cannot be applied")     \
     X(LIMIT, "limit_exceeded", 429, "a quota or rate limit was reached")                           \

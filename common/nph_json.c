@@ -225,3 +225,73 @@ char *nph_json_dumps(const json_t *v)
         return NULL;
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
+
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int nph_utf8_valid(const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t i = 0;
+    while (i < len) {
+        size_t k = utf8_seq(p + i, len - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+void nph_utf8_sanitize(const char *in, char *out, size_t outlen)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = strlen(in), i = 0, o = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k) {
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (o + k >= outlen)
+            break;
+        memcpy(out + o, in + i, k);
+        o += k;
+        i += k;
+    }
+    out[o] = '\0';
+}

@@ -45,6 +45,13 @@ int nph_json_get_arr(const json_t *obj, const char *key, const char *path, int r
 int nph_json_check_keys(const json_t *obj, const char *path, const char *const *allowed,
                         struct nph_error *err);
 
+/* 1 if buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past
+ * U+10FFFF), else 0. */
+int nph_utf8_valid(const char *buf, size_t len);
+/* Copy the NUL-terminated `in` into out (size outlen >= 1), replacing each byte that is not
+ * part of a well-formed UTF-8 sequence with '?', truncating at a character boundary. */
+void nph_utf8_sanitize(const char *in, char *out, size_t outlen);
+
 /* Serialise compactly; returns a malloc'd string (caller frees) or NULL. */
 char *nph_json_dumps(const json_t *v);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "nph_clock.h"
+#include "nph_json.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -88,6 +89,11 @@ static void putc_(struct line *l, char c)
 /* Append a value: JSON string escaping, or text quoting when it holds spaces, quotes or '='. */
 static void put_value(struct line *l, const char *v)
 {
+    char clean[1024];
+    if (!nph_utf8_valid(v, strlen(v))) { /* log lines stay valid UTF-8 (and JSON) */
+        nph_utf8_sanitize(v, clean, sizeof(clean));
+        v = clean;
+    }
     int json = log_format == NPH_LOG_JSON;
     int quote = json || v[0] == '\0' || strpbrk(v, " \"=\t\n\\") != NULL;
     if (quote)

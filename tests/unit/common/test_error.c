@@ -28,6 +28,7 @@ static void test_tables(void **state)
         {NPH_E_METHOD, "method_not_allowed", 405},
         {NPH_E_CONFLICT, "conflict", 409},
         {NPH_E_TOO_LARGE, "payload_too_large", 413},
+        {NPH_E_HEADERS_TOO_LARGE, "request_header_too_large", 431},
         {NPH_E_UNSUPPORTED_MEDIA, "unsupported_media_type", 415},
         {NPH_E_UNPROCESSABLE, "unprocessable", 422},
         {NPH_E_LIMIT, "limit_exceeded", 429},

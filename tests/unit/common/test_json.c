@@ -200,12 +200,32 @@ static void test_dumps(void **state)
     assert_null(nph_json_dumps(NULL));
 }
 
+static void test_utf8(void **state)
+{
+    char out[16];
+    (void)state;
+    assert_true(nph_utf8_valid("plain", 5));
+    assert_true(nph_utf8_valid("\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80", 11));
+    assert_false(nph_utf8_valid("\xff\xfe", 2));
+    assert_false(nph_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(nph_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(nph_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_false(nph_utf8_valid("\xc3", 1));             /* truncated */
+    nph_utf8_sanitize("a\xff"
+                      "b\xc3\xa9",
+                      out, sizeof(out));
+    assert_string_equal(out, "a?b\xc3\xa9");
+    nph_utf8_sanitize("abc\xc3\xa9", out, 5); /* no room for the whole character */
+    assert_string_equal(out, "abc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ok),   cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_invalid),    cmocka_unit_test(test_getters),
-        cmocka_unit_test(test_check_keys), cmocka_unit_test(test_dumps),
+        cmocka_unit_test(test_utf8),    cmocka_unit_test(test_parse_ok),
+        cmocka_unit_test(test_depth),   cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_getters), cmocka_unit_test(test_check_keys),
+        cmocka_unit_test(test_dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
