@@ -562,7 +562,8 @@ int local_identity_authenticate(struct local_identity *li, const struct ident_au
     int64_t now = nph_clock_now();
     memset(&u, 0, sizeof(u));
     memset(&t, 0, sizeof(t));
-    if (!req->methods)
+    memset(&prior, 0, sizeof(prior));
+    if (!(req->methods & (IDENT_M_PASSWORD | IDENT_M_TOKEN | IDENT_M_APP_CRED)))
         return nph_error_set(err, NPH_E_INVALID, "'auth.identity.methods' must not be empty");
     if (req->methods & IDENT_M_TOKEN) {
         if (local_identity_token_validate(li, req->token, 0, &prior, err))

@@ -769,6 +769,24 @@ json_t *local_identity_find(struct local_identity *li, enum ident_kind kind, con
     return out;
 }
 
+/* Revoke every token of the domain's users and of its projects: one event keyed
+ * "domain:<id>" in the project column, matched against the token's user and scope domains. */
+static int revoke_in_domain(struct nph_db *db, const char *domain_id, struct nph_error *err)
+{
+    char key[IDENT_ID_MAX + 16];
+    snprintf(key, sizeof(key), "domain:%s", domain_id);
+    return ident_revoke_event(db, NULL, NULL, key, 0, err);
+}
+
+/* Revoke the tokens that carry role or application credential `id`: an event keyed
+ * "<what>:<id>" in the audit column. */
+static int revoke_tagged(struct nph_db *db, const char *what, const char *id, struct nph_error *err)
+{
+    char key[IDENT_ID_MAX + 16];
+    snprintf(key, sizeof(key), "%s:%s", what, id);
+    return ident_revoke_event(db, key, NULL, NULL, 0, err);
+}
+
 json_t *local_identity_update(struct local_identity *li, enum ident_kind kind, const char *id,
                               const json_t *patch, struct nph_error *err)
 {
@@ -840,12 +858,15 @@ json_t *local_identity_update(struct local_identity *li, enum ident_kind kind, c
                                kind == IDENT_PROJECT ? id : NULL, 0, err))
             goto cleanup;
     }
+    if (kind == IDENT_DOMAIN && json_is_false(json_object_get(patch, "enabled")) &&
+        revoke_in_domain(db, id, err))
+        goto cleanup;
     out = get_row(db, e, id, err);
     if (out && nph_db_commit(db, err)) {
         json_decref(out);
         out = NULL;
     }
-    if (out && (kind == IDENT_USER || kind == IDENT_PROJECT))
+    if (out && (kind == IDENT_USER || kind == IDENT_PROJECT || kind == IDENT_DOMAIN))
         ident_revocations_changed(li);
 cleanup:
     json_decref(cur);
@@ -906,34 +927,6 @@ static const char *const domain_cascade[] = {
 };
 
 /* Revoke the tokens of a domain's users and those scoped to its projects. */
-static int revoke_in_domain(struct nph_db *db, const char *domain_id, struct nph_error *err)
-{
-    static const char *const sql[2] = {"SELECT id FROM identity_user WHERE domain_id = ?",
-                                       "SELECT id FROM identity_project WHERE domain_id = ?"};
-    for (int k = 0; k < 2; k++) {
-        struct nph_stmt *st = nph_db_prepare(db, sql[k], err);
-        json_t *ids = json_array(), *v;
-        size_t i;
-        int rc = -1;
-        if (st && nph_stmt_bind_text(st, 1, domain_id, err) == 0) {
-            while ((rc = nph_stmt_step(st, err)) == 1)
-                json_array_append_new(ids, json_string(nph_stmt_col_text(st, 0)));
-        }
-        if (st)
-            nph_stmt_done(st);
-        json_array_foreach(ids, i, v)
-        {
-            if (rc == 0 && ident_revoke_event(db, NULL, k == 0 ? json_string_value(v) : NULL,
-                                              k == 1 ? json_string_value(v) : NULL, 0, err))
-                rc = -1;
-        }
-        json_decref(ids);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
 static int delete_cascade(struct nph_db *db, enum ident_kind kind, const char *id,
                           struct nph_error *err)
 {
@@ -996,8 +989,12 @@ static int delete_cascade(struct nph_db *db, enum ident_kind kind, const char *i
                                   err)
                    ? -1
                    : 0;
+    case IDENT_APP_CRED:
+        return revoke_tagged(db, "appcred", id, err);
     case IDENT_ROLE:
-        return exec_bind1(db, "DELETE FROM identity_assignment WHERE role_id = ?", id, err) ||
+        return revoke_tagged(db, "role", id, err) ||
+                       exec_bind1(db, "DELETE FROM identity_assignment WHERE role_id = ?", id,
+                                  err) ||
                        exec_bind1(db,
                                   "DELETE FROM identity_role_implication WHERE ? IN "
                                   "(prior_role_id, implied_role_id)",
@@ -1041,7 +1038,8 @@ int local_identity_delete(struct local_identity *li, enum ident_kind kind, const
     snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?", e->table);
     if (exec_bind1(db, sql, id, err) || nph_db_commit(db, err))
         goto cleanup;
-    if (kind == IDENT_USER || kind == IDENT_PROJECT || kind == IDENT_DOMAIN)
+    if (kind == IDENT_USER || kind == IDENT_PROJECT || kind == IDENT_DOMAIN || kind == IDENT_ROLE ||
+        kind == IDENT_APP_CRED)
         ident_revocations_changed(li);
     rc = 0;
 cleanup:

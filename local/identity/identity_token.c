@@ -464,6 +464,27 @@ static int is_revoked(struct local_identity *li, const struct ident_token *t, st
     snprintf(key, sizeof(key), "u:%s", t->user_id);
     v = revcache_get(&li->rev, key);
     newest = v > newest ? v : newest;
+    /* Domain-wide events (the user's domain or the token's), roles and application
+     * credentials deleted since the token was issued. */
+    snprintf(key, sizeof(key), "p:domain:%s", t->user_domain_id);
+    v = revcache_get(&li->rev, key);
+    newest = v > newest ? v : newest;
+    if (t->scope == IDENT_SCOPE_PROJECT || t->scope == IDENT_SCOPE_DOMAIN) {
+        snprintf(key, sizeof(key), "p:domain:%s",
+                 t->scope == IDENT_SCOPE_DOMAIN ? t->scope_id : t->scope_domain_id);
+        v = revcache_get(&li->rev, key);
+        newest = v > newest ? v : newest;
+    }
+    for (int i = 0; i < t->n_roles; i++) {
+        snprintf(key, sizeof(key), "a:role:%s", t->roles[i].id);
+        v = revcache_get(&li->rev, key);
+        newest = v > newest ? v : newest;
+    }
+    if (t->app_cred_id[0]) {
+        snprintf(key, sizeof(key), "a:appcred:%s", t->app_cred_id);
+        v = revcache_get(&li->rev, key);
+        newest = v > newest ? v : newest;
+    }
     if (t->scope == IDENT_SCOPE_PROJECT) {
         snprintf(key, sizeof(key), "up:%s|%s", t->user_id, t->scope_id);
         v = revcache_get(&li->rev, key);

@@ -346,6 +346,80 @@ static void test_revoke_project(void **state)
     free(tok_admin);
 }
 
+/* Deleting a role or an application credential, and disabling a domain, revoke the tokens
+ * that carry them (these stayed valid until their expiry before). */
+static void test_revoke_role_app_cred_domain(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    struct ident_token t, other, at;
+    struct ident_auth_request r;
+    char role[IDENT_ID_MAX + 1], dom[IDENT_ID_MAX + 1], u[IDENT_ID_MAX + 1];
+    char p[IDENT_ID_MAX + 1], ac_id[IDENT_ID_MAX + 1], secret[128];
+    char *tok, *tok_other, *tok_ac;
+    json_t *ac;
+
+    /* A custom role on the admin project: deleting it revokes tokens that hold it. */
+    fx_create_id(f, IDENT_ROLE, "{\"name\":\"auditor\"}", role, sizeof(role));
+    fx_grant(f, IDENT_ACTOR_USER, f->admin_user, IDENT_TARGET_PROJECT, f->admin_project, role);
+    fx_auth_ok(f, f->admin_user, FX_PASSWORD, f->admin_project, &t);
+    assert_true(fx_has_role(&t, role));
+    tok = fx_encode(f, &t);
+    fx_auth_ok(f, f->admin_user, FX_PASSWORD, NULL, &other); /* unscoped: holds no role */
+    tok_other = fx_encode(f, &other);
+    assert_int_equal(local_identity_delete(f->li, IDENT_ROLE, role, &err), 0);
+    fx_invalid(f, tok, "revoked");
+    fx_valid(f, tok_other, NULL);
+    free(tok);
+
+    /* An application credential: deleting it revokes the tokens it issued. */
+    fx_auth_ok(f, f->admin_user, FX_PASSWORD, f->admin_project, &t);
+    ac = local_identity_app_cred_create(f->li, &t, json_pack("{s:s}", "name", "ci"), &err);
+    assert_non_null(ac);
+    fx_copy_id(ac_id, sizeof(ac_id), ac);
+    snprintf(secret, sizeof(secret), "%s", json_string_value(json_object_get(ac, "secret")));
+    json_decref(ac);
+    memset(&r, 0, sizeof(r));
+    r.methods = IDENT_M_APP_CRED;
+    r.app_cred_id = ac_id;
+    r.app_cred_secret = secret;
+    assert_int_equal(local_identity_authenticate(f->li, &r, &at, &err), 0);
+    tok_ac = fx_encode(f, &at);
+    tok = fx_encode(f, &t);
+    fx_valid(f, tok_ac, NULL);
+    assert_int_equal(local_identity_delete(f->li, IDENT_APP_CRED, ac_id, &err), 0);
+    fx_invalid(f, tok_ac, "revoked");
+    fx_valid(f, tok, NULL); /* the password token it was made with stays valid */
+    free(tok);
+    free(tok_ac);
+
+    /* A domain: disabling it revokes its users' tokens and tokens scoped to its projects. */
+    fx_create_id(f, IDENT_DOMAIN, "{\"name\":\"corp\"}", dom, sizeof(dom));
+    {
+        char attrs[256];
+        snprintf(attrs, sizeof(attrs),
+                 "{\"name\":\"dee\",\"password\":\"dee-pw\","
+                 "\"domain_id\":\"%s\"}",
+                 dom);
+        fx_create_id(f, IDENT_USER, attrs, u, sizeof(u));
+        snprintf(attrs, sizeof(attrs), "{\"name\":\"cp\",\"domain_id\":\"%s\"}", dom);
+        fx_create_id(f, IDENT_PROJECT, attrs, p, sizeof(p));
+    }
+    fx_grant(f, IDENT_ACTOR_USER, u, IDENT_TARGET_PROJECT, p, f->role_member);
+    fx_grant(f, IDENT_ACTOR_USER, f->admin_user, IDENT_TARGET_PROJECT, p, f->role_member);
+    fx_auth_ok(f, u, "dee-pw", p, &t);
+    tok = fx_encode(f, &t);
+    fx_auth_ok(f, f->admin_user, FX_PASSWORD, p, &t);
+    char *tok_admin_in_corp = fx_encode(f, &t);
+    fx_update_ok(f, IDENT_DOMAIN, dom, "{\"enabled\":false}");
+    fx_invalid(f, tok, "revoked");
+    fx_invalid(f, tok_admin_in_corp, "revoked");
+    fx_valid(f, tok_other, NULL); /* the Default domain is untouched */
+    free(tok);
+    free(tok_admin_in_corp);
+    free(tok_other);
+}
+
 static void test_rescope(void **state)
 {
     struct fx *f = *state;
@@ -651,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_token, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_revoke_user, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_revoke_project, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_role_app_cred_domain, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rescope, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_key_rotation, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_lockout, fx_setup, fx_teardown),
