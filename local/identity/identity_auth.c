@@ -684,6 +684,37 @@ cleanup:
     return rc;
 }
 
+int ident_check_password_history(struct local_identity *li, struct nph_db *db, const char *user_id,
+                                 const char *password, struct nph_error *err)
+{
+    struct nph_stmt *st;
+    int s, reused = 0;
+    if (li->opts.unique_last_password_count <= 0)
+        return 0;
+    st = nph_db_prepare(db,
+                        "SELECT hash FROM identity_password_history WHERE user_id = ?"
+                        " ORDER BY created_at DESC LIMIT ?",
+                        err);
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_text(st, 1, user_id, err) ||
+        nph_stmt_bind_int64(st, 2, li->opts.unique_last_password_count, err)) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    while ((s = nph_stmt_step(st, err)) == 1 && !reused)
+        reused = nph_password_verify(password, nph_stmt_col_text(st, 0), NULL) == 1;
+    nph_stmt_done(st);
+    if (s < 0)
+        return -1;
+    if (reused)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "the new password cannot be identical to a previous password; the "
+                             "last %d passwords must be unique",
+                             li->opts.unique_last_password_count);
+    return 0;
+}
+
 int local_identity_change_password(struct local_identity *li, const char *user_id,
                                    const char *original, const char *password,
                                    struct nph_error *err)
@@ -706,29 +737,8 @@ int local_identity_change_password(struct local_identity *li, const char *user_i
     }
     if (check_password(li, db, &u, original, err))
         goto cleanup;
-    if (li->opts.unique_last_password_count > 0) {
-        struct nph_stmt *st =
-            nph_db_prepare(db,
-                           "SELECT hash FROM identity_password_history WHERE user_id = ?"
-                           " ORDER BY created_at DESC LIMIT ?",
-                           err);
-        int s, reused = 0;
-        if (!st || nph_stmt_bind_text(st, 1, user_id, err) ||
-            nph_stmt_bind_int64(st, 2, li->opts.unique_last_password_count, err))
-            goto cleanup;
-        while ((s = nph_stmt_step(st, err)) == 1 && !reused)
-            reused = nph_password_verify(password, nph_stmt_col_text(st, 0), NULL) == 1;
-        nph_stmt_done(st);
-        if (s < 0)
-            goto cleanup;
-        if (reused) {
-            nph_error_set(err, NPH_E_INVALID,
-                          "the new password cannot be identical to a previous password; the "
-                          "last %d passwords must be unique",
-                          li->opts.unique_last_password_count);
-            goto cleanup;
-        }
-    }
+    if (ident_check_password_history(li, db, user_id, password, err))
+        goto cleanup;
     if (nph_db_begin(db, err) || ident_user_set_password(li, db, user_id, password, err) ||
         ident_revoke_event(db, NULL, user_id, NULL, 0, err) || nph_db_commit(db, err))
         goto cleanup;

@@ -848,7 +848,8 @@ json_t *local_identity_update(struct local_identity *li, enum ident_kind kind, c
             nph_error_set(err, NPH_E_INVALID, "'user.password' must be a string");
             goto cleanup;
         }
-        if (set_password(li, db, id, json_string_value(pw), err) ||
+        if (ident_check_password_history(li, db, id, json_string_value(pw), err) ||
+            set_password(li, db, id, json_string_value(pw), err) ||
             ident_revoke_event(db, NULL, id, NULL, 0, err))
             goto cleanup;
     }

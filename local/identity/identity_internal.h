@@ -98,6 +98,10 @@ struct local_identity {
 /* Load (or reload if the repository changed) the token keys. */
 int ident_keys_load(struct local_identity *li, int force, struct nph_error *err);
 
+/* NPH_E_INVALID if `password` is one of the user's last unique_last_password_count ones. */
+int ident_check_password_history(struct local_identity *li, struct nph_db *db, const char *user_id,
+                                 const char *password, struct nph_error *err);
+
 /* Make the next validation reload the revocation events (call after committing one). */
 void ident_revocations_changed(struct local_identity *li);
 void ident_revcache_free(struct ident_revcache *rc);

@@ -374,7 +374,11 @@ static void test_revoke_role_app_cred_domain(void **state)
 
     /* An application credential: deleting it revokes the tokens it issued. */
     fx_auth_ok(f, f->admin_user, FX_PASSWORD, f->admin_project, &t);
-    ac = local_identity_app_cred_create(f->li, &t, json_pack("{s:s}", "name", "ci"), &err);
+    {
+        json_t *attrs = json_pack("{s:s}", "name", "ci");
+        ac = local_identity_app_cred_create(f->li, &t, attrs, &err);
+        json_decref(attrs);
+    }
     assert_non_null(ac);
     fx_copy_id(ac_id, sizeof(ac_id), ac);
     snprintf(secret, sizeof(secret), "%s", json_string_value(json_object_get(ac, "secret")));
@@ -702,6 +706,14 @@ static void test_password_history(void **state)
     assert_int_equal(local_identity_change_password(f->li, u, "pw-1", "pw-2", &err), -1);
     fx_expect(&err, NPH_E_INVALID, "last 3 passwords must be unique");
     assert_int_equal(local_identity_change_password(f->li, u, "pw-1", "pw-4", &err), 0);
+    fx_auth_ok(f, u, "pw-4", NULL, &t);
+    /* An administrator's reset obeys the history too, and changes nothing when refused. */
+    {
+        json_t *patch = json_pack("{s:s}", "password", "pw-1");
+        assert_null(local_identity_update(f->li, IDENT_USER, u, patch, &err));
+        json_decref(patch);
+    }
+    fx_expect(&err, NPH_E_INVALID, "last 3 passwords must be unique");
     fx_auth_ok(f, u, "pw-4", NULL, &t);
 
     /* Without history any password goes, the same one included. */
