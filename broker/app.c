@@ -48,6 +48,19 @@ int app_mkdir_p(const char *path, struct nph_error *err)
     return 0;
 }
 
+/* The password as a single-quoted shell word: ' becomes '\''. */
+static void fput_shell_quoted(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
 /* Write the admin credentials as an openrc file, 0600. */
 static int write_openrc(struct nph_app *app, const char *password, struct nph_error *err)
 {
@@ -66,12 +79,14 @@ static int write_openrc(struct nph_app *app, const char *password, struct nph_er
             "export OS_AUTH_URL=%s/identity/v3\n"
             "export OS_IDENTITY_API_VERSION=3\n"
             "export OS_USERNAME=admin\n"
-            "export OS_PASSWORD='%s'\n"
             "export OS_PROJECT_NAME=admin\n"
             "export OS_USER_DOMAIN_NAME=Default\n"
             "export OS_PROJECT_DOMAIN_NAME=Default\n"
             "export OS_REGION_NAME=%s\n",
-            app->cfg.public_url, password, app->cfg.identity_region);
+            app->cfg.public_url, app->cfg.identity_region);
+    fputs("export OS_PASSWORD=", f);
+    fput_shell_quoted(f, password);
+    fputc('\n', f);
     if (fclose(f) != 0)
         return nph_error_set(err, NPH_E_IO, "cannot write '%s'", path);
     return 0;

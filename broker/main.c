@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -122,6 +123,7 @@ static int load_config(struct nph_config *cfg, const struct common_opts *o, stru
 
 static const char serve_usage[] =
     "usage: nephele serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+    "                     [--log-format text|json] [--log-level LEVEL]\n"
     "\nRun the broker daemon. With no configuration it runs on embedded defaults: a SQLite\n"
     "store under the data directory, the native cloud on libvirt's test:///default driver,\n"
     "listening on 127.0.0.1:8787. On first start it bootstraps identity (admin user, admin\n"
@@ -257,7 +259,8 @@ cleanup:
 
 static const char bootstrap_usage[] =
     "usage: nephele bootstrap [--password-file F] [--config FILE] [--data-dir DIR]\n"
-    "\nCreate the Default domain, the admin project, the admin user (with role admin), the\n"
+    "\nCreate the Default domain, the admin project, the admin user (with role admin on the\n"
+    "admin project and on the system scope), the\n"
     "roles admin, member and reader, the region and the catalog, like\n"
     "`keystone-manage bootstrap`. Existing objects are kept. The password comes from\n"
     "--password-file, else NEPHELE_BOOTSTRAP_PASSWORD, else it is generated; a new admin's\n"
@@ -301,8 +304,17 @@ static int cmd_bootstrap(int argc, char **argv)
         die_err("bootstrap", &err);
         goto cleanup;
     }
-    printf("identity bootstrapped in %s; admin credentials: %s/admin-openrc\n",
-           nph_store_url_redacted(app.store), app.cfg.data_dir);
+    {
+        char creds[4200];
+        snprintf(creds, sizeof(creds), "%s/admin-openrc", app.cfg.data_dir);
+        if (access(creds, R_OK) == 0)
+            printf("identity bootstrapped in %s; admin credentials: %s\n",
+                   nph_store_url_redacted(app.store), creds);
+        else
+            printf("identity bootstrapped in %s; the admin user existed already (its password "
+                   "is unchanged)\n",
+                   nph_store_url_redacted(app.store));
+    }
     rc = 0;
 cleanup:
     OPENSSL_cleanse(pw, sizeof(pw));
@@ -351,7 +363,10 @@ static int cmd_token_keys(int argc, char **argv)
 static const char config_usage[] =
     "usage: nephele config sample|check [--config FILE]\n"
     "\n  sample   print a complete configuration file with every key, default and doc\n"
-    "  check    load FILE (and the environment) and report the first error, if any\n";
+    "  check    load FILE (and the environment) and report the first error, if any\n"
+    "\noptions:\n"
+    "  -c, --config FILE      the YAML file to check\n"
+    "  -h, --help             this text\n";
 
 static int cmd_config(int argc, char **argv)
 {
@@ -402,6 +417,8 @@ static const char main_usage[] =
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
+    /* Everything Nephele writes (store, keys, credentials) is private to its user. */
+    umask(077);
     if (!cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(main_usage, cmd ? stdout : stderr);
         return cmd ? 0 : 2;
