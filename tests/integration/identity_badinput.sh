@@ -288,9 +288,20 @@ bad "unknown project id" 404 keystone GET "$KS/projects/no-such-project" "${AUTH
 bad "5000-character project id" 404 keystone GET "$KS/projects/$(head -c 5000 /dev/zero | tr '\0' i)" "${AUTH[@]}"
 bad "percent-encoded invalid UTF-8 in a path" 404 keystone GET "$KS/projects/%ff%fe%00" "${AUTH[@]}"
 # A NUL decoded from the path must not cut the path short (the id would become a prefix).
-ADMIN_PID=$(curl -s "${AUTH[@]}" "$NPH_URL$KS/projects?name=admin" | "$NPH_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["projects"][0]["id"])' 2>/dev/null)
-bad "project id followed by %00junk" "400|404" keystone GET "$KS/projects/$ADMIN_PID%00junk" "${AUTH[@]}"
-bad "DELETE a project id followed by %00junk" "400|404" keystone DELETE "$KS/projects/$ADMIN_PID%00junk" "${AUTH[@]}"
+# The target is a throwaway project: on a broker with the bug the DELETE really deletes.
+VICTIM=$(curl -s "${AUTH[@]}" -H "$JSON" -d '{"project": {"name": "nul-victim"}}' "$NPH_URL$KS/projects" |
+    "$NPH_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["project"]["id"])' 2>/dev/null)
+[ -n "$VICTIM" ] && pass "created throwaway project nul-victim" || fail "created throwaway project nul-victim"
+BASELINE=$(counts)
+bad "project id followed by %00junk" "400|404" keystone GET "$KS/projects/$VICTIM%00junk" "${AUTH[@]}"
+bad "DELETE a project id followed by %00junk" "400|404" keystone DELETE "$KS/projects/$VICTIM%00junk" "${AUTH[@]}"
+if [ "$(nph_status "${AUTH[@]}" "$NPH_URL$KS/projects/$VICTIM")" = 200 ]; then
+    pass "project nul-victim survived DELETE .../nul-victim-id%00junk"
+    check "delete throwaway project nul-victim" curl -sf -o /dev/null -X DELETE "${AUTH[@]}" "$NPH_URL$KS/projects/$VICTIM"
+else
+    fail "project nul-victim survived DELETE .../nul-victim-id%00junk"
+fi
+BASELINE=$(counts)
 bad "a lone %00 as the project id" "400|404" keystone GET "$KS/projects/%00" "${AUTH[@]}"
 # A filter value that is not UTF-8 must not be dropped (which would list everything).
 req GET "$KS/projects?name=%ff%fe" "${AUTH[@]}"
