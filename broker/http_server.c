@@ -658,6 +658,8 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 }
 
 /* Final call: route, run the handler, queue the response. */
+static int query_is_utf8(struct MHD_Connection *c);
+
 static enum MHD_Result request_finish(struct http_server *s, struct req_state *st,
                                       struct MHD_Connection *c, const char *url, const char *method)
 {
@@ -697,6 +699,9 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         http_resp_fault(&resp, style, &err, req->request_id);
     } else if (!nph_utf8_valid(url, strlen(url))) {
         nph_error_set(&err, NPH_E_INVALID, "the request path is not valid UTF-8");
+        http_resp_fault(&resp, style, &err, req->request_id);
+    } else if (!query_is_utf8(c)) {
+        nph_error_set(&err, NPH_E_INVALID, "the query string is not valid UTF-8");
         http_resp_fault(&resp, style, &err, req->request_id);
     } else if (st->too_large) {
         nph_error_set(&err, NPH_E_TOO_LARGE, "the request body exceeds %zu bytes", s->max_body);
@@ -875,6 +880,66 @@ static void server_free(struct http_server *s)
     free(s);
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Percent-decoding for paths and query arguments. libmicrohttpd's own decoder turns "%00" into
+ * a NUL, which would silently cut "/projects/<id>%00junk" down to "/projects/<id>". Here a
+ * decoded NUL becomes 0xFF instead: never valid UTF-8, so the request is refused with 400
+ * (see request_finish) rather than acted on for a shorter path.
+ */
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *uri)
+{
+    char *r = uri, *w = uri;
+    (void)cls;
+    (void)c;
+    while (*r) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+            int v = hi * 16 + lo;
+            *w++ = (char)(v == 0 ? 0xff : v);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - uri);
+}
+
+struct utf8_check {
+    int bad;
+};
+
+static enum MHD_Result query_utf8_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct utf8_check *u = cls;
+    (void)kind;
+    if ((key && !nph_utf8_valid(key, strlen(key))) ||
+        (value && !nph_utf8_valid(value, strlen(value)))) {
+        u->bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static int query_is_utf8(struct MHD_Connection *c)
+{
+    struct utf8_check u = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_utf8_cb, &u);
+    return !u.bad;
+}
+
 struct http_server *http_server_start(const struct http_server_opts *opts, struct nph_error *err)
 {
     struct sockaddr_storage ss;
@@ -941,6 +1006,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     if (mem)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_cb, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     errno = 0;

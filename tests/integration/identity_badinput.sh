@@ -286,7 +286,7 @@ jcheck 'd["error"]["code"] == "not_found"' && pass "unknown path: code is \"not_
     fail "unknown path: code is \"not_found\": $RESP_BODY"
 bad "unknown project id" 404 keystone GET "$KS/projects/no-such-project" "${AUTH[@]}"
 bad "5000-character project id" 404 keystone GET "$KS/projects/$(head -c 5000 /dev/zero | tr '\0' i)" "${AUTH[@]}"
-bad "percent-encoded invalid UTF-8 in a path" 404 keystone GET "$KS/projects/%ff%fe%00" "${AUTH[@]}"
+bad "percent-encoded invalid UTF-8 in a path" 400 keystone GET "$KS/projects/%ff%fe%00" "${AUTH[@]}"
 # A NUL decoded from the path must not cut the path short (the id would become a prefix).
 # The target is a throwaway project: on a broker with the bug the DELETE really deletes.
 VICTIM=$(curl -s "${AUTH[@]}" -H "$JSON" -d '{"project": {"name": "nul-victim"}}' "$NPH_URL$KS/projects" |
