@@ -152,10 +152,10 @@ int app_open(struct nph_app *app, struct nph_error *err)
 int app_ready(void *ctx, struct nph_error *err)
 {
     struct nph_app *app = ctx;
+    /* Ready = the store answers. A cloud that is down (the native one included) is that
+     * cloud's health, not the broker's: the broker keeps serving every other cloud. */
     if (nph_store_ping(app->store, err))
         return nph_error_prefix(err, "store");
-    if (local_compute_health(app->compute, NULL, err))
-        return nph_error_prefix(err, "native cloud");
     return 0;
 }
 

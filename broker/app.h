@@ -25,7 +25,7 @@ struct nph_app {
 int app_open(struct nph_app *app, struct nph_error *err);
 void app_close(struct nph_app *app);
 
-/* /readyz: the store answers and the native cloud's hypervisor is alive. */
+/* /readyz: the store answers. */
 int app_ready(void *app, struct nph_error *err);
 
 /* mkdir -p with mode 0700. */

@@ -509,19 +509,30 @@ void ident_token_cache_flush(struct local_identity *li)
     pthread_rwlock_unlock(&li->cache_lock);
 }
 
-/* 1 and *out filled if the token is cached, else 0. */
-static int cache_get(struct local_identity *li, const char *token, uint64_t h,
-                     struct ident_token *out)
+static int is_revoked(struct local_identity *li, const struct ident_token *t,
+                      struct nph_error *err);
+
+/* A cached token: 1 valid (*out written), -1 expired, revoked or error (err set, with code
+ * `bad` for the first two), 0 not cached. Checked in place: one copy, into out, on success. */
+static int cache_lookup(struct local_identity *li, const char *token, uint64_t h,
+                        enum nph_err_code bad, struct ident_token *out, struct nph_error *err)
 {
     struct ident_token_slot *slot = &li->cache[h & (IDENT_TOKEN_CACHE_SLOTS - 1)];
-    int hit = 0;
+    int rc = 0;
     pthread_rwlock_rdlock(&li->cache_lock);
     if (slot->token && slot->hash == h && strcmp(slot->token, token) == 0) {
-        memcpy(out, slot->t, sizeof(*out));
-        hit = 1;
+        int rev;
+        if (slot->t->expires_at <= nph_clock_now()) {
+            rc = nph_error_set(err, bad, "the token has expired");
+        } else if ((rev = is_revoked(li, slot->t, err)) != 0) {
+            rc = rev < 0 ? -1 : nph_error_set(err, bad, "the token has been revoked");
+        } else {
+            memcpy(out, slot->t, sizeof(*out));
+            rc = 1;
+        }
     }
     pthread_rwlock_unlock(&li->cache_lock);
-    return hit;
+    return rc;
 }
 
 static void cache_put(struct local_identity *li, const char *token, uint64_t h,
@@ -561,18 +572,10 @@ int local_identity_token_validate(struct local_identity *li, const char *token, 
     if (ident_keys_load(li, 0, err))
         return -1;
     h = fnv1a(token);
-    if (cache_get(li, token, h, &t)) {
-        int rev;
-        if (t.expires_at <= nph_clock_now())
-            return nph_error_set(err, bad, "the token has expired");
-        rev = is_revoked(li, &t, err);
-        if (rev < 0)
-            return -1;
-        if (rev)
-            return nph_error_set(err, bad, "the token has been revoked");
-        *out = t;
-        return 0;
-    }
+    rc = cache_lookup(li, token, h, bad, out, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : -1;
+    rc = -1;
     raw = malloc(len);
     plain = malloc(len);
     if (!raw || !plain) {

@@ -30,10 +30,14 @@ static void test_open_bad_uri(void **state)
     struct nph_error err = NPH_ERROR_INIT;
     struct local_compute *lc = local_compute_open("test:///nonexistent/file.xml", &err);
     (void)state;
-    assert_null(lc);
+    assert_non_null(lc); /* connected on first use */
+    assert_int_equal(local_compute_health(lc, NULL, &err), -1);
     assert_int_equal(err.code, NPH_E_UNAVAILABLE);
     assert_non_null(strstr(err.msg, "test:///nonexistent/file.xml"));
     assert_true(err.detail[0] != '\0');
+    local_compute_close(lc);
+    assert_null(local_compute_open("", &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
 }
 
 static void test_close_null(void **state)
