@@ -5,7 +5,7 @@
 #   2. an AddressSanitizer+UndefinedBehaviorSanitizer build running the same unit tests
 #   3. clang-format check of the tree
 #   4. integration tests driving a real broker with the openstack client and curl, on the
-#      embedded SQLite store and again on a throwaway PostgreSQL server
+#      embedded SQLite store, again with the ASan+UBSan daemon, and on a throwaway PostgreSQL
 #   5. Tempest's identity tests of the OpenStack Powered interop guideline 2022.11
 # Prints "N passed, M failed" over the stages and exits non-zero if any stage failed.
 set -uo pipefail
@@ -50,6 +50,13 @@ integration() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/run-all.sh
 }
 
+integration_asan() {
+  # The daemon built with ASan+UBSan: any leak, overflow or undefined behaviour on these
+  # request paths ends it with a non-zero status, which the scripts count as a failure.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    NEPHELE_BIN=$ROOT/build-asan/broker/nephele tests/integration/run-all.sh
+}
+
 integration_pg() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/pg_throwaway.sh \
     bash -c 'NEPHELE_STORE_URL=$NPH_TEST_PG_URL tests/integration/identity_cli.sh'
@@ -63,6 +70,7 @@ stage "unit tests" unit
 stage "unit tests under ASan+UBSan" asan
 stage "clang-format" format
 stage "integration: openstack client and bad input" integration
+stage "integration: the same against the ASan+UBSan daemon" integration_asan
 stage "integration: openstack client on PostgreSQL" integration_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
 
