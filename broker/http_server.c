@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +82,8 @@ struct http_server {
     int max_json_depth;
     int port;
     atomic_int stopping;
+    char *upload_dir;    /* malloc'd */
+    uint64_t max_upload; /* HTTP_ROUTE_BODY_TO_FILE bodies */
 };
 
 /* Per-request state; req is the first member so built-in handlers can get back to it. */
@@ -96,6 +100,12 @@ struct req_state {
     bool nomem;
     bool done;       /* a response was queued */
     char *param_buf; /* malloc'd storage of the param values */
+    /* HTTP_ROUTE_BODY_TO_FILE: the body goes to file_path (malloc'd) through file_fd. */
+    bool to_file;
+    int file_fd;       /* -1 when closed */
+    char *file_path;   /* NULL once removed or taken by the handler */
+    uint64_t file_len; /* bytes written */
+    int file_errno;    /* first write/create failure (0 = none) */
 };
 
 struct span {
@@ -346,6 +356,37 @@ int http_resp_header(struct http_resp *resp, const char *name, const char *value
     return 0;
 }
 
+int http_resp_file(struct http_resp *resp, int status, const char *content_type, const char *path,
+                   struct nph_error *err)
+{
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return nph_error_set(err, NPH_E_NOT_FOUND, "the data file is missing");
+        nph_error_set(err, NPH_E_IO, "cannot open the data file");
+        return nph_error_detail(err, "open '%s': %s", path, strerror(e));
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int e = errno;
+        close(fd);
+        nph_error_set(err, NPH_E_IO, "cannot read the data file");
+        return nph_error_detail(err, "stat '%s': %s", path, e ? strerror(e) : "not a file");
+    }
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    if (resp->has_file)
+        close(resp->file_fd);
+    resp->has_file = 1;
+    resp->file_fd = fd;
+    resp->file_size = (uint64_t)sb.st_size;
+    resp->content_type = content_type ? content_type : "application/octet-stream";
+    resp->status = status;
+    return 0;
+}
+
 /* Nova's fault names by status (everything else is a computeFault). */
 static const char *openstack_fault_name(int status)
 {
@@ -381,6 +422,7 @@ void http_resp_fault(struct http_resp *resp, enum http_fault_style style,
                      const struct nph_error *err, const char *request_id)
 {
     enum nph_err_code code = err ? err->code : NPH_E_INTERNAL;
+    style = (enum http_fault_style)(style & HTTP_FAULT_STYLE_MASK);
     if (code == NPH_E_OK || code >= NPH_E__COUNT)
         code = NPH_E_INTERNAL;
     int status = nph_error_http_status(code);
@@ -422,6 +464,10 @@ void http_resp_fault(struct http_resp *resp, enum http_fault_style style,
     free(resp->body);
     resp->body = NULL;
     resp->body_len = 0;
+    if (resp->has_file) {
+        close(resp->file_fd);
+        resp->has_file = 0;
+    }
     if (http_resp_json(resp, status, body) != 0) {
         resp->status = status; /* out of memory: the status alone */
         resp->content_type = NULL;
@@ -514,14 +560,65 @@ static enum MHD_Result header_size_cb(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* The flags (HTTP_ROUTE_*) of the route that (method, url) will be dispatched to, 0 if none. */
+static unsigned route_flags(struct http_server *s, const char *method, const char *url)
+{
+    size_t raw_len = strlen(url), len = raw_len;
+    struct span spans[HTTP_MAX_PARAMS];
+    if (raw_len == 0 || url[0] != '/')
+        return 0;
+    while (len > 1 && url[len - 1] == '/')
+        len--;
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct http_route *r = s->routes[i].route;
+        if (method_matches(r, method) && route_match(&s->routes[i], url, len, raw_len, spans))
+            return (unsigned)r->fault & ~(unsigned)HTTP_FAULT_STYLE_MASK;
+    }
+    return 0;
+}
+
+/* Open the temporary file of a body-to-file request. A failure is remembered (file_errno) and
+ * reported when the request is answered; the body is then read and dropped. */
+static void upload_open(struct http_server *s, struct req_state *st)
+{
+    size_t n = strlen(s->upload_dir) + sizeof("/nph-upload-XXXXXX");
+    st->file_path = malloc(n);
+    if (!st->file_path) {
+        st->nomem = true;
+        return;
+    }
+    snprintf(st->file_path, n, "%s/nph-upload-XXXXXX", s->upload_dir);
+    st->file_fd = mkostemp(st->file_path, O_CLOEXEC);
+    if (st->file_fd < 0) {
+        st->file_errno = errno ? errno : EIO;
+        free(st->file_path);
+        st->file_path = NULL;
+    }
+}
+
+/* Close and remove the temporary file unless the handler took it. */
+static void upload_discard(struct req_state *st)
+{
+    if (st->file_fd >= 0)
+        close(st->file_fd);
+    st->file_fd = -1;
+    if (st->file_path && unlink(st->file_path) != 0 && errno != ENOENT)
+        nph_log(NPH_LOG_WARN, "http.upload_unlink", "path", st->file_path, "msg", strerror(errno),
+                NULL);
+    free(st->file_path);
+    st->file_path = NULL;
+}
+
 /* First call: allocate the state, note limits that are known from the headers. */
 static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connection *c,
-                                     const char *url, void **con_cls)
+                                     const char *url, const char *method, void **con_cls)
 {
     struct req_state *st = calloc(1, sizeof(*st));
     if (!st)
         return MHD_NO; /* libmicrohttpd closes the connection */
     st->srv = s;
+    st->file_fd = -1;
+    st->to_file = (route_flags(s, method, url) & HTTP_ROUTE_BODY_TO_FILE) != 0;
     st->t0 = nph_clock_mono();
     metrics_http_in_flight_add(s->metrics, 1);
     *con_cls = st;
@@ -537,13 +634,55 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
         char *end;
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (errno || end == cl || n > s->max_body) {
+        if (st->to_file) {
+            if (errno || end == cl || n > s->max_upload)
+                st->too_large = true;
+        } else if (errno || end == cl || n > s->max_body) {
             st->too_large = true;
         } else if (n > 0) {
             st->body = malloc((size_t)n + 1);
             if (st->body)
                 st->body_cap = (size_t)n + 1;
         }
+    }
+    if (st->to_file && !st->too_large && !st->headers_large)
+        upload_open(s, st);
+    return MHD_YES;
+}
+
+/* A body chunk of a body-to-file request: write it all, or remember why not. */
+static enum MHD_Result request_body_file(struct http_server *s, struct req_state *st,
+                                         const char *data, size_t n)
+{
+    if (st->too_large || st->nomem || st->file_errno || st->file_fd < 0) {
+        /* Past the limit or after a failure: drop the rest (the answer is an error), and
+         * close the connection past HTTP_DISCARD_MAX as for in-memory bodies. */
+        st->discarded += n;
+        if (st->discarded <= HTTP_DISCARD_MAX)
+            return MHD_YES;
+        nph_log(NPH_LOG_WARN, "http.body_dropped", "msg", "upload refused, closing the connection",
+                NULL);
+        return MHD_NO;
+    }
+    if (n > s->max_upload - st->file_len) {
+        st->too_large = true;
+        st->discarded = st->file_len + n;
+        upload_discard(st);
+        return MHD_YES;
+    }
+    while (n > 0) {
+        ssize_t w = write(st->file_fd, data, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            st->file_errno = w < 0 ? errno : EIO;
+            st->discarded += n;
+            upload_discard(st);
+            return MHD_YES;
+        }
+        data += w;
+        n -= (size_t)w;
+        st->file_len += (uint64_t)w;
     }
     return MHD_YES;
 }
@@ -553,6 +692,8 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
 static enum MHD_Result request_body(struct http_server *s, struct req_state *st, const char *data,
                                     size_t n)
 {
+    if (st->to_file)
+        return request_body_file(s, st, data, n);
     if (st->too_large || st->nomem) {
         st->discarded += n;
         if (st->discarded <= HTTP_DISCARD_MAX)
@@ -645,6 +786,9 @@ static int route_find(struct http_server *s, struct req_state *st, const char *m
 static void resp_fini(struct http_resp *resp)
 {
     free(resp->body);
+    if (resp->has_file)
+        close(resp->file_fd);
+    resp->has_file = 0;
     for (int i = 0; i < resp->n_headers; i++) {
         free(resp->headers[i].name);
         free(resp->headers[i].value);
@@ -675,6 +819,11 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
     req->path = url;
     req->body = st->body;
     req->body_len = st->body_len;
+    if (st->to_file) {
+        req->body = NULL;
+        req->body_len = (size_t)st->file_len;
+        req->body_path = st->file_path;
+    }
     req->conn = c;
     req->app = s->app;
     req->max_json_depth = s->max_json_depth;
@@ -689,6 +838,7 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         style = s->routes[idx].route->fault;
     else if (hit >= 0)
         style = s->routes[hit].route->fault;
+    style = (enum http_fault_style)(style & HTTP_FAULT_STYLE_MASK);
 
     if (st->nomem) {
         nph_error_nomem(&err);
@@ -703,8 +853,17 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
     } else if (!query_is_utf8(c)) {
         nph_error_set(&err, NPH_E_INVALID, "the query string is not valid UTF-8");
         http_resp_fault(&resp, style, &err, req->request_id);
+    } else if (st->too_large && st->to_file) {
+        nph_error_set(&err, NPH_E_TOO_LARGE, "the request body exceeds %llu bytes",
+                      (unsigned long long)s->max_upload);
+        http_resp_fault(&resp, style, &err, req->request_id);
     } else if (st->too_large) {
         nph_error_set(&err, NPH_E_TOO_LARGE, "the request body exceeds %zu bytes", s->max_body);
+        http_resp_fault(&resp, style, &err, req->request_id);
+    } else if (st->file_errno && idx >= 0) {
+        nph_error_set(&err, NPH_E_IO, "cannot store the request body: %s",
+                      strerror(st->file_errno));
+        nph_error_detail(&err, "upload directory '%s'", s->upload_dir);
         http_resp_fault(&resp, style, &err, req->request_id);
     } else if (idx < 0 && hit >= 0) {
         nph_error_set(&err, NPH_E_METHOD, "method '%.16s' is not allowed here", method);
@@ -714,7 +873,15 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         nph_error_set(&err, NPH_E_NOT_FOUND, "no such resource");
         http_resp_fault(&resp, NPH_FAULT_NATIVE, &err, req->request_id);
     } else {
+        if (st->file_fd >= 0) {
+            close(st->file_fd); /* the handler reads the file by its path */
+            st->file_fd = -1;
+        }
         int rc = s->routes[idx].route->handler(req, &resp, &err);
+        if (st->to_file && !req->body_path) {
+            free(st->file_path); /* taken by the handler */
+            st->file_path = NULL;
+        }
         if (rc != 0) {
             if (err.code == NPH_E_OK)
                 nph_error_set(&err, NPH_E_INTERNAL, "the handler failed without an error");
@@ -730,7 +897,15 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
     size_t body_len = resp.body_len;
     const char *ctype = resp.content_type ? resp.content_type : CONTENT_TYPE_JSON;
     bool has_body = resp.body && resp.body_len && !no_body;
-    if (has_body) {
+    if (st->to_file)
+        upload_discard(st);
+    if (resp.has_file && !no_body) {
+        has_body = true;
+        body_len = (size_t)resp.file_size;
+        r = MHD_create_response_from_fd64(resp.file_size, resp.file_fd);
+        if (r)
+            resp.has_file = 0; /* libmicrohttpd closes the descriptor */
+    } else if (has_body) {
         r = MHD_create_response_from_buffer(resp.body_len, resp.body, MHD_RESPMEM_MUST_FREE);
         if (r)
             resp.body = NULL; /* libmicrohttpd frees it */
@@ -778,7 +953,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     (void)version;
 
     if (!st)
-        return request_begin(s, c, url, con_cls);
+        return request_begin(s, c, url, method, con_cls);
     if (*upload_data_size) {
         enum MHD_Result ret = request_body(s, st, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -799,6 +974,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     if (!st->done && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         nph_log(NPH_LOG_DEBUG, "http.aborted", NULL);
+    upload_discard(st);
     free(st->body);
     free(st->param_buf);
     free(st);
@@ -877,6 +1053,7 @@ static void server_free(struct http_server *s)
     metrics_http_free(s->metrics);
     free(s->routes);
     free(s->route_names);
+    free(s->upload_dir);
     free(s);
 }
 
@@ -980,6 +1157,19 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
     s->ready = opts->ready;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : HTTP_DEFAULT_BODY;
     s->max_header = opts->max_header_bytes;
+    s->max_upload = opts->max_upload_bytes ? opts->max_upload_bytes : HTTP_DEFAULT_MAX_UPLOAD;
+    {
+        const char *dir = opts->upload_dir;
+        if (!dir || !*dir)
+            dir = getenv("TMPDIR");
+        if (!dir || !*dir)
+            dir = "/tmp";
+        s->upload_dir = strdup(dir);
+        if (!s->upload_dir) {
+            nph_error_nomem(err);
+            goto fail;
+        }
+    }
     s->max_json_depth =
         opts->max_json_depth > 0 ? opts->max_json_depth : NPH_JSON_MAX_DEPTH_DEFAULT;
     atomic_init(&s->stopping, 0);

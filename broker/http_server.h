@@ -13,6 +13,13 @@
  * fault style: NPH_FAULT_NATIVE -> {"error":{"code":"not_found","message":...,"request_id":...}}
  * NPH_FAULT_KEYSTONE -> {"error":{"code":404,"title":"Not Found","message":...}}
  * NPH_FAULT_OPENSTACK -> {"itemNotFound":{"code":404,"message":...}} (Nova style; later issues).
+ *
+ * Streaming: a route whose `fault` is OR-ed with HTTP_ROUTE_BODY_TO_FILE gets its body written
+ * to a temporary file under http_server_opts.upload_dir (limit max_upload_bytes) instead of
+ * memory: the handler sees req->body == NULL, req->body_len = the bytes received and
+ * req->body_path. The server removes the file after the handler returns unless the handler took
+ * it (renamed it away and set req->body_path to NULL). http_resp_file() answers with a file
+ * that libmicrohttpd sends from its descriptor, so neither direction holds a body in memory.
  */
 #ifndef NPH_HTTP_SERVER_H
 #define NPH_HTTP_SERVER_H
@@ -23,7 +30,16 @@
 
 #include "nph_error.h"
 
-enum http_fault_style { NPH_FAULT_NATIVE, NPH_FAULT_KEYSTONE, NPH_FAULT_OPENSTACK };
+/* A route's `fault` is one style, optionally OR-ed with HTTP_ROUTE_* flags. The flags live in
+ * this field (rather than a new member of struct http_route) so that every existing
+ * positional route table stays complete under -Wmissing-field-initializers. */
+enum http_fault_style {
+    NPH_FAULT_NATIVE,
+    NPH_FAULT_KEYSTONE,
+    NPH_FAULT_OPENSTACK,
+    HTTP_FAULT_STYLE_MASK = 0xff,
+    HTTP_ROUTE_BODY_TO_FILE = 0x100 /* stream the body to a temporary file (see above) */
+};
 
 #define HTTP_MAX_PARAMS  8
 #define HTTP_MAX_HEADERS 16
@@ -45,6 +61,9 @@ struct http_req {
     void *app;  /* http_server_opts.app */
     void *auth; /* filled by the application's middleware (route handler side) */
     int max_json_depth;
+    /* HTTP_ROUTE_BODY_TO_FILE routes: the temporary file holding the body (body_len bytes),
+     * owned by the server. A handler that keeps the file renames it and sets this to NULL. */
+    const char *body_path;
 };
 
 struct http_resp {
@@ -58,6 +77,10 @@ struct http_resp {
     } headers[HTTP_MAX_HEADERS];
     int n_headers;
     int head_only; /* HEAD: send headers (with Content-Length of body) only */
+    /* Set by http_resp_file: the descriptor to send (owned by the server) and its size. */
+    int has_file;
+    int file_fd;
+    uint64_t file_size;
 };
 
 /* A handler returns 0 with resp filled, or -1 with err set (the server renders the fault). */
@@ -83,7 +106,14 @@ struct http_server_opts {
     void *app;                       /* passed to handlers as req->app */
     /* /readyz asks this (NULL = always ready): 0 ready, -1 not (err says why). */
     int (*ready)(void *app, struct nph_error *err);
+    /* HTTP_ROUTE_BODY_TO_FILE bodies: where the temporary files go (NULL = $TMPDIR, else
+     * /tmp; put it on the filesystem where handlers keep the data so that they can rename)
+     * and the largest accepted body (0 = HTTP_DEFAULT_MAX_UPLOAD). */
+    const char *upload_dir;
+    uint64_t max_upload_bytes;
 };
+
+#define HTTP_DEFAULT_MAX_UPLOAD (10ULL * 1024 * 1024 * 1024) /* 10 GiB */
 
 /* Bind and start serving. Built-in routes (not in the table): GET / is left to the table;
  * GET /healthz ("ok"), GET /readyz, GET /metrics. Returns NULL with err set if the address
@@ -110,6 +140,11 @@ json_t *http_req_json(const struct http_req *req, struct nph_error *err);
 int http_resp_json(struct http_resp *resp, int status, json_t *body);
 int http_resp_text(struct http_resp *resp, int status, const char *content_type, const char *text);
 int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+/* Answer with the contents of the file at `path` (opened now, sent by libmicrohttpd from the
+ * descriptor; never read into memory). Replaces any body. Returns 0, or -1 with err set
+ * (NPH_E_NOT_FOUND when the file does not exist, NPH_E_IO otherwise). */
+int http_resp_file(struct http_resp *resp, int status, const char *content_type, const char *path,
+                   struct nph_error *err);
 
 /* Render an error in a fault style into resp (used by the server and by handlers that
  * need custom faults). */

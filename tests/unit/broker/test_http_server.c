@@ -2,7 +2,9 @@
  * test_http_server.c - drives a real http_server on 127.0.0.1:<ephemeral> with libcurl:
  * routing and params, 404/405, HEAD, body and header limits, request ids, JSON bodies and
  * content types, fault styles, keep-alive, the built-in /healthz, /readyz and /metrics, the
- * access log, and a graceful stop with a slow request in flight.
+ * access log, a graceful stop with a slow request in flight, and the streaming paths: bodies
+ * written to a temporary file (removed afterwards unless the handler takes it, 413 past the
+ * upload limit) and files sent from their descriptor.
  *
  * The server's log goes to a temporary file so that tests can look for lines in it.
  */
@@ -14,11 +16,15 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,11 +33,13 @@
 
 #define MAX_BODY   1024
 #define MAX_HEADER 4096
+#define MAX_UPLOAD (256 * 1024)
 
 static struct http_server *g_server;
 static int g_port;
 static int g_ready = 1;
 static FILE *g_log;
+static char g_upload_dir[] = "/tmp/nph-test-upload-XXXXXX";
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 
@@ -107,6 +115,64 @@ static int h_query(struct http_req *req, struct http_resp *resp, struct nph_erro
     return 0;
 }
 
+/* Body-to-file: report what arrived (length, a byte sum, whether a file was there). */
+static int h_upload(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    unsigned long sum = 0;
+    size_t n = 0;
+    char buf[4096];
+    int fd = req->body_path ? open(req->body_path, O_RDONLY) : -1;
+    if (fd >= 0) {
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof(buf))) > 0) {
+            for (ssize_t i = 0; i < r; i++)
+                sum += (unsigned char)buf[i];
+            n += (size_t)r;
+        }
+        close(fd);
+    }
+    json_t *j = json_pack("{s:I,s:I,s:I,s:b,s:s}", "len", (json_int_t)req->body_len, "read",
+                          (json_int_t)n, "sum", (json_int_t)sum, "in_memory", req->body != NULL,
+                          "path", req->body_path ? req->body_path : "");
+    if (http_resp_json(resp, 200, j) != 0)
+        return nph_error_nomem(err);
+    return 0;
+}
+
+/* Body-to-file, and the handler keeps the file (renames it, clears body_path). */
+static int h_keep(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    char dst[512];
+    snprintf(dst, sizeof(dst), "%s/kept-%s", g_upload_dir, req->params[0]);
+    if (!req->body_path || rename(req->body_path, dst) != 0)
+        return nph_error_set(err, NPH_E_IO, "cannot keep the upload");
+    req->body_path = NULL;
+    resp->status = 204;
+    return 0;
+}
+
+/* Send the file named by the path from the upload directory. */
+static int h_download(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", g_upload_dir, req->params[0]);
+    if (http_resp_file(resp, 200, "application/octet-stream", path, err) != 0)
+        return -1;
+    http_resp_header(resp, "X-Echo", "file");
+    return 0;
+}
+
+/* A file response replaced by a fault: the fault wins. */
+static int h_download_fails(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/kept-a", g_upload_dir);
+    (void)req;
+    if (http_resp_file(resp, 200, NULL, path, err) != 0)
+        return -1;
+    return nph_error_set(err, NPH_E_CONFLICT, "changed my mind");
+}
+
 static int app_ready(void *app, struct nph_error *err)
 {
     (void)app;
@@ -127,6 +193,11 @@ static const struct http_route routes[] = {
     {"GET", "/slow", h_slow, "slow", NPH_FAULT_NATIVE},
     {"GET", "/zero", h_zero, "zero", NPH_FAULT_NATIVE},
     {"GET", "/query", h_query, "query", NPH_FAULT_NATIVE},
+    {"PUT", "/up/{name}", h_upload, "up", NPH_FAULT_KEYSTONE | HTTP_ROUTE_BODY_TO_FILE},
+    {"PUT", "/keep/{name}", h_keep, "keep", NPH_FAULT_KEYSTONE | HTTP_ROUTE_BODY_TO_FILE},
+    {"POST", "/up/{name}", h_upload, "up.memory", NPH_FAULT_KEYSTONE},
+    {"GET", "/dl/{name}", h_download, "dl", NPH_FAULT_KEYSTONE},
+    {"GET", "/dl-fails", h_download_fails, "dl.fails", NPH_FAULT_KEYSTONE},
     {NULL, NULL, NULL, NULL, NPH_FAULT_NATIVE},
 };
 
@@ -142,6 +213,8 @@ static struct http_server *start_server(const char *listen, int threads, struct 
         .routes = routes,
         .app = NULL,
         .ready = app_ready,
+        .upload_dir = g_upload_dir,
+        .max_upload_bytes = MAX_UPLOAD,
     };
     return http_server_start(&o, err);
 }
@@ -258,6 +331,160 @@ static json_t *fault_of(const struct reply *r, const char *key, json_t **root)
 }
 
 /* ---- tests --------------------------------------------------------------------------------- */
+
+/* Upload `len` bytes of pattern data with PUT (chunked when `chunked`). */
+static void do_upload(const char *path, size_t len, int chunked, struct reply *r)
+{
+    char *data = malloc(len + 1);
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 7 + 3);
+    static const char *const chunked_hdr[] = {"Transfer-Encoding: chunked",
+                                              "Content-Type: application/octet-stream", NULL};
+    static const char *const plain_hdr[] = {"Content-Type: application/octet-stream", NULL};
+    do_req_on(NULL, g_port, "PUT", path, data, len, chunked ? chunked_hdr : plain_hdr, r);
+    free(data);
+}
+
+static unsigned long pattern_sum(size_t len)
+{
+    unsigned long sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum += (unsigned char)(char)(i * 7 + 3);
+    return sum;
+}
+
+/* Temporary upload files left in the upload directory. */
+static int leftover_uploads(void)
+{
+    int n = 0;
+    DIR *d = opendir(g_upload_dir);
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "nph-upload-", 11) == 0;
+    closedir(d);
+    return n;
+}
+
+static void test_body_to_file(void **state)
+{
+    struct reply r;
+    json_t *j;
+    (void)state;
+
+    /* Far past max_body_bytes (1 KiB), under the upload limit: streamed to a file. */
+    for (int chunked = 0; chunked < 2; chunked++) {
+        size_t len = 200 * 1024 + 17;
+        do_upload("/up/x", len, chunked, &r);
+        assert_int_equal(r.status, 200);
+        j = json_loads(r.body, 0, NULL);
+        assert_non_null(j);
+        assert_int_equal(json_integer_value(json_object_get(j, "len")), len);
+        assert_int_equal(json_integer_value(json_object_get(j, "read")), len);
+        assert_int_equal(json_integer_value(json_object_get(j, "sum")), pattern_sum(len));
+        assert_true(json_is_false(json_object_get(j, "in_memory")));
+        const char *p = json_string_value(json_object_get(j, "path"));
+        assert_true(strncmp(p, g_upload_dir, strlen(g_upload_dir)) == 0);
+        assert_int_equal(access(p, F_OK), -1); /* removed after the request */
+        json_decref(j);
+    }
+
+    /* An empty body: a file of 0 bytes. */
+    do_req("PUT", "/up/empty", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    j = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "len")), 0);
+    json_decref(j);
+
+    /* The same path without the flag (POST) keeps the in-memory limit. */
+    do_req_on(NULL, g_port, "POST", "/up/x", "hello", 5, NULL, &r);
+    assert_int_equal(r.status, 200);
+    j = json_loads(r.body, 0, NULL);
+    assert_true(json_is_true(json_object_get(j, "in_memory")));
+    json_decref(j);
+    {
+        char *big = calloc(1, 4096);
+        assert_non_null(big);
+        do_req_on(NULL, g_port, "POST", "/up/x", big, 4096, NULL, &r);
+        assert_int_equal(r.status, 413);
+        free(big);
+    }
+
+    /* Over the upload limit: 413 in the route's style, declared or discovered (chunked). */
+    do_upload("/up/big", MAX_UPLOAD + 1, 0, &r);
+    assert_int_equal(r.status, 413);
+    j = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "error"), "code")), 413);
+    json_decref(j);
+    do_upload("/up/big", MAX_UPLOAD + 4096, 1, &r);
+    assert_int_equal(r.status, 413);
+
+    /* A handler that takes the file keeps it. */
+    do_upload("/keep/a", 3000, 0, &r);
+    assert_int_equal(r.status, 204);
+    char kept[512];
+    snprintf(kept, sizeof(kept), "%s/kept-a", g_upload_dir);
+    struct stat sb;
+    assert_int_equal(stat(kept, &sb), 0);
+    assert_int_equal(sb.st_size, 3000);
+
+    assert_int_equal(leftover_uploads(), 0);
+    do_req("GET", "/healthz", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+}
+
+static void test_file_response(void **state)
+{
+    struct reply r;
+    json_t *root, *e;
+    char path[512];
+    (void)state;
+
+    /* test_body_to_file left kept-a (3000 pattern bytes); write another file too. */
+    snprintf(path, sizeof(path), "%s/data.bin", g_upload_dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 50000; i++)
+        fputc((char)(i * 7 + 3), f);
+    fclose(f);
+
+    do_req("GET", "/dl/data.bin", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 50000);
+    assert_int_equal(r.content_length, 50000);
+    assert_string_equal(r.ctype, "application/octet-stream");
+    assert_string_equal(r.echo, "file");
+    for (int i = 0; i < 50000; i++)
+        assert_int_equal((unsigned char)r.body[i], (unsigned char)(char)(i * 7 + 3));
+
+    do_req("HEAD", "/dl/data.bin", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    assert_int_equal(r.content_length, 50000);
+
+    /* An empty file is a 200 with Content-Length 0. */
+    snprintf(path, sizeof(path), "%s/empty.bin", g_upload_dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fclose(f);
+    do_req("GET", "/dl/empty.bin", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+
+    do_req("GET", "/dl/none.bin", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    e = fault_of(&r, "error", &root);
+    assert_int_equal(json_integer_value(json_object_get(e, "code")), 404);
+    json_decref(root);
+
+    /* A fault after http_resp_file: the fault is sent, the descriptor closed. */
+    do_req("GET", "/dl-fails", NULL, NULL, &r);
+    assert_int_equal(r.status, 409);
+    e = fault_of(&r, "error", &root);
+    assert_int_equal(json_integer_value(json_object_get(e, "code")), 409);
+    json_decref(root);
+}
 
 static void test_params(void **state)
 {
@@ -725,6 +952,8 @@ static int group_setup(void **state)
     struct nph_error err = NPH_ERROR_INIT;
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!mkdtemp(g_upload_dir))
+        return -1;
     g_log = tmpfile();
     if (!g_log)
         return -1;
@@ -745,6 +974,18 @@ static int group_teardown(void **state)
     nph_log_init(NPH_LOG_INFO, NPH_LOG_TEXT, 2);
     fclose(g_log);
     curl_global_cleanup();
+    DIR *d = opendir(g_upload_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char p[512];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", g_upload_dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(g_upload_dir);
     return 0;
 }
 
@@ -758,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive),    cmocka_unit_test(test_builtins),
         cmocka_unit_test(test_metrics),       cmocka_unit_test(test_access_log),
         cmocka_unit_test(test_listen_errors), cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_body_to_file),  cmocka_unit_test(test_file_response),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
