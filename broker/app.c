@@ -18,15 +18,17 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity",
-    "keystone",
-    "/identity",
-    NULL,
+    "identity", "keystone", "/identity", "image", "glance", "/image", NULL,
 };
 
 int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
-    return local_identity_migrate(store, applied, err);
+    int n = 0;
+    if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err))
+        return -1;
+    if (applied)
+        *applied += n;
+    return 0;
 }
 
 int app_mkdir_p(const char *path, struct nph_error *err)
@@ -130,6 +132,13 @@ int app_open(struct nph_app *app, struct nph_error *err)
     app->identity = local_identity_open(app->store, &io, err);
     if (!app->identity)
         return nph_error_prefix(err, "opening the identity service");
+    {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/images", app->cfg.data_dir);
+        app->image = local_image_open(app->store, dir, 0, err);
+        if (!app->image)
+            return nph_error_prefix(err, "opening the image service");
+    }
     if (!env_pw || !*env_pw) {
         uint8_t raw[18];
         if (nph_random_bytes(raw, sizeof(raw), err))
@@ -163,6 +172,8 @@ void app_close(struct nph_app *app)
 {
     local_identity_close(app->identity);
     app->identity = NULL;
+    local_image_close(app->image);
+    app->image = NULL;
     local_compute_close(app->compute);
     app->compute = NULL;
     nph_store_close(app->store);
@@ -173,7 +184,8 @@ static struct http_route all_routes[256];
 
 const struct http_route *app_routes(void)
 {
-    const struct http_route *tables[] = {api_native_routes, compat_keystone_routes};
+    const struct http_route *tables[] = {api_native_routes, compat_keystone_routes,
+                                         compat_glance_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

@@ -6,6 +6,7 @@
 #define NPH_APP_H
 
 #include "http_server.h"
+#include "image/local_image.h"
 #include "local_compute.h"
 #include "local_identity.h"
 #include "nph_config.h"
@@ -16,6 +17,7 @@ struct nph_app {
     struct nph_store *store;
     struct local_identity *identity;
     struct local_compute *compute; /* the native cloud's hypervisor connection */
+    struct local_image *image;     /* the native cloud's images, data in <data_dir>/images */
     struct http_server *http;
 };
 
@@ -42,6 +44,8 @@ const struct http_route *app_routes(void);
 
 /* Keystone-compatible API routes (compat_keystone.c), terminated by {NULL}. */
 extern const struct http_route compat_keystone_routes[];
+/* Glance v2 compatible image API routes (compat_glance.c), terminated by {NULL}. */
+extern const struct http_route compat_glance_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 
