@@ -2,7 +2,9 @@
 # install-deps.sh - install what Nephele needs on Debian 12, from Debian's archive only.
 #   scripts/install-deps.sh          build and run dependencies
 #   scripts/install-deps.sh --test   plus what the test suite drives: PostgreSQL, the OpenStack
-#                                    client, Tempest, clang-format
+#                                    client, Tempest, clang-format, and libvirtd + QEMU for the
+#                                    real-guest test (tests/integration/guest/: its kernel and
+#                                    busybox-static are fetched with apt-get download, not installed)
 set -euo pipefail
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -11,7 +13,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libyaml-dev libvirt-dev libxml2-dev libcmocka-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(postgresql python3-openstackclient tempest keystone-tempest-plugin python3-subunit
-         python3-testtools python3-yaml clang-format procps)
+         python3-testtools python3-yaml clang-format procps
+         libvirt-daemon-system qemu-system-x86 qemu-utils cpio)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

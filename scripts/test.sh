@@ -7,6 +7,12 @@
 #   4. integration tests driving a real broker with the openstack client and curl, on the
 #      embedded SQLite store, again with the ASan+UBSan daemon, and on a throwaway PostgreSQL
 #   5. Tempest's identity tests of the OpenStack Powered interop guideline 2022.11
+#   6. a real guest under TCG: libvirtd started by the test, a Debian kernel + busybox initramfs
+#      booted straight from libvirt (tests/integration/guest/raw_boot.sh), then as a Nephele
+#      server whose console log shows the guest's boot lines (guest_boot.sh)
+#   7. Tempest's compute tests of the same guideline (tempest/compute.sh)
+#   Stages 6-7 print "SKIP: <reason>" and pass where the machine cannot start libvirtd or the
+#   broker has no compute/image API yet.
 # Prints "N passed, M failed" over the stages and exits non-zero if any stage failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +72,15 @@ tempest_identity() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/identity.sh
 }
 
+guest_tcg() {
+  tests/integration/guest/raw_boot.sh &&
+    NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/guest_boot.sh
+}
+
+tempest_compute() {
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/compute.sh
+}
+
 stage "unit tests" unit
 stage "unit tests under ASan+UBSan" asan
 stage "clang-format" format
@@ -73,6 +88,8 @@ stage "integration: openstack client and bad input" integration
 stage "integration: the same against the ASan+UBSan daemon" integration_asan
 stage "integration: openstack client on PostgreSQL" integration_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
+stage "integration: a real guest under TCG" guest_tcg
+stage "tempest: interop 2022.11 compute" tempest_compute
 
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed stage: %s\n' "${failures[@]}"
