@@ -158,7 +158,6 @@ json_t *local_identity_list_grants(struct local_identity *li, enum ident_actor a
     struct nph_stmt *st;
     char sql[512], sel[384];
     json_t *out = NULL;
-    int rc;
     if (!db)
         return NULL;
     if (tt == IDENT_TARGET_SYSTEM)
@@ -174,13 +173,7 @@ json_t *local_identity_list_grants(struct local_identity *li, enum ident_actor a
     if (nph_stmt_bind_text(st, 1, assign_type(at, tt), err) == 0 &&
         nph_stmt_bind_text(st, 2, actor_id, err) == 0 &&
         nph_stmt_bind_text(st, 3, target_id, err) == 0) {
-        out = json_array();
-        while ((rc = nph_stmt_step(st, err)) == 1)
-            json_array_append_new(out, ident_row_to_json(re, st));
-        if (rc < 0) {
-            json_decref(out);
-            out = NULL;
-        }
+        out = ident_collect_rows(re, st, err);
     }
     nph_stmt_done(st);
 cleanup:
@@ -272,7 +265,6 @@ json_t *local_identity_user_targets(struct local_identity *li, const char *user_
     struct nph_stmt *st;
     char sql[768], sel[384];
     json_t *out = NULL;
-    int rc;
     if (!db)
         return NULL;
     ident_select_sql(e, sel, sizeof(sel));
@@ -288,13 +280,7 @@ json_t *local_identity_user_targets(struct local_identity *li, const char *user_
         nph_stmt_bind_text(st, 2, assign_type(IDENT_ACTOR_GROUP, tt), err) == 0 &&
         nph_stmt_bind_text(st, 3, user_id, err) == 0 &&
         nph_stmt_bind_text(st, 4, user_id, err) == 0) {
-        out = json_array();
-        while ((rc = nph_stmt_step(st, err)) == 1)
-            json_array_append_new(out, ident_row_to_json(e, st));
-        if (rc < 0) {
-            json_decref(out);
-            out = NULL;
-        }
+        out = ident_collect_rows(e, st, err);
     }
     nph_stmt_done(st);
 cleanup:
@@ -551,20 +537,13 @@ static json_t *member_list(struct local_identity *li, enum ident_kind kind, cons
     struct nph_stmt *st;
     char sql[768], sel[384];
     json_t *out = NULL;
-    int rc;
     if (!db)
         return NULL;
     ident_select_sql(e, sel, sizeof(sel));
     snprintf(sql, sizeof(sql), "%s WHERE %s ORDER BY name", sel, sql_where);
     st = nph_db_prepare(db, sql, err);
     if (st && nph_stmt_bind_text(st, 1, id, err) == 0) {
-        out = json_array();
-        while ((rc = nph_stmt_step(st, err)) == 1)
-            json_array_append_new(out, ident_row_to_json(e, st));
-        if (rc < 0) {
-            json_decref(out);
-            out = NULL;
-        }
+        out = ident_collect_rows(e, st, err);
     }
     if (st)
         nph_stmt_done(st);

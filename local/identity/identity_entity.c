@@ -201,6 +201,23 @@ json_t *ident_row_to_json(const struct ident_entity *e, struct nph_stmt *st)
     return o;
 }
 
+json_t *ident_collect_rows(const struct ident_entity *e, struct nph_stmt *st, struct nph_error *err)
+{
+    json_t *out = json_array();
+    int rc;
+    if (!out) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    while ((rc = nph_stmt_step(st, err)) == 1)
+        json_array_append_new(out, ident_row_to_json(e, st));
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 static const struct ident_col *find_col(const struct ident_entity *e, const char *name)
 {
     for (size_t i = 0; i < e->n_cols; i++) {
@@ -690,7 +707,7 @@ static json_t *list_rows(struct nph_db *db, const struct ident_entity *e, const 
     const char *k;
     json_t *v, *binds = json_array(), *out = NULL;
     struct nph_stmt *st = NULL;
-    int rc, idx = 1, first = 1;
+    int idx = 1, first = 1;
     ident_select_sql(e, sql, sizeof(sql));
     off = strlen(sql);
     json_object_foreach((json_t *)filters, k, v)
@@ -724,13 +741,7 @@ static json_t *list_rows(struct nph_db *db, const struct ident_entity *e, const 
                                 : nph_stmt_bind_text(st, idx++, json_string_value(v), err)))
             goto cleanup;
     }
-    out = json_array();
-    while ((rc = nph_stmt_step(st, err)) == 1)
-        json_array_append_new(out, ident_row_to_json(e, st));
-    if (rc < 0) {
-        json_decref(out);
-        out = NULL;
-    }
+    out = ident_collect_rows(e, st, err);
 cleanup:
     if (st)
         nph_stmt_done(st);

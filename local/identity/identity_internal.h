@@ -114,6 +114,9 @@ int ident_revoke_event(struct nph_db *db, const char *audit_id, const char *user
 
 /* Render the current row of `st` (selected as the entity's columns + extra) as an object. */
 json_t *ident_row_to_json(const struct ident_entity *e, struct nph_stmt *st);
+/* Step `st` to the end, rendering each row; a new array, or NULL with err set. */
+json_t *ident_collect_rows(const struct ident_entity *e, struct nph_stmt *st,
+                           struct nph_error *err);
 /* "SELECT id, name, ... , extra FROM table" into buf. */
 void ident_select_sql(const struct ident_entity *e, char *buf, size_t len);
 
