@@ -74,7 +74,7 @@ if [ -n "$missing" ]; then
     for f in broker/compat_nova.c broker/compat_glance.c; do
         [ -e "$NPH_REPO_ROOT/$f" ] || files="$files $f"
     done
-    skip "the compute and image APIs are not there yet (${missing%; }${files:+; not in the tree:$files})"
+    skip "the compute or image API is not there yet (${missing%; }${files:+; not in the tree:$files})"
 fi
 
 # 2. libvirtd and the guest.
