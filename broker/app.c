@@ -14,20 +14,31 @@
 
 #include "app.h"
 #include "nph_crypto.h"
+#include "nph_ledger.h"
 #include "nph_log.h"
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity", "keystone", "/identity", "image", "glance", "/image", NULL,
+    "identity", "keystone", "/identity", "image",         "glance",
+    "/image",   "compute",  "nova",      "/compute/v2.1", NULL,
 };
+
+/* local_image_locate in the shape compute expects (the service as an opaque context). */
+static int app_image_locate(void *ctx, const char *image_id, const char *project_id, int is_admin,
+                            struct local_image_ref *out, struct nph_error *err)
+{
+    return local_image_locate(ctx, image_id, project_id, is_admin, out, err);
+}
 
 int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
     int n = 0;
-    if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err))
+    int c = 0, l = 0;
+    if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err) ||
+        nph_ledger_migrate(store, &l, err) || local_compute_migrate(store, &c, err))
         return -1;
     if (applied)
-        *applied += n;
+        *applied += n + c + l;
     return 0;
 }
 
@@ -139,6 +150,18 @@ int app_open(struct nph_app *app, struct nph_error *err)
         if (!app->image)
             return nph_error_prefix(err, "opening the image service");
     }
+    {
+        struct local_compute_opts co;
+        memset(&co, 0, sizeof(co));
+        co.store = app->store;
+        co.data_dir = app->cfg.data_dir;
+        co.region = app->cfg.identity_region;
+        co.image_locate = app_image_locate;
+        co.image_ctx = app->image;
+        co.bootstrap_flavors = 1;
+        if (local_compute_start(app->compute, &co, err))
+            return nph_error_prefix(err, "starting the compute service");
+    }
     if (!env_pw || !*env_pw) {
         uint8_t raw[18];
         if (nph_random_bytes(raw, sizeof(raw), err))
@@ -170,22 +193,22 @@ int app_ready(void *ctx, struct nph_error *err)
 
 void app_close(struct nph_app *app)
 {
+    local_compute_close(app->compute); /* first: its workers use the image service */
+    app->compute = NULL;
     local_identity_close(app->identity);
     app->identity = NULL;
     local_image_close(app->image);
     app->image = NULL;
-    local_compute_close(app->compute);
-    app->compute = NULL;
     nph_store_close(app->store);
     app->store = NULL;
 }
 
-static struct http_route all_routes[256];
+static struct http_route all_routes[512];
 
 const struct http_route *app_routes(void)
 {
     const struct http_route *tables[] = {api_native_routes, compat_keystone_routes,
-                                         compat_glance_routes};
+                                         compat_glance_routes, compat_nova_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

@@ -46,6 +46,8 @@ const struct http_route *app_routes(void);
 extern const struct http_route compat_keystone_routes[];
 /* Glance v2 compatible image API routes (compat_glance.c), terminated by {NULL}. */
 extern const struct http_route compat_glance_routes[];
+/* Nova v2.1 compatible compute API routes (compat_nova.c), terminated by {NULL}. */
+extern const struct http_route compat_nova_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 

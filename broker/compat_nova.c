@@ -1,0 +1,1444 @@
+/*
+ * compat_nova.c - the Nova v2.1 compatible compute API under /compute, over local/compute:
+ * version discovery and microversions (2.1 to NOVA_MAX_VERSION), servers (create, list,
+ * detail, show, update, delete, actions, metadata, tags, instance actions, console output),
+ * flavors (with extra specs and private access), an images proxy over local/image, limits,
+ * availability zones, key pairs and quota sets, in Nova's bodies, statuses and fault format.
+ *
+ * Microversions: the request's "OpenStack-API-Version: compute X.Y" (or the legacy
+ * "X-OpenStack-Nova-API-Version: X.Y"; "latest" = the maximum) picks the response shape; both
+ * headers are echoed with "Vary". What changes with the version here: 2.9 "locked", 2.19
+ * server "description", 2.26 server "tags" and the tags API, 2.37 "networks" ("none" and
+ * "auto" are accepted at every version, as the stock client sends them), 2.47 the server's
+ * flavor embedded instead of linked. 2.47 is the maximum: later versions change bodies this
+ * module does not produce yet.
+ *
+ * RBAC: a project sees and changes only its own servers; admins see every project's servers
+ * with all_tenants=1, and manage flavors and quotas.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "nph_clock.h"
+#include "nph_crypto.h"
+#include "nph_json.h"
+#include "nph_log.h"
+
+#define NOVA_PREFIX      "/compute/v2.1"
+#define NOVA_MAX_MINOR   47
+#define NOVA_MAX_VERSION "2.47"
+#define OS               NPH_FAULT_OPENSTACK
+
+struct nova_ctx {
+    struct nph_app *app;
+    struct ident_token *tok;
+    struct local_compute_caller caller;
+    int minor; /* microversion 2.<minor> */
+};
+
+static int nova_microversion(struct http_req *req, struct http_resp *resp, int *minor,
+                             struct nph_error *err)
+{
+    const char *h = http_req_header(req, "OpenStack-API-Version");
+    const char *v = NULL;
+    char buf[32];
+    int maj = 2, min = 1;
+    if (h) {
+        while (*h == ' ')
+            h++;
+        if (strncasecmp(h, "compute ", 8) == 0)
+            v = h + 8;
+    }
+    if (!v)
+        v = http_req_header(req, "X-OpenStack-Nova-API-Version");
+    if (v) {
+        while (*v == ' ')
+            v++;
+        if (strcasecmp(v, "latest") == 0) {
+            min = NOVA_MAX_MINOR;
+        } else if (sscanf(v, "%d.%d", &maj, &min) != 2 || maj != 2 || min < 1 ||
+                   min > NOVA_MAX_MINOR) {
+            http_resp_header(resp, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+            nph_error_set(err, NPH_E_INVALID,
+                          "Version %.16s is not supported by the API. Minimum is 2.1 and maximum "
+                          "is " NOVA_MAX_VERSION ".",
+                          v);
+            return -1;
+        }
+    }
+    *minor = min;
+    snprintf(buf, sizeof(buf), "compute 2.%d", min);
+    http_resp_header(resp, "OpenStack-API-Version", buf);
+    http_resp_header(resp, "X-OpenStack-Nova-API-Version", buf + 8);
+    http_resp_header(resp, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+    return 0;
+}
+
+/* Authenticate, read the microversion, fill the caller. */
+static int nova_begin(struct http_req *req, struct http_resp *resp, struct nova_ctx *ctx,
+                      struct nph_error *err)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->app = req->app;
+    if (nova_microversion(req, resp, &ctx->minor, err))
+        return -1;
+    if (app_authenticate(req, err))
+        return -1;
+    ctx->tok = req->auth;
+    ctx->caller.project_id = ctx->tok->scope_id;
+    ctx->caller.user_id = ctx->tok->user_id;
+    ctx->caller.is_admin = ident_token_is_admin(ctx->tok);
+    ctx->caller.request_id = req->request_id;
+    if (ctx->tok->scope != IDENT_SCOPE_PROJECT && !ctx->caller.is_admin)
+        return nph_error_set(err, NPH_E_FORBIDDEN, "a project-scoped token is required");
+    return 0;
+}
+
+static int need_admin(struct nova_ctx *ctx, struct nph_error *err)
+{
+    if (!ctx->caller.is_admin)
+        return nph_error_set(err, NPH_E_FORBIDDEN,
+                             "Policy doesn't allow this action to be performed.");
+    return 0;
+}
+
+static void url_of(struct nova_ctx *ctx, char *buf, size_t len, const char *fmt, const char *a)
+{
+    int n = snprintf(buf, len, "%s" NOVA_PREFIX, ctx->app->cfg.public_url);
+    if (n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, fmt, a);
+}
+
+static json_t *links(struct nova_ctx *ctx, const char *collection, const char *id)
+{
+    char self[2048], book[2048];
+    char fmt[128];
+    snprintf(fmt, sizeof(fmt), "/%s/%%s", collection);
+    url_of(ctx, self, sizeof(self), fmt, id);
+    snprintf(book, sizeof(book), "%s/compute/%s/%s", ctx->app->cfg.public_url, collection, id);
+    return json_pack("[{s:s,s:s},{s:s,s:s}]", "rel", "self", "href", self, "rel", "bookmark",
+                     "href", book);
+}
+
+/* The id at the end of a reference that may be a URL ("http://.../flavors/1" -> "1"). */
+static const char *ref_id(const char *ref)
+{
+    const char *slash = ref ? strrchr(ref, '/') : NULL;
+    return slash ? slash + 1 : ref;
+}
+
+static json_t *body_obj(struct http_req *req, const char *key, json_t **root, struct nph_error *err)
+{
+    json_t *o;
+    *root = http_req_json(req, err);
+    if (!*root)
+        return NULL;
+    o = json_object_get(*root, key);
+    if (!json_is_object(o)) {
+        json_decref(*root);
+        *root = NULL;
+        nph_error_set(err, NPH_E_INVALID, "Invalid input: '%s' is a required object", key);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- versions ------------------------------------------------------------------------------ */
+
+static json_t *version_doc(struct http_req *req)
+{
+    struct nph_app *app = req->app;
+    char url[2048];
+    snprintf(url, sizeof(url), "%s" NOVA_PREFIX "/", app->cfg.public_url);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "id", "v2.1", "status",
+                     "CURRENT", "version", NOVA_MAX_VERSION, "min_version", "2.1", "updated",
+                     "2013-07-23T11:33:21Z", "links", "rel", "self", "href", url, "media-types",
+                     "base", "application/json", "type",
+                     "application/vnd.openstack.compute+json;version=2.1");
+}
+
+static int nova_versions(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    (void)err;
+    return http_resp_json(resp, 200, json_pack("{s:[o]}", "versions", version_doc(req)));
+}
+
+static int nova_version(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    int minor;
+    if (nova_microversion(req, resp, &minor, err))
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "version", version_doc(req)));
+}
+
+/* ---- flavors -------------------------------------------------------------------------------- */
+
+static json_t *flavor_view(struct nova_ctx *ctx, json_t *f, int detail)
+{
+    const char *id = json_string_value(json_object_get(f, "id"));
+    json_t *out;
+    if (!detail)
+        return json_pack("{s:O,s:O,s:o}", "id", json_object_get(f, "id"), "name",
+                         json_object_get(f, "name"), "links", links(ctx, "flavors", id));
+    out = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:b,s:f,s:O,s:o}", "id", json_object_get(f, "id"),
+                    "name", json_object_get(f, "name"), "ram", json_object_get(f, "ram"), "disk",
+                    json_object_get(f, "disk"), "vcpus", json_object_get(f, "vcpus"),
+                    "OS-FLV-EXT-DATA:ephemeral", json_object_get(f, "ephemeral"),
+                    "OS-FLV-DISABLED:disabled", 0, "rxtx_factor", 1.0, "os-flavor-access:is_public",
+                    json_object_get(f, "is_public"), "links", links(ctx, "flavors", id));
+    if (json_integer_value(json_object_get(f, "swap")))
+        json_object_set(out, "swap", json_object_get(f, "swap"));
+    else
+        json_object_set_new(out, "swap", json_string(""));
+    return out;
+}
+
+static int flavor_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
+                       int detail)
+{
+    struct nova_ctx ctx;
+    const char *p;
+    int is_public = 1;
+    json_t *arr, *out, *f;
+    size_t i;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    p = http_req_query(req, "is_public");
+    if (p) {
+        if (strcasecmp(p, "none") == 0)
+            is_public = -1;
+        else if (strcasecmp(p, "false") == 0 || strcmp(p, "0") == 0)
+            is_public = 0;
+    }
+    arr = local_compute_flavor_list(ctx.app->compute, &ctx.caller, is_public, err);
+    if (!arr)
+        return -1;
+    out = json_array();
+    json_array_foreach(arr, i, f)
+    {
+        const char *mv = http_req_query(req, "minRam"), *md = http_req_query(req, "minDisk");
+        if (mv && json_integer_value(json_object_get(f, "ram")) < atoll(mv))
+            continue;
+        if (md && json_integer_value(json_object_get(f, "disk")) < atoll(md))
+            continue;
+        json_array_append_new(out, flavor_view(&ctx, f, detail));
+    }
+    json_decref(arr);
+    return http_resp_json(resp, 200, json_pack("{s:o}", "flavors", out));
+}
+
+static int nova_flavor_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return flavor_list(req, resp, err, 0);
+}
+
+static int nova_flavor_detail(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return flavor_list(req, resp, err, 1);
+}
+
+static int nova_flavor_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *f;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    f = local_compute_flavor_get(ctx.app->compute, &ctx.caller, req->params[0], err);
+    if (!f)
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "flavor", flavor_view(&ctx, f, 1)));
+    json_decref(f);
+    return 0;
+}
+
+static int nova_flavor_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *attrs, *f, *v;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "flavor", &root, err)))
+        return -1;
+    attrs = json_deep_copy(in);
+    json_decref(root);
+    if ((v = json_object_get(attrs, "OS-FLV-EXT-DATA:ephemeral")))
+        json_object_set(attrs, "ephemeral", v);
+    if ((v = json_object_get(attrs, "os-flavor-access:is_public")))
+        json_object_set(attrs, "is_public", v);
+    if (json_is_string(json_object_get(attrs, "swap")) &&
+        !*json_string_value(json_object_get(attrs, "swap")))
+        json_object_del(attrs, "swap");
+    if (json_is_null(json_object_get(attrs, "id")))
+        json_object_del(attrs, "id");
+    json_object_del(attrs, "OS-FLV-EXT-DATA:ephemeral");
+    json_object_del(attrs, "os-flavor-access:is_public");
+    json_object_del(attrs, "rxtx_factor");
+    f = local_compute_flavor_create(ctx.app->compute, attrs, err);
+    json_decref(attrs);
+    if (!f)
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "flavor", flavor_view(&ctx, f, 1)));
+    json_decref(f);
+    return 0;
+}
+
+static int nova_flavor_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err) ||
+        local_compute_flavor_delete(ctx.app->compute, req->params[0], err))
+        return -1;
+    resp->status = 202;
+    return 0;
+}
+
+static int nova_flavor_update(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *f;
+    const char *desc = NULL;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "flavor", &root, err)))
+        return -1;
+    if (nph_json_get_str(in, "description", "flavor.description", 1, 65535, &desc, err) < 0) {
+        json_decref(root);
+        return -1;
+    }
+    f = local_compute_flavor_update(ctx.app->compute, req->params[0], desc, err);
+    json_decref(root);
+    if (!f)
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "flavor", flavor_view(&ctx, f, 1)));
+    json_decref(f);
+    return 0;
+}
+
+static int nova_specs_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *f;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(f = local_compute_flavor_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:O}", "extra_specs", json_object_get(f, "extra_specs")));
+    json_decref(f);
+    return 0;
+}
+
+static int nova_specs_set(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *out;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "extra_specs", &root, err)))
+        return -1;
+    out = local_compute_flavor_set_specs(ctx.app->compute, req->params[0], in, err);
+    if (out)
+        http_resp_json(resp, 200, json_pack("{s:O}", "extra_specs", in));
+    json_decref(out);
+    json_decref(root);
+    return out ? 0 : -1;
+}
+
+static int nova_spec_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *f, *v;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(f = local_compute_flavor_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    v = json_object_get(json_object_get(f, "extra_specs"), req->params[1]);
+    if (!v) {
+        json_decref(f);
+        return nph_error_set(err, NPH_E_NOT_FOUND, "Flavor %s has no extra specs with key %s.",
+                             req->params[0], req->params[1]);
+    }
+    http_resp_json(resp, 200, json_pack("{s:O}", req->params[1], v));
+    json_decref(f);
+    return 0;
+}
+
+static int nova_spec_put(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *out, *v;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(root = http_req_json(req, err)))
+        return -1;
+    v = json_object_get(root, req->params[1]);
+    if (json_object_size(root) != 1 || !v) {
+        json_decref(root);
+        return nph_error_set(err, NPH_E_INVALID, "Request body and URI mismatch");
+    }
+    out = local_compute_flavor_set_specs(ctx.app->compute, req->params[0], root, err);
+    if (out)
+        http_resp_json(resp, 200, json_incref(root));
+    json_decref(out);
+    json_decref(root);
+    return out ? 0 : -1;
+}
+
+static int nova_spec_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err) ||
+        local_compute_flavor_unset_spec(ctx.app->compute, req->params[0], req->params[1], err))
+        return -1;
+    resp->status = 200;
+    return 0;
+}
+
+static int nova_flavor_access_list(struct http_req *req, struct http_resp *resp,
+                                   struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *arr;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(arr = local_compute_flavor_access_list(ctx.app->compute, req->params[0], err)))
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "flavor_access", arr));
+}
+
+static int nova_flavor_action(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *a, *arr;
+    const char *tenant = NULL;
+    int grant;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(root = http_req_json(req, err)))
+        return -1;
+    if ((a = json_object_get(root, "addTenantAccess")))
+        grant = 1;
+    else if ((a = json_object_get(root, "removeTenantAccess")))
+        grant = 0;
+    else {
+        json_decref(root);
+        return nph_error_set(err, NPH_E_INVALID, "unknown flavor action");
+    }
+    if (!json_is_object(a) || nph_json_get_str(a, "tenant", "tenant", 1, 255, &tenant, err) < 0 ||
+        local_compute_flavor_access(ctx.app->compute, req->params[0], tenant, grant, err)) {
+        json_decref(root);
+        if (!json_is_object(a))
+            nph_error_set(err, NPH_E_INVALID, "the action's body must be an object");
+        return -1;
+    }
+    json_decref(root);
+    if (!(arr = local_compute_flavor_access_list(ctx.app->compute, req->params[0], err)))
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "flavor_access", arr));
+}
+
+/* ---- servers ------------------------------------------------------------------------------- */
+
+static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
+{
+    const char *id = json_string_value(json_object_get(s, "id"));
+    json_t *out, *f = json_object_get(s, "flavor"), *img;
+    const char *status = json_string_value(json_object_get(s, "status"));
+    const char *image_id = json_string_value(json_object_get(s, "image_id"));
+    char hostid[65];
+    if (!detail)
+        return json_pack("{s:O,s:O,s:o}", "id", json_object_get(s, "id"), "name",
+                         json_object_get(s, "name"), "links", links(ctx, "servers", id));
+    {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s%s", json_string_value(json_object_get(s, "project_id")),
+                 "nephele");
+        nph_sha256_hex(buf, strlen(buf), hostid);
+        hostid[56] = '\0';
+    }
+    if (image_id) {
+        char fmt[] = "/images/%s";
+        char book[2048];
+        url_of(ctx, book, sizeof(book), fmt, image_id);
+        img = json_pack("{s:s,s:[{s:s,s:s}]}", "id", image_id, "links", "rel", "bookmark", "href",
+                        book);
+    } else {
+        img = json_string("");
+    }
+    out = json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:o,s:O,s:O,s:o,s:s,s:s,s:o,s:s,s:s,s:O,s:O,s:O,s:O,s:O,"
+        "s:O,s:[],s:i,s:s}",
+        "id", json_object_get(s, "id"), "name", json_object_get(s, "name"), "status",
+        json_object_get(s, "status"), "tenant_id", json_object_get(s, "project_id"), "user_id",
+        json_object_get(s, "user_id"), "metadata", json_object_get(s, "metadata"), "hostId", hostid,
+        "image", img, "created", json_object_get(s, "created"), "updated",
+        json_object_get(s, "updated"), "addresses", json_object(), "accessIPv4", "", "accessIPv6",
+        "", "links", links(ctx, "servers", id), "OS-DCF:diskConfig", "MANUAL",
+        "OS-EXT-AZ:availability_zone", "nova", "key_name", json_object_get(s, "key_name"),
+        "OS-SRV-USG:launched_at", json_object_get(s, "launched_at"), "OS-SRV-USG:terminated_at",
+        json_object_get(s, "terminated_at"), "OS-EXT-STS:task_state",
+        json_object_get(s, "task_state"), "OS-EXT-STS:vm_state", json_object_get(s, "vm_state"),
+        "OS-EXT-STS:power_state", json_object_get(s, "power_state"),
+        "os-extended-volumes:volumes_attached", "progress",
+        status && strcmp(status, "BUILD") == 0 ? 0 : 100, "config_drive", "");
+    if (ctx->minor >= 47) {
+        json_object_set_new(
+            out, "flavor",
+            json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "vcpus", json_object_get(f, "vcpus"), "ram",
+                      json_object_get(f, "ram"), "disk", json_object_get(f, "disk"), "ephemeral",
+                      json_object_get(f, "ephemeral"), "swap", json_object_get(f, "swap"),
+                      "original_name", json_object_get(f, "name"), "extra_specs",
+                      json_object_get(f, "extra_specs")));
+    } else {
+        const char *fid = json_string_value(json_object_get(f, "id"));
+        char book[2048];
+        url_of(ctx, book, sizeof(book), "/flavors/%s", fid ? fid : "");
+        json_object_set_new(out, "flavor",
+                            json_pack("{s:s,s:[{s:s,s:s}]}", "id", fid ? fid : "", "links", "rel",
+                                      "bookmark", "href", book));
+    }
+    if (ctx->minor >= 9)
+        json_object_set(out, "locked", json_object_get(s, "locked"));
+    if (ctx->minor >= 19)
+        json_object_set(out, "description", json_object_get(s, "description"));
+    if (ctx->minor >= 26)
+        json_object_set(out, "tags", json_object_get(s, "tags"));
+    if (ctx->minor >= 16)
+        json_object_set_new(out, "host_status", json_string("UP"));
+    if (status && strcmp(status, "ERROR") == 0 && json_is_string(json_object_get(s, "fault")))
+        json_object_set_new(out, "fault",
+                            json_pack("{s:i,s:O,s:O}", "code", 500, "created",
+                                      json_object_get(s, "updated"), "message",
+                                      json_object_get(s, "fault")));
+    if (ctx->caller.is_admin) {
+        json_object_set_new(out, "OS-EXT-SRV-ATTR:host", json_string("nephele"));
+        json_object_set_new(out, "OS-EXT-SRV-ATTR:hypervisor_hostname", json_string("nephele"));
+        json_object_set(out, "OS-EXT-SRV-ATTR:instance_name", json_object_get(s, "domain"));
+    }
+    json_object_set_new(out, "security_groups", json_array());
+    return out;
+}
+
+static int parse_bool_q(const char *v)
+{
+    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
+                 strcasecmp(v, "yes") == 0 || strcasecmp(v, "t") == 0);
+}
+
+struct qs_buf {
+    char buf[2048];
+};
+
+static void keep_query(const char *k, const char *v, void *p)
+{
+    struct qs_buf *q = p;
+    size_t n = strlen(q->buf);
+    if (strcmp(k, "marker") == 0 || n + strlen(k) + strlen(v) + 3 >= sizeof(q->buf))
+        return;
+    snprintf(q->buf + n, sizeof(q->buf) - n, "%s%s=%s", n ? "&" : "", k, v);
+}
+
+static int server_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
+                       int detail)
+{
+    struct nova_ctx ctx;
+    struct local_compute_server_filter f;
+    json_t *arr, *out, *s, *body;
+    const char *v;
+    size_t i;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    memset(&f, 0, sizeof(f));
+    f.name_regex = http_req_query(req, "name");
+    f.status = http_req_query(req, "status");
+    f.flavor_id = http_req_query(req, "flavor");
+    f.image_id = http_req_query(req, "image");
+    f.marker = http_req_query(req, "marker");
+    if ((v = http_req_query(req, "limit"))) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < 0)
+            return nph_error_set(err, NPH_E_INVALID, "limit must be a non-negative integer");
+        f.limit = n > 1000 ? 1000 : (int)n;
+        if (n == 0)
+            f.limit = -1;
+    }
+    if ((v = http_req_query(req, "changes-since")) && nph_time_parse(v, &f.changes_since))
+        return nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute changes-since");
+    if (ctx.caller.is_admin) {
+        f.all_projects =
+            parse_bool_q(http_req_query(req, "all_tenants")) ||
+            (http_req_query(req, "all_tenants") && !*http_req_query(req, "all_tenants"));
+        f.project_id = http_req_query(req, "project_id");
+        if (!f.project_id)
+            f.project_id = http_req_query(req, "tenant_id");
+        if (f.project_id)
+            f.all_projects = 1;
+        f.deleted = parse_bool_q(http_req_query(req, "deleted"));
+    }
+    if (f.limit < 0) {
+        arr = json_array();
+    } else {
+        arr = local_compute_server_list(ctx.app->compute, &ctx.caller, &f, err);
+        if (!arr)
+            return -1;
+    }
+    out = json_array();
+    json_array_foreach(arr, i, s) json_array_append_new(out, server_view(&ctx, s, detail));
+    body = json_pack("{s:o}", "servers", out);
+    if (f.limit > 0 && (int)json_array_size(arr) == f.limit) {
+        struct qs_buf q = {""};
+        char href[4096], suffix[2600];
+        http_req_query_each(req, keep_query, &q);
+        snprintf(suffix, sizeof(suffix), "/servers%s?%s%smarker=%s", detail ? "/detail" : "", q.buf,
+                 q.buf[0] ? "&" : "",
+                 json_string_value(
+                     json_object_get(json_array_get(arr, json_array_size(arr) - 1), "id")));
+        url_of(&ctx, href, sizeof(href), "%s", suffix);
+        json_object_set_new(body, "servers_links",
+                            json_pack("[{s:s,s:s}]", "rel", "next", "href", href));
+    }
+    json_decref(arr);
+    return http_resp_json(resp, 200, body);
+}
+
+static int nova_server_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return server_list(req, resp, err, 0);
+}
+
+static int nova_server_detail(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return server_list(req, resp, err, 1);
+}
+
+static int nova_server_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *s;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
+    json_decref(s);
+    return 0;
+}
+
+/* The boot image: imageRef, or the image of a block_device_mapping_v2 entry with boot_index
+ * 0 and source_type image. */
+static const char *boot_image(json_t *in)
+{
+    const char *ref = json_string_value(json_object_get(in, "imageRef"));
+    json_t *bdm = json_object_get(in, "block_device_mapping_v2"), *b;
+    size_t i;
+    if (ref && *ref)
+        return ref_id(ref);
+    json_array_foreach(bdm, i, b)
+    {
+        const char *src = json_string_value(json_object_get(b, "source_type"));
+        if (src && strcmp(src, "image") == 0)
+            return json_string_value(json_object_get(b, "uuid"));
+    }
+    return NULL;
+}
+
+static int nova_server_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *spec = NULL, *s = NULL, *nets, *v;
+    const char *flavor, *image;
+    int64_t min_count = 1, max_count = 1;
+    char pass[24], loc[2048];
+    uint8_t raw[12];
+    int rc = -1;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "server", &root, err)))
+        return -1;
+    nets = json_object_get(in, "networks");
+    if (nets && json_is_string(nets)) {
+        if (strcmp(json_string_value(nets), "none") != 0 &&
+            strcmp(json_string_value(nets), "auto") != 0) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "Invalid input for field/attribute networks: must be 'auto', 'none' or "
+                          "a list");
+            goto cleanup;
+        }
+    } else if (nets && json_is_array(nets) && json_array_size(nets) > 0) {
+        json_t *n0 = json_array_get(nets, 0);
+        const char *nid = json_string_value(json_object_get(n0, "uuid"));
+        nph_error_set(err, NPH_E_INVALID, "Network %s could not be found.", nid ? nid : "");
+        goto cleanup;
+    } else if (nets && !json_is_array(nets)) {
+        nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute networks");
+        goto cleanup;
+    }
+    if (nph_json_get_int(in, "min_count", "server.min_count", 0, &min_count, err) < 0 ||
+        nph_json_get_int(in, "max_count", "server.max_count", 0, &max_count, err) < 0)
+        goto cleanup;
+    if (min_count != 1 || max_count != 1) {
+        nph_error_set(err, NPH_E_INVALID, "only one server per request is supported");
+        goto cleanup;
+    }
+    flavor = json_string_value(json_object_get(in, "flavorRef"));
+    if (!flavor) {
+        nph_error_set(err, NPH_E_INVALID, "'flavorRef' is a required property");
+        goto cleanup;
+    }
+    image = boot_image(in);
+    spec = json_pack("{s:O,s:s}", "name",
+                     json_object_get(in, "name") ? json_object_get(in, "name") : json_null(),
+                     "flavor_id", ref_id(flavor));
+    if (!json_is_string(json_object_get(spec, "name"))) {
+        nph_error_set(err, NPH_E_INVALID, "'name' is a required property");
+        goto cleanup;
+    }
+    if (image)
+        json_object_set_new(spec, "image_id", json_string(image));
+    if ((v = json_object_get(in, "key_name")) && !json_is_null(v))
+        json_object_set(spec, "key_name", v);
+    if ((v = json_object_get(in, "metadata")))
+        json_object_set(spec, "metadata", v);
+    if ((v = json_object_get(in, "availability_zone")) && !json_is_null(v))
+        json_object_set(spec, "availability_zone", v);
+    if ((v = json_object_get(in, "description")) && !json_is_null(v))
+        json_object_set(spec, "description", v);
+    if ((v = json_object_get(in, "user_data")) && !json_is_null(v))
+        json_object_set(spec, "user_data", v);
+    if ((v = json_object_get(in, "tags")))
+        json_object_set(spec, "tags", v);
+    s = local_compute_server_create(ctx.app->compute, &ctx.caller, spec, err);
+    if (!s)
+        goto cleanup;
+    if (nph_random_bytes(raw, sizeof(raw), err))
+        goto cleanup;
+    nph_b64url_encode(raw, sizeof(raw), pass);
+    url_of(&ctx, loc, sizeof(loc), "/servers/%s", json_string_value(json_object_get(s, "id")));
+    http_resp_header(resp, "Location", loc);
+    http_resp_json(resp, 202,
+                   json_pack("{s:{s:O,s:o,s:s,s:[{s:s}],s:s}}", "server", "id",
+                             json_object_get(s, "id"), "links",
+                             links(&ctx, "servers", json_string_value(json_object_get(s, "id"))),
+                             "OS-DCF:diskConfig", "MANUAL", "security_groups", "name", "default",
+                             "adminPass", pass));
+    rc = 0;
+cleanup:
+    json_decref(s);
+    json_decref(spec);
+    json_decref(root);
+    return rc;
+}
+
+static int nova_server_update(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *s;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "server", &root, err)))
+        return -1;
+    s = local_compute_server_update(ctx.app->compute, &ctx.caller, req->params[0], in, err);
+    json_decref(root);
+    if (!s)
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
+    json_decref(s);
+    return 0;
+}
+
+static int nova_server_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err) ||
+        local_compute_server_delete(ctx.app->compute, &ctx.caller, req->params[0], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
+static int nova_server_action(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *v;
+    const char *name, *arg = NULL;
+    enum local_compute_action a;
+    int rc = -1;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(root = http_req_json(req, err)))
+        return -1;
+    if (json_object_size(root) != 1) {
+        json_decref(root);
+        return nph_error_set(err, NPH_E_INVALID, "an action body holds exactly one action");
+    }
+    name = json_object_iter_key(json_object_iter(root));
+    v = json_object_get(root, name);
+    if (strcmp(name, "os-start") == 0) {
+        a = LC_ACT_START;
+    } else if (strcmp(name, "os-stop") == 0) {
+        a = LC_ACT_STOP;
+    } else if (strcmp(name, "reboot") == 0) {
+        const char *t = json_string_value(json_object_get(v, "type"));
+        if (!t || (strcasecmp(t, "SOFT") != 0 && strcasecmp(t, "HARD") != 0)) {
+            nph_error_set(err, NPH_E_INVALID, "reboot 'type' must be SOFT or HARD");
+            goto cleanup;
+        }
+        a = strcasecmp(t, "HARD") == 0 ? LC_ACT_REBOOT_HARD : LC_ACT_REBOOT_SOFT;
+    } else if (strcmp(name, "resize") == 0) {
+        a = LC_ACT_RESIZE;
+        arg = ref_id(json_string_value(json_object_get(v, "flavorRef")));
+    } else if (strcmp(name, "confirmResize") == 0) {
+        a = LC_ACT_CONFIRM_RESIZE;
+    } else if (strcmp(name, "revertResize") == 0) {
+        a = LC_ACT_REVERT_RESIZE;
+    } else if (strcmp(name, "rebuild") == 0) {
+        a = LC_ACT_REBUILD;
+        arg = ref_id(json_string_value(json_object_get(v, "imageRef")));
+        if (!arg) {
+            nph_error_set(err, NPH_E_INVALID, "'imageRef' is a required property");
+            goto cleanup;
+        }
+    } else if (strcmp(name, "lock") == 0) {
+        a = LC_ACT_LOCK;
+        arg = json_string_value(json_object_get(v, "locked_reason"));
+    } else if (strcmp(name, "unlock") == 0) {
+        a = LC_ACT_UNLOCK;
+    } else if (strcmp(name, "os-getConsoleOutput") == 0) {
+        json_t *len = json_object_get(v, "length");
+        int lines = 0;
+        char *text;
+        if (json_is_integer(len))
+            lines = (int)json_integer_value(len);
+        else if (json_is_string(len))
+            lines = atoi(json_string_value(len));
+        text =
+            local_compute_console_output(ctx.app->compute, &ctx.caller, req->params[0], lines, err);
+        if (!text)
+            goto cleanup;
+        size_t cl = strlen(text) + 1;
+        char *clean = malloc(cl);
+        if (clean)
+            nph_utf8_sanitize(text, clean, cl);
+        free(text);
+        if (!clean) {
+            nph_error_nomem(err);
+            goto cleanup;
+        }
+        http_resp_json(resp, 200, json_pack("{s:s}", "output", clean));
+        free(clean);
+        rc = 0;
+        goto cleanup;
+    } else {
+        nph_error_set(err, NPH_E_INVALID, "There is no such action: %s", name);
+        goto cleanup;
+    }
+    if (local_compute_server_action(ctx.app->compute, &ctx.caller, req->params[0], a, arg, err))
+        goto cleanup;
+    if (a == LC_ACT_REBUILD) {
+        json_t *s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err);
+        if (!s)
+            goto cleanup;
+        http_resp_json(resp, 202, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
+        json_decref(s);
+    } else {
+        resp->status = a == LC_ACT_CONFIRM_RESIZE || a == LC_ACT_LOCK || a == LC_ACT_UNLOCK
+                           ? (a == LC_ACT_CONFIRM_RESIZE ? 204 : 202)
+                           : 202;
+    }
+    rc = 0;
+cleanup:
+    json_decref(root);
+    return rc;
+}
+
+/* ---- metadata and tags ---------------------------------------------------------------------- */
+
+static int nova_meta_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *s;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:O}", "metadata", json_object_get(s, "metadata")));
+    json_decref(s);
+    return 0;
+}
+
+static int meta_write(struct http_req *req, struct http_resp *resp, struct nph_error *err,
+                      int replace)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *m;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "metadata", &root, err)))
+        return -1;
+    m = local_compute_server_metadata(ctx.app->compute, &ctx.caller, req->params[0], in, replace,
+                                      err);
+    json_decref(root);
+    if (!m)
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "metadata", m));
+}
+
+static int nova_meta_update(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return meta_write(req, resp, err, 0);
+}
+
+static int nova_meta_replace(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return meta_write(req, resp, err, 1);
+}
+
+static int nova_meta_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *s, *v;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    v = json_object_get(json_object_get(s, "metadata"), req->params[1]);
+    if (!v) {
+        json_decref(s);
+        return nph_error_set(err, NPH_E_NOT_FOUND, "Metadata item was not found");
+    }
+    http_resp_json(resp, 200, json_pack("{s:{s:O}}", "meta", req->params[1], v));
+    json_decref(s);
+    return 0;
+}
+
+static int nova_meta_put(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *m;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "meta", &root, err)))
+        return -1;
+    if (json_object_size(in) != 1 || !json_object_get(in, req->params[1])) {
+        json_decref(root);
+        return nph_error_set(err, NPH_E_INVALID, "Request body and URI mismatch");
+    }
+    m = local_compute_server_metadata(ctx.app->compute, &ctx.caller, req->params[0], in, 0, err);
+    if (m)
+        http_resp_json(resp, 200, json_pack("{s:O}", "meta", in));
+    json_decref(m);
+    json_decref(root);
+    return m ? 0 : -1;
+}
+
+static int nova_meta_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err) ||
+        local_compute_server_metadata_delete(ctx.app->compute, &ctx.caller, req->params[0],
+                                             req->params[1], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
+static int tags_begin(struct http_req *req, struct http_resp *resp, struct nova_ctx *ctx,
+                      struct nph_error *err)
+{
+    if (nova_begin(req, resp, ctx, err))
+        return -1;
+    if (ctx->minor < 26)
+        return nph_error_set(err, NPH_E_NOT_FOUND, "The resource could not be found.");
+    return 0;
+}
+
+static int nova_tags_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *s;
+    if (tags_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:O}", "tags", json_object_get(s, "tags")));
+    json_decref(s);
+    return 0;
+}
+
+static int nova_tags_replace(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *t;
+    if (tags_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(root = http_req_json(req, err)))
+        return -1;
+    t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0],
+                                  json_object_get(root, "tags") ? json_object_get(root, "tags")
+                                                                : json_null(),
+                                  NULL, NULL, 0, err);
+    json_decref(root);
+    if (!t)
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "tags", t));
+}
+
+static int nova_tags_clear(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *t;
+    if (tags_begin(req, resp, &ctx, err))
+        return -1;
+    t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0], NULL, NULL, NULL,
+                                  1, err);
+    if (!t)
+        return -1;
+    json_decref(t);
+    resp->status = 204;
+    return 0;
+}
+
+static int nova_tag_check(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *s, *t;
+    size_t i;
+    int found = 0;
+    if (tags_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    json_array_foreach(json_object_get(s, "tags"), i, t) found |=
+        strcmp(json_string_value(t), req->params[1]) == 0;
+    json_decref(s);
+    if (!found)
+        return nph_error_set(err, NPH_E_NOT_FOUND, "Tag %s could not be found.", req->params[1]);
+    resp->status = 204;
+    return 0;
+}
+
+static int nova_tag_add(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *t;
+    char loc[2048];
+    if (tags_begin(req, resp, &ctx, err))
+        return -1;
+    t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0], NULL,
+                                  req->params[1], NULL, 0, err);
+    if (!t)
+        return -1;
+    json_decref(t);
+    url_of(&ctx, loc, sizeof(loc), "/servers/%s/tags", req->params[0]);
+    http_resp_header(resp, "Location", loc);
+    resp->status = 201;
+    return 0;
+}
+
+static int nova_tag_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *t;
+    if (tags_begin(req, resp, &ctx, err))
+        return -1;
+    t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0], NULL, NULL,
+                                  req->params[1], 0, err);
+    if (!t)
+        return -1;
+    json_decref(t);
+    resp->status = 204;
+    return 0;
+}
+
+/* ---- instance actions ------------------------------------------------------------------------ */
+
+static int nova_actions_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *arr;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(arr = local_compute_actions_list(ctx.app->compute, &ctx.caller, req->params[0], err)))
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "instanceActions", arr));
+}
+
+static int nova_action_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *a;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(a = local_compute_action_get(ctx.app->compute, &ctx.caller, req->params[0],
+                                       req->params[1], err)))
+        return -1;
+    if (!ctx.caller.is_admin)
+        json_object_del(a, "events");
+    return http_resp_json(resp, 200, json_pack("{s:o}", "instanceAction", a));
+}
+
+/* ---- images proxy ---------------------------------------------------------------------------- */
+
+static json_t *image_view(struct nova_ctx *ctx, json_t *img, int detail)
+{
+    const char *id = json_string_value(json_object_get(img, "id"));
+    const char *st = json_string_value(json_object_get(img, "status"));
+    json_t *out = json_pack("{s:O,s:O,s:o}", "id", json_object_get(img, "id"), "name",
+                            json_object_get(img, "name"), "links", links(ctx, "images", id));
+    if (detail) {
+        json_object_set_new(out, "status",
+                            json_string(st && strcmp(st, "active") == 0 ? "ACTIVE" : "SAVING"));
+        json_object_set(out, "minDisk", json_object_get(img, "min_disk"));
+        json_object_set(out, "minRam", json_object_get(img, "min_ram"));
+        json_object_set(out, "created", json_object_get(img, "created_at"));
+        json_object_set(out, "updated", json_object_get(img, "updated_at"));
+        json_object_set_new(out, "progress",
+                            json_integer(st && strcmp(st, "active") == 0 ? 100 : 0));
+        json_object_set(out, "OS-EXT-IMG-SIZE:size", json_object_get(img, "size"));
+        json_object_set(out, "metadata", json_object_get(img, "properties"));
+    }
+    return out;
+}
+
+static int image_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
+                      int detail)
+{
+    struct nova_ctx ctx;
+    struct local_image_caller ic;
+    struct local_image_filter f;
+    json_t *arr, *out, *img;
+    size_t i;
+    int more = 0;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    ic.project_id = ctx.caller.project_id;
+    ic.is_admin = ctx.caller.is_admin;
+    local_image_filter_init(&f);
+    f.limit = LOCAL_IMAGE_LIST_LIMIT;
+    f.marker = http_req_query(req, "marker");
+    f.name = http_req_query(req, "name");
+    if (!(arr = local_image_list(ctx.app->image, &ic, &f, &more, err)))
+        return -1;
+    out = json_array();
+    json_array_foreach(arr, i, img) json_array_append_new(out, image_view(&ctx, img, detail));
+    json_decref(arr);
+    return http_resp_json(resp, 200, json_pack("{s:o}", "images", out));
+}
+
+static int nova_image_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return image_list(req, resp, err, 0);
+}
+
+static int nova_image_detail(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return image_list(req, resp, err, 1);
+}
+
+static int nova_image_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    struct local_image_caller ic;
+    json_t *img;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    ic.project_id = ctx.caller.project_id;
+    ic.is_admin = ctx.caller.is_admin;
+    if (!(img = local_image_get(ctx.app->image, &ic, req->params[0], err)))
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "image", image_view(&ctx, img, 1)));
+    json_decref(img);
+    return 0;
+}
+
+/* ---- limits, availability zones ----------------------------------------------------------- */
+
+static int nova_limits(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *q, *u;
+    const char *project;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    project = ctx.caller.project_id;
+    if (ctx.caller.is_admin && http_req_query(req, "tenant_id"))
+        project = http_req_query(req, "tenant_id");
+    if (!(q = local_compute_quota_get(ctx.app->compute, project, err)))
+        return -1;
+    if (!(u = local_compute_quota_usage(ctx.app->compute, project, err))) {
+        json_decref(q);
+        return -1;
+    }
+#define QV(k) json_object_get(q, k)
+    json_t *abs = json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:i,s:i,s:i,s:i}", "maxTotalInstances",
+        QV("instances"), "maxTotalCores", QV("cores"), "maxTotalRAMSize", QV("ram"),
+        "maxServerMeta", QV("metadata_items"), "maxPersonality", QV("injected_files"),
+        "maxPersonalitySize", QV("injected_file_content_bytes"), "maxTotalKeypairs",
+        QV("key_pairs"), "maxServerGroups", QV("server_groups"), "maxServerGroupMembers",
+        QV("server_group_members"), "totalInstancesUsed", json_object_get(u, "instances"),
+        "totalCoresUsed", json_object_get(u, "cores"), "totalRAMUsed", 0, "totalServerGroupsUsed",
+        0, "maxImageMeta", 128, "totalFloatingIpsUsed", 0);
+#undef QV
+    json_object_set(abs, "totalRAMUsed", json_object_get(u, "ram"));
+    if (ctx.minor >= 39)
+        json_object_del(abs, "maxImageMeta");
+    if (ctx.minor >= 36)
+        json_object_del(abs, "totalFloatingIpsUsed");
+    json_decref(q);
+    json_decref(u);
+    return http_resp_json(resp, 200,
+                          json_pack("{s:{s:o,s:[]}}", "limits", "absolute", abs, "rate"));
+}
+
+static int nova_azs(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    return http_resp_json(resp, 200,
+                          json_pack("{s:[{s:s,s:{s:b},s:n}]}", "availabilityZoneInfo", "zoneName",
+                                    "nova", "zoneState", "available", 1, "hosts"));
+}
+
+/* ---- key pairs ----------------------------------------------------------------------------- */
+
+static json_t *keypair_view(struct nova_ctx *ctx, json_t *k, int full)
+{
+    json_t *out = json_pack("{s:O,s:O,s:O}", "name", json_object_get(k, "name"), "public_key",
+                            json_object_get(k, "public_key"), "fingerprint",
+                            json_object_get(k, "fingerprint"));
+    if (ctx->minor >= 2)
+        json_object_set(out, "type", json_object_get(k, "type"));
+    if (full) {
+        json_object_set(out, "user_id", json_object_get(k, "user_id"));
+        json_object_set(out, "created_at", json_object_get(k, "created_at"));
+        json_object_set_new(out, "deleted", json_false());
+        json_object_set_new(out, "id", json_integer(0));
+        json_object_set_new(out, "updated_at", json_null());
+        json_object_set_new(out, "deleted_at", json_null());
+    }
+    if (json_object_get(k, "private_key"))
+        json_object_set(out, "private_key", json_object_get(k, "private_key"));
+    return out;
+}
+
+/* The user whose key pairs are meant: the caller, or ?user_id= for admins (2.10+). */
+static const char *keypair_user(struct http_req *req, struct nova_ctx *ctx)
+{
+    const char *u = http_req_query(req, "user_id");
+    if (u && ctx->caller.is_admin && ctx->minor >= 10)
+        return u;
+    return ctx->caller.user_id;
+}
+
+static int nova_keypair_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *arr, *out, *k;
+    size_t i;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(arr = local_compute_keypair_list(ctx.app->compute, keypair_user(req, &ctx), err)))
+        return -1;
+    out = json_array();
+    json_array_foreach(arr, i, k)
+        json_array_append_new(out, json_pack("{s:o}", "keypair", keypair_view(&ctx, k, 0)));
+    json_decref(arr);
+    return http_resp_json(resp, 200, json_pack("{s:o}", "keypairs", out));
+}
+
+static int nova_keypair_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *k;
+    const char *name = NULL, *pub = NULL, *type = NULL, *user = NULL;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "keypair", &root, err)))
+        return -1;
+    if (nph_json_get_str(in, "name", "keypair.name", 1, 255, &name, err) < 0 ||
+        nph_json_get_str(in, "public_key", "keypair.public_key", 0, 65535, &pub, err) < 0 ||
+        nph_json_get_str(in, "type", "keypair.type", 0, 16, &type, err) < 0 ||
+        nph_json_get_str(in, "user_id", "keypair.user_id", 0, 64, &user, err) < 0) {
+        json_decref(root);
+        return -1;
+    }
+    if (!user || !ctx.caller.is_admin || ctx.minor < 10)
+        user = ctx.caller.user_id;
+    k = local_compute_keypair_create(ctx.app->compute, user, name, type, pub, err);
+    json_decref(root);
+    if (!k)
+        return -1;
+    http_resp_json(resp, ctx.minor >= 2 ? 201 : 200,
+                   json_pack("{s:o}", "keypair", keypair_view(&ctx, k, 0)));
+    json_decref(k);
+    return 0;
+}
+
+static int nova_keypair_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *k;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(k = local_compute_keypair_get(ctx.app->compute, keypair_user(req, &ctx), req->params[0],
+                                        err)))
+        return -1;
+    http_resp_json(resp, 200, json_pack("{s:o}", "keypair", keypair_view(&ctx, k, 1)));
+    json_decref(k);
+    return 0;
+}
+
+static int nova_keypair_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err) ||
+        local_compute_keypair_delete(ctx.app->compute, keypair_user(req, &ctx), req->params[0],
+                                     err))
+        return -1;
+    resp->status = ctx.minor >= 2 ? 204 : 202;
+    return 0;
+}
+
+/* ---- quota sets ---------------------------------------------------------------------------- */
+
+static int nova_quota_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *q;
+    const char *project = req->params[0];
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!ctx.caller.is_admin && strcmp(project, ctx.caller.project_id) != 0)
+        return nph_error_set(err, NPH_E_FORBIDDEN,
+                             "Policy doesn't allow os_compute_api:os-quota-sets:show to be "
+                             "performed.");
+    if (!(q = local_compute_quota_get(ctx.app->compute, project, err)))
+        return -1;
+    if (parse_bool_q(http_req_query(req, "usage")) ||
+        (req->route && strstr(req->route->pattern, "/detail"))) {
+        /* /detail: {"in_use","limit","reserved"} per resource */
+        json_t *u = local_compute_quota_usage(ctx.app->compute, project, err), *v;
+        const char *k;
+        if (!u) {
+            json_decref(q);
+            return -1;
+        }
+        json_object_foreach(q, k, v)
+        {
+            json_t *used = json_object_get(u, k);
+            json_object_set_new(q, k,
+                                json_pack("{s:O,s:I,s:i}", "limit", v, "in_use",
+                                          used ? json_integer_value(used) : 0, "reserved", 0));
+        }
+        json_decref(u);
+    }
+    json_object_set_new(q, "id", json_string(project));
+    return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", q));
+}
+
+static int nova_quota_detail(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    return nova_quota_get(req, resp, err);
+}
+
+static int nova_quota_defaults(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *q;
+    if (nova_begin(req, resp, &ctx, err))
+        return -1;
+    if (!(q = local_compute_quota_get(ctx.app->compute, NULL, err)))
+        return -1;
+    json_object_set_new(q, "id", json_string(req->params[0]));
+    return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", q));
+}
+
+static int nova_quota_put(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *root, *in, *q;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
+        return -1;
+    if (!(in = body_obj(req, "quota_set", &root, err)))
+        return -1;
+    q = local_compute_quota_set(ctx.app->compute, req->params[0], in, err);
+    json_decref(root);
+    if (!q)
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", q));
+}
+
+static int nova_quota_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err) ||
+        local_compute_quota_delete(ctx.app->compute, req->params[0], err))
+        return -1;
+    resp->status = 202;
+    return 0;
+}
+
+#define P NOVA_PREFIX
+const struct http_route compat_nova_routes[] = {
+    {"GET", "/compute", nova_versions, "compute.versions", OS},
+    {"GET", P, nova_version, "compute.version", OS},
+    {"GET", P "/flavors", nova_flavor_list, "compute.flavors.list", OS},
+    {"GET", P "/flavors/detail", nova_flavor_detail, "compute.flavors.detail", OS},
+    {"POST", P "/flavors", nova_flavor_create, "compute.flavors.create", OS},
+    {"GET", P "/flavors/{id}", nova_flavor_get, "compute.flavors.get", OS},
+    {"PUT", P "/flavors/{id}", nova_flavor_update, "compute.flavors.update", OS},
+    {"DELETE", P "/flavors/{id}", nova_flavor_delete, "compute.flavors.delete", OS},
+    {"POST", P "/flavors/{id}/action", nova_flavor_action, "compute.flavors.action", OS},
+    {"GET", P "/flavors/{id}/os-flavor-access", nova_flavor_access_list, "compute.flavors.access",
+     OS},
+    {"GET", P "/flavors/{id}/os-extra_specs", nova_specs_list, "compute.specs.list", OS},
+    {"POST", P "/flavors/{id}/os-extra_specs", nova_specs_set, "compute.specs.set", OS},
+    {"GET", P "/flavors/{id}/os-extra_specs/{key}", nova_spec_get, "compute.specs.get", OS},
+    {"PUT", P "/flavors/{id}/os-extra_specs/{key}", nova_spec_put, "compute.specs.put", OS},
+    {"DELETE", P "/flavors/{id}/os-extra_specs/{key}", nova_spec_delete, "compute.specs.delete",
+     OS},
+    {"GET", P "/servers", nova_server_list, "compute.servers.list", OS},
+    {"GET", P "/servers/detail", nova_server_detail, "compute.servers.detail", OS},
+    {"POST", P "/servers", nova_server_create, "compute.servers.create", OS},
+    {"GET", P "/servers/{id}", nova_server_get, "compute.servers.get", OS},
+    {"PUT", P "/servers/{id}", nova_server_update, "compute.servers.update", OS},
+    {"DELETE", P "/servers/{id}", nova_server_delete, "compute.servers.delete", OS},
+    {"POST", P "/servers/{id}/action", nova_server_action, "compute.servers.action", OS},
+    {"GET", P "/servers/{id}/metadata", nova_meta_list, "compute.metadata.list", OS},
+    {"POST", P "/servers/{id}/metadata", nova_meta_update, "compute.metadata.update", OS},
+    {"PUT", P "/servers/{id}/metadata", nova_meta_replace, "compute.metadata.replace", OS},
+    {"GET", P "/servers/{id}/metadata/{key}", nova_meta_get, "compute.metadata.get", OS},
+    {"PUT", P "/servers/{id}/metadata/{key}", nova_meta_put, "compute.metadata.put", OS},
+    {"DELETE", P "/servers/{id}/metadata/{key}", nova_meta_delete, "compute.metadata.delete", OS},
+    {"GET", P "/servers/{id}/tags", nova_tags_list, "compute.tags.list", OS},
+    {"PUT", P "/servers/{id}/tags", nova_tags_replace, "compute.tags.replace", OS},
+    {"DELETE", P "/servers/{id}/tags", nova_tags_clear, "compute.tags.clear", OS},
+    {"GET", P "/servers/{id}/tags/{tag}", nova_tag_check, "compute.tags.check", OS},
+    {"PUT", P "/servers/{id}/tags/{tag}", nova_tag_add, "compute.tags.add", OS},
+    {"DELETE", P "/servers/{id}/tags/{tag}", nova_tag_delete, "compute.tags.delete", OS},
+    {"GET", P "/servers/{id}/os-instance-actions", nova_actions_list, "compute.actions.list", OS},
+    {"GET", P "/servers/{id}/os-instance-actions/{req}", nova_action_get, "compute.actions.get",
+     OS},
+    {"GET", P "/images", nova_image_list, "compute.images.list", OS},
+    {"GET", P "/images/detail", nova_image_detail, "compute.images.detail", OS},
+    {"GET", P "/images/{id}", nova_image_get, "compute.images.get", OS},
+    {"GET", P "/limits", nova_limits, "compute.limits", OS},
+    {"GET", P "/os-availability-zone", nova_azs, "compute.azs", OS},
+    {"GET", P "/os-availability-zone/detail", nova_azs, "compute.azs.detail", OS},
+    {"GET", P "/os-keypairs", nova_keypair_list, "compute.keypairs.list", OS},
+    {"POST", P "/os-keypairs", nova_keypair_create, "compute.keypairs.create", OS},
+    {"GET", P "/os-keypairs/{name}", nova_keypair_get, "compute.keypairs.get", OS},
+    {"DELETE", P "/os-keypairs/{name}", nova_keypair_delete, "compute.keypairs.delete", OS},
+    {"GET", P "/os-quota-sets/{project}/defaults", nova_quota_defaults, "compute.quotas.defaults",
+     OS},
+    {"GET", P "/os-quota-sets/{project}/detail", nova_quota_detail, "compute.quotas.detail", OS},
+    {"GET", P "/os-quota-sets/{project}", nova_quota_get, "compute.quotas.get", OS},
+    {"PUT", P "/os-quota-sets/{project}", nova_quota_put, "compute.quotas.put", OS},
+    {"DELETE", P "/os-quota-sets/{project}", nova_quota_delete, "compute.quotas.delete", OS},
+    {NULL, NULL, NULL, NULL, 0},
+};

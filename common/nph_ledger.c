@@ -1,0 +1,78 @@
+/*
+ * nph_ledger.c - the ledger_event table and appending to it. Events are never updated or
+ * deleted by Nephele; usage is derived from them by ordered scans per resource (the index on
+ * resource_id, ts) and per period (the index on ts).
+ */
+#include "nph_ledger.h"
+
+#include "nph_clock.h"
+#include "nph_id.h"
+
+static const struct nph_migration ledger_migrations[] = {
+    {1, "ledger events",
+     "CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL, event TEXT NOT NULL,"
+     " resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, project_id TEXT NOT NULL,"
+     " cloud TEXT NOT NULL, region TEXT, offering TEXT, size_gb BIGINT);"
+     "CREATE INDEX ledger_event_resource ON ledger_event (resource_id, ts);"
+     "CREATE INDEX ledger_event_ts ON ledger_event (ts);"
+     "CREATE INDEX ledger_event_project ON ledger_event (project_id, ts);"},
+};
+
+const char *nph_ledger_kind_name(enum nph_ledger_kind kind)
+{
+    switch (kind) {
+    case NPH_LEDGER_CREATED:
+        return "created";
+    case NPH_LEDGER_RESIZED:
+        return "resized";
+    case NPH_LEDGER_STOPPED:
+        return "stopped";
+    case NPH_LEDGER_STARTED:
+        return "started";
+    case NPH_LEDGER_DELETED:
+        return "deleted";
+    }
+    return "unknown";
+}
+
+int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *err)
+{
+    return nph_store_migrate(store, "ledger", ledger_migrations,
+                             sizeof(ledger_migrations) / sizeof(ledger_migrations[0]), applied,
+                             err);
+}
+
+int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err)
+{
+    char id[NPH_UUID_LEN + 1];
+    struct nph_stmt *st;
+    int rc;
+    if (!ev->resource_id || !ev->resource_type || !ev->project_id || !ev->cloud)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "a ledger event needs a resource id and type, a project and a cloud");
+    if (nph_uuid4(id))
+        return nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
+    st = nph_db_prepare(db,
+                        "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
+                        " project_id, cloud, region, offering, size_gb)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        err);
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_text(st, 1, id, err) ||
+        nph_stmt_bind_int64(st, 2, ev->ts ? ev->ts : nph_clock_now(), err) ||
+        nph_stmt_bind_text(st, 3, nph_ledger_kind_name(ev->kind), err) ||
+        nph_stmt_bind_text(st, 4, ev->resource_id, err) ||
+        nph_stmt_bind_text(st, 5, ev->resource_type, err) ||
+        nph_stmt_bind_text(st, 6, ev->project_id, err) ||
+        nph_stmt_bind_text(st, 7, ev->cloud, err) || nph_stmt_bind_text(st, 8, ev->region, err) ||
+        nph_stmt_bind_text(st, 9, ev->offering, err) ||
+        (ev->size_gb < 0 ? nph_stmt_bind_null(st, 10, err)
+                         : nph_stmt_bind_int64(st, 10, ev->size_gb, err))) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    rc = nph_stmt_step(st, err);
+    nph_stmt_done(st);
+    return rc < 0 ? -1 : 0;
+}

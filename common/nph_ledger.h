@@ -1,0 +1,50 @@
+/*
+ * nph_ledger.h - the ledger: append-only lifecycle events of every billable resource on every
+ * cloud (created, resized, stopped, started, deleted), the input of usage and billing
+ * (DESIGN.md section 6).
+ *
+ * An event is appended with the caller's connection, inside the caller's transaction, so that
+ * it commits or rolls back together with the state change it records: the ledger never says a
+ * server was stopped when the stop did not commit, and never misses one that did.
+ */
+#ifndef NPH_LEDGER_H
+#define NPH_LEDGER_H
+
+#include <stdint.h>
+
+#include "nph_error.h"
+#include "nph_store.h"
+
+enum nph_ledger_kind {
+    NPH_LEDGER_CREATED,
+    NPH_LEDGER_RESIZED,
+    NPH_LEDGER_STOPPED,
+    NPH_LEDGER_STARTED,
+    NPH_LEDGER_DELETED,
+};
+
+/* One event. Strings are borrowed for the call. size_gb < 0 is stored as NULL (servers). */
+struct nph_ledger_event {
+    int64_t ts;                /* UTC microseconds; 0 = nph_clock_now() */
+    enum nph_ledger_kind kind; /* stored as "created", "resized", ... */
+    const char *resource_id;
+    const char *resource_type; /* "server", "volume", "bucket" */
+    const char *project_id;
+    const char *cloud;    /* "local" for the native cloud */
+    const char *region;   /* may be NULL */
+    const char *offering; /* flavor name for servers; may be NULL */
+    int64_t size_gb;      /* volumes and buckets; < 0 = NULL */
+};
+
+/* "created", "resized", ... ("unknown" for an out-of-range kind). */
+const char *nph_ledger_kind_name(enum nph_ledger_kind kind);
+
+/* Apply the "ledger" component's migrations (table ledger_event). */
+int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *err);
+
+/* Append ev with db (inside the caller's transaction if one is open). resource_id,
+ * resource_type, project_id and cloud are required (NPH_E_INVALID otherwise). Returns 0, or -1
+ * with the store's error. The event id is a new UUID. */
+int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * compute_internal.h - private to local/compute: the service struct, the job queue, and the
+ * store helpers its files share.
+ */
+#ifndef COMPUTE_INTERNAL_H
+#define COMPUTE_INTERNAL_H
+
+#include <pthread.h>
+
+#include <libvirt/libvirt.h>
+
+#include "local_compute.h"
+#include "nph_id.h"
+
+#define CMP_MAX_WORKERS 16
+
+enum cmp_job_kind {
+    CMP_JOB_BUILD,
+    CMP_JOB_STOP,
+    CMP_JOB_START,
+    CMP_JOB_REBOOT_SOFT,
+    CMP_JOB_REBOOT_HARD,
+    CMP_JOB_RESIZE,
+    CMP_JOB_CONFIRM,
+    CMP_JOB_REVERT,
+    CMP_JOB_REBUILD,
+    CMP_JOB_DELETE,
+};
+
+struct cmp_job {
+    struct cmp_job *next;
+    enum cmp_job_kind kind;
+    char server_id[NPH_UUID_LEN + 1];
+    char action_id[NPH_UUID_LEN + 1]; /* the instance action to finish; "" = none */
+};
+
+struct local_compute {
+    pthread_mutex_t lock;
+    virConnectPtr conn; /* opened on first use, reopened when it dies */
+    char *uri;
+    int is_test; /* test:///: no files, no pools of our own */
+    /* set by local_compute_start */
+    struct nph_store *store;
+    char *data_dir, *region;
+    int stop_timeout_s;
+    local_compute_image_fn image_locate;
+    void *image_ctx;
+    /* job queue */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;    /* a job was queued, or stopping */
+    pthread_cond_t idlecond; /* a job finished */
+    struct cmp_job *head, *tail;
+    int stopping;
+    int running;                                  /* jobs in progress */
+    char busy[CMP_MAX_WORKERS][NPH_UUID_LEN + 1]; /* their servers */
+    pthread_t threads[CMP_MAX_WORKERS];
+    int n_threads;
+};
+
+/* The live connection (compute_conn.c), opening it as needed; NULL with err set. */
+virConnectPtr cmp_conn(struct local_compute *lc, struct nph_error *err);
+/* Fill err from libvirt's last error: code, "what" as the message, libvirt's text as detail. */
+int cmp_virt_error(struct nph_error *err, enum nph_err_code code, const char *what);
+
+/* A store connection, or NULL with err (NPH_E_INVALID if the service was not started). */
+struct nph_db *cmp_db(struct local_compute *lc, struct nph_error *err);
+
+/* Prepare sql, bind `types` ('s' text or NULL, 'i' int64) from the arguments, step once.
+ * For statements without rows: returns the number of changed rows, or -1. */
+int64_t cmp_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...);
+/* Same, but leaves the statement on its first row: returns 1 (row; *out set, call
+ * nph_stmt_done), 0 (no row), -1. */
+int cmp_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
+              const char *types, ...);
+
+/* Queue a job (compute_worker.c). */
+int cmp_queue(struct local_compute *lc, enum cmp_job_kind kind, const char *server_id,
+              const char *action_id, struct nph_error *err);
+int cmp_workers_start(struct local_compute *lc, int n, struct nph_error *err);
+void cmp_workers_stop(struct local_compute *lc);
+/* Run one job (compute_server.c). */
+void cmp_job_run(struct local_compute *lc, const struct cmp_job *job);
+/* Requeue the servers left in a task by a previous process (compute_server.c). */
+int cmp_requeue(struct local_compute *lc, struct nph_error *err);
+
+/* Flavor row -> JSON (compute_flavor.c), for servers. */
+json_t *cmp_flavor_get_any(struct nph_db *db, const char *id, struct nph_error *err);
+/* Bootstrap the default flavors when there is none. */
+int cmp_flavors_bootstrap(struct local_compute *lc, struct nph_error *err);
+/* Quota check for adding instances/cores/ram to a project within db's transaction:
+ * NPH_E_FORBIDDEN with Nova's message when over. */
+int cmp_quota_check(struct nph_db *db, const char *project_id, int64_t instances, int64_t cores,
+                    int64_t ram, struct nph_error *err);
+
+/* JSON text helpers. */
+json_t *cmp_json_load(const char *text, json_t *fallback);
+char *cmp_json_dump(const json_t *v);
+/* ISO 8601 "2026-01-02T03:04:05Z" of us (0 -> JSON null). */
+json_t *cmp_time_json(int64_t us);
+
+#endif

@@ -1,0 +1,643 @@
+/*
+ * compute_job.c - what the workers do to the hypervisor for each task, and the transaction
+ * that records the outcome (state, ledger event, instance action) afterwards.
+ *
+ * Disks: a root disk is a qcow2 volume whose backing store is the image file, created in a
+ * libvirt storage pool: a dir pool "nephele-instances" under <data_dir>/instances on a real
+ * host, the test driver's "default-pool" on test:///. Console: a serial port written to
+ * <data_dir>/console/<id>.log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/tree.h>
+
+#include "compute_internal.h"
+#include "nph_clock.h"
+#include "nph_ledger.h"
+#include "nph_log.h"
+
+#define S(o, k)  json_string_value(json_object_get((o), (k)))
+#define SI(o, k) json_integer_value(json_object_get((o), (k)))
+
+#define SERVER_JOB_COLS                                                                            \
+    "SELECT id, project_id, vm_state, task_state, flavor, old_flavor, image_id, disk_path,"        \
+    " launched_at FROM compute_server WHERE id = ?"
+
+struct job_server {
+    char id[NPH_UUID_LEN + 1];
+    char project_id[128];
+    char vm_state[32], task_state[32];
+    json_t *flavor, *old_flavor;
+    char image_id[128];
+    char disk_path[4096];
+    int64_t launched_at;
+};
+
+static int job_load(struct nph_db *db, const char *id, struct job_server *js, struct nph_error *err)
+{
+    struct nph_stmt *st;
+    int rc = cmp_query(db, err, &st, SERVER_JOB_COLS, "s", id);
+    if (rc <= 0)
+        return rc == 0 ? nph_error_set(err, NPH_E_NOT_FOUND, "server '%s' is gone", id) : -1;
+    memset(js, 0, sizeof(*js));
+#define CP(f, col)                                                                                 \
+    snprintf(js->f, sizeof(js->f), "%s",                                                           \
+             nph_stmt_col_text(st, col) ? nph_stmt_col_text(st, col) : "")
+    CP(id, 0);
+    CP(project_id, 1);
+    CP(vm_state, 2);
+    CP(task_state, 3);
+    CP(image_id, 6);
+    CP(disk_path, 7);
+#undef CP
+    js->flavor = cmp_json_load(nph_stmt_col_text(st, 4), json_object());
+    js->old_flavor = cmp_json_load(nph_stmt_col_text(st, 5), json_null());
+    js->launched_at = nph_stmt_col_int64(st, 8);
+    nph_stmt_done(st);
+    return 0;
+}
+
+static void job_server_fini(struct job_server *js)
+{
+    json_decref(js->flavor);
+    json_decref(js->old_flavor);
+}
+
+/* ---- hypervisor helpers ----------------------------------------------------------------- */
+
+static virStoragePoolPtr instances_pool(struct local_compute *lc, virConnectPtr conn,
+                                        struct nph_error *err)
+{
+    const char *name = lc->is_test ? "default-pool" : "nephele-instances";
+    virStoragePoolPtr p = virStoragePoolLookupByName(conn, name);
+    char dir[4096];
+    xmlDocPtr doc;
+    xmlNodePtr root, t;
+    xmlChar *xml = NULL;
+    int len = 0;
+    if (p) {
+        if (virStoragePoolIsActive(p) != 1 && virStoragePoolCreate(p, 0) != 0) {
+            virStoragePoolFree(p);
+            cmp_virt_error(err, NPH_E_UNAVAILABLE, "cannot start the instances storage pool");
+            return NULL;
+        }
+        return p;
+    }
+    snprintf(dir, sizeof(dir), "%s/instances", lc->data_dir);
+    mkdir(dir, 0711);
+    doc = xmlNewDoc((const xmlChar *)"1.0");
+    root = xmlNewNode(NULL, (const xmlChar *)"pool");
+    xmlDocSetRootElement(doc, root);
+    xmlNewProp(root, (const xmlChar *)"type", (const xmlChar *)"dir");
+    xmlNewTextChild(root, NULL, (const xmlChar *)"name", (const xmlChar *)name);
+    t = xmlNewChild(root, NULL, (const xmlChar *)"target", NULL);
+    xmlNewTextChild(t, NULL, (const xmlChar *)"path", (const xmlChar *)dir);
+    xmlDocDumpMemory(doc, &xml, &len);
+    xmlFreeDoc(doc);
+    p = xml ? virStoragePoolDefineXML(conn, (const char *)xml, 0) : NULL;
+    xmlFree(xml);
+    if (!p || virStoragePoolCreate(p, 0) != 0) {
+        if (p)
+            virStoragePoolFree(p);
+        cmp_virt_error(err, NPH_E_UNAVAILABLE, "cannot create the instances storage pool");
+        return NULL;
+    }
+    virStoragePoolSetAutostart(p, 1);
+    return p;
+}
+
+/* Create the root disk: a qcow2 overlay on the image. Writes its path into js->disk_path. */
+static int disk_create(struct local_compute *lc, virConnectPtr conn, struct job_server *js,
+                       struct nph_error *err)
+{
+    struct local_image_ref img;
+    virStoragePoolPtr pool;
+    virStorageVolPtr vol;
+    xmlDocPtr doc;
+    xmlNodePtr root, n;
+    xmlChar *xml = NULL;
+    int len = 0;
+    char name[96], cap[32];
+    char *path;
+    int64_t gb = SI(js->flavor, "disk");
+    if (!js->image_id[0] || !lc->image_locate)
+        return 0; /* no image: a diskless guest (test driver, kernel boot) */
+    if (lc->image_locate(lc->image_ctx, js->image_id, js->project_id, 1, &img, err))
+        return -1;
+    if (gb <= 0)
+        gb = (img.size + (1LL << 30) - 1) >> 30;
+    if (gb <= 0)
+        gb = 1;
+    if (!(pool = instances_pool(lc, conn, err)))
+        return -1;
+    snprintf(name, sizeof(name), "%s-disk.qcow2", js->id);
+    snprintf(cap, sizeof(cap), "%lld", (long long)gb);
+    doc = xmlNewDoc((const xmlChar *)"1.0");
+    root = xmlNewNode(NULL, (const xmlChar *)"volume");
+    xmlDocSetRootElement(doc, root);
+    xmlNewTextChild(root, NULL, (const xmlChar *)"name", (const xmlChar *)name);
+    n = xmlNewTextChild(root, NULL, (const xmlChar *)"capacity", (const xmlChar *)cap);
+    xmlNewProp(n, (const xmlChar *)"unit", (const xmlChar *)"G");
+    n = xmlNewChild(root, NULL, (const xmlChar *)"target", NULL);
+    xmlNewProp(xmlNewChild(n, NULL, (const xmlChar *)"format", NULL), (const xmlChar *)"type",
+               (const xmlChar *)"qcow2");
+    n = xmlNewChild(root, NULL, (const xmlChar *)"backingStore", NULL);
+    xmlNewTextChild(n, NULL, (const xmlChar *)"path", (const xmlChar *)img.path);
+    xmlNewProp(xmlNewChild(n, NULL, (const xmlChar *)"format", NULL), (const xmlChar *)"type",
+               (const xmlChar *)(img.disk_format[0] ? img.disk_format : "raw"));
+    xmlDocDumpMemory(doc, &xml, &len);
+    xmlFreeDoc(doc);
+    vol = virStorageVolLookupByName(pool, name); /* left by a crashed build */
+    if (!vol)
+        vol = xml ? virStorageVolCreateXML(pool, (const char *)xml, 0) : NULL;
+    xmlFree(xml);
+    virStoragePoolFree(pool);
+    if (!vol)
+        return cmp_virt_error(err, NPH_E_BACKEND, "cannot create the server's root disk");
+    path = virStorageVolGetPath(vol);
+    virStorageVolFree(vol);
+    if (!path)
+        return cmp_virt_error(err, NPH_E_BACKEND, "cannot read the root disk's path");
+    snprintf(js->disk_path, sizeof(js->disk_path), "%s", path);
+    free(path);
+    return 0;
+}
+
+static void disk_delete(virConnectPtr conn, const char *path)
+{
+    virStorageVolPtr vol;
+    if (!path || !*path)
+        return;
+    vol = virStorageVolLookupByPath(conn, path);
+    if (vol) {
+        virStorageVolDelete(vol, 0);
+        virStorageVolFree(vol);
+    }
+}
+
+/* Grow the root disk to the flavor's size (shrinking is refused at the API). The test driver
+ * cannot resize volumes: that is not an error there. */
+static void disk_grow(struct local_compute *lc, virConnectPtr conn, struct job_server *js)
+{
+    virStorageVolPtr vol;
+    if (!js->disk_path[0] || SI(js->flavor, "disk") <= 0)
+        return;
+    vol = virStorageVolLookupByPath(conn, js->disk_path);
+    if (!vol)
+        return;
+    if (virStorageVolResize(vol, (unsigned long long)SI(js->flavor, "disk") << 30, 0) != 0 &&
+        !lc->is_test)
+        nph_log(NPH_LOG_WARN, "compute.disk_resize_failed", "server", js->id, "error",
+                virGetLastErrorMessage(), NULL);
+    virStorageVolFree(vol);
+}
+
+/* (Re)define the domain from the server's current flavor and disk. */
+static virDomainPtr domain_define(struct local_compute *lc, virConnectPtr conn,
+                                  struct job_server *js, struct nph_error *err)
+{
+    struct local_compute_domain d = {0};
+    char name[80], console[4200], dir[4096];
+    char *xml;
+    virDomainPtr dom;
+    snprintf(name, sizeof(name), "nephele-%s", js->id);
+    snprintf(dir, sizeof(dir), "%s/console", lc->data_dir);
+    snprintf(console, sizeof(console), "%s/%s.log", dir, js->id);
+    if (!lc->is_test)
+        mkdir(dir, 0711);
+    d.name = name;
+    d.uuid = js->id;
+    d.vcpus = (unsigned)SI(js->flavor, "vcpus");
+    d.ram_mb = (uint64_t)SI(js->flavor, "ram");
+    d.kvm = local_compute_have_kvm();
+    d.disk_path = js->disk_path[0] ? js->disk_path : NULL;
+    d.disk_format = "qcow2";
+    d.console_log = console;
+    d.project_id = js->project_id;
+    d.flavor_name = S(js->flavor, "name");
+    xml = local_compute_domain_xml(&d, err);
+    if (!xml)
+        return NULL;
+    dom = virDomainDefineXML(conn, xml);
+    free(xml);
+    if (!dom)
+        cmp_virt_error(err, NPH_E_BACKEND, "libvirt refused the domain definition");
+    return dom;
+}
+
+static virDomainPtr domain_get(virConnectPtr conn, const char *id)
+{
+    return virDomainLookupByUUIDString(conn, id);
+}
+
+static int domain_running(virDomainPtr dom)
+{
+    int state = 0, reason = 0;
+    if (virDomainGetState(dom, &state, &reason, 0) != 0)
+        return 0;
+    return state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED;
+}
+
+/* Graceful shutdown (ACPI) for up to stop_timeout_s, then a hard stop. */
+static int domain_stop(struct local_compute *lc, virDomainPtr dom, int graceful,
+                       struct nph_error *err)
+{
+    if (!domain_running(dom))
+        return 0;
+    if (graceful && virDomainShutdown(dom) == 0) {
+        int64_t deadline = nph_clock_mono() + (int64_t)lc->stop_timeout_s * NPH_USEC_PER_SEC;
+        while (domain_running(dom) && nph_clock_mono() < deadline) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (!domain_running(dom))
+            return 0;
+    }
+    if (virDomainDestroy(dom) != 0 && domain_running(dom))
+        return cmp_virt_error(err, NPH_E_BACKEND, "cannot stop the domain");
+    return 0;
+}
+
+static int domain_start(virDomainPtr dom, struct nph_error *err)
+{
+    if (domain_running(dom))
+        return 0;
+    if (virDomainCreate(dom) != 0)
+        return cmp_virt_error(err, NPH_E_BACKEND, "cannot start the domain");
+    return 0;
+}
+
+/* ---- recording outcomes -------------------------------------------------------------------- */
+
+struct outcome {
+    const char *vm_state;    /* new vm_state */
+    int power;               /* new power state */
+    int ledger;              /* -1 none, else enum nph_ledger_kind */
+    int set_launched;        /* launched_at = now */
+    int keep_old_flavor;     /* resize: old_flavor stays (VERIFY_RESIZE) */
+    const char *fault;       /* error text */
+    const char *flavor_text; /* revert: the flavor to restore */
+};
+
+static int record(struct local_compute *lc, struct job_server *js, const struct cmp_job *job,
+                  const struct outcome *o, struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    int64_t now = nph_clock_now(), n;
+    int rc = -1;
+    if (!db)
+        return -1;
+    if (nph_db_begin(db, err))
+        goto cleanup;
+    if (o->flavor_text) {
+        json_t *f = cmp_json_load(o->flavor_text, json_object());
+        n = cmp_exec(db, err,
+                     "UPDATE compute_server SET flavor = ?, flavor_id = ?, vcpus = ?, ram_mb = ?"
+                     " WHERE id = ?",
+                     "ssiis", o->flavor_text, S(f, "id") ? S(f, "id") : "", (int64_t)SI(f, "vcpus"),
+                     (int64_t)SI(f, "ram"), js->id);
+        json_decref(f);
+        if (n < 0)
+            goto cleanup;
+    }
+    n = cmp_exec(db, err,
+                 "UPDATE compute_server SET vm_state = ?, task_state = NULL, power_state = ?,"
+                 " fault = ?, disk_path = ?, updated_at = ?,"
+                 " launched_at = CASE WHEN ? = 1 THEN ? ELSE launched_at END,"
+                 " old_flavor = CASE WHEN ? = 1 THEN old_flavor ELSE NULL END"
+                 " WHERE id = ? AND task_state = ?",
+                 "sissiiiiss", o->vm_state, (int64_t)o->power, o->fault,
+                 js->disk_path[0] ? js->disk_path : NULL, now, (int64_t)o->set_launched, now,
+                 (int64_t)o->keep_old_flavor, js->id, js->task_state);
+    if (n < 0)
+        goto cleanup;
+    if (n == 1 && o->ledger >= 0) {
+        struct nph_ledger_event ev = {0};
+        json_t *f =
+            o->flavor_text ? cmp_json_load(o->flavor_text, json_object()) : json_incref(js->flavor);
+        ev.ts = now;
+        ev.kind = (enum nph_ledger_kind)o->ledger;
+        ev.resource_id = js->id;
+        ev.resource_type = "server";
+        ev.project_id = js->project_id;
+        ev.cloud = "local";
+        ev.region = lc->region;
+        ev.offering = S(f, "name");
+        ev.size_gb = -1;
+        int bad = nph_ledger_append(db, &ev, err);
+        json_decref(f);
+        if (bad)
+            goto cleanup;
+    }
+    if (cmp_exec(db, err,
+                 "UPDATE compute_action SET finish_time = ?, result = ?, message = ? WHERE id = ?",
+                 "isss", now, o->fault ? "Error" : "Success", o->fault ? "Error" : NULL,
+                 job->action_id) < 0)
+        goto cleanup;
+    rc = nph_db_commit(db, err);
+cleanup:
+    nph_db_rollback(db, NULL);
+    nph_store_release(db);
+    return rc;
+}
+
+/* ---- the jobs ----------------------------------------------------------------------------- */
+
+static const char *expected_task(enum cmp_job_kind k)
+{
+    switch (k) {
+    case CMP_JOB_BUILD:
+        return "spawning";
+    case CMP_JOB_STOP:
+        return "powering-off";
+    case CMP_JOB_START:
+        return "powering-on";
+    case CMP_JOB_REBOOT_SOFT:
+        return "rebooting";
+    case CMP_JOB_REBOOT_HARD:
+        return "rebooting_hard";
+    case CMP_JOB_RESIZE:
+        return "resize_prep";
+    case CMP_JOB_REVERT:
+        return "resize_reverting";
+    case CMP_JOB_REBUILD:
+        return "rebuilding";
+    case CMP_JOB_DELETE:
+        return "deleting";
+    case CMP_JOB_CONFIRM:
+        break;
+    }
+    return "";
+}
+
+void cmp_job_run(struct local_compute *lc, const struct cmp_job *job)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct job_server js;
+    struct nph_db *db = cmp_db(lc, &err);
+    virConnectPtr conn;
+    virDomainPtr dom = NULL;
+    struct outcome o = {NULL, 0, -1, 0, 0, NULL, NULL};
+    char *old_text = NULL;
+    int ok = -1;
+    if (!db || job_load(db, job->server_id, &js, &err)) {
+        nph_store_release(db);
+        nph_log(NPH_LOG_WARN, "compute.job_skipped", "server", job->server_id, "error", err.msg,
+                NULL);
+        return;
+    }
+    nph_store_release(db);
+    if (strcmp(js.task_state, expected_task(job->kind)) != 0) {
+        job_server_fini(&js); /* superseded (deleted meanwhile, or a requeue of a done task) */
+        return;
+    }
+    if (!(conn = cmp_conn(lc, &err)))
+        goto done;
+    dom = domain_get(conn, js.id);
+    switch (job->kind) {
+    case CMP_JOB_BUILD:
+        if (!dom &&
+            (disk_create(lc, conn, &js, &err) || !(dom = domain_define(lc, conn, &js, &err))))
+            break;
+        if (domain_start(dom, &err))
+            break;
+        o.vm_state = "active";
+        o.power = 1;
+        o.ledger = NPH_LEDGER_CREATED;
+        o.set_launched = 1;
+        ok = 0;
+        break;
+    case CMP_JOB_STOP:
+        if (dom && domain_stop(lc, dom, 1, &err))
+            break;
+        o.vm_state = "stopped";
+        o.power = 4;
+        o.ledger = strcmp(js.vm_state, "active") == 0 ? NPH_LEDGER_STOPPED : -1;
+        ok = 0;
+        break;
+    case CMP_JOB_START:
+        if (!dom && !(dom = domain_define(lc, conn, &js, &err)))
+            break;
+        if (domain_start(dom, &err))
+            break;
+        o.vm_state = "active";
+        o.power = 1;
+        o.ledger = NPH_LEDGER_STARTED;
+        ok = 0;
+        break;
+    case CMP_JOB_REBOOT_SOFT:
+        if (!dom) {
+            nph_error_set(&err, NPH_E_BACKEND, "the domain does not exist");
+            break;
+        }
+        if (virDomainReboot(dom, 0) != 0) {
+            /* a guest without ACPI: fall back to a hard reboot */
+            if (domain_stop(lc, dom, 0, &err) || domain_start(dom, &err))
+                break;
+        }
+        o.vm_state = "active";
+        o.power = 1;
+        ok = 0;
+        break;
+    case CMP_JOB_REBOOT_HARD:
+        if (dom && domain_stop(lc, dom, 0, &err))
+            break;
+        if (dom)
+            virDomainFree(dom);
+        if (!(dom = domain_define(lc, conn, &js, &err)) || domain_start(dom, &err))
+            break;
+        o.vm_state = "active";
+        o.power = 1;
+        o.ledger = strcmp(js.vm_state, "active") == 0 ? -1 : NPH_LEDGER_STARTED;
+        ok = 0;
+        break;
+    case CMP_JOB_RESIZE:
+    case CMP_JOB_REVERT: {
+        json_t *old = json_object_get(js.old_flavor, "flavor");
+        int run_after = json_is_true(json_object_get(js.old_flavor, "was_running"));
+        if (job->kind == CMP_JOB_REVERT) {
+            if (!old) {
+                nph_error_set(&err, NPH_E_BACKEND, "the server has no flavor to revert to");
+                break;
+            }
+            old_text = cmp_json_dump(old);
+            json_decref(js.flavor);
+            js.flavor = json_incref(old);
+        }
+        if (dom && domain_stop(lc, dom, 1, &err))
+            break;
+        if (dom)
+            virDomainFree(dom);
+        disk_grow(lc, conn, &js);
+        if (!(dom = domain_define(lc, conn, &js, &err)) || (run_after && domain_start(dom, &err)))
+            break;
+        if (job->kind == CMP_JOB_RESIZE) {
+            o.vm_state = "resized";
+            o.keep_old_flavor = 1;
+        } else {
+            o.vm_state = run_after ? "active" : "stopped";
+            o.flavor_text = old_text;
+        }
+        o.power = run_after ? 1 : 4;
+        o.ledger = NPH_LEDGER_RESIZED;
+        ok = 0;
+        break;
+    }
+    case CMP_JOB_REBUILD:
+        if (dom) {
+            if (domain_stop(lc, dom, 0, &err))
+                break;
+            virDomainUndefine(dom);
+            virDomainFree(dom);
+            dom = NULL;
+        }
+        disk_delete(conn, js.disk_path);
+        js.disk_path[0] = '\0';
+        if (disk_create(lc, conn, &js, &err) || !(dom = domain_define(lc, conn, &js, &err)))
+            break;
+        if (strcmp(js.vm_state, "stopped") != 0 && domain_start(dom, &err))
+            break;
+        o.vm_state = strcmp(js.vm_state, "stopped") == 0 ? "stopped" : "active";
+        o.power = strcmp(js.vm_state, "stopped") == 0 ? 4 : 1;
+        ok = 0;
+        break;
+    case CMP_JOB_DELETE:
+        if (dom) {
+            if (domain_stop(lc, dom, 0, &err))
+                break;
+            if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                                VIR_DOMAIN_UNDEFINE_NVRAM) != 0 &&
+                virDomainUndefine(dom) != 0) {
+                cmp_virt_error(&err, NPH_E_BACKEND, "cannot undefine the domain");
+                break;
+            }
+        }
+        disk_delete(conn, js.disk_path);
+        if (!lc->is_test) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/console/%s.log", lc->data_dir, js.id);
+            unlink(path);
+        }
+        {
+            /* The deletion is a state change of its own (deleted = 1). */
+            struct nph_db *d2 = cmp_db(lc, &err);
+            int64_t now = nph_clock_now(), n;
+            if (!d2 || nph_db_begin(d2, &err)) {
+                nph_store_release(d2);
+                break;
+            }
+            n = cmp_exec(d2, &err,
+                         "UPDATE compute_server SET vm_state = 'deleted', task_state = NULL,"
+                         " power_state = 0, deleted = 1, deleted_at = ?, updated_at = ?"
+                         " WHERE id = ? AND task_state = 'deleting'",
+                         "iis", now, now, js.id);
+            if (n == 1 && js.launched_at) {
+                struct nph_ledger_event ev = {0};
+                ev.ts = now;
+                ev.kind = NPH_LEDGER_DELETED;
+                ev.resource_id = js.id;
+                ev.resource_type = "server";
+                ev.project_id = js.project_id;
+                ev.cloud = "local";
+                ev.region = lc->region;
+                ev.offering = S(js.flavor, "name");
+                ev.size_gb = -1;
+                if (nph_ledger_append(d2, &ev, &err))
+                    n = -1;
+            }
+            if (n >= 0 &&
+                cmp_exec(d2, &err,
+                         "UPDATE compute_action SET finish_time = ?, result = 'Success'"
+                         " WHERE id = ?",
+                         "is", now, job->action_id) >= 0 &&
+                nph_db_commit(d2, &err) == 0)
+                ok = 1; /* recorded here */
+            nph_db_rollback(d2, NULL);
+            nph_store_release(d2);
+        }
+        break;
+    case CMP_JOB_CONFIRM:
+        ok = 1;
+        break;
+    }
+done:
+    if (dom)
+        virDomainFree(dom);
+    if (ok == 0) {
+        if (record(lc, &js, job, &o, &err))
+            nph_log(NPH_LOG_ERROR, "compute.record_failed", "server", js.id, "error", err.msg,
+                    NULL);
+    } else if (ok < 0) {
+        struct outcome fo = {"error", 0, -1, 0, 0, err.msg[0] ? err.msg : "failed", NULL};
+        struct nph_error e2 = NPH_ERROR_INIT;
+        char fault[NPH_ERR_MSG_MAX + NPH_ERR_DETAIL_MAX + 4];
+        snprintf(fault, sizeof(fault), "%s%s%s", err.msg, err.detail[0] ? ": " : "", err.detail);
+        fo.fault = fault;
+        nph_log(NPH_LOG_WARN, "compute.job_failed", "server", js.id, "task", js.task_state, "error",
+                err.msg, "detail", err.detail, NULL);
+        if (job->kind == CMP_JOB_DELETE) {
+            /* the server stays, with its task cleared, so the user may retry */
+            fo.vm_state = js.vm_state;
+        } else if (job->kind == CMP_JOB_RESIZE && js.old_flavor && json_is_object(js.old_flavor)) {
+            old_text =
+                old_text ? old_text : cmp_json_dump(json_object_get(js.old_flavor, "flavor"));
+            fo.flavor_text = old_text;
+        }
+        if (record(lc, &js, job, &fo, &e2))
+            nph_log(NPH_LOG_ERROR, "compute.record_failed", "server", js.id, "error", e2.msg, NULL);
+    }
+    free(old_text);
+    job_server_fini(&js);
+}
+
+int cmp_requeue(struct local_compute *lc, struct nph_error *err)
+{
+    static const struct {
+        const char *task;
+        enum cmp_job_kind kind;
+    } map[] = {
+        {"spawning", CMP_JOB_BUILD},
+        {"powering-off", CMP_JOB_STOP},
+        {"powering-on", CMP_JOB_START},
+        {"rebooting", CMP_JOB_REBOOT_SOFT},
+        {"rebooting_hard", CMP_JOB_REBOOT_HARD},
+        {"resize_prep", CMP_JOB_RESIZE},
+        {"resize_reverting", CMP_JOB_REVERT},
+        {"rebuilding", CMP_JOB_REBUILD},
+        {"deleting", CMP_JOB_DELETE},
+    };
+    struct nph_db *db = cmp_db(lc, err);
+    struct nph_stmt *st = NULL;
+    int rc, n = 0;
+    if (!db)
+        return -1;
+    rc = cmp_query(db, err, &st,
+                   "SELECT s.id, s.task_state, (SELECT a.id FROM compute_action a WHERE"
+                   " a.server_id = s.id AND a.finish_time = 0 ORDER BY a.start_time DESC LIMIT 1)"
+                   " FROM compute_server s WHERE s.task_state IS NOT NULL AND s.deleted = 0",
+                   NULL);
+    while (rc == 1) {
+        const char *task = nph_stmt_col_text(st, 1);
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+            if (strcmp(task, map[i].task) == 0) {
+                if (cmp_queue(lc, map[i].kind, nph_stmt_col_text(st, 0), nph_stmt_col_text(st, 2),
+                              err) == 0)
+                    n++;
+                break;
+            }
+        }
+        rc = nph_stmt_step(st, err);
+    }
+    if (st)
+        nph_stmt_done(st);
+    nph_store_release(db);
+    if (n)
+        nph_logf(NPH_LOG_INFO, "compute.requeued", "%d unfinished task(s) requeued", n);
+    return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,462 @@
+/*
+ * compute_quota.c - per-project quotas (instances, cores, ram and Nova's other limits, with
+ * Nova's defaults) enforced at create and resize, and key pairs: OpenSSH public keys imported
+ * (fingerprint = MD5 of the key blob, as Nova shows it) or RSA 2048 pairs generated with
+ * OpenSSL, the private key handed out once and never stored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "compute_internal.h"
+#include "nph_clock.h"
+#include "nph_crypto.h"
+
+static const struct {
+    const char *name;
+    int64_t def;
+} quota_defaults[] = {
+    {"instances", 10},
+    {"cores", 20},
+    {"ram", 51200},
+    {"key_pairs", 100},
+    {"metadata_items", 128},
+    {"injected_files", 5},
+    {"injected_file_content_bytes", 10240},
+    {"injected_file_path_bytes", 255},
+    {"server_groups", 10},
+    {"server_group_members", 10},
+};
+#define N_QUOTAS (sizeof(quota_defaults) / sizeof(quota_defaults[0]))
+
+static json_t *quota_read(struct nph_db *db, const char *project_id, struct nph_error *err)
+{
+    json_t *out = json_object();
+    struct nph_stmt *st = NULL;
+    int rc = 0;
+    if (!out) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    for (size_t i = 0; i < N_QUOTAS; i++)
+        json_object_set_new(out, quota_defaults[i].name, json_integer(quota_defaults[i].def));
+    if (project_id)
+        rc = cmp_query(db, err, &st,
+                       "SELECT resource, hard_limit FROM compute_quota WHERE project_id = ?", "s",
+                       project_id);
+    while (rc == 1) {
+        json_object_set_new(out, nph_stmt_col_text(st, 0), json_integer(nph_stmt_col_int64(st, 1)));
+        rc = nph_stmt_step(st, err);
+    }
+    if (st)
+        nph_stmt_done(st);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+json_t *local_compute_quota_get(struct local_compute *lc, const char *project_id,
+                                struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    json_t *out;
+    if (!db)
+        return NULL;
+    out = quota_read(db, project_id, err);
+    nph_store_release(db);
+    return out;
+}
+
+static int usage_read(struct nph_db *db, const char *project_id, int64_t u[3],
+                      struct nph_error *err)
+{
+    struct nph_stmt *st;
+    int rc = cmp_query(db, err, &st,
+                       "SELECT COUNT(*), SUM(vcpus), SUM(ram_mb) FROM compute_server"
+                       " WHERE project_id = ? AND deleted = 0",
+                       "s", project_id);
+    if (rc < 0)
+        return -1;
+    u[0] = u[1] = u[2] = 0;
+    if (rc == 1) {
+        for (int i = 0; i < 3; i++)
+            u[i] = nph_stmt_col_int64(st, i);
+        nph_stmt_done(st);
+    }
+    return 0;
+}
+
+json_t *local_compute_quota_usage(struct local_compute *lc, const char *project_id,
+                                  struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    int64_t u[3];
+    json_t *out = NULL;
+    if (!db)
+        return NULL;
+    if (usage_read(db, project_id, u, err) == 0)
+        out = json_pack("{s:I,s:I,s:I}", "instances", (json_int_t)u[0], "cores", (json_int_t)u[1],
+                        "ram", (json_int_t)u[2]);
+    nph_store_release(db);
+    return out;
+}
+
+int cmp_quota_check(struct nph_db *db, const char *project_id, int64_t instances, int64_t cores,
+                    int64_t ram, struct nph_error *err)
+{
+    static const char *const names[3] = {"instances", "cores", "ram"};
+    int64_t want[3] = {instances, cores, ram}, used[3];
+    json_t *q = quota_read(db, project_id, err);
+    if (!q)
+        return -1;
+    if (usage_read(db, project_id, used, err)) {
+        json_decref(q);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        int64_t limit = json_integer_value(json_object_get(q, names[i]));
+        if (want[i] <= 0 || limit < 0)
+            continue;
+        if (used[i] + want[i] > limit) {
+            json_decref(q);
+            return nph_error_set(err, NPH_E_FORBIDDEN,
+                                 "Quota exceeded for %s: Requested %lld, but already used %lld of "
+                                 "%lld %s",
+                                 names[i], (long long)want[i], (long long)used[i], (long long)limit,
+                                 names[i]);
+        }
+    }
+    json_decref(q);
+    return 0;
+}
+
+json_t *local_compute_quota_set(struct local_compute *lc, const char *project_id,
+                                const json_t *limits, struct nph_error *err)
+{
+    struct nph_db *db;
+    const char *k;
+    json_t *v, *out = NULL;
+    if (!json_is_object(limits)) {
+        nph_error_set(err, NPH_E_INVALID, "'quota_set' must be an object");
+        return NULL;
+    }
+    json_object_foreach((json_t *)limits, k, v)
+    {
+        size_t i;
+        if (strcmp(k, "force") == 0 || strcmp(k, "tenant_id") == 0 || strcmp(k, "id") == 0)
+            continue;
+        for (i = 0; i < N_QUOTAS && strcmp(quota_defaults[i].name, k) != 0; i++)
+            ;
+        if (i == N_QUOTAS) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "Invalid input for field/attribute quota_set. Additional properties are "
+                          "not allowed ('%s' was unexpected)",
+                          k);
+            return NULL;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < -1) {
+            nph_error_set(err, NPH_E_INVALID, "'%s' must be an integer >= -1", k);
+            return NULL;
+        }
+    }
+    if (!(db = cmp_db(lc, err)))
+        return NULL;
+    if (nph_db_begin(db, err))
+        goto cleanup;
+    json_object_foreach((json_t *)limits, k, v)
+    {
+        if (!json_is_integer(v) || strcmp(k, "force") == 0)
+            continue;
+        if (cmp_exec(db, err, "DELETE FROM compute_quota WHERE project_id = ? AND resource = ?",
+                     "ss", project_id, k) < 0 ||
+            cmp_exec(
+                db, err,
+                "INSERT INTO compute_quota (project_id, resource, hard_limit) VALUES (?, ?, ?)",
+                "ssi", project_id, k, (int64_t)json_integer_value(v)) < 0)
+            goto cleanup;
+    }
+    if (nph_db_commit(db, err))
+        goto cleanup;
+    out = quota_read(db, project_id, err);
+cleanup:
+    nph_store_release(db);
+    return out;
+}
+
+int local_compute_quota_delete(struct local_compute *lc, const char *project_id,
+                               struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    int64_t n;
+    if (!db)
+        return -1;
+    n = cmp_exec(db, err, "DELETE FROM compute_quota WHERE project_id = ?", "s", project_id);
+    nph_store_release(db);
+    return n < 0 ? -1 : 0;
+}
+
+/* ---- key pairs --------------------------------------------------------------------------- */
+
+/* MD5 of the blob as "aa:bb:...", Nova's ssh fingerprint. */
+static void md5_fingerprint(const uint8_t *blob, size_t n, char out[48])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(blob, n, md, &mdlen, EVP_md5(), NULL);
+    out[0] = '\0';
+    for (unsigned i = 0; i < mdlen && i < 16; i++)
+        sprintf(out + strlen(out), i ? ":%02x" : "%02x", md[i]);
+}
+
+/* Check "type base64 [comment]" and compute the fingerprint. */
+static int ssh_public_key_check(const char *key, char fp[48], struct nph_error *err)
+{
+    const char *sp = strchr(key, ' '), *b64, *end;
+    uint8_t *blob;
+    long n;
+    size_t tlen, blen;
+    if (!sp || sp == key || sp - key > 64)
+        return nph_error_set(err, NPH_E_INVALID, "Keypair data is invalid: failed to parse key");
+    tlen = (size_t)(sp - key);
+    b64 = sp + 1;
+    end = strpbrk(b64, " \r\n");
+    blen = end ? (size_t)(end - b64) : strlen(b64);
+    if (blen == 0 || blen > 16384)
+        return nph_error_set(err, NPH_E_INVALID, "Keypair data is invalid: failed to parse key");
+    blob = malloc(blen * 3 / 4 + 3);
+    if (!blob)
+        return nph_error_nomem(err);
+    n = nph_b64_decode(b64, blen, blob);
+    /* The blob starts with the key type as an SSH string: uint32 length, bytes. */
+    if (n < 4 + (long)tlen ||
+        ((uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3]) !=
+            tlen ||
+        memcmp(blob + 4, key, tlen) != 0) {
+        free(blob);
+        return nph_error_set(err, NPH_E_INVALID, "Keypair data is invalid: failed to parse key");
+    }
+    md5_fingerprint(blob, (size_t)n, fp);
+    free(blob);
+    return 0;
+}
+
+static void put_string(uint8_t *buf, size_t *pos, const uint8_t *s, size_t n)
+{
+    buf[(*pos)++] = (uint8_t)(n >> 24);
+    buf[(*pos)++] = (uint8_t)(n >> 16);
+    buf[(*pos)++] = (uint8_t)(n >> 8);
+    buf[(*pos)++] = (uint8_t)n;
+    memcpy(buf + *pos, s, n);
+    *pos += n;
+}
+
+/* An SSH mpint: big-endian, a leading 0 when the top bit is set. */
+static void put_mpint(uint8_t *buf, size_t *pos, const BIGNUM *bn)
+{
+    uint8_t tmp[1024];
+    int n = BN_bn2bin(bn, tmp + 1);
+    tmp[0] = 0;
+    if (n > 0 && (tmp[1] & 0x80))
+        put_string(buf, pos, tmp, (size_t)n + 1);
+    else
+        put_string(buf, pos, tmp + 1, (size_t)n);
+}
+
+/* Generate RSA 2048: *pub "ssh-rsa AAAA... nephele", *priv PEM (both malloc'd). */
+static int rsa_generate(char **pub, char **priv, char fp[48], struct nph_error *err)
+{
+    EVP_PKEY *pkey = EVP_RSA_gen(2048);
+    BIGNUM *n = NULL, *e = NULL;
+    BIO *bio = NULL;
+    uint8_t blob[1200];
+    size_t pos = 0;
+    char *b64 = NULL;
+    int rc = -1;
+    long plen;
+    char *pdata;
+    *pub = *priv = NULL;
+    if (!pkey || !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
+        !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) || BN_num_bytes(n) > 512) {
+        nph_error_set(err, NPH_E_INTERNAL, "generating an RSA key failed");
+        goto cleanup;
+    }
+    put_string(blob, &pos, (const uint8_t *)"ssh-rsa", 7);
+    put_mpint(blob, &pos, e);
+    put_mpint(blob, &pos, n);
+    md5_fingerprint(blob, pos, fp);
+    b64 = malloc(nph_b64_encoded_len(pos) + 1);
+    if (!b64 || !(*pub = malloc(nph_b64_encoded_len(pos) + 32))) {
+        nph_error_nomem(err);
+        goto cleanup;
+    }
+    nph_b64_encode(blob, pos, b64);
+    sprintf(*pub, "ssh-rsa %s Generated-by-Nephele", b64);
+    bio = BIO_new(BIO_s_mem());
+    if (!bio || !PEM_write_bio_PrivateKey_traditional(bio, pkey, NULL, NULL, 0, NULL, NULL)) {
+        nph_error_set(err, NPH_E_INTERNAL, "writing the private key failed");
+        goto cleanup;
+    }
+    plen = BIO_get_mem_data(bio, &pdata);
+    if (!(*priv = malloc((size_t)plen + 1))) {
+        nph_error_nomem(err);
+        goto cleanup;
+    }
+    memcpy(*priv, pdata, (size_t)plen);
+    (*priv)[plen] = '\0';
+    rc = 0;
+cleanup:
+    if (rc) {
+        free(*pub);
+        *pub = NULL;
+    }
+    free(b64);
+    BIO_free(bio);
+    BN_free(n);
+    BN_free(e);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+static json_t *keypair_row(struct nph_stmt *st)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "user_id", nph_stmt_col_text(st, 0), "name",
+                     nph_stmt_col_text(st, 1), "type", nph_stmt_col_text(st, 2), "public_key",
+                     nph_stmt_col_text(st, 3), "fingerprint", nph_stmt_col_text(st, 4),
+                     "created_at", cmp_time_json(nph_stmt_col_int64(st, 5)));
+}
+
+#define KP_COLS                                                                                    \
+    "SELECT user_id, name, type, public_key, fingerprint, created_at FROM compute_keypair"
+
+json_t *local_compute_keypair_get(struct local_compute *lc, const char *user_id, const char *name,
+                                  struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    struct nph_stmt *st;
+    json_t *out = NULL;
+    int rc;
+    if (!db)
+        return NULL;
+    rc = cmp_query(db, err, &st, KP_COLS " WHERE user_id = ? AND name = ?", "ss", user_id, name);
+    if (rc == 1) {
+        out = keypair_row(st);
+        nph_stmt_done(st);
+    } else if (rc == 0) {
+        nph_error_set(err, NPH_E_NOT_FOUND, "Keypair %s not found for user %s", name, user_id);
+    }
+    nph_store_release(db);
+    return out;
+}
+
+json_t *local_compute_keypair_list(struct local_compute *lc, const char *user_id,
+                                   struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    struct nph_stmt *st = NULL;
+    json_t *out = json_array();
+    int rc;
+    if (!db) {
+        json_decref(out);
+        return NULL;
+    }
+    rc = cmp_query(db, err, &st, KP_COLS " WHERE user_id = ? ORDER BY name", "s", user_id);
+    while (rc == 1) {
+        json_array_append_new(out, keypair_row(st));
+        rc = nph_stmt_step(st, err);
+    }
+    if (st)
+        nph_stmt_done(st);
+    nph_store_release(db);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+json_t *local_compute_keypair_create(struct local_compute *lc, const char *user_id,
+                                     const char *name, const char *type, const char *public_key,
+                                     struct nph_error *err)
+{
+    char fp[48] = "";
+    char *gen_pub = NULL, *gen_priv = NULL;
+    struct nph_db *db = NULL;
+    json_t *out = NULL;
+    int64_t n;
+    if (!name || !*name || strlen(name) > 255 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- .@") !=
+            strlen(name)) {
+        nph_error_set(err, NPH_E_INVALID,
+                      "Keypair data is invalid: Keypair name contains unsafe characters");
+        return NULL;
+    }
+    if (!type)
+        type = "ssh";
+    if (strcmp(type, "ssh") != 0 && strcmp(type, "x509") != 0) {
+        nph_error_set(err, NPH_E_INVALID, "'type' must be 'ssh' or 'x509'");
+        return NULL;
+    }
+    if (public_key) {
+        if (strcmp(type, "ssh") == 0 && ssh_public_key_check(public_key, fp, err))
+            return NULL;
+        if (strcmp(type, "x509") == 0) {
+            md5_fingerprint((const uint8_t *)public_key, strlen(public_key), fp);
+        }
+    } else {
+        if (strcmp(type, "ssh") != 0) {
+            nph_error_set(err, NPH_E_INVALID, "only ssh key pairs can be generated");
+            return NULL;
+        }
+        if (rsa_generate(&gen_pub, &gen_priv, fp, err))
+            return NULL;
+        public_key = gen_pub;
+    }
+    if (!(db = cmp_db(lc, err)))
+        goto cleanup;
+    n = cmp_exec(db, err,
+                 "INSERT INTO compute_keypair (user_id, name, type, public_key, fingerprint,"
+                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                 "sssssi", user_id, name, type, public_key, fp, nph_clock_now());
+    if (n < 0) {
+        if (err && err->code == NPH_E_CONFLICT)
+            nph_error_set(err, NPH_E_CONFLICT, "Key pair '%s' already exists.", name);
+        goto cleanup;
+    }
+    nph_store_release(db);
+    db = NULL;
+    out = local_compute_keypair_get(lc, user_id, name, err);
+    if (out && gen_priv)
+        json_object_set_new(out, "private_key", json_string(gen_priv));
+cleanup:
+    nph_store_release(db);
+    free(gen_pub);
+    if (gen_priv) {
+        OPENSSL_cleanse(gen_priv, strlen(gen_priv));
+        free(gen_priv);
+    }
+    return out;
+}
+
+int local_compute_keypair_delete(struct local_compute *lc, const char *user_id, const char *name,
+                                 struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    int64_t n;
+    if (!db)
+        return -1;
+    n = cmp_exec(db, err, "DELETE FROM compute_keypair WHERE user_id = ? AND name = ?", "ss",
+                 user_id, name);
+    nph_store_release(db);
+    if (n == 0)
+        return nph_error_set(err, NPH_E_NOT_FOUND, "Keypair %s not found for user %s", name,
+                             user_id);
+    return n < 0 ? -1 : 0;
+}
