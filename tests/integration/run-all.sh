@@ -14,7 +14,7 @@ if [ ! -x "$NEPHELE_BIN" ]; then
 fi
 
 failed=()
-for t in identity_cli.sh identity_badinput.sh image_cli.sh; do
+for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh; do
     echo "=== $t"
     if bash "$HERE/$t"; then
         echo "=== $t: PASS"
