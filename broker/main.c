@@ -170,6 +170,10 @@ static int cmd_serve(int argc, char **argv)
     ho.max_header_bytes = (size_t)app.cfg.http_max_header_bytes;
     ho.max_json_depth = (int)app.cfg.http_max_json_depth;
     ho.connection_timeout_s = (unsigned)app.cfg.http_connection_timeout;
+    /* Uploads land beside the image store, so finishing one is a rename, not a copy. */
+    char upload_dir[4200];
+    snprintf(upload_dir, sizeof(upload_dir), "%s/images", app.cfg.data_dir);
+    ho.upload_dir = upload_dir;
     ho.routes = app_routes();
     ho.app = &app;
     ho.ready = app_ready;

@@ -68,6 +68,10 @@ integration_pg() {
     bash -c 'NEPHELE_STORE_URL=$NPH_TEST_PG_URL tests/integration/identity_cli.sh'
 }
 
+tempest_image() {
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/image.sh
+}
+
 tempest_identity() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/identity.sh
 }
@@ -88,6 +92,7 @@ stage "integration: openstack client and bad input" integration
 stage "integration: the same against the ASan+UBSan daemon" integration_asan
 stage "integration: openstack client on PostgreSQL" integration_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
+stage "tempest: interop 2022.11 image" tempest_image
 stage "integration: a real guest under TCG" guest_tcg
 stage "tempest: interop 2022.11 compute" tempest_compute
 
