@@ -191,6 +191,16 @@ int app_ready(void *ctx, struct nph_error *err)
     return 0;
 }
 
+int app_upload_allowed(void *ctx, const char *auth_token, struct nph_error *err)
+{
+    struct nph_app *app = ctx;
+    struct ident_token t;
+    if (!auth_token || !*auth_token)
+        return nph_error_set(err, NPH_E_UNAUTHORIZED,
+                             "the request you have made requires authentication");
+    return local_identity_token_validate(app->identity, auth_token, 0, &t, err);
+}
+
 void app_close(struct nph_app *app)
 {
     local_compute_close(app->compute); /* first: its workers use the image service */

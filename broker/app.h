@@ -27,6 +27,9 @@ struct nph_app {
 int app_open(struct nph_app *app, struct nph_error *err);
 void app_close(struct nph_app *app);
 
+/* Uploads (body-to-file routes) need a valid token before their bytes reach the disk. */
+int app_upload_allowed(void *app, const char *auth_token, struct nph_error *err);
+
 /* /readyz: the store answers. */
 int app_ready(void *app, struct nph_error *err);
 

@@ -77,6 +77,7 @@ struct http_server {
     struct metrics_http *metrics;
     void *app;
     int (*ready)(void *app, struct nph_error *err);
+    int (*upload_allowed)(void *app, const char *auth_token, struct nph_error *err);
     size_t max_body;
     size_t max_header;
     int max_json_depth;
@@ -102,10 +103,12 @@ struct req_state {
     char *param_buf; /* malloc'd storage of the param values */
     /* HTTP_ROUTE_BODY_TO_FILE: the body goes to file_path (malloc'd) through file_fd. */
     bool to_file;
-    int file_fd;       /* -1 when closed */
-    char *file_path;   /* NULL once removed or taken by the handler */
-    uint64_t file_len; /* bytes written */
-    int file_errno;    /* first write/create failure (0 = none) */
+    int file_fd;        /* -1 when closed */
+    char *file_path;    /* NULL once removed or taken by the handler */
+    uint64_t file_len;  /* bytes written */
+    int file_errno;     /* first write/create failure (0 = none) */
+    bool upload_denied; /* upload_allowed refused: the body is dropped, deny_err answered */
+    struct nph_error deny_err;
 };
 
 struct span {
@@ -645,7 +648,11 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
                 st->body_cap = (size_t)n + 1;
         }
     }
-    if (st->to_file && !st->too_large && !st->headers_large)
+    if (st->to_file && !st->too_large && !st->headers_large && s->upload_allowed &&
+        s->upload_allowed(s->app, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Auth-Token"),
+                          &st->deny_err) != 0)
+        st->upload_denied = true;
+    if (st->to_file && !st->too_large && !st->headers_large && !st->upload_denied)
         upload_open(s, st);
     return MHD_YES;
 }
@@ -654,7 +661,7 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
 static enum MHD_Result request_body_file(struct http_server *s, struct req_state *st,
                                          const char *data, size_t n)
 {
-    if (st->too_large || st->nomem || st->file_errno || st->file_fd < 0) {
+    if (st->too_large || st->nomem || st->file_errno || st->file_fd < 0 || st->upload_denied) {
         /* Past the limit or after a failure: drop the rest (the answer is an error), and
          * close the connection past HTTP_DISCARD_MAX as for in-memory bodies. */
         st->discarded += n;
@@ -853,6 +860,8 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
     } else if (!query_is_utf8(c)) {
         nph_error_set(&err, NPH_E_INVALID, "the query string is not valid UTF-8");
         http_resp_fault(&resp, style, &err, req->request_id);
+    } else if (st->upload_denied) {
+        http_resp_fault(&resp, style, &st->deny_err, req->request_id);
     } else if (st->too_large && st->to_file) {
         nph_error_set(&err, NPH_E_TOO_LARGE, "the request body exceeds %llu bytes",
                       (unsigned long long)s->max_upload);
@@ -1155,6 +1164,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
     }
     s->app = opts->app;
     s->ready = opts->ready;
+    s->upload_allowed = opts->upload_allowed;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : HTTP_DEFAULT_BODY;
     s->max_header = opts->max_header_bytes;
     s->max_upload = opts->max_upload_bytes ? opts->max_upload_bytes : HTTP_DEFAULT_MAX_UPLOAD;

@@ -106,6 +106,10 @@ struct http_server_opts {
     void *app;                       /* passed to handlers as req->app */
     /* /readyz asks this (NULL = always ready): 0 ready, -1 not (err says why). */
     int (*ready)(void *app, struct nph_error *err);
+    /* Body-to-file routes ask this with the request's X-Auth-Token (may be NULL) as soon as
+     * the headers are in, before any byte is written to disk: -1 (err says why) refuses the
+     * upload, so an unauthenticated client cannot fill the disk. NULL = no check. */
+    int (*upload_allowed)(void *app, const char *auth_token, struct nph_error *err);
     /* HTTP_ROUTE_BODY_TO_FILE bodies: where the temporary files go (NULL = $TMPDIR, else
      * /tmp; put it on the filesystem where handlers keep the data so that they can rename)
      * and the largest accepted body (0 = HTTP_DEFAULT_MAX_UPLOAD). */

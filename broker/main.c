@@ -177,6 +177,7 @@ static int cmd_serve(int argc, char **argv)
     ho.routes = app_routes();
     ho.app = &app;
     ho.ready = app_ready;
+    ho.upload_allowed = app_upload_allowed;
     app.http = http_server_start(&ho, &err);
     if (!app.http) {
         die_err("serve", &err);

@@ -181,6 +181,15 @@ static int app_ready(void *app, struct nph_error *err)
     return nph_error_set(err, NPH_E_STORE, "the store is not open");
 }
 
+/* Uploads carrying "X-Auth-Token: deny" are refused before their bytes reach the disk. */
+static int app_upload_allowed(void *app, const char *token, struct nph_error *err)
+{
+    (void)app;
+    if (token && strcmp(token, "deny") == 0)
+        return nph_error_set(err, NPH_E_UNAUTHORIZED, "the token is not valid");
+    return 0;
+}
+
 static const struct http_route routes[] = {
     {"GET", "/items/{id}/parts/{part}", h_parts, "items.parts.get", NPH_FAULT_NATIVE},
     {"DELETE", "/items/{id}/parts/{part}", h_parts_delete, "items.parts.delete", NPH_FAULT_NATIVE},
@@ -213,6 +222,7 @@ static struct http_server *start_server(const char *listen, int threads, struct 
         .routes = routes,
         .app = NULL,
         .ready = app_ready,
+        .upload_allowed = app_upload_allowed,
         .upload_dir = g_upload_dir,
         .max_upload_bytes = MAX_UPLOAD,
     };
@@ -387,6 +397,22 @@ static void test_body_to_file(void **state)
         const char *p = json_string_value(json_object_get(j, "path"));
         assert_true(strncmp(p, g_upload_dir, strlen(g_upload_dir)) == 0);
         assert_int_equal(access(p, F_OK), -1); /* removed after the request */
+        json_decref(j);
+    }
+
+    /* An upload the application refuses up front: 401, and nothing was written to disk. */
+    {
+        size_t len = 100 * 1024;
+        char *data = calloc(1, len);
+        static const char *const deny_hdr[] = {"X-Auth-Token: deny",
+                                               "Content-Type: application/octet-stream", NULL};
+        assert_non_null(data);
+        do_req_on(NULL, g_port, "PUT", "/up/denied", data, len, deny_hdr, &r);
+        free(data);
+        assert_int_equal(r.status, 401);
+        assert_int_equal(leftover_uploads(), 0);
+        j = json_loads(r.body, 0, NULL);
+        assert_non_null(j);
         json_decref(j);
     }
 
