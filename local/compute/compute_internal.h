@@ -55,7 +55,18 @@ struct local_compute {
     char busy[CMP_MAX_WORKERS][NPH_UUID_LEN + 1]; /* their servers */
     pthread_t threads[CMP_MAX_WORKERS];
     int n_threads;
+    /* The power state of every domain, as lists read it: refreshed when older than
+     * CMP_DOMAIN_SNAPSHOT_US or when a job has changed a domain (dom_gen moved). Asking libvirt
+     * for 100 domains costs ~0.3 ms (it formats UUIDs for its logs), too much per list. */
+    pthread_mutex_t snap_lock;
+    void *snap; /* struct dom_state[], compute_server.c */
+    int snap_n;
+    int64_t snap_mono;
+    unsigned snap_gen;
+    unsigned dom_gen; /* moved by the workers (under qlock) after every job */
 };
+
+#define CMP_DOMAIN_SNAPSHOT_US (200 * 1000)
 
 /* The live connection (compute_conn.c), opening it as needed; NULL with err set. */
 virConnectPtr cmp_conn(struct local_compute *lc, struct nph_error *err);

@@ -484,16 +484,42 @@ cleanup:
 
 /* Sorted (uuid, power) pairs of every domain, for lists. */
 struct dom_state {
-    char uuid[VIR_UUID_STRING_BUFLEN];
+    unsigned char uuid[VIR_UUID_BUFLEN]; /* raw: formatting 100 UUIDs per list is measurable */
     int power;
 };
 
 static int dom_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct dom_state *)a)->uuid, ((const struct dom_state *)b)->uuid);
+    return memcmp(((const struct dom_state *)a)->uuid, ((const struct dom_state *)b)->uuid,
+                  VIR_UUID_BUFLEN);
 }
 
-static struct dom_state *all_domains(struct local_compute *lc, int *n)
+/* Parse "6f0e1c8e-3f2a-..." into 16 bytes; -1 if it is not a UUID. */
+static int uuid_parse(const char *s, unsigned char out[VIR_UUID_BUFLEN])
+{
+    int n = 0;
+    for (const char *p = s; *p && n < 2 * VIR_UUID_BUFLEN; p++) {
+        int v;
+        if (*p == '-')
+            continue;
+        if (*p >= '0' && *p <= '9')
+            v = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            v = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            v = *p - 'A' + 10;
+        else
+            return -1;
+        if (n % 2 == 0)
+            out[n / 2] = (unsigned char)(v << 4);
+        else
+            out[n / 2] |= (unsigned char)v;
+        n++;
+    }
+    return n == 2 * VIR_UUID_BUFLEN ? 0 : -1;
+}
+
+static struct dom_state *list_domains(struct local_compute *lc, int *n)
 {
     virConnectPtr conn = cmp_conn(lc, NULL);
     virDomainPtr *doms = NULL;
@@ -506,7 +532,7 @@ static struct dom_state *all_domains(struct local_compute *lc, int *n)
     for (int i = 0; i < cnt; i++) {
         int state = 0, reason = 0;
         if (out) {
-            virDomainGetUUIDString(doms[i], out[i].uuid);
+            virDomainGetUUID(doms[i], out[i].uuid);
             virDomainGetState(doms[i], &state, &reason, 0);
             out[i].power =
                 state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED      ? PWR_RUNNING
@@ -522,6 +548,37 @@ static struct dom_state *all_domains(struct local_compute *lc, int *n)
         qsort(out, (size_t)cnt, sizeof(*out), dom_cmp);
         *n = cnt;
     }
+    return out;
+}
+
+/* A copy of the domain snapshot (see compute_internal.h), refreshed as needed. *n = -1 and
+ * NULL when libvirt cannot be asked. */
+static struct dom_state *all_domains(struct local_compute *lc, int *n)
+{
+    struct dom_state *out = NULL;
+    unsigned gen = __atomic_load_n(&lc->dom_gen, __ATOMIC_ACQUIRE);
+    int64_t now = nph_clock_mono();
+    pthread_mutex_lock(&lc->snap_lock);
+    if (!lc->snap || lc->snap_gen != gen || now - lc->snap_mono > CMP_DOMAIN_SNAPSHOT_US) {
+        int cnt;
+        struct dom_state *fresh = list_domains(lc, &cnt);
+        if (fresh) {
+            free(lc->snap);
+            lc->snap = fresh;
+            lc->snap_n = cnt;
+            lc->snap_mono = now;
+            lc->snap_gen = gen;
+        } else {
+            free(lc->snap);
+            lc->snap = NULL;
+        }
+    }
+    *n = -1;
+    if (lc->snap && (out = malloc(((size_t)lc->snap_n + 1) * sizeof(*out)))) {
+        memcpy(out, lc->snap, (size_t)lc->snap_n * sizeof(*out));
+        *n = lc->snap_n;
+    }
+    pthread_mutex_unlock(&lc->snap_lock);
     return out;
 }
 
@@ -582,9 +639,9 @@ json_t *local_compute_server_list(struct local_compute *lc, const struct local_c
             continue;
         }
         if (n_dom >= 0) {
-            struct dom_state key, *hit;
-            snprintf(key.uuid, sizeof(key.uuid), "%s", S(s, "id"));
-            hit = bsearch(&key, doms, (size_t)n_dom, sizeof(*doms), dom_cmp);
+            struct dom_state key, *hit = NULL;
+            if (uuid_parse(S(s, "id"), key.uuid) == 0)
+                hit = bsearch(&key, doms, (size_t)n_dom, sizeof(*doms), dom_cmp);
             reconcile(lc, db, s, hit ? hit->power : -1);
         }
         if (have_re && regexec(&re, S(s, "name"), 0, NULL, 0) != 0)
@@ -611,6 +668,57 @@ cleanup:
     if (have_re)
         regfree(&re);
     return out;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+int local_compute_list_stamp(struct local_compute *lc, const struct local_compute_caller *c,
+                             const struct local_compute_server_filter *f, uint64_t *stamp,
+                             struct nph_error *err)
+{
+    struct nph_db *db = cmp_db(lc, err);
+    struct nph_stmt *st;
+    const char *project = NULL;
+    struct dom_state *doms;
+    int64_t v[2] = {0, 0};
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int rc, n = -1;
+    if (!db)
+        return -1;
+    if (!c->is_admin || !f->all_projects)
+        project = c->project_id;
+    else if (f->project_id)
+        project = f->project_id;
+    rc = cmp_query(db, err, &st,
+                   "SELECT COUNT(*), MAX(updated_at) FROM compute_server"
+                   " WHERE (? IS NULL OR project_id = ?)",
+                   "ss", project, project);
+    if (rc == 1) {
+        v[0] = nph_stmt_col_int64(st, 0);
+        v[1] = nph_stmt_col_int64(st, 1);
+        nph_stmt_done(st);
+    }
+    nph_store_release(db);
+    if (rc < 0)
+        return -1;
+    h = fnv1a(h, v, sizeof(v));
+    doms = v[0] ? all_domains(lc, &n) : NULL;
+    h = fnv1a(h, &n, sizeof(n));
+    for (int i = 0; i < n; i++) {
+        h = fnv1a(h, doms[i].uuid, sizeof(doms[i].uuid));
+        h = fnv1a(h, &doms[i].power, sizeof(doms[i].power));
+    }
+    free(doms);
+    *stamp = h;
+    return 0;
 }
 
 json_t *local_compute_server_update(struct local_compute *lc, const struct local_compute_caller *c,

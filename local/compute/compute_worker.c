@@ -63,6 +63,7 @@ static void *worker_main(void *p)
         pthread_mutex_lock(&lc->qlock);
         lc->busy[slot][0] = '\0';
         lc->running--;
+        __atomic_add_fetch(&lc->dom_gen, 1, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&lc->idlecond);
         pthread_cond_broadcast(&lc->qcond); /* a job held back for this server may run now */
     }

@@ -81,6 +81,7 @@ struct local_compute *local_compute_open(const char *uri, struct nph_error *err)
     pthread_mutex_init(&lc->qlock, NULL);
     pthread_cond_init(&lc->qcond, NULL);
     pthread_cond_init(&lc->idlecond, NULL);
+    pthread_mutex_init(&lc->snap_lock, NULL);
     return lc;
 }
 
@@ -145,6 +146,8 @@ void local_compute_close(struct local_compute *lc)
     pthread_mutex_destroy(&lc->qlock);
     pthread_cond_destroy(&lc->qcond);
     pthread_cond_destroy(&lc->idlecond);
+    pthread_mutex_destroy(&lc->snap_lock);
+    free(lc->snap);
     free(lc->uri);
     free(lc->data_dir);
     free(lc->region);

@@ -172,6 +172,14 @@ struct local_compute_server_filter {
 json_t *local_compute_server_list(struct local_compute *lc, const struct local_compute_caller *c,
                                   const struct local_compute_server_filter *f,
                                   struct nph_error *err);
+/* A stamp of everything a list of the caller's servers (with these project filters) depends
+ * on: the rows (count and latest change, deleted ones included) and the power states of the
+ * hypervisor's domains. Equal stamps mean an equal list, so callers may cache what they
+ * rendered from one (compat_nova.c does). Works across broker processes sharing a store,
+ * since every change of a server row moves its updated_at. */
+int local_compute_list_stamp(struct local_compute *lc, const struct local_compute_caller *c,
+                             const struct local_compute_server_filter *f, uint64_t *stamp,
+                             struct nph_error *err);
 /* Rename / describe (attrs: name, description). */
 json_t *local_compute_server_update(struct local_compute *lc, const struct local_compute_caller *c,
                                     const char *id, const json_t *attrs, struct nph_error *err);
