@@ -610,12 +610,12 @@ json_t *local_compute_server_list(struct local_compute *lc, const struct local_c
     else if (f->project_id)
         project = f->project_id;
     snprintf(sql, sizeof(sql),
-             SERVER_COLS " WHERE (? IS NULL OR project_id = ?) AND (deleted = ? OR ? = 1)"
+             SERVER_COLS " WHERE project_id = COALESCE(?, project_id) AND (deleted = ? OR ? = 1)"
                          " AND updated_at >= ? ORDER BY created_at DESC, id DESC");
     {
         int64_t want_deleted = c->is_admin && f->deleted ? 1 : 0;
         int64_t any_deleted = f->changes_since && !want_deleted ? 1 : 0;
-        rc = cmp_query(db, err, &st, sql, "ssiii", project, project, want_deleted, any_deleted,
+        rc = cmp_query(db, err, &st, sql, "siii", project, want_deleted, any_deleted,
                        f->changes_since);
     }
     rows = json_array();
@@ -699,8 +699,8 @@ int local_compute_list_stamp(struct local_compute *lc, const struct local_comput
         project = f->project_id;
     rc = cmp_query(db, err, &st,
                    "SELECT COUNT(*), MAX(updated_at) FROM compute_server"
-                   " WHERE (? IS NULL OR project_id = ?)",
-                   "ss", project, project);
+                   " WHERE project_id = COALESCE(?, project_id)",
+                   "s", project);
     if (rc == 1) {
         v[0] = nph_stmt_col_int64(st, 0);
         v[1] = nph_stmt_col_int64(st, 1);
