@@ -150,6 +150,18 @@ int app_open(struct nph_app *app, struct nph_error *err)
         if (!app->image)
             return nph_error_prefix(err, "opening the image service");
     }
+    if (strncmp(app->cfg.compute_libvirt_uri, "test:", 5) != 0) {
+        /* A real hypervisor runs qemu as its own user (libvirt-qemu on Debian), which must
+         * reach the disks, images and kernels under the data directory: those directories get
+         * search permission for others (0711: no listing); the files in them stay 0600 and
+         * libvirt hands each guest's files to qemu when it starts the guest. */
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/images", app->cfg.data_dir);
+        if (chmod(app->cfg.data_dir, 0711) != 0 || chmod(dir, 0711) != 0)
+            nph_log(NPH_LOG_WARN, "compute.permissions", "msg",
+                    "cannot open the data directory to the hypervisor's user", "dir",
+                    app->cfg.data_dir, NULL);
+    }
     {
         struct local_compute_opts co;
         memset(&co, 0, sizeof(co));

@@ -77,12 +77,12 @@ tempest_identity() {
 }
 
 guest_tcg() {
-  tests/integration/guest/raw_boot.sh &&
-    NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/guest_boot.sh
+  timeout 600 tests/integration/guest/raw_boot.sh &&
+    NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 tests/integration/guest_boot.sh
 }
 
 tempest_compute() {
-  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/compute.sh
+  NEPHELE_BIN=$ROOT/build/broker/nephele timeout 1500 tests/integration/tempest/compute.sh
 }
 
 stage "unit tests" unit

@@ -7,6 +7,8 @@
  * host, the test driver's "default-pool" on test:///. Console: a serial port written to
  * <data_dir>/console/<id>.log.
  */
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 
 #include "compute_internal.h"
 #include "nph_clock.h"
+#include "nph_crypto.h"
 #include "nph_ledger.h"
 #include "nph_log.h"
 
@@ -71,26 +74,48 @@ static void job_server_fini(struct job_server *js)
 
 /* ---- hypervisor helpers ----------------------------------------------------------------- */
 
+/* A directory the hypervisor's user may traverse (0711). chmod after mkdir: the process umask
+ * (077) would strip the search bits. */
+static void mkdir_shared(const char *dir)
+{
+    if (mkdir(dir, 0711) == 0 || errno == EEXIST)
+        chmod(dir, 0711);
+}
+
 static virStoragePoolPtr instances_pool(struct local_compute *lc, virConnectPtr conn,
                                         struct nph_error *err)
 {
-    const char *name = lc->is_test ? "default-pool" : "nephele-instances";
-    virStoragePoolPtr p = virStoragePoolLookupByName(conn, name);
+    /* One pool per data directory (brokers with different data directories may share a
+     * libvirtd): "nephele-instances-" + the first 12 hex digits of SHA-256(path). */
+    char name[64], hash[2 * NPH_SHA256_LEN + 1];
     char dir[4096];
+    virStoragePoolPtr p;
     xmlDocPtr doc;
     xmlNodePtr root, t;
     xmlChar *xml = NULL;
     int len = 0;
+    snprintf(dir, sizeof(dir), "%s/instances", lc->data_dir);
+    nph_sha256_hex(dir, strlen(dir), hash);
+    if (lc->is_test)
+        snprintf(name, sizeof(name), "default-pool");
+    else
+        snprintf(name, sizeof(name), "nephele-instances-%.12s", hash);
+    p = virStoragePoolLookupByName(conn, name);
     if (p) {
-        if (virStoragePoolIsActive(p) != 1 && virStoragePoolCreate(p, 0) != 0) {
+        if (virStoragePoolIsActive(p) == 1)
+            return p;
+        mkdir_shared(dir); /* the directory may have been removed under an inactive pool */
+        if (virStoragePoolCreate(p, 0) == 0)
+            return p;
+        if (lc->is_test) {
             virStoragePoolFree(p);
             cmp_virt_error(err, NPH_E_UNAVAILABLE, "cannot start the instances storage pool");
             return NULL;
         }
-        return p;
+        virStoragePoolUndefine(p); /* stale definition: define it afresh below */
+        virStoragePoolFree(p);
     }
-    snprintf(dir, sizeof(dir), "%s/instances", lc->data_dir);
-    mkdir(dir, 0711);
+    mkdir_shared(dir);
     doc = xmlNewDoc((const xmlChar *)"1.0");
     root = xmlNewNode(NULL, (const xmlChar *)"pool");
     xmlDocSetRootElement(doc, root);
@@ -110,6 +135,34 @@ static virStoragePoolPtr instances_pool(struct local_compute *lc, virConnectPtr 
     }
     virStoragePoolSetAutostart(p, 1);
     return p;
+}
+
+/* The user qemu runs as under a system libvirtd (Debian: libvirt-qemu; elsewhere qemu). 0 and
+ * the ids, or -1 when there is none (then files keep their modes). */
+static int qemu_ids(uid_t *uid, gid_t *gid)
+{
+    static const char *const names[] = {"libvirt-qemu", "qemu"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct passwd *pw = getpwnam(names[i]);
+        if (pw) {
+            *uid = pw->pw_uid;
+            *gid = pw->pw_gid;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* qemu reads image files (backing files, kernels, ramdisks) as its own user, before libvirt
+ * relabels anything: give its group read access (0640), nobody else. */
+static void share_with_qemu(struct local_compute *lc, const char *path)
+{
+    uid_t uid;
+    gid_t gid;
+    if (lc->is_test || !path || !*path || qemu_ids(&uid, &gid))
+        return;
+    if (chown(path, (uid_t)-1, gid) != 0 || chmod(path, 0640) != 0)
+        nph_log(NPH_LOG_WARN, "compute.permissions", "path", path, "error", strerror(errno), NULL);
 }
 
 /* Create the root disk: a qcow2 overlay on the image. Writes its path into js->disk_path. */
@@ -147,6 +200,21 @@ static int disk_create(struct local_compute *lc, virConnectPtr conn, struct job_
     n = xmlNewChild(root, NULL, (const xmlChar *)"target", NULL);
     xmlNewProp(xmlNewChild(n, NULL, (const xmlChar *)"format", NULL), (const xmlChar *)"type",
                (const xmlChar *)"qcow2");
+    {
+        uid_t quid;
+        gid_t qgid;
+        if (!lc->is_test && qemu_ids(&quid, &qgid) == 0) {
+            /* The overlay belongs to qemu's user: libvirt reads its header as that user. */
+            char id[32];
+            xmlNodePtr perm = xmlNewChild(n, NULL, (const xmlChar *)"permissions", NULL);
+            snprintf(id, sizeof(id), "%u", (unsigned)quid);
+            xmlNewTextChild(perm, NULL, (const xmlChar *)"owner", (const xmlChar *)id);
+            snprintf(id, sizeof(id), "%u", (unsigned)qgid);
+            xmlNewTextChild(perm, NULL, (const xmlChar *)"group", (const xmlChar *)id);
+            xmlNewTextChild(perm, NULL, (const xmlChar *)"mode", (const xmlChar *)"0600");
+        }
+        share_with_qemu(lc, img.path);
+    }
     n = xmlNewChild(root, NULL, (const xmlChar *)"backingStore", NULL);
     xmlNewTextChild(n, NULL, (const xmlChar *)"path", (const xmlChar *)img.path);
     xmlNewProp(xmlNewChild(n, NULL, (const xmlChar *)"format", NULL), (const xmlChar *)"type",
@@ -210,7 +278,7 @@ static virDomainPtr domain_define(struct local_compute *lc, virConnectPtr conn,
     snprintf(dir, sizeof(dir), "%s/console", lc->data_dir);
     snprintf(console, sizeof(console), "%s/%s.log", dir, js->id);
     if (!lc->is_test)
-        mkdir(dir, 0711);
+        mkdir_shared(dir);
     d.name = name;
     d.uuid = js->id;
     d.vcpus = (unsigned)SI(js->flavor, "vcpus");
@@ -221,6 +289,24 @@ static virDomainPtr domain_define(struct local_compute *lc, virConnectPtr conn,
     d.console_log = console;
     d.project_id = js->project_id;
     d.flavor_name = S(js->flavor, "name");
+    /* Direct kernel boot when the image names a kernel (and ramdisk) image, as Nova does with
+     * the kernel_id / ramdisk_id / os_command_line image properties. */
+    struct local_image_ref img, kernel, ramdisk;
+    if (js->image_id[0] && lc->image_locate &&
+        lc->image_locate(lc->image_ctx, js->image_id, js->project_id, 1, &img, NULL) == 0 &&
+        img.kernel_id[0]) {
+        if (lc->image_locate(lc->image_ctx, img.kernel_id, js->project_id, 1, &kernel, err))
+            return NULL;
+        share_with_qemu(lc, kernel.path);
+        d.kernel = kernel.path;
+        if (img.ramdisk_id[0]) {
+            if (lc->image_locate(lc->image_ctx, img.ramdisk_id, js->project_id, 1, &ramdisk, err))
+                return NULL;
+            share_with_qemu(lc, ramdisk.path);
+            d.initrd = ramdisk.path;
+        }
+        d.cmdline = img.os_command_line[0] ? img.os_command_line : "console=ttyS0";
+    }
     xml = local_compute_domain_xml(&d, err);
     if (!xml)
         return NULL;

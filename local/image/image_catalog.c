@@ -1116,6 +1116,15 @@ int local_image_locate(struct local_image *li, const char *image_id, const char 
     out->size = json_integer_value(json_object_get(img, "size"));
     out->min_disk_gb = json_integer_value(json_object_get(img, "min_disk"));
     out->min_ram_mb = json_integer_value(json_object_get(img, "min_ram"));
+    {
+        json_t *props = json_object_get(img, "properties");
+        const char *kid = json_string_value(json_object_get(props, "kernel_id"));
+        const char *rid = json_string_value(json_object_get(props, "ramdisk_id"));
+        const char *cmd = json_string_value(json_object_get(props, "os_command_line"));
+        snprintf(out->kernel_id, sizeof(out->kernel_id), "%s", kid ? kid : "");
+        snprintf(out->ramdisk_id, sizeof(out->ramdisk_id), "%s", rid ? rid : "");
+        snprintf(out->os_command_line, sizeof(out->os_command_line), "%s", cmd ? cmd : "");
+    }
     json_decref(img);
     return 0;
 }

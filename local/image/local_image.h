@@ -26,6 +26,10 @@ struct local_image_ref {
     char path[4096];      /* absolute path of the image data on disk */
     int64_t size;         /* bytes */
     int64_t min_disk_gb, min_ram_mb;
+    /* Direct kernel boot, from the image properties of the same names (Nova's): the ids of the
+     * kernel and ramdisk images and the kernel command line; "" when not set. */
+    char kernel_id[64], ramdisk_id[64];
+    char os_command_line[1024];
 };
 
 /* The image `image_id` as visible to project_id (public, shared or owned images; admins see

@@ -205,8 +205,11 @@ t0=$SECONDS
 SERVER=$(timeout 240 "$NPH_OPENSTACK" --os-compute-api-version 2.37 server create \
     --image "$IMAGE" --flavor "$FLAVOR" --nic none --wait "guest-boot-$$" \
     -f value -c id 2>"$WORK/err")
-status=$(os server show "${SERVER:-guest-boot-$$}" -f value -c status 2>/dev/null)
+# On a failed build the client prints "Error creating server" where the id would be.
+[[ "$SERVER" =~ ^[0-9a-f-]{32,36}$ ]] || SERVER=
 [ -z "$SERVER" ] && SERVER=$(os server show "guest-boot-$$" -f value -c id 2>/dev/null)
+[[ "$SERVER" =~ ^[0-9a-f-]{32,36}$ ]] || SERVER=
+status=$(os server show "${SERVER:-guest-boot-$$}" -f value -c status 2>/dev/null)
 if [ "$status" = ACTIVE ]; then
     pass "server $SERVER ACTIVE after $((SECONDS - t0)) s (openstack server create --wait)"
 else
