@@ -930,6 +930,8 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
             add_header(r, resp.headers[i].name, resp.headers[i].value);
         add_header(r, "X-Request-Id", req->request_id);
         add_header(r, "X-Openstack-Request-Id", req->request_id);
+        if (style == NPH_FAULT_OPENSTACK) /* Nova's own name for it, which its clients read */
+            add_header(r, "X-Compute-Request-Id", req->request_id);
         if (atomic_load_explicit(&s->stopping, memory_order_relaxed))
             add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         ret = MHD_queue_response(c, (unsigned)resp.status, r);

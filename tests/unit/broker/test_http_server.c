@@ -237,6 +237,7 @@ struct reply {
     size_t len;
     char request_id[64];
     char os_request_id[64];
+    char compute_request_id[64];
     char allow[128];
     char ctype[128];
     char echo[16];
@@ -275,6 +276,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     header_value(p, len, "X-Request-Id", r->request_id, sizeof(r->request_id));
     header_value(p, len, "X-Openstack-Request-Id", r->os_request_id, sizeof(r->os_request_id));
+    header_value(p, len, "X-Compute-Request-Id", r->compute_request_id,
+                 sizeof(r->compute_request_id));
     header_value(p, len, "Allow", r->allow, sizeof(r->allow));
     header_value(p, len, "Content-Type", r->ctype, sizeof(r->ctype));
     header_value(p, len, "X-Echo", r->echo, sizeof(r->echo));
@@ -798,6 +801,10 @@ static void test_fault_styles(void **state)
     e = fault_of(&r, "itemNotFound", &root);
     assert_int_equal(json_integer_value(json_object_get(e, "code")), 404);
     json_decref(root);
+    /* Nova-style routes also name the request id the way Nova does. */
+    assert_string_equal(r.compute_request_id, r.request_id);
+    do_req("GET", "/zero", NULL, NULL, &r);
+    assert_string_equal(r.compute_request_id, "");
 }
 
 static void test_keep_alive(void **state)
