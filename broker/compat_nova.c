@@ -161,10 +161,24 @@ static json_t *version_doc(struct http_req *req)
                      "application/vnd.openstack.compute+json;version=2.1");
 }
 
+/* The legacy v2.0 API as Nova lists it: SUPPORTED, without microversions. */
+static json_t *version_doc_v20(struct http_req *req)
+{
+    struct nph_app *app = req->app;
+    char url[2048];
+    snprintf(url, sizeof(url), "%s/compute/v2/", app->cfg.public_url);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "id", "v2.0", "status",
+                     "SUPPORTED", "version", "", "min_version", "", "updated",
+                     "2011-01-21T11:33:21Z", "links", "rel", "self", "href", url, "media-types",
+                     "base", "application/json", "type",
+                     "application/vnd.openstack.compute+json;version=2");
+}
+
 static int nova_versions(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     (void)err;
-    return http_resp_json(resp, 200, json_pack("{s:[o]}", "versions", version_doc(req)));
+    return http_resp_json(
+        resp, 200, json_pack("{s:[o,o]}", "versions", version_doc_v20(req), version_doc(req)));
 }
 
 static int nova_version(struct http_req *req, struct http_resp *resp, struct nph_error *err)

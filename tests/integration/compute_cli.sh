@@ -73,6 +73,12 @@ if jcheck 'd["version"]["min_version"] == "2.1" and d["version"]["version"] >= "
 else
     fail "version document: $RESP_BODY"
 fi
+req GET /compute
+if [ "$RESP_STATUS" = 200 ] && jcheck '[v["id"] for v in d["versions"]] == ["v2.0", "v2.1"] and d["versions"][0]["status"] == "SUPPORTED" and d["versions"][0]["version"] == "" and d["versions"][1]["status"] == "CURRENT"'; then
+    pass "GET /compute lists v2.0 (SUPPORTED) then v2.1 (CURRENT)"
+else
+    fail "GET /compute versions: $RESP_STATUS $RESP_BODY"
+fi
 if out=$(osc catalog show compute -f json 2>&1) && grep -q "/compute/v2.1" <<<"$out"; then
     pass "the catalog lists the compute endpoint"
 else
