@@ -1422,6 +1422,17 @@ static int nova_keypair_delete(struct http_req *req, struct http_resp *resp, str
 
 /* ---- quota sets ---------------------------------------------------------------------------- */
 
+/* Microversion 2.36 dropped the network quotas from the quota set bodies. */
+static json_t *quota_view(struct nova_ctx *ctx, json_t *q)
+{
+    static const char *const net[] = {"fixed_ips", "floating_ips", "security_groups",
+                                      "security_group_rules"};
+    if (ctx->minor >= 36)
+        for (size_t i = 0; i < sizeof(net) / sizeof(net[0]); i++)
+            json_object_del(q, net[i]);
+    return q;
+}
+
 static int nova_quota_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
@@ -1435,6 +1446,7 @@ static int nova_quota_get(struct http_req *req, struct http_resp *resp, struct n
                              "performed.");
     if (!(q = local_compute_quota_get(ctx.app->compute, project, err)))
         return -1;
+    quota_view(&ctx, q);
     if (parse_bool_q(http_req_query(req, "usage")) ||
         (req->route && strstr(req->route->pattern, "/detail"))) {
         /* /detail: {"in_use","limit","reserved"} per resource */
@@ -1470,6 +1482,7 @@ static int nova_quota_defaults(struct http_req *req, struct http_resp *resp, str
         return -1;
     if (!(q = local_compute_quota_get(ctx.app->compute, NULL, err)))
         return -1;
+    quota_view(&ctx, q);
     json_object_set_new(q, "id", json_string(req->params[0]));
     return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", q));
 }
@@ -1486,7 +1499,7 @@ static int nova_quota_put(struct http_req *req, struct http_resp *resp, struct n
     json_decref(root);
     if (!q)
         return -1;
-    return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", q));
+    return http_resp_json(resp, 200, json_pack("{s:o}", "quota_set", quota_view(&ctx, q)));
 }
 
 static int nova_quota_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)

@@ -32,6 +32,11 @@ static const struct {
     {"injected_file_path_bytes", 255},
     {"server_groups", 10},
     {"server_group_members", 10},
+    /* Nova's network quotas, shown before microversion 2.36 and not enforced */
+    {"fixed_ips", -1},
+    {"floating_ips", 10},
+    {"security_groups", 10},
+    {"security_group_rules", 20},
 };
 #define N_QUOTAS (sizeof(quota_defaults) / sizeof(quota_defaults[0]))
 

@@ -180,6 +180,17 @@ if [ "$RESP_STATUS" = 200 ] && jcheck 'd["quota_set"]["instances"] == 10 and d["
 else
     fail "os-quota-sets defaults: $RESP_STATUS $RESP_BODY"
 fi
+if [ "$RESP_STATUS" = 200 ] && jcheck 'set(d["quota_set"]) == {"id", "instances", "cores", "ram", "key_pairs", "metadata_items", "injected_files", "injected_file_content_bytes", "injected_file_path_bytes", "server_groups", "server_group_members", "fixed_ips", "floating_ips", "security_groups", "security_group_rules"}'; then
+    pass "os-quota-sets defaults at 2.1 hold every key Nova returns"
+else
+    fail "os-quota-sets default keys at 2.1: $RESP_BODY"
+fi
+req GET "/compute/v2.1/os-quota-sets/$ADMIN_PROJECT_ID" -H "X-Auth-Token: $TOKEN" -H "OpenStack-API-Version: compute 2.36"
+if [ "$RESP_STATUS" = 200 ] && jcheck '"fixed_ips" not in d["quota_set"] and "security_groups" not in d["quota_set"] and d["quota_set"]["instances"] == 2 and d["quota_set"]["id"] == "'"$ADMIN_PROJECT_ID"'"'; then
+    pass "os-quota-sets at 2.36 drops the network quotas"
+else
+    fail "os-quota-sets at 2.36: $RESP_STATUS $RESP_BODY"
+fi
 
 # ---- a second project cannot see or touch the first project's servers -------------------------
 P2=it-compute-$RUN

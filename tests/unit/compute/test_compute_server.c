@@ -477,6 +477,10 @@ static void test_quota(void **state)
     assert_int_equal(json_integer_value(json_object_get(q, "instances")), 10);
     assert_int_equal(json_integer_value(json_object_get(q, "cores")), 20);
     assert_int_equal(json_integer_value(json_object_get(q, "ram")), 51200);
+    assert_int_equal(json_integer_value(json_object_get(q, "injected_file_path_bytes")), 255);
+    assert_int_equal(json_integer_value(json_object_get(q, "fixed_ips")), -1);
+    assert_int_equal(json_integer_value(json_object_get(q, "security_group_rules")), 20);
+    assert_int_equal(json_object_size(q), 14);
     json_decref(q);
     lim = json_pack("{s:i}", "instances", 1);
     q = local_compute_quota_set(f->lc, "proj-a", lim, &err);
