@@ -766,10 +766,10 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
     struct nova_ctx ctx;
     json_t *root, *in, *spec = NULL, *s = NULL, *nets, *v;
     const char *flavor, *image;
-    int64_t min_count = 1, max_count = 1;
-    char pass[24], loc[2048];
+    int64_t min_count = 1, max_count = 1, count;
+    char pass[24], loc[2048], resv[16], *base = NULL;
     uint8_t raw[12];
-    int rc = -1;
+    int rc = -1, has_min, has_max, want_resv = 0;
     if (nova_begin(req, resp, &ctx, err))
         return -1;
     if (!(in = body_obj(req, "server", &root, err)))
@@ -792,13 +792,21 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute networks");
         goto cleanup;
     }
-    if (nph_json_get_int(in, "min_count", "server.min_count", 0, &min_count, err) < 0 ||
-        nph_json_get_int(in, "max_count", "server.max_count", 0, &max_count, err) < 0)
+    if ((has_min = nph_json_get_int(in, "min_count", "server.min_count", 0, &min_count, err)) < 0 ||
+        (has_max = nph_json_get_int(in, "max_count", "server.max_count", 0, &max_count, err)) < 0)
         goto cleanup;
-    if (min_count != 1 || max_count != 1) {
-        nph_error_set(err, NPH_E_INVALID, "only one server per request is supported");
+    if (has_max != 0) /* absent: as many as min_count, like Nova */
+        max_count = min_count;
+    if (min_count < 1 || max_count < 1 || min_count > max_count || max_count > 1000) {
+        nph_error_set(err, NPH_E_INVALID,
+                      min_count > max_count
+                          ? "min_count must be <= max_count"
+                          : "Invalid input for field/attribute min_count/max_count");
         goto cleanup;
     }
+    if (nph_json_get_bool(in, "return_reservation_id", "server.return_reservation_id", 0,
+                          &want_resv, err) < 0)
+        goto cleanup;
     flavor = json_string_value(json_object_get(in, "flavorRef"));
     if (!flavor) {
         nph_error_set(err, NPH_E_INVALID, "'flavorRef' is a required property");
@@ -826,9 +834,44 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         json_object_set(spec, "user_data", v);
     if ((v = json_object_get(in, "tags")))
         json_object_set(spec, "tags", v);
-    s = local_compute_server_create(ctx.app->compute, &ctx.caller, spec, err);
-    if (!s)
+    /* Multiple create: as many as the quota allows between min_count and max_count (the first
+     * server checks the quota for them all), named name-1 .. name-N as Nova does. */
+    count = max_count;
+    if (count > 1 && !(base = strdup(json_string_value(json_object_get(spec, "name"))))) {
+        nph_error_nomem(err);
         goto cleanup;
+    }
+    for (int64_t i = 1; i <= count; i++) {
+        json_t *one;
+        if (count > 1) {
+            char nm[320];
+            snprintf(nm, sizeof(nm), "%s-%lld", base, (long long)i);
+            json_object_set_new(spec, "name", json_string(nm));
+        }
+        json_object_set_new(spec, "quota_count", json_integer(i == 1 ? count : 1));
+        one = local_compute_server_create(ctx.app->compute, &ctx.caller, spec, err);
+        if (!one && i == 1 && count > min_count && err && err->code == NPH_E_FORBIDDEN) {
+            count = min_count; /* not room for max_count: try min_count */
+            if (count == 1)
+                json_object_set(spec, "name", json_object_get(in, "name"));
+            i = 0;
+            continue;
+        }
+        if (!one)
+            goto cleanup;
+        if (!s)
+            s = one;
+        else
+            json_decref(one);
+    }
+    if (want_resv) {
+        if (nph_random_bytes(raw, 4, err))
+            goto cleanup;
+        snprintf(resv, sizeof(resv), "r-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
+        http_resp_json(resp, 202, json_pack("{s:s}", "reservation_id", resv));
+        rc = 0;
+        goto cleanup;
+    }
     if (nph_random_bytes(raw, sizeof(raw), err))
         goto cleanup;
     nph_b64url_encode(raw, sizeof(raw), pass);
@@ -842,6 +885,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
                              "adminPass", pass));
     rc = 0;
 cleanup:
+    free(base);
     json_decref(s);
     json_decref(spec);
     json_decref(root);

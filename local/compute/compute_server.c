@@ -361,7 +361,11 @@ json_t *local_compute_server_create(struct local_compute *lc, const struct local
     struct nph_db *db = NULL;
     char id[NPH_UUID_LEN + 1], act[NPH_UUID_LEN + 1];
     char *flavor_text = NULL, *meta_text = NULL, *tags_text = NULL;
-    int64_t now = nph_clock_now();
+    int64_t now = nph_clock_now(), quota_count = 1;
+    if (nph_json_get_int(spec, "quota_count", "server.quota_count", 0, &quota_count, err) < 0)
+        return NULL;
+    if (quota_count < 1)
+        quota_count = 1;
     if (nph_json_get_str(spec, "name", "server.name", 1, 255, &name, err) < 0 ||
         nph_json_get_str(spec, "flavor_id", "server.flavorRef", 1, 255, &flavor_id, err) < 0 ||
         nph_json_get_str(spec, "image_id", "server.imageRef", 0, 255, &image_id, err) < 0 ||
@@ -448,7 +452,8 @@ json_t *local_compute_server_create(struct local_compute *lc, const struct local
         goto cleanup;
     }
     if (nph_db_begin(db, err) ||
-        cmp_quota_check(db, c->project_id, 1, SI(flavor, "vcpus"), SI(flavor, "ram"), err))
+        cmp_quota_check(db, c->project_id, quota_count, quota_count * SI(flavor, "vcpus"),
+                        quota_count * SI(flavor, "ram"), err))
         goto cleanup;
     if (cmp_exec(db, err,
                  "INSERT INTO compute_server (id, name, project_id, user_id, vm_state, task_state,"

@@ -149,8 +149,9 @@ json_t *local_compute_flavor_access_list(struct local_compute *lc, const char *i
 
 /* spec: name (required), flavor_id (required), image_id (required unless no image service:
  * then optional), key_name, availability_zone ("nova" or absent), metadata, description,
- * user_data, tags. Checks quotas (NPH_E_FORBIDDEN "Quota exceeded for ..." as Nova words it),
- * records the server in BUILD and queues its build. Returns the server (new reference). */
+ * user_data, tags, quota_count (a multiple create: check the quotas for this many servers of
+ * the flavor; default 1). Checks quotas (NPH_E_FORBIDDEN "Quota exceeded for ..." as Nova words
+ * it), records the server in BUILD and queues its build. Returns the server (new reference). */
 json_t *local_compute_server_create(struct local_compute *lc, const struct local_compute_caller *c,
                                     const json_t *spec, struct nph_error *err);
 json_t *local_compute_server_get(struct local_compute *lc, const struct local_compute_caller *c,

@@ -237,6 +237,42 @@ else
     fail "Nova's itemNotFound body: $RESP_BODY"
 fi
 
+# ---- multiple create -------------------------------------------------------------------------
+check "openstack quota set --instances 10" osc quota set --instances 10 "$ADMIN_PROJECT_ID"
+IMG_ID=$(osc image show it-image -f value -c id)
+TOKEN=$(osc token issue -f value -c id)
+req POST /compute/v2.1/servers -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"server": {"name": "multi-'$RUN'", "flavorRef": "1", "imageRef": "'"$IMG_ID"'", "min_count": 20}}'
+if [ "$RESP_STATUS" = 403 ] && jcheck '"Requested 20" in d["forbidden"]["message"]'; then
+    pass "min_count past the quota is refused for the total"
+else
+    fail "min_count past the quota: $RESP_STATUS $RESP_BODY"
+fi
+req POST /compute/v2.1/servers -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"server": {"name": "multi-'$RUN'", "flavorRef": "1", "imageRef": "'"$IMG_ID"'", "min_count": 2}}'
+if [ "$RESP_STATUS" = 202 ] && jcheck '"id" in d["server"] and "reservation_id" not in d'; then
+    pass "POST /servers with min_count 2 answers the first server"
+else
+    fail "POST /servers with min_count 2: $RESP_STATUS $RESP_BODY"
+fi
+req POST /compute/v2.1/servers -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"server": {"name": "resv-'$RUN'", "flavorRef": "1", "imageRef": "'"$IMG_ID"'", "max_count": 2, "return_reservation_id": true}}'
+if [ "$RESP_STATUS" = 202 ] && jcheck 'd["reservation_id"].startswith("r-") and "server" not in d'; then
+    pass "return_reservation_id answers the reservation id"
+else
+    fail "return_reservation_id: $RESP_STATUS $RESP_BODY"
+fi
+if out=$(osc server list -f value -c Name 2>&1) && grep -qx "multi-$RUN-1" <<<"$out" &&
+    grep -qx "multi-$RUN-2" <<<"$out" && grep -qx "resv-$RUN-2" <<<"$out" &&
+    ! grep -qx "multi-$RUN-3" <<<"$out"; then
+    pass "a multiple create names its servers name-1 .. name-N"
+else
+    fail "multiple create names: $out"
+fi
+for n in multi-$RUN-1 multi-$RUN-2 resv-$RUN-1 resv-$RUN-2; do
+    check "openstack server delete --wait $n" osc server delete --wait "$n"
+done
+
 # ---- delete ----------------------------------------------------------------------------------
 check "openstack server delete --wait" osc server delete --wait "$S"
 [ -n "$RAW_ID" ] && check "openstack server delete --wait (second)" osc server delete --wait "$RAW_ID"

@@ -507,6 +507,14 @@ static void test_quota(void **state)
     assert_int_equal(err.code, NPH_E_FORBIDDEN);
     assert_string_equal(err.msg,
                         "Quota exceeded for cores: Requested 2, but already used 1 of 2 cores");
+    /* a multiple create checks the quota for all its servers */
+    lim = json_pack("{s:s,s:s,s:s,s:i}", "name", "many", "flavor_id", "1", "image_id", "img-1",
+                    "quota_count", 10);
+    assert_null(local_compute_server_create(f->lc, &alice, lim, &err));
+    assert_int_equal(err.code, NPH_E_FORBIDDEN);
+    assert_string_equal(err.msg, "Quota exceeded for instances: Requested 10, but already used 1 "
+                                 "of 10 instances");
+    json_decref(lim);
     local_compute_drain(f->lc);
 }
 
