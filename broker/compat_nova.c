@@ -456,6 +456,8 @@ static int nova_flavor_action(struct http_req *req, struct http_resp *resp, stru
 
 /* ---- servers ------------------------------------------------------------------------------- */
 
+#define S_(o, k) json_string_value(json_object_get((o), (k)))
+
 static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
 {
     const char *id = json_string_value(json_object_get(s, "id"));
@@ -489,10 +491,13 @@ static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
         json_object_get(s, "status"), "tenant_id", json_object_get(s, "project_id"), "user_id",
         json_object_get(s, "user_id"), "metadata", json_object_get(s, "metadata"), "hostId", hostid,
         "image", img, "created", json_object_get(s, "created"), "updated",
-        json_object_get(s, "updated"), "addresses", json_object(), "accessIPv4", "", "accessIPv6",
-        "", "links", links(ctx, "servers", id), "OS-DCF:diskConfig", "MANUAL",
-        "OS-EXT-AZ:availability_zone", "nova", "key_name", json_object_get(s, "key_name"),
-        "OS-SRV-USG:launched_at", json_object_get(s, "launched_at"), "OS-SRV-USG:terminated_at",
+        json_object_get(s, "updated"), "addresses", json_object(), "accessIPv4",
+        json_string_value(json_object_get(s, "access_ipv4")) ? S_(s, "access_ipv4") : "",
+        "accessIPv6",
+        json_string_value(json_object_get(s, "access_ipv6")) ? S_(s, "access_ipv6") : "", "links",
+        links(ctx, "servers", id), "OS-DCF:diskConfig", "MANUAL", "OS-EXT-AZ:availability_zone",
+        "nova", "key_name", json_object_get(s, "key_name"), "OS-SRV-USG:launched_at",
+        json_object_get(s, "launched_at"), "OS-SRV-USG:terminated_at",
         json_object_get(s, "terminated_at"), "OS-EXT-STS:task_state",
         json_object_get(s, "task_state"), "OS-EXT-STS:vm_state", json_object_get(s, "vm_state"),
         "OS-EXT-STS:power_state", json_object_get(s, "power_state"),
@@ -834,6 +839,10 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         json_object_set(spec, "user_data", v);
     if ((v = json_object_get(in, "tags")))
         json_object_set(spec, "tags", v);
+    if ((v = json_object_get(in, "accessIPv4")))
+        json_object_set(spec, "access_ipv4", v);
+    if ((v = json_object_get(in, "accessIPv6")))
+        json_object_set(spec, "access_ipv6", v);
     /* Multiple create: as many as the quota allows between min_count and max_count (the first
      * server checks the quota for them all), named name-1 .. name-N as Nova does. */
     count = max_count;
@@ -872,9 +881,14 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         rc = 0;
         goto cleanup;
     }
-    if (nph_random_bytes(raw, sizeof(raw), err))
-        goto cleanup;
-    nph_b64url_encode(raw, sizeof(raw), pass);
+    if (json_is_string(v = json_object_get(in, "adminPass"))) {
+        snprintf(pass, sizeof(pass), "%s", ""); /* the client's, answered as given */
+    } else {
+        if (nph_random_bytes(raw, sizeof(raw), err))
+            goto cleanup;
+        nph_b64url_encode(raw, sizeof(raw), pass);
+        v = NULL;
+    }
     url_of(&ctx, loc, sizeof(loc), "/servers/%s", json_string_value(json_object_get(s, "id")));
     http_resp_header(resp, "Location", loc);
     http_resp_json(resp, 202,
@@ -882,7 +896,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
                              json_object_get(s, "id"), "links",
                              links(&ctx, "servers", json_string_value(json_object_get(s, "id"))),
                              "OS-DCF:diskConfig", "MANUAL", "security_groups", "name", "default",
-                             "adminPass", pass));
+                             "adminPass", v ? json_string_value(v) : pass));
     rc = 0;
 cleanup:
     free(base);
@@ -895,11 +909,15 @@ cleanup:
 static int nova_server_update(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
-    json_t *root, *in, *s;
+    json_t *root, *in, *s, *v;
     if (nova_begin(req, resp, &ctx, err))
         return -1;
     if (!(in = body_obj(req, "server", &root, err)))
         return -1;
+    if ((v = json_object_get(in, "accessIPv4")))
+        json_object_set(in, "access_ipv4", v);
+    if ((v = json_object_get(in, "accessIPv6")))
+        json_object_set(in, "access_ipv6", v);
     s = local_compute_server_update(ctx.app->compute, &ctx.caller, req->params[0], in, err);
     json_decref(root);
     if (!s)

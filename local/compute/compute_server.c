@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <regex.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
     "SELECT id, name, project_id, user_id, vm_state, task_state, power_state, flavor_id, flavor,"  \
     " old_flavor, vcpus, ram_mb, image_id, key_name, availability_zone, description, locked,"      \
     " locked_reason, metadata, tags, fault, host, disk_path, created_at, updated_at, launched_at," \
-    " deleted_at, deleted FROM compute_server"
+    " deleted_at, deleted, access_ipv4, access_ipv6 FROM compute_server"
 
 enum {
     C_ID,
@@ -59,7 +60,9 @@ enum {
     C_UPDATED,
     C_LAUNCHED,
     C_DELETED_AT,
-    C_DELETED
+    C_DELETED,
+    C_ACCESS4,
+    C_ACCESS6
 };
 
 enum { PWR_NOSTATE = 0, PWR_RUNNING = 1, PWR_PAUSED = 3, PWR_SHUTDOWN = 4, PWR_CRASHED = 6 };
@@ -104,7 +107,7 @@ static json_t *server_row(struct nph_stmt *st)
     snprintf(dom, sizeof(dom), "nephele-%s", nph_stmt_col_text(st, C_ID));
     return json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:o,s:o,s:o,"
-        "s:o,s:o,s:o,s:o,s:s,s:I,s:I,s:o}",
+        "s:o,s:o,s:o,s:o,s:s,s:I,s:I,s:o,s:o,s:o}",
         "id", nph_stmt_col_text(st, C_ID), "name", nph_stmt_col_text(st, C_NAME), "project_id",
         nph_stmt_col_text(st, C_PROJECT), "user_id", nph_stmt_col_text(st, C_USER), "status",
         status_of(vm, task), "vm_state", vm, "task_state", nstr(task), "power_state",
@@ -126,7 +129,34 @@ static json_t *server_row(struct nph_stmt *st)
         cmp_json_load(nph_stmt_col_text(st, C_OLD_FLAVOR), json_null()), "domain", dom,
         "updated_us", (json_int_t)nph_stmt_col_int64(st, C_UPDATED), "created_us",
         (json_int_t)nph_stmt_col_int64(st, C_CREATED), "disk_path",
-        nstr(nph_stmt_col_text(st, C_DISK)));
+        nstr(nph_stmt_col_text(st, C_DISK)), "access_ipv4", nstr(nph_stmt_col_text(st, C_ACCESS4)),
+        "access_ipv6", nstr(nph_stmt_col_text(st, C_ACCESS6)));
+}
+
+/* accessIPv4 / accessIPv6: "" (none) or an address of that family, written into buf in its
+ * canonical form (IPv6 compressed, as Nova shows it); worded like Nova's 400 otherwise. */
+static int access_ip_get(const json_t *attrs, const char *key, int family,
+                         char buf[INET6_ADDRSTRLEN], const char **out, struct nph_error *err)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    json_t *v = json_object_get(attrs, key);
+    const char *text = json_string_value(v);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (text && !*text) {
+        *out = "";
+        return 0;
+    }
+    if (!text || inet_pton(family, text, addr) != 1 ||
+        !inet_ntop(family, addr, buf, INET6_ADDRSTRLEN))
+        return nph_error_set(err, NPH_E_INVALID,
+                             "Invalid input for field/attribute %s. Value: %.64s. '%.64s' is not "
+                             "a '%s'",
+                             family == AF_INET ? "accessIPv4" : "accessIPv6", text ? text : "",
+                             text ? text : "", family == AF_INET ? "ipv4" : "ipv6");
+    *out = buf;
+    return 0;
 }
 
 #define S(o, k)  json_string_value(json_object_get((o), (k)))
@@ -361,8 +391,12 @@ json_t *local_compute_server_create(struct local_compute *lc, const struct local
     struct nph_db *db = NULL;
     char id[NPH_UUID_LEN + 1], act[NPH_UUID_LEN + 1];
     char *flavor_text = NULL, *meta_text = NULL, *tags_text = NULL;
+    const char *ip4 = NULL, *ip6 = NULL;
+    char ip4_buf[INET6_ADDRSTRLEN], ip6_buf[INET6_ADDRSTRLEN];
     int64_t now = nph_clock_now(), quota_count = 1;
-    if (nph_json_get_int(spec, "quota_count", "server.quota_count", 0, &quota_count, err) < 0)
+    if (nph_json_get_int(spec, "quota_count", "server.quota_count", 0, &quota_count, err) < 0 ||
+        access_ip_get(spec, "access_ipv4", AF_INET, ip4_buf, &ip4, err) ||
+        access_ip_get(spec, "access_ipv6", AF_INET6, ip6_buf, &ip6, err))
         return NULL;
     if (quota_count < 1)
         quota_count = 1;
@@ -459,12 +493,12 @@ json_t *local_compute_server_create(struct local_compute *lc, const struct local
                  "INSERT INTO compute_server (id, name, project_id, user_id, vm_state, task_state,"
                  " power_state, flavor_id, flavor, vcpus, ram_mb, image_id, key_name,"
                  " availability_zone, description, metadata, tags, user_data, host, created_at,"
-                 " updated_at) VALUES (?, ?, ?, ?, 'building', 'spawning', 0, ?, ?, ?, ?, ?, ?,"
-                 " ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ssssssiissssssssii", id, name, c->project_id, c->user_id ? c->user_id : "",
+                 " updated_at, access_ipv4, access_ipv6) VALUES (?, ?, ?, ?, 'building',"
+                 " 'spawning', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ssssssiissssssssiiss", id, name, c->project_id, c->user_id ? c->user_id : "",
                  S(flavor, "id"), flavor_text, (int64_t)SI(flavor, "vcpus"),
                  (int64_t)SI(flavor, "ram"), image_id, key, "nova", desc, meta_text, tags_text,
-                 user_data, "nephele", now, now) < 0)
+                 user_data, "nephele", now, now, ip4, ip6) < 0)
         goto cleanup;
     out = server_load(db, NULL, id, 0, err);
     if (!out || action_start(db, c, out, "create", 0, act, err) || nph_db_commit(db, err)) {
@@ -729,10 +763,13 @@ int local_compute_list_stamp(struct local_compute *lc, const struct local_comput
 json_t *local_compute_server_update(struct local_compute *lc, const struct local_compute_caller *c,
                                     const char *id, const json_t *attrs, struct nph_error *err)
 {
-    const char *name = NULL, *desc = NULL;
+    const char *name = NULL, *desc = NULL, *ip4 = NULL, *ip6 = NULL;
+    char ip4_buf[INET6_ADDRSTRLEN], ip6_buf[INET6_ADDRSTRLEN];
     json_t *s = NULL, *dv = json_object_get(attrs, "description");
     struct nph_db *db;
-    if (nph_json_get_str(attrs, "name", "server.name", 0, 255, &name, err) < 0)
+    if (nph_json_get_str(attrs, "name", "server.name", 0, 255, &name, err) < 0 ||
+        access_ip_get(attrs, "access_ipv4", AF_INET, ip4_buf, &ip4, err) ||
+        access_ip_get(attrs, "access_ipv6", AF_INET6, ip6_buf, &ip6, err))
         return NULL;
     if (dv && !json_is_null(dv) &&
         nph_json_get_str(attrs, "description", "server.description", 0, 255, &desc, err) < 0)
@@ -750,8 +787,9 @@ json_t *local_compute_server_update(struct local_compute *lc, const struct local
     s = NULL;
     if (cmp_exec(db, err,
                  "UPDATE compute_server SET name = COALESCE(?, name), description = CASE WHEN ? = 1"
-                 " THEN ? ELSE description END, updated_at = ? WHERE id = ?",
-                 "sisis", name, (int64_t)(dv != NULL), desc, nph_clock_now(), id) < 0)
+                 " THEN ? ELSE description END, access_ipv4 = COALESCE(?, access_ipv4),"
+                 " access_ipv6 = COALESCE(?, access_ipv6), updated_at = ? WHERE id = ?",
+                 "sisssis", name, (int64_t)(dv != NULL), desc, ip4, ip6, nph_clock_now(), id) < 0)
         goto cleanup;
     nph_store_release(db);
     return local_compute_server_get(lc, c, id, err);

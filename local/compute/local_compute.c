@@ -47,6 +47,9 @@ static const struct nph_migration compute_migrations[] = {
      " created_at BIGINT NOT NULL, PRIMARY KEY (user_id, name));"
      "CREATE TABLE compute_quota (project_id TEXT NOT NULL, resource TEXT NOT NULL,"
      " hard_limit BIGINT NOT NULL, PRIMARY KEY (project_id, resource));"},
+    {2, "server access addresses",
+     "ALTER TABLE compute_server ADD COLUMN access_ipv4 TEXT;"
+     "ALTER TABLE compute_server ADD COLUMN access_ipv6 TEXT;"},
 };
 
 int local_compute_migrate(struct nph_store *store, int *applied, struct nph_error *err)

@@ -13,7 +13,7 @@
  *            flavor as it was when the server got it),"image_id","key_name",
  *            "availability_zone","description","locked","locked_reason","metadata":{},
  *            "tags":[],"fault","host","created","updated","launched_at" (ISO 8601 or null),
- *            "domain" (libvirt domain name)}
+ *            "domain" (libvirt domain name),"access_ipv4","access_ipv6" (or null)}
  *
  * State. The store holds what Nephele decided (vm_state, task_state); the hypervisor holds
  * what is true. Reading a server asks libvirt (virDomainGetState) and, when a domain was shut
@@ -149,7 +149,8 @@ json_t *local_compute_flavor_access_list(struct local_compute *lc, const char *i
 
 /* spec: name (required), flavor_id (required), image_id (required unless no image service:
  * then optional), key_name, availability_zone ("nova" or absent), metadata, description,
- * user_data, tags, quota_count (a multiple create: check the quotas for this many servers of
+ * user_data, tags, access_ipv4/access_ipv6 ("" or an address of the family: NPH_E_INVALID
+ * otherwise), quota_count (a multiple create: check the quotas for this many servers of
  * the flavor; default 1). Checks quotas (NPH_E_FORBIDDEN "Quota exceeded for ..." as Nova words
  * it), records the server in BUILD and queues its build. Returns the server (new reference). */
 json_t *local_compute_server_create(struct local_compute *lc, const struct local_compute_caller *c,
@@ -181,7 +182,7 @@ json_t *local_compute_server_list(struct local_compute *lc, const struct local_c
 int local_compute_list_stamp(struct local_compute *lc, const struct local_compute_caller *c,
                              const struct local_compute_server_filter *f, uint64_t *stamp,
                              struct nph_error *err);
-/* Rename / describe (attrs: name, description). */
+/* Rename / describe / readdress (attrs: name, description, access_ipv4, access_ipv6). */
 json_t *local_compute_server_update(struct local_compute *lc, const struct local_compute_caller *c,
                                     const char *id, const json_t *attrs, struct nph_error *err);
 /* Queue the deletion (task "deleting"); the row is kept as DELETED. */

@@ -269,7 +269,32 @@ if out=$(osc server list -f value -c Name 2>&1) && grep -qx "multi-$RUN-1" <<<"$
 else
     fail "multiple create names: $out"
 fi
-for n in multi-$RUN-1 multi-$RUN-2 resv-$RUN-1 resv-$RUN-2; do
+# ---- access addresses and the client's admin password --------------------------------------
+req POST /compute/v2.1/servers -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"server": {"name": "badip-'$RUN'", "flavorRef": "1", "imageRef": "'"$IMG_ID"'", "accessIPv6": "2001:db8::zz"}}'
+expect_status "an invalid accessIPv6 is refused" 400
+req POST /compute/v2.1/servers -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"server": {"name": "addr-'$RUN'", "flavorRef": "1", "imageRef": "'"$IMG_ID"'", "accessIPv4": "1.1.1.1", "accessIPv6": "::babe:202:202", "adminPass": "testpassword"}}'
+ADDR_ID=$(printf '%s' "$RESP_BODY" | "$NPH_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["server"]["id"])' 2>/dev/null)
+if [ "$RESP_STATUS" = 202 ] && jcheck 'd["server"]["adminPass"] == "testpassword"'; then
+    pass "POST /servers answers the client's adminPass"
+else
+    fail "POST /servers adminPass: $RESP_STATUS $RESP_BODY"
+fi
+req PUT "/compute/v2.1/servers/$ADDR_ID" -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"server": {"accessIPv4": "10.0.0.7"}}'
+if [ "$RESP_STATUS" = 200 ] && jcheck 'd["server"]["accessIPv4"] == "10.0.0.7" and d["server"]["accessIPv6"] == "::babe:202:202"'; then
+    pass "PUT /servers/{id} updates accessIPv4 and keeps accessIPv6"
+else
+    fail "PUT /servers/{id} access addresses: $RESP_STATUS $RESP_BODY"
+fi
+req GET "/compute/v2.1/servers/$ADDR_ID" -H "X-Auth-Token: $TOKEN"
+if [ "$RESP_STATUS" = 200 ] && jcheck 'd["server"]["accessIPv4"] == "10.0.0.7" and d["server"]["accessIPv6"] == "::babe:202:202"'; then
+    pass "GET /servers/{id} shows the access addresses"
+else
+    fail "GET /servers/{id} access addresses: $RESP_STATUS $RESP_BODY"
+fi
+for n in multi-$RUN-1 multi-$RUN-2 resv-$RUN-1 resv-$RUN-2 addr-$RUN; do
     check "openstack server delete --wait $n" osc server delete --wait "$n"
 done
 

@@ -518,6 +518,39 @@ static void test_quota(void **state)
     local_compute_drain(f->lc);
 }
 
+static void test_access_ips(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *spec, *s, *attrs;
+    char id[64];
+    spec = json_pack("{s:s,s:s,s:s,s:s}", "name", "addr", "flavor_id", "1", "image_id", "img-1",
+                     "access_ipv6", "2001:db8::zz");
+    assert_null(local_compute_server_create(f->lc, &alice, spec, &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
+    json_object_set_new(spec, "access_ipv6", json_string("2001:0db8:0:0:0:0:0:1"));
+    json_object_set_new(spec, "access_ipv4", json_string("1.1.1.1"));
+    s = local_compute_server_create(f->lc, &alice, spec, &err);
+    json_decref(spec);
+    assert_non_null(s);
+    assert_string_equal(S(s, "access_ipv4"), "1.1.1.1");
+    assert_string_equal(S(s, "access_ipv6"), "2001:db8::1");
+    snprintf(id, sizeof(id), "%s", S(s, "id"));
+    json_decref(s);
+    attrs = json_pack("{s:s}", "access_ipv4", "300.1.1.1");
+    assert_null(local_compute_server_update(f->lc, &alice, id, attrs, &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
+    json_decref(attrs);
+    attrs = json_pack("{s:s}", "access_ipv4", "10.0.0.7");
+    s = local_compute_server_update(f->lc, &alice, id, attrs, &err);
+    json_decref(attrs);
+    assert_non_null(s);
+    assert_string_equal(S(s, "access_ipv4"), "10.0.0.7");
+    assert_string_equal(S(s, "access_ipv6"), "2001:db8::1");
+    json_decref(s);
+    local_compute_drain(f->lc);
+}
+
 static void test_outside_changes(void **state)
 {
     struct fx *f = *state;
@@ -619,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lifecycle, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_quota, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_access_ips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outside_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_keypairs, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_append_checks, fx_setup, fx_teardown),
