@@ -503,6 +503,11 @@ static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
         "OS-EXT-STS:power_state", json_object_get(s, "power_state"),
         "os-extended-volumes:volumes_attached", "progress",
         status && strcmp(status, "BUILD") == 0 ? 0 : 100, "config_drive", "");
+    /* Nova shows progress only while a server is (or may be) in motion */
+    if (!status || (strcmp(status, "ACTIVE") != 0 && strcmp(status, "BUILD") != 0 &&
+                    strcmp(status, "REBUILD") != 0 && strcmp(status, "RESIZE") != 0 &&
+                    strcmp(status, "VERIFY_RESIZE") != 0))
+        json_object_del(out, "progress");
     if (ctx->minor >= 47) {
         json_object_set_new(
             out, "flavor",
@@ -538,6 +543,27 @@ static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
         json_object_set(out, "OS-EXT-SRV-ATTR:instance_name", json_object_get(s, "domain"));
     }
     json_object_set_new(out, "security_groups", json_array());
+    if (detail == 2) {
+        /* Update and rebuild answer Nova's basic view: no extension attributes. */
+        static const char *const keep[] = {
+            "id",         "name",        "status", "tenant_id",         "user_id",  "metadata",
+            "hostId",     "image",       "flavor", "created",           "updated",  "addresses",
+            "accessIPv4", "accessIPv6",  "links",  "OS-DCF:diskConfig", "progress", "fault",
+            "locked",     "description", "tags"};
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(out, tmp, k, v)
+        {
+            size_t i;
+            (void)v;
+            for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+                if (strcmp(k, keep[i]) == 0)
+                    break;
+            if (i == sizeof(keep) / sizeof(keep[0]))
+                json_object_del(out, k);
+        }
+    }
     return out;
 }
 
@@ -922,7 +948,7 @@ static int nova_server_update(struct http_req *req, struct http_resp *resp, stru
     json_decref(root);
     if (!s)
         return -1;
-    http_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
+    http_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(&ctx, s, 2)));
     json_decref(s);
     return 0;
 }
@@ -1016,10 +1042,48 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
     if (local_compute_server_action(ctx.app->compute, &ctx.caller, req->params[0], a, arg, err))
         goto cleanup;
     if (a == LC_ACT_REBUILD) {
-        json_t *s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err);
+        /* Rebuild may also rename, readdress and replace the metadata, and answers the basic
+         * view with the admin password (the client's, else generated), like Nova. */
+        json_t *s, *attrs = json_object(), *out, *meta = json_object_get(v, "metadata"), *pw;
+        char pass[24];
+        uint8_t raw[12];
+        static const char *const map[][2] = {
+            {"name", "name"}, {"accessIPv4", "access_ipv4"}, {"accessIPv6", "access_ipv6"}};
+        for (size_t i = 0; attrs && i < sizeof(map) / sizeof(map[0]); i++)
+            if (json_object_get(v, map[i][0]))
+                json_object_set(attrs, map[i][1], json_object_get(v, map[i][0]));
+        if (ctx.minor >= 19 && json_object_get(v, "description"))
+            json_object_set(attrs, "description", json_object_get(v, "description"));
+        s = attrs && json_object_size(attrs)
+                ? local_compute_server_update(ctx.app->compute, &ctx.caller, req->params[0], attrs,
+                                              err)
+                : json_object();
+        json_decref(attrs);
         if (!s)
             goto cleanup;
-        http_resp_json(resp, 202, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
+        json_decref(s);
+        if (json_is_object(meta)) {
+            json_t *m = local_compute_server_metadata(ctx.app->compute, &ctx.caller, req->params[0],
+                                                      meta, 1, err);
+            if (!m)
+                goto cleanup;
+            json_decref(m);
+        }
+        s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err);
+        if (!s)
+            goto cleanup;
+        pw = json_object_get(v, "adminPass");
+        if (!json_is_string(pw)) {
+            if (nph_random_bytes(raw, sizeof(raw), err)) {
+                json_decref(s);
+                goto cleanup;
+            }
+            nph_b64url_encode(raw, sizeof(raw), pass);
+        }
+        out = server_view(&ctx, s, 2);
+        json_object_set_new(out, "adminPass",
+                            json_string(json_is_string(pw) ? json_string_value(pw) : pass));
+        http_resp_json(resp, 202, json_pack("{s:o}", "server", out));
         json_decref(s);
     } else {
         resp->status = a == LC_ACT_CONFIRM_RESIZE || a == LC_ACT_LOCK || a == LC_ACT_UNLOCK
@@ -1432,7 +1496,7 @@ static int nova_keypair_list(struct http_req *req, struct http_resp *resp, struc
 static int nova_keypair_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
-    json_t *root, *in, *k;
+    json_t *root, *in, *k, *v;
     const char *name = NULL, *pub = NULL, *type = NULL, *user = NULL;
     if (nova_begin(req, resp, &ctx, err))
         return -1;
@@ -1451,8 +1515,9 @@ static int nova_keypair_create(struct http_req *req, struct http_resp *resp, str
     json_decref(root);
     if (!k)
         return -1;
-    http_resp_json(resp, ctx.minor >= 2 ? 201 : 200,
-                   json_pack("{s:o}", "keypair", keypair_view(&ctx, k, 0)));
+    v = keypair_view(&ctx, k, 0);
+    json_object_set(v, "user_id", json_object_get(k, "user_id")); /* Nova's create shows it */
+    http_resp_json(resp, ctx.minor >= 2 ? 201 : 200, json_pack("{s:o}", "keypair", v));
     json_decref(k);
     return 0;
 }

@@ -133,6 +133,12 @@ else
 fi
 check "openstack server stop" osc server stop "$S"
 check "server is SHUTOFF after stop" wait_status "$S" SHUTOFF
+req GET "/compute/v2.1/servers/$(field "$S" id)" -H "X-Auth-Token: $(osc token issue -f value -c id)"
+if [ "$RESP_STATUS" = 200 ] && jcheck '"progress" not in d["server"] and d["server"]["status"] == "SHUTOFF"'; then
+    pass "a SHUTOFF server shows no progress, as in Nova"
+else
+    fail "SHUTOFF server progress: $RESP_STATUS ${RESP_BODY:0:300}"
+fi
 check "openstack server start" osc server start "$S"
 check "server is ACTIVE after start" wait_status "$S" ACTIVE
 check "openstack server reboot --hard" osc server reboot --hard "$S"
@@ -283,8 +289,8 @@ else
 fi
 req PUT "/compute/v2.1/servers/$ADDR_ID" -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
     -d '{"server": {"accessIPv4": "10.0.0.7"}}'
-if [ "$RESP_STATUS" = 200 ] && jcheck 'd["server"]["accessIPv4"] == "10.0.0.7" and d["server"]["accessIPv6"] == "::babe:202:202"'; then
-    pass "PUT /servers/{id} updates accessIPv4 and keeps accessIPv6"
+if [ "$RESP_STATUS" = 200 ] && jcheck 'd["server"]["accessIPv4"] == "10.0.0.7" and d["server"]["accessIPv6"] == "::babe:202:202" and "OS-EXT-STS:vm_state" not in d["server"] and "key_name" not in d["server"]'; then
+    pass "PUT /servers/{id} updates accessIPv4, keeps accessIPv6, answers the basic view"
 else
     fail "PUT /servers/{id} access addresses: $RESP_STATUS $RESP_BODY"
 fi
@@ -294,6 +300,23 @@ if [ "$RESP_STATUS" = 200 ] && jcheck 'd["server"]["accessIPv4"] == "10.0.0.7" a
 else
     fail "GET /servers/{id} access addresses: $RESP_STATUS $RESP_BODY"
 fi
+check "server addr-$RUN is ACTIVE" wait_status "addr-$RUN" ACTIVE
+req POST "/compute/v2.1/servers/$ADDR_ID/action" -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"rebuild": {"imageRef": "'"$IMG_ID"'", "name": "addr-'$RUN'", "metadata": {"rebuild": "server"}, "adminPass": "rebuildPassw0rd"}}'
+if [ "$RESP_STATUS" = 202 ] && jcheck 'd["server"]["adminPass"] == "rebuildPassw0rd" and d["server"]["metadata"] == {"rebuild": "server"} and "OS-EXT-STS:task_state" not in d["server"] and "security_groups" not in d["server"]'; then
+    pass "rebuild answers the basic view with the metadata and the client's adminPass"
+else
+    fail "rebuild response: $RESP_STATUS $RESP_BODY"
+fi
+check "server addr-$RUN is ACTIVE after rebuild" wait_status "addr-$RUN" ACTIVE
+req POST /compute/v2.1/os-keypairs -H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json" \
+    -d '{"keypair": {"name": "kp-'$RUN'"}}'
+if [ "$RESP_STATUS" = 200 ] && jcheck 'd["keypair"]["user_id"] and d["keypair"]["private_key"] and "created_at" not in d["keypair"]'; then
+    pass "key pair create answers its user_id"
+else
+    fail "key pair create: $RESP_STATUS $RESP_BODY"
+fi
+check "openstack keypair delete kp-$RUN" osc keypair delete "kp-$RUN"
 for n in multi-$RUN-1 multi-$RUN-2 resv-$RUN-1 resv-$RUN-2 addr-$RUN; do
     check "openstack server delete --wait $n" osc server delete --wait "$n"
 done
