@@ -1300,11 +1300,18 @@ static int nova_tag_delete(struct http_req *req, struct http_resp *resp, struct 
 static int nova_actions_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
-    json_t *arr;
+    json_t *arr, *a;
+    size_t i;
     if (nova_begin(req, resp, &ctx, err))
         return -1;
     if (!(arr = local_compute_actions_list(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
+    json_array_foreach(arr, i, a)
+    {
+        /* Nova's actions carry no outcome: that is in their events */
+        json_object_del(a, "finish_time");
+        json_object_del(a, "result");
+    }
     return http_resp_json(resp, 200, json_pack("{s:o}", "instanceActions", arr));
 }
 
@@ -1319,6 +1326,8 @@ static int nova_action_get(struct http_req *req, struct http_resp *resp, struct 
         return -1;
     if (!ctx.caller.is_admin)
         json_object_del(a, "events");
+    json_object_del(a, "finish_time");
+    json_object_del(a, "result");
     return http_resp_json(resp, 200, json_pack("{s:o}", "instanceAction", a));
 }
 
