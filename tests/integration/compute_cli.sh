@@ -158,6 +158,12 @@ if out=$(osc server event list "$S" -f value -c Action 2>&1) && grep -qx resize 
 else
     fail "openstack server event list: $out"
 fi
+req GET "/compute/v2.1/servers/$(field "$S" id)/os-instance-actions" -H "X-Auth-Token: $(osc token issue -f value -c id)"
+if [ "$RESP_STATUS" = 200 ] && jcheck 'd["instanceActions"] and all("finish_time" not in a and "result" not in a and a["action"] for a in d["instanceActions"])'; then
+    pass "instance actions in Nova's shape (no finish_time/result)"
+else
+    fail "instance actions: $RESP_STATUS ${RESP_BODY:0:300}"
+fi
 check "openstack server set --name (rename)" osc server set --name "$S-b" "$S"
 S=$S-b
 check "openstack server set --property" osc server set --property role=web "$S"
