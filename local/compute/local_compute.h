@@ -49,7 +49,7 @@ struct local_compute_node {
 };
 
 /* How compute finds an image's file: local_image_locate's signature with the service as ctx.
- * The broker passes local_image_locate; tests pass a stub. */
+ * The broker passes local_image_locate; unit tests pass their own lookup over fixture files. */
 typedef int (*local_compute_image_fn)(void *ctx, const char *image_id, const char *project_id,
                                       int is_admin, struct local_image_ref *out,
                                       struct nph_error *err);
