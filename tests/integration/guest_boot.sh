@@ -105,6 +105,17 @@ cleanup() {
         [ -n "$FLAVOR_CREATED" ] && "$NPH_OPENSTACK" flavor delete "$FLAVOR_CREATED" >/dev/null 2>&1
         nph_stop
     fi
+    # The broker's instances pool is defined in libvirtd for its data directory, which is gone
+    # now: remove the definition so runs do not pile up stale pools.
+    local pool
+    if [ -n "${GUEST_DATA:-}" ]; then
+        for pool in $(virsh -q -c "$URI" pool-list --all --name 2>/dev/null | grep '^nephele-instances'); do
+            if virsh -c "$URI" pool-dumpxml "$pool" 2>/dev/null | grep -q "<path>$GUEST_DATA/"; then
+                virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1
+                virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1
+            fi
+        done
+    fi
     if [ -n "$SERVER" ]; then # a server the broker could not delete: its domain, if named by id
         virsh -c "$URI" destroy "$SERVER" >/dev/null 2>&1
         virsh -c "$URI" undefine "$SERVER" >/dev/null 2>&1
@@ -137,6 +148,7 @@ qemu-img create -q -f qcow2 "$WORK/root.qcow2" 16M || { fail "qemu-img create"; 
 # 3. The broker on qemu:///system.
 export NEPHELE_COMPUTE_LIBVIRT_URI=$URI
 nph_start guest-boot || { fail "starting the broker on $URI"; finish; }
+GUEST_DATA=$NPH_DATA
 for t in compute image; do
     if os catalog show "$t" >/dev/null 2>&1; then
         pass "the catalog lists the $t service"
