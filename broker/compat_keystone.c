@@ -680,13 +680,11 @@ static int ks_list(struct http_req *req, struct http_resp *resp, struct nph_erro
             snprintf(self, sizeof(self), KS_PREFIX "/%s", ident_kind_plural(kind));
             return reply_list(req, resp, kind, list, self);
         }
-        if (kind != IDENT_REGION &&
-            !(kind == IDENT_ROLE || kind == IDENT_SERVICE || kind == IDENT_ENDPOINT)) {
-            json_decref(filters);
-            return nph_error_set(err, NPH_E_FORBIDDEN,
-                                 "you are not authorized to perform the requested action");
-        }
-        if (kind != IDENT_REGION && !ident_token_has_role(caller(req), "reader")) {
+        /* Anyone may list regions; a reader may list roles, services and endpoints. */
+        int readable = kind == IDENT_REGION ||
+                       ((kind == IDENT_ROLE || kind == IDENT_SERVICE || kind == IDENT_ENDPOINT) &&
+                        ident_token_has_role(caller(req), "reader"));
+        if (!readable) {
             json_decref(filters);
             return nph_error_set(err, NPH_E_FORBIDDEN,
                                  "you are not authorized to perform the requested action");
