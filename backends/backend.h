@@ -1,33 +1,233 @@
 /*
  * backend.h - the driver interface: one table of functions per kind of cloud (DESIGN.md
- * section 4). Operation families a cloud does not offer stay NULL; the broker turns NULL into
- * NPH_E_NOT_SUPPORTED. Drivers are registered in backend.c.
+ * section 4), in the way libvirt declares its hypervisor drivers.
+ *
+ * A driver is `struct nph_backend_ops`: open/close/health plus one pointer per operation
+ * family (compute, image, ...). A family a kind of cloud never offers is NULL in the table; a
+ * family a particular cloud lacks (an OpenStack cloud without an image service in its catalog)
+ * is cleared from that backend's `families` mask by open(). The broker checks both through
+ * nph_backend_compute() & co. and answers NPH_E_NOT_SUPPORTED "not supported by cloud 'x'".
+ *
+ * Drivers never include broker/: everything a call needs arrives in its arguments. Each call
+ * gets a struct nph_backend_ctx naming the Nephele project and request it is made for. The
+ * broker's one wrapper (broker/federation.c) logs, times, applies timeouts/retries/breakers
+ * around every call; drivers just do the work and report errors with the one error type:
+ *   NPH_E_NOT_FOUND     the remote resource does not exist (any more)
+ *   NPH_E_UNAUTHORIZED  the cloud refused our credentials (after one re-authentication)
+ *   NPH_E_UNAVAILABLE   the cloud cannot be reached (refused, reset, DNS)
+ *   NPH_E_TIMEOUT       the cloud did not answer in time
+ *   NPH_E_BACKEND       the cloud answered with an error or garbage (detail: what it said)
+ *   NPH_E_INVALID / CONFLICT / LIMIT / FORBIDDEN  the cloud's 400 / 409 / 413,429 / 403
+ *
+ * Servers cross the interface as struct nph_server (fixed fields) so that the broker never
+ * parses a cloud's JSON. Strings are truncated to their buffers, never overflowed.
  */
 #ifndef NPH_BACKEND_H
 #define NPH_BACKEND_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "nph_error.h"
 
 struct nph_backend;
 
+/* Operation families (bits of nph_backend.families). */
+enum {
+    NPH_FAM_COMPUTE = 1u << 0,
+    NPH_FAM_IMAGE = 1u << 1,
+    NPH_FAM_VOLUME = 1u << 2,
+    NPH_FAM_OBJECT = 1u << 3,
+    NPH_FAM_NETWORK = 1u << 4,
+    NPH_FAM_USAGE = 1u << 5,
+};
+
+/* Who a call is made for. project_id is Nephele's project owning the resource; remote clouds
+ * act with the cloud's configured account whatever the project, the local cloud acts in that
+ * project. request_id is logged and, where the cloud takes one, passed on. */
+struct nph_backend_ctx {
+    const char *project_id;
+    const char *user_id;
+    const char *request_id;
+    long timeout_ms; /* whole call budget; 0 = the backend's default */
+};
+
+/* ---- data crossing the interface --------------------------------------------------------- */
+
+/* A size a cloud sells: an OpenStack flavor, an EC2 instance type, a local flavor. */
+struct nph_offering {
+    char id[64];    /* the cloud's id for it */
+    char name[128]; /* the cloud's name ("m1.small", "t3.micro") */
+    unsigned vcpus;
+    uint64_t ram_mb;
+    uint64_t disk_gb;
+    unsigned gpus;
+};
+
+struct nph_offering_list {
+    struct nph_offering *v;
+    size_t n;
+};
+
+struct nph_image {
+    char id[64];
+    char name[256];
+    char status[16];      /* Glance's: queued, saving, active, ... */
+    char disk_format[16]; /* raw, qcow2, ... ("" if unknown) */
+    uint64_t size;        /* bytes, 0 if unknown */
+};
+
+struct nph_image_list {
+    struct nph_image *v;
+    size_t n;
+};
+
+/* Metadata key a driver stamps on every server it creates, holding spec->idempotency_key, so
+ * that a create that may or may not have reached the cloud can be found again. */
+#define NPH_BACKEND_OP_KEY "nephele_op"
+
+struct nph_server_spec {
+    const char *name;
+    const char *offering_id;       /* the cloud's flavor / instance type id */
+    const char *image_id;          /* the cloud's image id */
+    const char *key_name;          /* NULL = none */
+    const char *availability_zone; /* inside the cloud; NULL = the cloud's default */
+    const json_t *metadata;        /* object of string values, or NULL */
+    const char *user_data;         /* base64 as Nova takes it, or NULL */
+    const char *idempotency_key;   /* required: Nephele's operation id */
+};
+
+struct nph_server {
+    char remote_id[64];
+    char name[256];
+    char status[24]; /* Nova's vocabulary: BUILD, ACTIVE, SHUTOFF, REBOOT, HARD_REBOOT, RESIZE,
+                        VERIFY_RESIZE, ERROR, DELETED, UNKNOWN, ... */
+    char offering_id[64];
+    char image_id[64];
+    char availability_zone[64]; /* inside the cloud */
+    char created[32];           /* ISO 8601 UTC as the cloud wrote it, "" if unknown */
+    char updated[32];
+    char op_key[64];   /* NPH_BACKEND_OP_KEY metadata found on the server, "" if none */
+    char fault[256];   /* the cloud's fault message for ERROR, "" if none */
+    json_t *addresses; /* Nova's "addresses" object (owned; nph_server_fini drops it) or NULL */
+};
+
+struct nph_server_list {
+    struct nph_server *v;
+    size_t n;
+};
+
+enum nph_server_action {
+    NPH_SA_START,
+    NPH_SA_STOP,
+    NPH_SA_REBOOT_SOFT,
+    NPH_SA_REBOOT_HARD,
+    NPH_SA_RESIZE, /* arg: the cloud's offering id */
+    NPH_SA_CONFIRM_RESIZE,
+    NPH_SA_REVERT_RESIZE,
+};
+
+/* "start", "stop", "reboot-soft", ... */
+const char *nph_server_action_name(enum nph_server_action a);
+
+void nph_server_fini(struct nph_server *s);
+void nph_server_list_fini(struct nph_server_list *l);
+void nph_offering_list_fini(struct nph_offering_list *l);
+void nph_image_list_fini(struct nph_image_list *l);
+/* Append one element (copied; addresses reference moved into the list). -1 on ENOMEM. */
+int nph_server_list_push(struct nph_server_list *l, struct nph_server *s);
+int nph_offering_list_push(struct nph_offering_list *l, const struct nph_offering *o);
+int nph_image_list_push(struct nph_image_list *l, const struct nph_image *i);
+/* Copy a string into a fixed buffer, truncating at a UTF-8 boundary; NULL copies "". */
+void nph_backend_strlcpy(char *dst, size_t size, const char *src);
+
+/* ---- the families ------------------------------------------------------------------------ */
+
+struct nph_compute_ops {
+    int (*list_offerings)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                          struct nph_offering_list *out, struct nph_error *err);
+    /* Start building a server; returns at once with the server as the cloud first reports it
+     * (usually BUILD). The driver stamps spec->idempotency_key as NPH_BACKEND_OP_KEY. */
+    int (*server_create)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const struct nph_server_spec *spec, struct nph_server *out,
+                         struct nph_error *err);
+    /* NPH_E_NOT_FOUND when the cloud has no such server (or reports it DELETED). */
+    int (*server_get)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                      const char *remote_id, struct nph_server *out, struct nph_error *err);
+    /* Every server of the cloud's account (all pages), for merging and reconciliation. */
+    int (*server_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                       struct nph_server_list *out, struct nph_error *err);
+    /* Start deleting; NPH_E_NOT_FOUND if already gone (callers treat that as done). */
+    int (*server_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const char *remote_id, struct nph_error *err);
+    int (*server_action)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const char *remote_id, enum nph_server_action action, const char *arg,
+                         struct nph_error *err);
+    /* The last `lines` lines of the console log (0 = all) as a malloc'd string; may be NULL. */
+    int (*server_console)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                          const char *remote_id, int lines, char **out, struct nph_error *err);
+};
+
+struct nph_image_ops {
+    int (*image_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                      struct nph_image_list *out, struct nph_error *err);
+    /* One image by id, or by exact name when no image has that id; NPH_E_NOT_FOUND if none,
+     * NPH_E_CONFLICT if the name is ambiguous. */
+    int (*image_find)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                      const char *id_or_name, struct nph_image *out, struct nph_error *err);
+};
+
+/* Volume, object, network and usage families are declared as their issues land. */
+
 struct nph_backend_ops {
     const char *kind; /* "local", "openstack", "ec2", ... */
+    /* Validate `config` (the cloud's entry of the configuration, as JSON: name, kind, auth, ...)
+     * and set b->priv and b->families. Must not need the cloud to be up: connecting is lazy,
+     * failures show in health() and in calls. NPH_E_INVALID naming the bad field otherwise. */
     int (*open)(struct nph_backend *b, const json_t *config, struct nph_error *err);
     void (*close)(struct nph_backend *b);
-    int (*health)(struct nph_backend *b, struct nph_error *err);
+    /* A cheap probe that the cloud answers and our credentials work. */
+    int (*health)(struct nph_backend *b, const struct nph_backend_ctx *ctx, struct nph_error *err);
+
+    const struct nph_compute_ops *compute; /* NULL = never offered by this kind */
+    const struct nph_image_ops *image;
+};
+
+/* Services the host process lends to in-process drivers (the `local` kind). Opaque here so
+ * that backends/ never includes broker/; the local driver knows the types. */
+struct nph_backend_host {
+    void *compute; /* struct local_compute * */
+    void *image;   /* struct local_image * */
+    const char *region;
 };
 
 struct nph_backend {
     const struct nph_backend_ops *ops;
-    char *name; /* the operator's name for this cloud */
-    void *priv; /* the driver's state */
+    char *name;                          /* the operator's name for this cloud */
+    unsigned families;                   /* NPH_FAM_* this cloud offers; set by open() */
+    const struct nph_backend_host *host; /* set before open(); may be NULL */
+    void *priv;                          /* the driver's state */
 };
 
 /* The driver table for `kind`, or NULL (err: NPH_E_INVALID, "unknown cloud kind 'x'"). */
 const struct nph_backend_ops *nph_backend_lookup(const char *kind, struct nph_error *err);
 /* NULL-terminated list of all registered drivers. */
 const struct nph_backend_ops *const *nph_backend_drivers(void);
+
+/* Create a backend of config's "kind" named config's "name" and open it. NULL with err. */
+struct nph_backend *nph_backend_open(const json_t *config, const struct nph_backend_host *host,
+                                     struct nph_error *err);
+void nph_backend_close(struct nph_backend *b);
+
+/* The family's table if this cloud offers it, else NULL with NPH_E_NOT_SUPPORTED
+ * "<family> is not supported by cloud '<name>'". */
+const struct nph_compute_ops *nph_backend_compute(const struct nph_backend *b,
+                                                  struct nph_error *err);
+const struct nph_image_ops *nph_backend_image(const struct nph_backend *b, struct nph_error *err);
+
+/* Driver tables (one file or folder each). */
+extern const struct nph_backend_ops nph_backend_local_ops;     /* backends/local/ */
+extern const struct nph_backend_ops nph_backend_openstack_ops; /* backends/openstack/ */
 
 #endif
