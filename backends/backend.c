@@ -7,6 +7,7 @@
 
 static const struct nph_backend_ops *const drivers[] = {
     &nph_backend_local_ops,
+    &nph_backend_openstack_ops,
     NULL,
 };
 

@@ -383,9 +383,10 @@ static int map_curl_error(CURLcode rc, const struct http_sink *s, const char *me
 }
 
 /* Configure h for one attempt. Returns CURLE_OK or the first failing setopt's code. */
-static CURLcode setup_handle(CURL *h, const struct nph_http_client *c, const char *method,
-                             const char *url, struct curl_slist *hdrs, const void *body,
-                             size_t body_len, struct http_sink *sink, char *errbuf)
+static CURLcode setup_handle(CURL *h, const struct nph_http_client *c, long connect_ms,
+                             long timeout_ms, const char *method, const char *url,
+                             struct curl_slist *hdrs, const void *body, size_t body_len,
+                             struct http_sink *sink, char *errbuf)
 {
     const struct nph_http_opts *o = &c->opts;
     CURLcode rc = CURLE_OK;
@@ -398,8 +399,8 @@ static CURLcode setup_handle(CURL *h, const struct nph_http_client *c, const cha
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SET(CURLOPT_TIMEOUT_MS, timeout_ms);
     SET(CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
     if (c->ca_file)
@@ -429,11 +430,22 @@ static CURLcode setup_handle(CURL *h, const struct nph_http_client *c, const cha
     return rc;
 }
 
-int nph_http_request(struct nph_http_client *c, const char *method, const char *url,
-                     const struct nph_http_header *headers, size_t n_headers, const void *body,
-                     size_t body_len, struct nph_http_response *resp, struct nph_error *err)
+/* The smaller of a configured timeout (0 = none) and the budget left (-1 = no budget). */
+static long bounded_ms(long configured, long left)
+{
+    if (left < 0)
+        return configured;
+    if (left < 1)
+        left = 1;
+    return configured > 0 && configured < left ? configured : left;
+}
+
+static int request(struct nph_http_client *c, long budget_ms, const char *method, const char *url,
+                   const struct nph_http_header *headers, size_t n_headers, const void *body,
+                   size_t body_len, struct nph_http_response *resp, struct nph_error *err)
 {
     char errbuf[CURL_ERROR_SIZE];
+    int64_t deadline = budget_ms > 0 ? nph_clock_mono() + (int64_t)budget_ms * 1000 : 0;
     struct http_sink sink;
     struct curl_slist *hdrs = NULL;
     CURL *h = NULL;
@@ -494,7 +506,10 @@ int nph_http_request(struct nph_http_client *c, const char *method, const char *
         sink_reset(&sink);
         errbuf[0] = '\0';
         attempt++;
-        rc = setup_handle(h, c, method, url, hdrs, body, body_len, &sink, errbuf);
+        long left = deadline ? (long)((deadline - nph_clock_mono()) / 1000) : -1;
+        rc = setup_handle(h, c, bounded_ms(c->opts.connect_timeout_ms, left),
+                          bounded_ms(c->opts.timeout_ms, left), method, url, hdrs, body,
+                          body_len, &sink, errbuf);
         if (rc != CURLE_OK) {
             map_curl_error(rc, &sink, method, url, errbuf, sink.max, err);
             goto cleanup;
@@ -514,6 +529,14 @@ int nph_http_request(struct nph_http_client *c, const char *method, const char *
             }
         } else {
             again = retryable && curl_is_retryable(rc) && !sink.oversize && !sink.header_flood;
+        }
+        if (again && deadline) {
+            /* No retry that could not start before the budget ends. */
+            long wait = pause >= 0 ? pause : backoff_ms(&c->opts, attempt - 1);
+            if (nph_clock_mono() + (int64_t)wait * 1000 >= deadline)
+                again = 0;
+            else
+                pause = wait;
         }
         if (!again || attempt > c->opts.max_retries) {
             if (rc != CURLE_OK) {
@@ -547,6 +570,22 @@ cleanup:
         curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     return ret;
+}
+
+int nph_http_request(struct nph_http_client *c, const char *method, const char *url,
+                     const struct nph_http_header *headers, size_t n_headers, const void *body,
+                     size_t body_len, struct nph_http_response *resp, struct nph_error *err)
+{
+    return request(c, 0, method, url, headers, n_headers, body, body_len, resp, err);
+}
+
+int nph_http_request_timeout(struct nph_http_client *c, long budget_ms, const char *method,
+                             const char *url, const struct nph_http_header *headers,
+                             size_t n_headers, const void *body, size_t body_len,
+                             struct nph_http_response *resp, struct nph_error *err)
+{
+    return request(c, budget_ms > 0 ? budget_ms : 0, method, url, headers, n_headers, body,
+                   body_len, resp, err);
 }
 
 const char *nph_http_response_header(const struct nph_http_response *resp, const char *name)

@@ -56,6 +56,16 @@ void nph_http_client_free(struct nph_http_client *c);
 int nph_http_request(struct nph_http_client *c, const char *method, const char *url,
                      const struct nph_http_header *headers, size_t n_headers, const void *body,
                      size_t body_len, struct nph_http_response *resp, struct nph_error *err);
+/* As nph_http_request, within a budget: when budget_ms > 0 the whole call (every attempt and
+ * the pauses between them) ends within about budget_ms. Each attempt's connect and total
+ * timeouts are the smaller of the client's and what is left, and no retry starts that could not
+ * begin before the budget ends (the last answer, or the last transport error, is returned then).
+ * An attempt cut short by the budget fails with NPH_E_TIMEOUT. budget_ms <= 0 is
+ * nph_http_request. */
+int nph_http_request_timeout(struct nph_http_client *c, long budget_ms, const char *method,
+                             const char *url, const struct nph_http_header *headers,
+                             size_t n_headers, const void *body, size_t body_len,
+                             struct nph_http_response *resp, struct nph_error *err);
 /* First header value by case-insensitive name, borrowed from resp, or NULL. */
 const char *nph_http_response_header(const struct nph_http_response *resp, const char *name);
 void nph_http_response_fini(struct nph_http_response *resp);
