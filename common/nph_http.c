@@ -508,8 +508,8 @@ static int request(struct nph_http_client *c, long budget_ms, const char *method
         attempt++;
         long left = deadline ? (long)((deadline - nph_clock_mono()) / 1000) : -1;
         rc = setup_handle(h, c, bounded_ms(c->opts.connect_timeout_ms, left),
-                          bounded_ms(c->opts.timeout_ms, left), method, url, hdrs, body,
-                          body_len, &sink, errbuf);
+                          bounded_ms(c->opts.timeout_ms, left), method, url, hdrs, body, body_len,
+                          &sink, errbuf);
         if (rc != CURLE_OK) {
             map_curl_error(rc, &sink, method, url, errbuf, sink.max, err);
             goto cleanup;
