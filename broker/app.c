@@ -34,11 +34,13 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
     int n = 0;
     int c = 0, l = 0;
+    int fm = 0;
     if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err) ||
-        nph_ledger_migrate(store, &l, err) || local_compute_migrate(store, &c, err))
+        nph_ledger_migrate(store, &l, err) || local_compute_migrate(store, &c, err) ||
+        fed_migrate(store, &fm, err))
         return -1;
     if (applied)
-        *applied += n + c + l;
+        *applied += n + c + l + fm;
     return 0;
 }
 
@@ -174,6 +176,12 @@ int app_open(struct nph_app *app, struct nph_error *err)
         if (local_compute_start(app->compute, &co, err))
             return nph_error_prefix(err, "starting the compute service");
     }
+    app->host.compute = app->compute;
+    app->host.image = app->image;
+    app->host.region = app->cfg.identity_region;
+    app->fed = fed_open(app->store, &app->cfg, &app->host, err);
+    if (!app->fed)
+        return nph_error_prefix(err, "opening the clouds");
     if (!env_pw || !*env_pw) {
         uint8_t raw[18];
         if (nph_random_bytes(raw, sizeof(raw), err))
@@ -213,8 +221,21 @@ int app_upload_allowed(void *ctx, const char *auth_token, struct nph_error *err)
     return local_identity_token_validate(app->identity, auth_token, 0, &t, err);
 }
 
+int app_start(struct nph_app *app, struct nph_error *err)
+{
+    return fed_start(app->fed, err);
+}
+
+char *app_extra_metrics(void *ctx, size_t *len)
+{
+    struct nph_app *app = ctx;
+    return app->fed ? fed_metrics_render(app->fed, len) : NULL;
+}
+
 void app_close(struct nph_app *app)
 {
+    fed_close(app->fed); /* first: its workers call the native cloud */
+    app->fed = NULL;
     local_compute_close(app->compute); /* first: its workers use the image service */
     app->compute = NULL;
     local_identity_close(app->identity);
@@ -229,7 +250,7 @@ static struct http_route all_routes[512];
 
 const struct http_route *app_routes(void)
 {
-    const struct http_route *tables[] = {api_native_routes, compat_keystone_routes,
+    const struct http_route *tables[] = {api_native_routes, api_v1_routes, compat_keystone_routes,
                                          compat_glance_routes, compat_nova_routes};
     size_t n = 0;
     if (all_routes[0].method)

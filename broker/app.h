@@ -5,6 +5,8 @@
 #ifndef NPH_APP_H
 #define NPH_APP_H
 
+#include "backend.h"
+#include "federation.h"
 #include "http_server.h"
 #include "image/local_image.h"
 #include "local_compute.h"
@@ -19,6 +21,8 @@ struct nph_app {
     struct local_compute *compute; /* the native cloud's hypervisor connection */
     struct local_image *image;     /* the native cloud's images, data in <data_dir>/images */
     struct http_server *http;
+    struct nph_backend_host host; /* what the local cloud driver borrows */
+    struct fed *fed;              /* the clouds and servers across them */
 };
 
 /* Open the store, apply migrations, open the identity service, bootstrap when the store is
@@ -29,6 +33,12 @@ void app_close(struct nph_app *app);
 
 /* Uploads (body-to-file routes) need a valid token before their bytes reach the disk. */
 int app_upload_allowed(void *app, const char *auth_token, struct nph_error *err);
+
+/* Start the federation's workers and loops (`nephele serve` only). */
+int app_start(struct nph_app *app, struct nph_error *err);
+
+/* /metrics additions: the backend-call histograms and breaker gauges (malloc'd). */
+char *app_extra_metrics(void *app, size_t *len);
 
 /* /readyz: the store answers. */
 int app_ready(void *app, struct nph_error *err);
@@ -51,6 +61,8 @@ extern const struct http_route compat_keystone_routes[];
 extern const struct http_route compat_glance_routes[];
 /* Nova v2.1 compatible compute API routes (compat_nova.c), terminated by {NULL}. */
 extern const struct http_route compat_nova_routes[];
+/* Native federation API routes (api_v1.c), terminated by {NULL}. */
+extern const struct http_route api_v1_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 

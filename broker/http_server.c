@@ -77,6 +77,7 @@ struct http_server {
     struct metrics_http *metrics;
     void *app;
     int (*ready)(void *app, struct nph_error *err);
+    char *(*extra_metrics)(void *app, size_t *len);
     int (*upload_allowed)(void *app, const char *auth_token, struct nph_error *err);
     size_t max_body;
     size_t max_header;
@@ -511,6 +512,18 @@ static int builtin_metrics(struct http_req *req, struct http_resp *resp, struct 
     char *text = metrics_http_render(s->metrics, &len);
     if (!text)
         return nph_error_nomem(err);
+    size_t more_len = 0;
+    char *more = s->extra_metrics ? s->extra_metrics(s->app, &more_len) : NULL;
+    if (more) {
+        char *all = realloc(text, len + more_len + 1);
+        if (all) {
+            memcpy(all + len, more, more_len);
+            len += more_len;
+            all[len] = '\0';
+            text = all;
+        }
+        free(more);
+    }
     free(resp->body);
     resp->body = text;
     resp->body_len = len;
@@ -1167,6 +1180,7 @@ struct http_server *http_server_start(const struct http_server_opts *opts, struc
     s->app = opts->app;
     s->ready = opts->ready;
     s->upload_allowed = opts->upload_allowed;
+    s->extra_metrics = opts->extra_metrics;
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : HTTP_DEFAULT_BODY;
     s->max_header = opts->max_header_bytes;
     s->max_upload = opts->max_upload_bytes ? opts->max_upload_bytes : HTTP_DEFAULT_MAX_UPLOAD;

@@ -115,6 +115,8 @@ struct http_server_opts {
      * and the largest accepted body (0 = HTTP_DEFAULT_MAX_UPLOAD). */
     const char *upload_dir;
     uint64_t max_upload_bytes;
+    /* More Prometheus text appended to /metrics (malloc'd; NULL = none). */
+    char *(*extra_metrics)(void *app, size_t *len);
 };
 
 #define HTTP_DEFAULT_MAX_UPLOAD (10ULL * 1024 * 1024 * 1024) /* 10 GiB */

@@ -178,9 +178,11 @@ static int cmd_serve(int argc, char **argv)
     ho.app = &app;
     ho.ready = app_ready;
     ho.upload_allowed = app_upload_allowed;
+    ho.extra_metrics = app_extra_metrics;
     app.http = http_server_start(&ho, &err);
-    if (!app.http) {
+    if (!app.http || app_start(&app, &err)) {
         die_err("serve", &err);
+        http_server_stop(app.http);
         app_close(&app);
         nph_config_fini(&app.cfg);
         return 1;

@@ -82,6 +82,24 @@ static const struct nph_config_key config_table[] = {
             "a new password must differ from this many previous ones; 0 = no history"),
     STR_ROW("compute.libvirt_uri", compute_libvirt_uri, "test:///default", NULL,
             "libvirt connection URI of the native compute service"),
+    STR_ROW("federation.default_cloud", federation_default_cloud, "", NULL,
+            "cloud that gets a create naming none; empty = the first of `clouds`"),
+    STR_ROW("federation.master_key_file", federation_master_key_file, "", NULL,
+            "32-byte key sealing stored cloud credentials; empty = <data_dir>/master.key"),
+    INT_ROW("federation.call_timeout_ms", federation_call_timeout_ms, "30000", 100, 600000,
+            "time budget of one call to a cloud, in milliseconds"),
+    INT_ROW("federation.health_interval", federation_health_interval, "10", 1, 3600,
+            "seconds between health probes of each cloud"),
+    INT_ROW("federation.breaker_failures", federation_breaker_failures, "3", 1, 1000,
+            "consecutive failed calls or probes that open a cloud's circuit breaker"),
+    INT_ROW("federation.breaker_cooldown", federation_breaker_cooldown, "30", 1, 86400,
+            "seconds an open breaker fails fast before a probe may close it"),
+    INT_ROW("federation.reconcile_interval", federation_reconcile_interval, "60", 0, 86400,
+            "seconds between reconciliations of records with each cloud; 0 = never"),
+    INT_ROW("federation.poll_interval_ms", federation_poll_interval_ms, "1000", 10, 60000,
+            "milliseconds between status polls of an operation in progress"),
+    INT_ROW("federation.workers", federation_workers, "4", 1, 64,
+            "threads running federated operations"),
     {NULL, NPH_CFG_STR, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -296,6 +314,7 @@ void nph_config_fini(struct nph_config *cfg)
     for (size_t i = 0; i < CONFIG_ROWS; i++)
         if (config_table[i].type == NPH_CFG_STR)
             free(*config_str_field(cfg, &config_table[i]));
+    json_decref(cfg->sections);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -303,6 +322,8 @@ int nph_config_init(struct nph_config *cfg, struct nph_error *err)
 {
     char why[CONFIG_WHY_LEN];
     memset(cfg, 0, sizeof(*cfg));
+    if (!(cfg->sections = json_object()))
+        return nph_error_nomem(err);
     for (size_t i = 0; i < CONFIG_ROWS; i++) {
         int rc = config_apply(cfg, &config_table[i], config_table[i].def, why, sizeof(why));
         if (rc == -2) {
@@ -325,6 +346,11 @@ static int config_copy(struct nph_config *dst, const struct nph_config *src)
     for (size_t i = 0; i < CONFIG_ROWS; i++)
         if (config_table[i].type == NPH_CFG_STR)
             *config_str_field(dst, &config_table[i]) = NULL;
+    dst->sections = src->sections ? json_deep_copy(src->sections) : json_object();
+    if (!dst->sections) {
+        nph_config_fini(dst);
+        return -1;
+    }
     for (size_t i = 0; i < CONFIG_ROWS; i++) {
         const struct nph_config_key *row = &config_table[i];
         const char *s;
@@ -429,6 +455,7 @@ struct yaml_walk {
     yaml_document_t *doc;
     struct nph_config *cfg;
     unsigned char seen[CONFIG_ROWS];
+    unsigned seen_sections; /* bits of the document sections this file set */
     struct nph_error *err;
 };
 
@@ -451,6 +478,137 @@ static int yaml_is_null(const yaml_node_t *n)
         return 0;
     return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
            strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+/* Sections of the document that are structures, kept as JSON in cfg->sections. */
+static const char *const config_sections[] = {"clouds", NULL};
+
+/* 1 + the section's index, or 0 when key is no document section. */
+static int config_document_section(const char *key)
+{
+    for (int i = 0; config_sections[i]; i++)
+        if (strcmp(config_sections[i], key) == 0)
+            return i + 1;
+    return 0;
+}
+
+/* A plain scalar as YAML 1.2's core schema reads it; other styles are strings. */
+static json_t *yaml_scalar_json(const yaml_node_t *n)
+{
+    const char *s = (const char *)n->data.scalar.value;
+    char *end;
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (yaml_is_null(n))
+            return json_null();
+        if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+            return json_true();
+        if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+            return json_false();
+        if ((s[0] >= '0' && s[0] <= '9') || ((s[0] == '-' || s[0] == '+') && s[1])) {
+            errno = 0;
+            long long v = strtoll(s, &end, 10);
+            if (!*end && errno == 0)
+                return json_integer(v);
+            double d = strtod(s, &end);
+            if (!*end && errno == 0)
+                return json_real(d);
+        }
+    }
+    return json_stringn(s, n->data.scalar.length);
+}
+
+#define YAML_JSON_MAX_DEPTH 64
+
+/* Convert a node tree. Duplicate keys and non-scalar keys are errors naming the line. */
+static json_t *yaml_node_json(const char *name, yaml_document_t *doc, yaml_node_t *n, int depth,
+                              struct nph_error *err)
+{
+    size_t line = n->start_mark.line + 1;
+    if (depth > YAML_JSON_MAX_DEPTH) {
+        nph_error_set(err, NPH_E_INVALID, "%s:%zu: nested deeper than %d levels", name, line,
+                      YAML_JSON_MAX_DEPTH);
+        return NULL;
+    }
+    if (n->type == YAML_SCALAR_NODE) {
+        if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+            nph_error_set(err, NPH_E_INVALID, "%s:%zu: value contains a NUL character", name, line);
+            return NULL;
+        }
+        json_t *j = yaml_scalar_json(n);
+        if (!j)
+            nph_error_set(err, NPH_E_INVALID, "%s:%zu: value is not valid UTF-8", name, line);
+        return j;
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        json_t *arr = json_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             arr && it < n->data.sequence.items.top; it++) {
+            yaml_node_t *c = yaml_document_get_node(doc, *it);
+            json_t *j = c ? yaml_node_json(name, doc, c, depth + 1, err) : NULL;
+            if (!j || json_array_append_new(arr, j) != 0) {
+                json_decref(arr);
+                return NULL;
+            }
+        }
+        if (!arr)
+            nph_error_nomem(err);
+        return arr;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE) {
+            nph_error_set(err, NPH_E_INVALID, "%s:%zu: keys must be scalars", name,
+                          k ? k->start_mark.line + 1 : line);
+            json_decref(obj);
+            return NULL;
+        }
+        const char *ks = (const char *)k->data.scalar.value;
+        if (json_object_get(obj, ks)) {
+            nph_error_set(err, NPH_E_INVALID, "%s:%zu: duplicate key '%.64s'", name,
+                          k->start_mark.line + 1, ks);
+            json_decref(obj);
+            return NULL;
+        }
+        json_t *j = yaml_node_json(name, doc, v, depth + 1, err);
+        if (!j || json_object_set_new(obj, ks, j) != 0) {
+            if (j)
+                nph_error_set(err, NPH_E_INVALID, "%s:%zu: key is not valid UTF-8", name,
+                              k->start_mark.line + 1);
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+json_t *nph_yaml_to_json(const char *name, const char *buf, size_t len, struct nph_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    json_t *out = NULL;
+    if (!yaml_parser_initialize(&parser)) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""), buf ? len : 0);
+    if (!yaml_parser_load(&parser, &doc)) {
+        nph_error_set(err, NPH_E_INVALID, "%s:%zu: invalid YAML: %s", name,
+                      parser.problem_mark.line + 1,
+                      parser.problem ? parser.problem : "syntax error");
+        yaml_parser_delete(&parser);
+        return NULL;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    out = root ? yaml_node_json(name, &doc, root, 0, err) : json_null();
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return out;
 }
 
 static int yaml_walk_mapping(struct yaml_walk *w, yaml_node_t *map, const char *prefix)
@@ -479,6 +637,19 @@ static int yaml_walk_mapping(struct yaml_walk *w, yaml_node_t *map, const char *
             return nph_error_set(w->err, NPH_E_INVALID, "%s:%zu: unknown key '%.64s'", w->name,
                                  kline, ks);
         row = config_find(full);
+        int section = row || prefix ? 0 : config_document_section(full);
+        if (section) {
+            unsigned bit = 1u << (section - 1);
+            if (w->seen_sections & bit)
+                return nph_error_set(w->err, NPH_E_INVALID, "%s:%zu: '%s': duplicate key", w->name,
+                                     kline, full);
+            json_t *j = yaml_node_json(w->name, w->doc, v, 1, w->err);
+            if (!j)
+                return -1;
+            w->seen_sections |= bit;
+            json_object_set_new(w->cfg->sections, full, j);
+            continue;
+        }
         if (!row) {
             if (!config_is_section(full))
                 return nph_error_set(w->err, NPH_E_INVALID, "%s:%zu: unknown key '%s'", w->name,

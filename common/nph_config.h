@@ -15,6 +15,7 @@
 #ifndef NPH_CONFIG_H
 #define NPH_CONFIG_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,22 @@ struct nph_config {
     int64_t identity_unique_last_password_count; /* 0 = off */
 
     char *compute_libvirt_uri; /* "test:///default" */
+
+    char *federation_default_cloud;        /* "" = the first cloud */
+    char *federation_master_key_file;      /* "" = <data_dir>/master.key (created 0600) */
+    int64_t federation_call_timeout_ms;    /* one backend call, default 30000 */
+    int64_t federation_health_interval;    /* seconds between probes, default 10 */
+    int64_t federation_breaker_failures;   /* consecutive failures that open it, default 3 */
+    int64_t federation_breaker_cooldown;   /* seconds before a half-open probe, default 30 */
+    int64_t federation_reconcile_interval; /* seconds, default 60; 0 = never */
+    int64_t federation_poll_interval_ms;   /* operation status polls, default 1000 */
+    int64_t federation_workers;            /* operation worker threads, default 4 */
+
+    /* Document sections: top-level keys whose values are structures rather than settings
+     * (`clouds:` today), kept as JSON (a YAML scalar becomes a string, an integer, a real, a
+     * boolean or null as YAML 1.2's core schema reads it; quoted scalars stay strings). Each
+     * section's owner validates it. An object {"clouds": [...]}; never NULL after init. */
+    json_t *sections;
 };
 
 enum nph_config_type { NPH_CFG_STR, NPH_CFG_INT, NPH_CFG_BOOL };
@@ -88,6 +105,10 @@ int nph_config_finish(struct nph_config *cfg, struct nph_error *err);
 /* The environment variable of a dotted key ("store.url" -> "NEPHELE_STORE_URL") into out.
  * Returns 0, or -1 if out (len bytes) is too small. */
 int nph_config_env_name(const char *key, char *out, size_t len);
+
+/* Parse one YAML document into JSON with the conversion above. `name` is used in messages
+ * ("clouds.yaml:3: invalid YAML: ..."). Returns a new reference or NULL with err. */
+json_t *nph_yaml_to_json(const char *name, const char *buf, size_t len, struct nph_error *err);
 
 /* Write a complete sample YAML (every key, its default and doc as a comment) to a malloc'd
  * string. */

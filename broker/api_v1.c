@@ -1,0 +1,298 @@
+/*
+ * api_v1.c - the native API's federation resources (docs/openapi.yaml):
+ *   /v1/clouds[/{name}[/orphans|/reconcile|/fault]]   clouds, their health and drift
+ *   /v1/servers[/{id}[/action]]                        servers on any cloud
+ *   /v1/operations/{id}                                asynchronous operations
+ * Errors in the native format {"error":{"code","message","request_id"}}.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "federation.h"
+#include "nph_json.h"
+
+struct v1 {
+    struct nph_app *app;
+    struct fed_caller who;
+};
+
+static int v1_begin(struct http_req *req, struct v1 *v, struct nph_error *err)
+{
+    memset(v, 0, sizeof(*v));
+    v->app = req->app;
+    if (app_authenticate(req, err))
+        return -1;
+    const struct ident_token *t = req->auth;
+    v->who.is_admin = ident_token_is_admin(t);
+    v->who.project_id = t->scope == IDENT_SCOPE_PROJECT ? t->scope_id : "";
+    v->who.user_id = t->user_id;
+    v->who.request_id = req->request_id;
+    if (!v->app->fed)
+        return nph_error_set(err, NPH_E_UNAVAILABLE, "federation is not running");
+    return 0;
+}
+
+static int need_admin(const struct v1 *v, struct nph_error *err)
+{
+    return v->who.is_admin
+               ? 0
+               : nph_error_set(err, NPH_E_FORBIDDEN, "this operation is for administrators");
+}
+
+static int reply(struct http_resp *resp, int status, json_t *body, struct nph_error *err)
+{
+    if (!body)
+        return err->code ? -1 : nph_error_nomem(err);
+    return http_resp_json(resp, status, body) ? nph_error_nomem(err) : 0;
+}
+
+/* ---- clouds ------------------------------------------------------------------------------- */
+
+/* Non-admins see a cloud's name, kind, state and labels, not its configuration. */
+static void strip_config(json_t *cloud, const struct v1 *v)
+{
+    if (!v->who.is_admin)
+        json_object_del(cloud, "config");
+}
+
+static int clouds_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *arr = fed_cloud_list(v.app->fed, err);
+    size_t i;
+    json_t *c;
+    json_array_foreach(arr, i, c) strip_config(c, &v);
+    return reply(resp, 200, arr ? json_pack("{s:o}", "clouds", arr) : NULL, err);
+}
+
+static int clouds_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *c = fed_cloud_get(v.app->fed, req->params[0], err);
+    if (c)
+        strip_config(c, &v);
+    return reply(resp, 200, c ? json_pack("{s:o}", "cloud", c) : NULL, err);
+}
+
+static int clouds_add(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *body, *entry;
+    if (v1_begin(req, &v, err) || need_admin(&v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    entry = json_object_get(body, "cloud");
+    if (!json_is_object(entry)) {
+        json_decref(body);
+        return nph_error_set(err, NPH_E_INVALID, "the body must be {\"cloud\": {...}}");
+    }
+    json_t *c = fed_cloud_add(v.app->fed, entry, err);
+    json_decref(body);
+    if (c) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/clouds/%s", v.app->cfg.public_url,
+                 json_string_value(json_object_get(c, "name")));
+        http_resp_header(resp, "Location", loc);
+    }
+    return reply(resp, 201, c ? json_pack("{s:o}", "cloud", c) : NULL, err);
+}
+
+static int clouds_remove(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || need_admin(&v, err) ||
+        fed_cloud_remove(v.app->fed, req->params[0], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
+static int clouds_orphans(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || need_admin(&v, err))
+        return -1;
+    json_t *arr = fed_cloud_orphans(v.app->fed, req->params[0], err);
+    return reply(resp, 200,
+                 arr ? json_pack("{s:s,s:o}", "cloud", req->params[0], "orphans", arr) : NULL, err);
+}
+
+static int clouds_reconcile(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || need_admin(&v, err))
+        return -1;
+    json_t *sum = fed_cloud_reconcile(v.app->fed, req->params[0], err);
+    return reply(resp, 200, sum ? json_pack("{s:o}", "reconciliation", sum) : NULL, err);
+}
+
+static int clouds_fault(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *body;
+    if (v1_begin(req, &v, err) || need_admin(&v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    int rc = fed_cloud_set_fault(v.app->fed, req->params[0], json_object_get(body, "fault"), err);
+    json_decref(body);
+    if (rc)
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
+/* ---- servers ------------------------------------------------------------------------------ */
+
+static int servers_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    struct fed_server_filter flt = {0};
+    if (v1_begin(req, &v, err))
+        return -1;
+    flt.cloud = http_req_query(req, "cloud");
+    flt.status = http_req_query(req, "status");
+    flt.project_id = http_req_query(req, "project");
+    flt.marker = http_req_query(req, "marker");
+    const char *all = http_req_query(req, "all_projects");
+    flt.all_projects = all && (!strcmp(all, "1") || !strcasecmp(all, "true"));
+    const char *limit = http_req_query(req, "limit");
+    if (limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end || n < 1 || n > 1000)
+            return nph_error_set(err, NPH_E_INVALID, "'limit' must be an integer 1..1000");
+        flt.limit = (int)n;
+    }
+    if (!v.who.project_id[0] && !v.who.is_admin)
+        return nph_error_set(err, NPH_E_FORBIDDEN, "a project-scoped token is required");
+    return reply(resp, 200, fed_server_list(v.app->fed, &v.who, &flt, err), err);
+}
+
+static int servers_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *body;
+    if (v1_begin(req, &v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    if (json_object_size(body) != 1 || !json_object_get(body, "server")) {
+        json_decref(body);
+        return nph_error_set(err, NPH_E_INVALID, "the body must be {\"server\": {...}}");
+    }
+    json_t *out = fed_server_create(v.app->fed, &v.who, json_object_get(body, "server"), err);
+    json_decref(body);
+    if (out) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/operations/%s", v.app->cfg.public_url,
+                 json_string_value(json_object_get(json_object_get(out, "operation"), "id")));
+        http_resp_header(resp, "Location", loc);
+    }
+    return reply(resp, 202, out, err);
+}
+
+static int servers_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *s = fed_server_get(v.app->fed, &v.who, req->params[0], err);
+    return reply(resp, 200, s ? json_pack("{s:o}", "server", s) : NULL, err);
+}
+
+static int op_reply(struct v1 *v, struct http_resp *resp, json_t *op, struct nph_error *err)
+{
+    if (op) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/operations/%s", v->app->cfg.public_url,
+                 json_string_value(json_object_get(op, "id")));
+        http_resp_header(resp, "Location", loc);
+    }
+    return reply(resp, 202, op ? json_pack("{s:o}", "operation", op) : NULL, err);
+}
+
+static int servers_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    return op_reply(&v, resp, fed_server_delete(v.app->fed, &v.who, req->params[0], err), err);
+}
+
+/* {"action": "start|stop|reboot|resize|confirm-resize|revert-resize", "type": "soft|hard",
+ *  "flavor": "..."} */
+static int servers_action(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    static const char *const keys[] = {"action", "type", "flavor", NULL};
+    struct v1 v;
+    json_t *body;
+    const char *action = NULL, *type = NULL, *flavor = NULL;
+    if (v1_begin(req, &v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    int rc = nph_json_check_keys(body, "body", keys, err) ||
+             nph_json_get_str(body, "action", "action", 1, 32, &action, err) < 0 ||
+             nph_json_get_str(body, "type", "type", 0, 8, &type, err) < 0 ||
+             nph_json_get_str(body, "flavor", "flavor", 0, 255, &flavor, err) < 0;
+    enum nph_server_action a = NPH_SA_START;
+    if (!rc) {
+        if (!strcmp(action, "start"))
+            a = NPH_SA_START;
+        else if (!strcmp(action, "stop"))
+            a = NPH_SA_STOP;
+        else if (!strcmp(action, "reboot"))
+            a = type && !strcmp(type, "hard") ? NPH_SA_REBOOT_HARD : NPH_SA_REBOOT_SOFT;
+        else if (!strcmp(action, "resize"))
+            a = NPH_SA_RESIZE;
+        else if (!strcmp(action, "confirm-resize"))
+            a = NPH_SA_CONFIRM_RESIZE;
+        else if (!strcmp(action, "revert-resize"))
+            a = NPH_SA_REVERT_RESIZE;
+        else
+            rc = nph_error_set(err, NPH_E_INVALID,
+                               "unknown action '%.32s' (start, stop, reboot, resize, "
+                               "confirm-resize, revert-resize)",
+                               action);
+        if (!rc && type && strcmp(action, "reboot") != 0)
+            rc = nph_error_set(err, NPH_E_INVALID, "'type' applies to reboot only");
+        if (!rc && type && strcmp(type, "soft") && strcmp(type, "hard"))
+            rc = nph_error_set(err, NPH_E_INVALID, "'type' must be 'soft' or 'hard'");
+        if (!rc && (a == NPH_SA_RESIZE) != (flavor != NULL))
+            rc = nph_error_set(err, NPH_E_INVALID,
+                               a == NPH_SA_RESIZE ? "resize needs a 'flavor'"
+                                                  : "'flavor' applies to resize only");
+    }
+    json_t *op = rc ? NULL : fed_server_action(v.app->fed, &v.who, req->params[0], a, flavor, err);
+    json_decref(body);
+    if (rc)
+        return -1;
+    return op_reply(&v, resp, op, err);
+}
+
+static int operations_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *op = fed_operation_get(v.app->fed, &v.who, req->params[0], err);
+    return reply(resp, 200, op ? json_pack("{s:o}", "operation", op) : NULL, err);
+}
+
+const struct http_route api_v1_routes[] = {
+    {"GET", "/v1/clouds", clouds_list, "v1.clouds.list", NPH_FAULT_NATIVE},
+    {"POST", "/v1/clouds", clouds_add, "v1.clouds.add", NPH_FAULT_NATIVE},
+    {"GET", "/v1/clouds/{name}", clouds_get, "v1.clouds.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/v1/clouds/{name}", clouds_remove, "v1.clouds.remove", NPH_FAULT_NATIVE},
+    {"GET", "/v1/clouds/{name}/orphans", clouds_orphans, "v1.clouds.orphans", NPH_FAULT_NATIVE},
+    {"POST", "/v1/clouds/{name}/reconcile", clouds_reconcile, "v1.clouds.reconcile",
+     NPH_FAULT_NATIVE},
+    {"PUT", "/v1/clouds/{name}/fault", clouds_fault, "v1.clouds.fault", NPH_FAULT_NATIVE},
+    {"GET", "/v1/servers", servers_list, "v1.servers.list", NPH_FAULT_NATIVE},
+    {"POST", "/v1/servers", servers_create, "v1.servers.create", NPH_FAULT_NATIVE},
+    {"GET", "/v1/servers/{id}", servers_get, "v1.servers.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/v1/servers/{id}", servers_delete, "v1.servers.delete", NPH_FAULT_NATIVE},
+    {"POST", "/v1/servers/{id}/action", servers_action, "v1.servers.action", NPH_FAULT_NATIVE},
+    {"GET", "/v1/operations/{id}", operations_get, "v1.operations.get", NPH_FAULT_NATIVE},
+    {NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,129 @@
+/*
+ * federation.h - one API over many clouds (DESIGN.md sections 1, 4 and 7).
+ *
+ * Clouds. The `clouds:` section of the configuration and the clouds admins add at runtime
+ * (stored in fed_cloud, credentials sealed with AES-256-GCM under the master key) each become a
+ * struct nph_backend. Every call to a backend passes through one wrapper (fed_cloud.c) that
+ * checks the cloud's circuit breaker, applies the call timeout, times the call into Prometheus
+ * histograms per cloud and operation, logs failures, counts them into the breaker and is where
+ * tests inject faults.
+ *
+ * Servers. A server's id is Nephele's; fed_server maps it to (cloud, region, remote id). On the
+ * native (`local`) cloud the remote id is the id, and servers the Nova-compatible API created
+ * directly are Nephele's too. Creates, deletes and actions are operations (fed_operation):
+ * journaled before any cloud is touched, run by worker threads that claim them with a lease
+ * (a compare-and-set on the row, so several brokers on one PostgreSQL run each once), and
+ * polled until the cloud reports the end state. A create stamps its operation id on the remote
+ * server (NPH_BACKEND_OP_KEY), so a broker killed between journal and cloud finds the server
+ * on restart, or creates it then.
+ *
+ * Loops. Health probes (per process: breakers are per process); reconciliation (one process at
+ * a time: a PostgreSQL advisory lock, or the single process on SQLite) marks servers deleted
+ * behind Nephele's back (closing their ledger interval), finishes what crashed operations left
+ * and reports remote servers Nephele does not know as orphans.
+ */
+#ifndef NPH_FEDERATION_H
+#define NPH_FEDERATION_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "nph_config.h"
+#include "nph_error.h"
+#include "nph_store.h"
+
+struct fed;
+
+struct fed_caller {
+    const char *project_id; /* the token's project ("" when not project-scoped) */
+    const char *user_id;
+    int is_admin;
+    const char *request_id;
+};
+
+/* Apply the "federation" component's migrations. */
+int fed_migrate(struct nph_store *store, int *applied, struct nph_error *err);
+
+/* Open every configured and stored cloud (lazily connected; a cloud that is down opens fine
+ * and shows down). `host` lends the native core to the local driver (borrowed). Starts no
+ * thread. NULL with err (a bad `clouds:` entry names its index and field). */
+struct fed *fed_open(struct nph_store *store, const struct nph_config *cfg,
+                     const struct nph_backend_host *host, struct nph_error *err);
+/* Start the operation workers and the health and reconciliation loops. */
+int fed_start(struct fed *f, struct nph_error *err);
+/* Stop the threads (operations in flight stay journaled for the next start), close. */
+void fed_close(struct fed *f);
+
+/* Validate a `clouds:` section without opening anything that needs the broker (`nephele
+ * config check`). */
+int fed_check_clouds(const json_t *clouds, struct nph_error *err);
+
+/* ---- clouds ------------------------------------------------------------------------------- */
+
+/* [{"name","kind","source":"config|api","state":"up|degraded|down","breaker":"closed|open|
+ * half-open","failures","last_error","last_probe","labels","families":[...],"default"}] */
+json_t *fed_cloud_list(struct fed *f, struct nph_error *err);
+json_t *fed_cloud_get(struct fed *f, const char *name, struct nph_error *err);
+/* Admin: add a cloud from its configuration entry (same shape as in `clouds:`); credentials
+ * are stored sealed. NPH_E_CONFLICT for a taken name. Returns the cloud as fed_cloud_get. */
+json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err);
+/* Admin: remove a cloud added through the API. NPH_E_CONFLICT while Nephele has servers on it
+ * or when it comes from the configuration file. */
+int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err);
+/* Remote servers on the cloud that Nephele does not know, as the last reconciliation saw
+ * them: [{"remote_id","name","status","op_key","first_seen","last_seen"}]. */
+json_t *fed_cloud_orphans(struct fed *f, const char *name, struct nph_error *err);
+/* Run one reconciliation of the cloud now (admin, tests). Returns a summary object
+ * {"cloud","checked","marked_deleted","orphans","adopted","cleaned"}. */
+json_t *fed_cloud_reconcile(struct fed *f, const char *name, struct nph_error *err);
+/* The name of the cloud a create without one goes to (borrowed; NULL when none). */
+const char *fed_default_cloud(struct fed *f);
+/* 1 when `name` is a cloud of kind local. */
+int fed_cloud_is_local(struct fed *f, const char *name);
+
+/* Prometheus text of the backend-call histograms and breaker gauges (malloc'd). */
+char *fed_metrics_render(struct fed *f, size_t *len);
+
+/* Test-only fault injection (enabled with NEPHELE_FAULT_INJECTION=1 in the environment):
+ * spec {"op": "server_create" | "*", "error": "<nph error name>", "delay_ms": n, "count": n,
+ * "exit": true (the process _exits at that point, as if killed)}; NULL spec clears. */
+int fed_cloud_set_fault(struct fed *f, const char *name, const json_t *spec, struct nph_error *err);
+
+/* ---- servers and operations --------------------------------------------------------------- */
+
+/* req: {"name" (required), "flavor" (Nephele flavor id or name, required), "image" (Nephele
+ * image id or name, or a name known to the target cloud), "cloud" (optional; else the
+ * placement hook picks: today the default cloud), "key_name", "metadata" (object of strings),
+ * "user_data"}. Resolves the size and image on the chosen cloud before returning (clear errors
+ * naming both), journals the operation and returns {"server": {...}, "operation": {...}}. */
+json_t *fed_server_create(struct fed *f, const struct fed_caller *c, const json_t *req,
+                          struct nph_error *err);
+json_t *fed_server_get(struct fed *f, const struct fed_caller *c, const char *id,
+                       struct nph_error *err);
+
+struct fed_server_filter {
+    const char *cloud;      /* only this cloud */
+    const char *status;     /* Nova status, case-insensitive */
+    const char *project_id; /* admins: only this project (else their own unless all) */
+    int all_projects;       /* admins */
+    const char *marker;     /* id of the last server of the previous page */
+    int limit;              /* 0 = 1000 */
+};
+/* Merged list over all clouds, newest first: {"servers":[...],"unavailable":[{"cloud",
+ * "error"}],"next": marker or null}. A cloud that does not answer contributes its servers from
+ * Nephele's records with status "UNKNOWN" and is named in "unavailable". */
+json_t *fed_server_list(struct fed *f, const struct fed_caller *c,
+                        const struct fed_server_filter *flt, struct nph_error *err);
+/* Journal an action or delete; returns the operation. */
+json_t *fed_server_action(struct fed *f, const struct fed_caller *c, const char *id,
+                          enum nph_server_action action, const char *arg, struct nph_error *err);
+json_t *fed_server_delete(struct fed *f, const struct fed_caller *c, const char *id,
+                          struct nph_error *err);
+json_t *fed_operation_get(struct fed *f, const struct fed_caller *c, const char *id,
+                          struct nph_error *err);
+/* 1 when `id` is a server Nephele keeps on a cloud other than the local one (the
+ * Nova-compatible API hands those to the federation). */
+int fed_server_is_remote(struct fed *f, const char *id);
+
+#endif
