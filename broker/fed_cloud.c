@@ -416,6 +416,18 @@ static void *health_main(void *arg);
 int fed_start(struct fed *f, struct nph_error *err)
 {
     int n = (int)f->cfg->federation_workers;
+    if (nph_store_engine(f->store) == NPH_STORE_SQLITE) {
+        /* one process serves a SQLite store: leases left by a previous process (killed mid-
+         * operation) are void now, so its operations resume at once */
+        struct nph_db *db = nph_store_acquire(f->store, err);
+        int rc = !db || nph_db_exec(db,
+                                    "UPDATE fed_operation SET lease_owner = '', lease_until = 0"
+                                    " WHERE state IN ('pending','running')",
+                                    err);
+        nph_store_release(db);
+        if (rc)
+            return -1;
+    }
     pthread_mutex_lock(&f->mu);
     f->stopping = 0;
     pthread_mutex_unlock(&f->mu);
@@ -541,6 +553,7 @@ int fed_call_begin(struct fed *f, struct fed_cloud *c, enum fed_op op, const str
     }
     k->t0 = nph_clock_mono();
     if (fault.active) {
+        k->exit_after = fault.exit_after;
         if (fault.exit) {
             nph_log(NPH_LOG_WARN, "federation.fault", "cloud", c->name, "op", fed_op_name(op),
                     "action", "exit", NULL);
@@ -563,6 +576,11 @@ int fed_call_begin(struct fed *f, struct fed_cloud *c, enum fed_op op, const str
 int fed_call_end(struct fed_call *k, int rc, struct nph_error *err)
 {
     struct fed_cloud *c = k->cloud;
+    if (k->exit_after) {
+        nph_log(NPH_LOG_WARN, "federation.fault", "cloud", c->name, "op", fed_op_name(k->op),
+                "action", "exit_after", NULL);
+        _exit(137);
+    }
     int64_t us = nph_clock_mono() - k->t0;
     struct fed_histogram *h = &c->hist[k->op];
     size_t b = 0;
@@ -891,22 +909,25 @@ int fed_cloud_set_fault(struct fed *f, const char *name, const json_t *spec, str
         return -1;
     struct fed_fault fault = {0};
     if (spec && !json_is_null(spec)) {
-        static const char *const keys[] = {"op", "error", "delay_ms", "count", "exit", NULL};
+        static const char *const keys[] = {"op",   "error",      "delay_ms", "count",
+                                           "exit", "exit_after", NULL};
         const char *op = "*", *code = NULL;
         int64_t delay = 0, count = -1;
-        int ex = 0;
+        int ex = 0, ex_after = 0;
         if (nph_json_check_keys(spec, "fault", keys, err) ||
             nph_json_get_str(spec, "op", "op", 0, 31, &op, err) < 0 ||
             nph_json_get_str(spec, "error", "error", 0, 64, &code, err) < 0 ||
             nph_json_get_int(spec, "delay_ms", "delay_ms", 0, &delay, err) < 0 ||
             nph_json_get_int(spec, "count", "count", 0, &count, err) < 0 ||
-            nph_json_get_bool(spec, "exit", "exit", 0, &ex, err) < 0)
+            nph_json_get_bool(spec, "exit", "exit", 0, &ex, err) < 0 ||
+            nph_json_get_bool(spec, "exit_after", "exit_after", 0, &ex_after, err) < 0)
             return -1;
         fault.active = 1;
         nph_backend_strlcpy(fault.op, sizeof(fault.op), op);
         fault.delay_ms = delay < 0 ? 0 : delay > 600000 ? 600000 : (long)delay;
         fault.count = (int)(count > 1000000 ? 1000000 : count);
         fault.exit = ex;
+        fault.exit_after = ex_after;
         if (code) {
             for (int i = 1; i < 64 && !fault.code; i++)
                 if (strcmp(nph_error_name((enum nph_err_code)i), code) == 0)

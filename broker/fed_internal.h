@@ -40,11 +40,12 @@ enum fed_breaker { FED_BREAKER_CLOSED, FED_BREAKER_OPEN, FED_BREAKER_HALF_OPEN }
 
 struct fed_fault {
     int active;
-    char op[32];   /* "*" or an op name */
-    int code;      /* enum nph_err_code; 0 = none */
-    long delay_ms; /* sleep before the call */
-    int count;     /* remaining triggers; < 0 = unlimited */
-    int exit;      /* _exit(137) at the call: a kill between journal and cloud */
+    char op[32];    /* "*" or an op name */
+    int code;       /* enum nph_err_code; 0 = none */
+    long delay_ms;  /* sleep before the call */
+    int count;      /* remaining triggers; < 0 = unlimited */
+    int exit;       /* _exit(137) before the call: a kill between journal and cloud */
+    int exit_after; /* _exit(137) after the call returned: a kill before its outcome is kept */
 };
 
 struct fed_cloud {
@@ -106,7 +107,8 @@ struct fed_call {
     enum fed_op op;
     struct nph_backend_ctx ctx;
     int64_t t0;
-    int probe; /* this call is the half-open probe */
+    int probe;      /* this call is the half-open probe */
+    int exit_after; /* fault injection: die once the call returns */
 };
 int fed_call_begin(struct fed *f, struct fed_cloud *c, enum fed_op op, const struct fed_caller *who,
                    struct fed_call *k, struct nph_error *err);

@@ -1231,7 +1231,9 @@ static void run_step(struct fed *f, struct op *o)
                     .offering_id = json_string_value(json_object_get(a, "offering_id")),
                     .image_id = json_string_value(json_object_get(a, "image_id")),
                     .key_name = json_string_value(json_object_get(a, "key_name")),
-                    .metadata = json_object_get(a, "metadata"),
+                    .metadata = json_is_object(json_object_get(a, "metadata"))
+                                    ? json_object_get(a, "metadata")
+                                    : NULL,
                     .user_data = json_string_value(json_object_get(a, "user_data")),
                     .idempotency_key = o->id,
                 };
