@@ -341,12 +341,12 @@ int os_config_parse(const json_t *config, struct os_config *out, struct nph_erro
 #undef AUTH
     if (parse_settings(config, file, &c, where, err) != 0)
         goto cleanup;
+    if (check_auth(&c, where, err) != 0)
+        goto cleanup;
     /* "https://keystone/v3/" -> "https://keystone/v3"; a versionless URL gets "/v3". */
     size_t n = strlen(c.auth_url);
     while (n > 0 && c.auth_url[n - 1] == '/')
         c.auth_url[--n] = '\0';
-    if (check_auth(&c, where, err) != 0)
-        goto cleanup;
     if (n < 3 || strcmp(c.auth_url + n - 3, "/v3") != 0) {
         char *v3 = malloc(n + 4);
         if (!v3) {

@@ -48,14 +48,15 @@ int os_garbage(struct nph_error *err, const char *cloud, const char *method, con
 
 /* ---- fault bodies ---------------------------------------------------------------------------- */
 
-/* Text of an HTML or plain body: tags and the <head> dropped, whitespace collapsed. */
-static void html_text(const char *in, size_t len, char *out, size_t outlen)
+/* Text of a body with control characters and runs of whitespace collapsed to one space; with
+ * `html`, tags and the <head> are dropped too. */
+static void html_text(const char *in, size_t len, int html, char *out, size_t outlen)
 {
     size_t o = 0;
     int in_tag = 0, in_head = 0, space = 1;
     for (size_t i = 0; i < len && o + 1 < outlen; i++) {
         char c = in[i];
-        if (c == '<') {
+        if (c == '<' && html) {
             in_tag = 1;
             if (len - i >= 5 && strncasecmp(in + i, "<head", 5) == 0)
                 in_head = 1;
@@ -124,7 +125,7 @@ static int json_fault(const json_t *doc, const char **name, const char **msg)
 static void clean_text(const char *in, char *out, size_t outlen)
 {
     char tmp[OS_FAULT_TEXT_MAX * 2];
-    html_text(in, strlen(in), tmp, sizeof(tmp)); /* also collapses control characters */
+    html_text(in, strlen(in), 0, tmp, sizeof(tmp));
     nph_utf8_sanitize(tmp, out, outlen);
 }
 
@@ -153,7 +154,7 @@ int os_fault_error(const char *cloud, long status, const char *method, const cha
             clean_text(fname, name, sizeof(name));
     } else if (body && len) {
         char tmp[OS_FAULT_TEXT_MAX * 2];
-        html_text(body, len, tmp, sizeof(tmp));
+        html_text(body, len, 1, tmp, sizeof(tmp));
         nph_utf8_sanitize(tmp, text, sizeof(text));
     }
     json_decref(doc);
