@@ -55,12 +55,15 @@ static int local_health(struct nph_backend *b, const struct nph_backend_ctx *ctx
     return local_compute_health(LB(b)->lc, NULL, err);
 }
 
+/* Inside a project the calls see that project only; without one (reconciliation, an admin
+ * looking across projects) they see the whole cloud. */
 static struct local_compute_caller caller_of(const struct nph_backend_ctx *ctx)
 {
+    int scoped = ctx && ctx->project_id && *ctx->project_id;
     struct local_compute_caller c = {
-        .project_id = ctx && ctx->project_id ? ctx->project_id : "",
+        .project_id = scoped ? ctx->project_id : "",
         .user_id = ctx && ctx->user_id ? ctx->user_id : "",
-        .is_admin = 1,
+        .is_admin = !scoped,
         .request_id = ctx ? ctx->request_id : NULL,
     };
     return c;
@@ -167,9 +170,7 @@ static int local_server_list(struct nph_backend *b, const struct nph_backend_ctx
 {
     struct local_compute_caller c = caller_of(ctx);
     struct local_compute_server_filter f = {0};
-    /* no project in the context: the whole cloud (reconciliation); else that project */
-    f.all_projects = 1;
-    f.project_id = ctx && ctx->project_id && *ctx->project_id ? ctx->project_id : NULL;
+    f.all_projects = c.is_admin; /* no project in the context: the whole cloud */
     json_t *servers = local_compute_server_list(LB(b)->lc, &c, &f, err);
     if (!servers)
         return -1;
