@@ -188,6 +188,22 @@ struct fed_cloud *fed_cloud_local(struct fed *f)
     return found;
 }
 
+const char *fed_cloud_name(struct fed *f, const char *name)
+{
+    struct fed_cloud *c = fed_cloud_find(f, name, NULL);
+    return c ? c->name : NULL;
+}
+
+int fed_has_remote(struct fed *f)
+{
+    int any = 0;
+    pthread_rwlock_rdlock(&f->lock);
+    for (size_t i = 0; i < f->n_clouds && !any; i++)
+        any = !f->clouds[i]->removed && strcmp(f->clouds[i]->kind, "local") != 0;
+    pthread_rwlock_unlock(&f->lock);
+    return any;
+}
+
 int fed_cloud_is_local(struct fed *f, const char *name)
 {
     struct fed_cloud *c = fed_cloud_find(f, name, NULL);

@@ -782,7 +782,8 @@ json_t *fed_server_list(struct fed *f, const struct fed_caller *who,
     for (size_t i = 0; i < f->n_clouds; i++) {
         struct fed_cloud *c = f->clouds[i];
         if (c->removed || (flt->cloud && strcmp(flt->cloud, c->name) != 0) ||
-            !(c->b->families & NPH_FAM_COMPUTE))
+            !(c->b->families & NPH_FAM_COMPUTE) ||
+            (flt->remote_only && strcmp(c->kind, "local") == 0))
             continue;
         jobs[n].f = f;
         jobs[n].c = c;

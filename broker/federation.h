@@ -79,6 +79,11 @@ json_t *fed_cloud_orphans(struct fed *f, const char *name, struct nph_error *err
 json_t *fed_cloud_reconcile(struct fed *f, const char *name, struct nph_error *err);
 /* The name of the cloud a create without one goes to (borrowed; NULL when none). */
 const char *fed_default_cloud(struct fed *f);
+/* The cloud's name as registered (borrowed, valid until fed_close), or NULL when no cloud is
+ * called `name`. */
+const char *fed_cloud_name(struct fed *f, const char *name);
+/* 1 when a cloud other than the native one is configured. */
+int fed_has_remote(struct fed *f);
 /* 1 when `name` is a cloud of kind local. */
 int fed_cloud_is_local(struct fed *f, const char *name);
 
@@ -107,6 +112,7 @@ struct fed_server_filter {
     const char *status;     /* Nova status, case-insensitive */
     const char *project_id; /* admins: only this project (else their own unless all) */
     int all_projects;       /* admins */
+    int remote_only;        /* leave out the native cloud */
     const char *marker;     /* id of the last server of the previous page */
     int limit;              /* 0 = 1000 */
 };
