@@ -49,7 +49,8 @@ struct nph_backend *nph_backend_open(const json_t *config, const struct nph_back
     b->ops = ops;
     b->host = host;
     if (ops->open(b, config, err) != 0) {
-        nph_error_prefix(err, "cloud '%s'", name);
+        if (!strstr(err->msg, name)) /* drivers usually name the cloud themselves */
+            nph_error_prefix(err, "cloud '%s'", name);
         free(b->name);
         free(b);
         return NULL;

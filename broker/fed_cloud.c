@@ -858,7 +858,16 @@ json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err
         OPENSSL_cleanse(sealed, strlen(sealed));
     free(sealed);
     if (rc == 0 && registry_add(f, c, err) != 0) {
-        /* lost a race with a concurrent add of the same name: undo the row */
+        /* lost a race with a concurrent add of the same name (or the table is full): the
+         * row this call wrote goes again */
+        struct nph_error e2 = {0};
+        struct nph_db *d2 = nph_store_acquire(f->store, &e2);
+        struct nph_stmt *del =
+            d2 ? nph_db_prepare(d2, "DELETE FROM fed_cloud WHERE name = ?", &e2) : NULL;
+        if (del && nph_stmt_bind_text(del, 1, name, &e2) == 0)
+            nph_stmt_step(del, &e2);
+        nph_stmt_done(del);
+        nph_store_release(d2);
         cloud_free(c);
         return NULL;
     }

@@ -405,7 +405,29 @@ static int cmd_config(int argc, char **argv)
         die_err("config check", &err);
         return 1;
     }
-    printf("configuration is valid\n");
+    /* the clouds: the broker's keys, then each driver's own (opening contacts no cloud) */
+    const json_t *clouds = json_object_get(cfg.sections, "clouds");
+    size_t i;
+    json_t *e;
+    if (fed_check_clouds(clouds, &err)) {
+        die_err("config check", &err);
+        nph_config_fini(&cfg);
+        return 1;
+    }
+    json_array_foreach(clouds, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "kind")), "local") == 0)
+            continue;
+        struct nph_backend *b = nph_backend_open(e, NULL, &err);
+        if (!b) {
+            nph_error_prefix(&err, "clouds[%zu]", i);
+            die_err("config check", &err);
+            nph_config_fini(&cfg);
+            return 1;
+        }
+        nph_backend_close(b);
+    }
+    printf("configuration is valid (%zu cloud(s))\n", json_array_size(clouds));
     nph_config_fini(&cfg);
     return 0;
 }
