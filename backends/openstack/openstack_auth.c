@@ -6,11 +6,13 @@
  *
  * The cache lives in struct os_backend under its mutex, which is never held during HTTP: a
  * call takes a snapshot of the token and endpoints (os_call_session), authenticating first when
- * the cached token is missing or within a minute of expiry. Two threads may authenticate at
- * once; the last token installed wins, and both are valid.
+ * the cached token is missing or within a minute of expiry. One thread authenticates at a
+ * time; the others wait on a condition variable for its token (or for their call's budget).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -319,42 +321,90 @@ cleanup:
     return rc;
 }
 
-/* Copy the cached session into the call; 1 if there is no token valid for `margin` more
- * microseconds to copy. */
-static int snapshot(struct os_call *call, int64_t margin, struct nph_error *err)
+static int token_valid(const struct os_backend *os, int64_t margin)
+{
+    return os->gen && os->tok.id && os->tok.expires_at - margin > nph_clock_now();
+}
+
+/* Copy the cached session into the call (os->mu held). -1 on ENOMEM. */
+static int snapshot_locked(struct os_call *call)
 {
     struct os_backend *os = call->os;
-    int rc = 1;
-    pthread_mutex_lock(&os->mu);
-    if (os->gen && os->tok.id && os->tok.expires_at - margin > nph_clock_now()) {
-        os_call_fini(call);
-        call->gen = os->gen;
-        call->compute_mv = os->compute_mv;
-        rc = 0;
-        if (!(call->token = strdup(os->tok.id)) ||
-            (os->compute_url && !(call->compute_url = strdup(os->compute_url))))
-            rc = -1;
-        for (int i = 0; rc == 0 && i < OS_SVC_COUNT; i++)
-            if (os->tok.ep.url[i] && !(call->ep.url[i] = strdup(os->tok.ep.url[i])))
-                rc = -1;
+    os_call_fini(call);
+    call->gen = os->gen;
+    call->compute_mv = os->compute_mv;
+    if (!(call->token = strdup(os->tok.id)) ||
+        (os->compute_url && !(call->compute_url = strdup(os->compute_url))))
+        return -1;
+    for (int i = 0; i < OS_SVC_COUNT; i++)
+        if (os->tok.ep.url[i] && !(call->ep.url[i] = strdup(os->tok.ep.url[i])))
+            return -1;
+    return 0;
+}
+
+/* Wait for another thread's authentication (os->mu held); -1 when the call's budget ends. */
+static int wait_for_auth(struct os_call *call)
+{
+    struct os_backend *os = call->os;
+    if (!call->deadline) {
+        pthread_cond_wait(&os->cv, &os->mu);
+        return 0;
     }
-    pthread_mutex_unlock(&os->mu);
-    if (rc < 0)
-        return nph_error_nomem(err);
-    return rc;
+    int64_t left = call->deadline - nph_clock_mono();
+    struct timespec ts;
+    if (left <= 0)
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(left / 1000000);
+    ts.tv_nsec += (long)(left % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(&os->cv, &os->mu, &ts) == ETIMEDOUT ? -1 : 0;
 }
 
 int os_call_session(struct os_call *call, struct nph_error *err)
 {
-    int rc = snapshot(call, OS_TOKEN_MARGIN_US, err);
-    if (rc <= 0)
-        return rc;
-    if (authenticate(call, err) != 0)
-        return -1;
+    struct os_backend *os = call->os;
+    /* A call starts with a token good for another minute; once started it keeps its token
+     * until the token really expires (or a 401 says otherwise). */
+    int64_t margin = call->token ? 0 : OS_TOKEN_MARGIN_US;
+    int rc;
+
+    pthread_mutex_lock(&os->mu);
+    if (call->token && call->gen == os->gen && token_valid(os, 0)) {
+        pthread_mutex_unlock(&os->mu);
+        return 0;
+    }
+    /* one thread authenticates at a time; the others wait for its token */
+    while (os->authenticating && !token_valid(os, margin)) {
+        if (wait_for_auth(call) != 0) {
+            pthread_mutex_unlock(&os->mu);
+            return nph_error_set(err, NPH_E_TIMEOUT,
+                                 "cloud '%s': out of time waiting for authentication",
+                                 os->cfg.name);
+        }
+    }
+    if (token_valid(os, margin)) {
+        rc = snapshot_locked(call);
+        pthread_mutex_unlock(&os->mu);
+        return rc == 0 ? 0 : nph_error_nomem(err);
+    }
+    os->authenticating = 1;
+    pthread_mutex_unlock(&os->mu);
+
+    rc = authenticate(call, err);
+
+    pthread_mutex_lock(&os->mu);
+    os->authenticating = 0;
+    pthread_cond_broadcast(&os->cv);
     /* a fresh token is used even when the cloud issues them for less than the margin */
-    rc = snapshot(call, 0, err);
-    if (rc > 0)
-        return nph_error_set(err, NPH_E_BACKEND, "cloud '%s' issued a token that has expired",
-                             call->os->cfg.name);
+    if (rc == 0 && !token_valid(os, 0))
+        rc = nph_error_set(err, NPH_E_BACKEND, "cloud '%s' issued a token that has expired",
+                           os->cfg.name);
+    else if (rc == 0 && snapshot_locked(call) != 0)
+        rc = nph_error_nomem(err);
+    pthread_mutex_unlock(&os->mu);
     return rc;
 }

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "openstack_internal.h"
 
@@ -30,13 +31,27 @@ static int os_open(struct nph_backend *b, const json_t *config, struct nph_error
         if (o.connect_timeout_ms > o.timeout_ms)
             o.connect_timeout_ms = o.timeout_ms;
     }
-    if (!(os->http = nph_http_client_new(&o, err)) || pthread_mutex_init(&os->mu, NULL) != 0) {
-        if (os->http)
-            nph_error_set(err, NPH_E_INTERNAL, "cannot create a mutex");
-        nph_http_client_free(os->http);
+    if (!(os->http = nph_http_client_new(&o, err))) {
         os_config_fini(&os->cfg);
         free(os);
         return -1;
+    }
+    pthread_condattr_t ca;
+    int ok = 0;
+    if (pthread_condattr_init(&ca) == 0) {
+        ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+             pthread_cond_init(&os->cv, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (ok && pthread_mutex_init(&os->mu, NULL) != 0) {
+        pthread_cond_destroy(&os->cv);
+        ok = 0;
+    }
+    if (!ok) {
+        nph_http_client_free(os->http);
+        os_config_fini(&os->cfg);
+        free(os);
+        return nph_error_set(err, NPH_E_INTERNAL, "cannot create a mutex");
     }
     os->b = b;
     b->priv = os;
@@ -50,6 +65,7 @@ static void os_close(struct nph_backend *b)
     if (!os)
         return;
     pthread_mutex_destroy(&os->mu);
+    pthread_cond_destroy(&os->cv);
     os_token_fini(&os->tok);
     free(os->compute_url);
     nph_http_client_free(os->http);

@@ -128,6 +128,8 @@ struct os_backend {
     struct nph_backend *b; /* our backend, for b->families */
     struct nph_http_client *http;
     pthread_mutex_t mu; /* guards the session below; never held during HTTP */
+    pthread_cond_t cv;  /* signalled when an authentication ends (CLOCK_MONOTONIC) */
+    int authenticating; /* a thread is authenticating: the others wait on cv */
     struct os_token tok;
     uint64_t gen;      /* bumped for each new token; 0 = none yet */
     int compute_mv;    /* the cloud's max compute microversion; 0 = not learnt yet */
@@ -150,7 +152,9 @@ struct os_call {
 void os_call_init(struct os_call *call, struct os_backend *os, const struct nph_backend_ctx *ctx);
 void os_call_fini(struct os_call *call);
 
-/* Authenticate unless a token valid for at least another minute is cached; snapshot it. */
+/* Give the call a token: at the call's start one valid for at least another minute, later the
+ * one it has until it expires or is invalidated; authenticating (once for all threads) when
+ * there is none. Snapshots the session into the call. */
 int os_call_session(struct os_call *call, struct nph_error *err);
 /* Make sure the service exists in the catalog (NPH_E_NOT_SUPPORTED otherwise) and, for
  * compute, that the microversion and v2.1 root are known. */
