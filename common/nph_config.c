@@ -988,6 +988,26 @@ char *nph_config_sample(void)
         else
             sbuf_add(&b, "%s%s: %s\n", indent, leaf, row->def);
     }
+    sbuf_add(
+        &b, "\n# The clouds this broker fronts (docs/federation.md). Without a `clouds:` list the\n"
+            "# native cloud alone serves, named \"local\". Uncomment and adapt:\n"
+            "# clouds:\n"
+            "#   - name: home\n"
+            "#     kind: local\n"
+            "#   - name: remote\n"
+            "#     kind: openstack\n"
+            "#     auth:\n"
+            "#       auth_url: http://127.0.0.1:5000/v3\n"
+            "#       username: admin\n"
+            "#       password: secret\n"
+            "#       project_name: admin\n"
+            "#       user_domain_name: Default\n"
+            "#       project_domain_name: Default\n"
+            "#     region_name: RegionOne\n"
+            "#     labels: { jurisdiction: KR }\n"
+            "#   - name: lab\n"
+            "#     kind: openstack\n"
+            "#     cloud: lab            # an entry of the user's clouds.yaml instead of auth\n");
     if (b.oom) {
         free(b.s);
         return NULL;

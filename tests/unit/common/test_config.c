@@ -84,7 +84,8 @@ static void test_defaults(void **state)
         for (const struct nph_config_key *j = k + 1; j->key; j++)
             assert_string_not_equal(k->key, j->key);
     }
-    assert_int_equal(n, 21);
+    assert_int_equal(n, 30);
+    assert_int_equal(json_object_size(cfg->sections), 0);
 }
 
 static void test_yaml_ok(void **state)
@@ -377,6 +378,46 @@ static void test_sample_round_trip(void **state)
     free(sample);
 }
 
+/* `clouds:` is kept as JSON with YAML 1.2 core types; errors name the line; a failed load
+ * keeps the previous sections. */
+static void test_sections(void **state)
+{
+    struct nph_config *cfg = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    const char *yaml = "clouds:\n"
+                       "  - name: home\n"
+                       "    kind: local\n"
+                       "    labels: {tier: \"1\", n: 1, r: 1.5, on: true, off: no, z: ~}\n"
+                       "listen: 127.0.0.1:9000\n";
+    assert_int_equal(nph_config_load_yaml(cfg, "c.yaml", yaml, strlen(yaml), &err), 0);
+    json_t *clouds = json_object_get(cfg->sections, "clouds");
+    assert_int_equal(json_array_size(clouds), 1);
+    json_t *labels = json_object_get(json_array_get(clouds, 0), "labels");
+    assert_true(json_is_string(json_object_get(labels, "tier")));
+    assert_true(json_is_integer(json_object_get(labels, "n")));
+    assert_true(json_is_real(json_object_get(labels, "r")));
+    assert_true(json_is_true(json_object_get(labels, "on")));
+    assert_true(json_is_string(json_object_get(labels, "off"))); /* YAML 1.2: "no" is text */
+    assert_true(json_is_null(json_object_get(labels, "z")));
+
+    const char *dup = "clouds: []\nclouds: []\n";
+    assert_int_equal(nph_config_load_yaml(cfg, "d.yaml", dup, strlen(dup), &err), -1);
+    assert_non_null(strstr(err.msg, "d.yaml:2: 'clouds': duplicate key"));
+    const char *dupkey = "clouds:\n  - name: a\n    name: b\n";
+    assert_int_equal(nph_config_load_yaml(cfg, "k.yaml", dupkey, strlen(dupkey), &err), -1);
+    assert_non_null(strstr(err.msg, "k.yaml:3: duplicate key 'name'"));
+    /* the failed loads changed nothing */
+    assert_int_equal(json_array_size(json_object_get(cfg->sections, "clouds")), 1);
+
+    /* nph_yaml_to_json on its own */
+    json_t *j = nph_yaml_to_json("x.yaml", "a: [1, b]\n", 10, &err);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "a")), 2);
+    json_decref(j);
+    assert_null(nph_yaml_to_json("x.yaml", "a: [\n", 6, &err));
+    assert_non_null(strstr(err.msg, "x.yaml:"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +429,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_and_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sections, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
