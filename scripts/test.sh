@@ -68,6 +68,11 @@ integration_pg() {
     bash -c 'NEPHELE_STORE_URL=$NPH_TEST_PG_URL tests/integration/identity_cli.sh'
 }
 
+federation_pg() {
+  # Two brokers on one PostgreSQL store front the same remote cloud: each operation runs once.
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/pg_throwaway.sh tests/integration/federation_pg.sh
+}
+
 tempest_image() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/image.sh
 }
@@ -94,6 +99,7 @@ stage "clang-format" format
 stage "integration: openstack client and bad input" integration
 stage "integration: the same against the ASan+UBSan daemon" integration_asan
 stage "integration: openstack client on PostgreSQL" integration_pg
+stage "integration: federation, two brokers on one PostgreSQL" federation_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
 stage "tempest: interop 2022.11 image" tempest_image
 stage "integration: a real guest under TCG" guest_tcg
