@@ -194,6 +194,12 @@ const char *fed_cloud_name(struct fed *f, const char *name)
     return c ? c->name : NULL;
 }
 
+const char *fed_local_cloud_name(struct fed *f)
+{
+    struct fed_cloud *c = f ? fed_cloud_local(f) : NULL;
+    return c ? c->name : "";
+}
+
 int fed_has_remote(struct fed *f)
 {
     int any = 0;

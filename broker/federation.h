@@ -82,6 +82,8 @@ const char *fed_default_cloud(struct fed *f);
 /* The cloud's name as registered (borrowed, valid until fed_close), or NULL when no cloud is
  * called `name`. */
 const char *fed_cloud_name(struct fed *f, const char *name);
+/* The native cloud's name ("local" unless configured otherwise), or "" when none. */
+const char *fed_local_cloud_name(struct fed *f);
 /* 1 when a cloud other than the native one is configured. */
 int fed_has_remote(struct fed *f);
 /* 1 when `name` is a cloud of kind local. */
