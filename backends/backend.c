@@ -71,7 +71,7 @@ void nph_backend_close(struct nph_backend *b)
 static int offers(const struct nph_backend *b, unsigned fam, const void *table, const char *what,
                   struct nph_error *err)
 {
-    if (table && (b->families & fam))
+    if (table && (nph_backend_families(b) & fam))
         return 1;
     nph_error_set(err, NPH_E_NOT_SUPPORTED, "%s is not supported by cloud '%s'", what, b->name);
     return 0;

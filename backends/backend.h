@@ -210,6 +210,13 @@ struct nph_backend {
     void *priv;                          /* the driver's state */
 };
 
+/* The families the cloud offers now (a driver may narrow them once it has seen the cloud's
+ * catalog, from another thread: read them through this). */
+static inline unsigned nph_backend_families(const struct nph_backend *b)
+{
+    return __atomic_load_n(&b->families, __ATOMIC_ACQUIRE);
+}
+
 /* The driver table for `kind`, or NULL (err: NPH_E_INVALID, "unknown cloud kind 'x'"). */
 const struct nph_backend_ops *nph_backend_lookup(const char *kind, struct nph_error *err);
 /* NULL-terminated list of all registered drivers. */

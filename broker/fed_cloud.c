@@ -781,7 +781,7 @@ static json_t *cloud_json(struct fed *f, struct fed_cloud *c)
                 {NPH_FAM_VOLUME, "volume"},   {NPH_FAM_OBJECT, "object"},
                 {NPH_FAM_NETWORK, "network"}, {NPH_FAM_USAGE, "usage"}};
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
-        if (c->b->families & fams[i].bit)
+        if (nph_backend_families(c->b) & fams[i].bit)
             json_array_append_new(families, json_string(fams[i].name));
     json_t *labels = json_object_get(c->config, "labels");
     json_t *o = json_pack(

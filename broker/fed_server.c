@@ -782,7 +782,7 @@ json_t *fed_server_list(struct fed *f, const struct fed_caller *who,
     for (size_t i = 0; i < f->n_clouds; i++) {
         struct fed_cloud *c = f->clouds[i];
         if (c->removed || (flt->cloud && strcmp(flt->cloud, c->name) != 0) ||
-            !(c->b->families & NPH_FAM_COMPUTE) ||
+            !(nph_backend_families(c->b) & NPH_FAM_COMPUTE) ||
             (flt->remote_only && strcmp(c->kind, "local") == 0))
             continue;
         jobs[n].f = f;
@@ -1653,7 +1653,7 @@ void *fed_reconcile_main(void *arg)
         size_t n = 0;
         pthread_rwlock_rdlock(&f->lock);
         for (size_t i = 0; i < f->n_clouds; i++)
-            if (!f->clouds[i]->removed && (f->clouds[i]->b->families & NPH_FAM_COMPUTE))
+            if (!f->clouds[i]->removed && (nph_backend_families(f->clouds[i]->b) & NPH_FAM_COMPUTE))
                 list[n++] = f->clouds[i];
         pthread_rwlock_unlock(&f->lock);
         for (size_t i = 0; i < n; i++) {
