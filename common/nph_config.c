@@ -481,7 +481,8 @@ static int yaml_is_null(const yaml_node_t *n)
 }
 
 /* Sections of the document that are structures, kept as JSON in cfg->sections. */
-static const char *const config_sections[] = {"clouds", NULL};
+static const char *const config_sections[] = {"clouds", "currency", "sizes", "exchange_rates",
+                                              NULL};
 
 /* 1 + the section's index, or 0 when key is no document section. */
 static int config_document_section(const char *key)

@@ -63,9 +63,10 @@ struct nph_config {
     int64_t federation_workers;            /* operation worker threads, default 4 */
 
     /* Document sections: top-level keys whose values are structures rather than settings
-     * (`clouds:` today), kept as JSON (a YAML scalar becomes a string, an integer, a real, a
-     * boolean or null as YAML 1.2's core schema reads it; quoted scalars stay strings). Each
-     * section's owner validates it. An object {"clouds": [...]}; never NULL after init. */
+     * (`clouds:`, and placement's `currency:`, `sizes:`, `exchange_rates:`), kept as JSON (a YAML
+     * scalar becomes a string, an integer, a real, a boolean or null as YAML 1.2's core schema
+     * reads it; quoted scalars stay strings). Each section's owner validates it. An object
+     * {"clouds": [...], ...}; never NULL after init. */
     json_t *sections;
 };
 
