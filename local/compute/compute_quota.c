@@ -40,6 +40,10 @@ static const struct {
 };
 #define N_QUOTAS (sizeof(quota_defaults) / sizeof(quota_defaults[0]))
 
+/* The first key of the two-key pg_advisory_xact_lock taken per project around the quota check:
+ * "NQUO" in ASCII (the migrators' lock uses the one-key form). */
+#define CMP_QUOTA_LOCK_CLASS "1313953103"
+
 static json_t *quota_read(struct nph_db *db, const char *project_id, struct nph_error *err)
 {
     json_t *out = json_object();
@@ -119,8 +123,24 @@ int cmp_quota_check(struct nph_db *db, const char *project_id, int64_t instances
 {
     static const char *const names[3] = {"instances", "cores", "ram"};
     int64_t want[3] = {instances, cores, ram}, used[3];
-    json_t *q = quota_read(db, project_id, err);
-    if (!q)
+    json_t *q;
+    /* Check and insert must be atomic: two creates that both read the usage before either
+     * wrote would both pass the last free slot. SQLite's transactions are single-writer
+     * (BEGIN IMMEDIATE) already. PostgreSQL runs READ COMMITTED, so the project's creates and
+     * resizes queue on a per-project lock held to the end of the transaction, and each
+     * statement after it sees what the previous holder committed. An advisory lock rather than
+     * SELECT ... FOR UPDATE: a project without limits of its own has no row to lock. */
+    if (nph_db_engine(db) == NPH_STORE_POSTGRES) {
+        struct nph_stmt *st;
+        int rc = cmp_query(db, err, &st,
+                           "SELECT pg_advisory_xact_lock(" CMP_QUOTA_LOCK_CLASS ", hashtext(?))",
+                           "s", project_id ? project_id : "");
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            nph_stmt_done(st);
+    }
+    if (!(q = quota_read(db, project_id, err)))
         return -1;
     if (usage_read(db, project_id, used, err)) {
         json_decref(q);
