@@ -25,6 +25,7 @@ enum cmp_job_kind {
     CMP_JOB_REVERT,
     CMP_JOB_REBUILD,
     CMP_JOB_DELETE,
+    CMP_JOB_SNAPSHOT,
 };
 
 struct cmp_job {
@@ -32,6 +33,10 @@ struct cmp_job {
     enum cmp_job_kind kind;
     char server_id[NPH_UUID_LEN + 1];
     char action_id[NPH_UUID_LEN + 1]; /* the instance action to finish; "" = none */
+    /* CMP_JOB_SNAPSHOT: the image to fill and where to put it (no store: a requeued
+     * snapshot, abandoned) */
+    char image_id[NPH_UUID_LEN + 1];
+    struct local_compute_image_sink sink;
 };
 
 struct local_compute {
@@ -87,6 +92,10 @@ int cmp_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, c
 /* Queue a job (compute_worker.c). */
 int cmp_queue(struct local_compute *lc, enum cmp_job_kind kind, const char *server_id,
               const char *action_id, struct nph_error *err);
+/* Queue a snapshot job (the sink is copied). */
+int cmp_queue_snapshot(struct local_compute *lc, const char *server_id, const char *action_id,
+                       const char *image_id, const struct local_compute_image_sink *sink,
+                       struct nph_error *err);
 int cmp_workers_start(struct local_compute *lc, int n, struct nph_error *err);
 void cmp_workers_stop(struct local_compute *lc);
 /* Run one job (compute_server.c). */

@@ -8,11 +8,14 @@
  * <data_dir>/console/<id>.log.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -359,6 +362,111 @@ static int domain_start(virDomainPtr dom, struct nph_error *err)
     return 0;
 }
 
+/* ---- snapshots ----------------------------------------------------------------------------- */
+
+extern char **environ;
+
+/* Run qemu-img with argv (argv[0] = "qemu-img"), its stderr kept in log_path for the error
+ * detail. 0 on exit status 0; -1 with err (NPH_E_NOT_SUPPORTED when qemu-img is missing). */
+static int run_qemu_img(char *const argv[], const char *log_path, struct nph_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status = 0, rc;
+    char detail[512] = "";
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        unlink(log_path);
+        nph_error_set(err, rc == ENOENT ? NPH_E_NOT_SUPPORTED : NPH_E_IO,
+                      "cannot run qemu-img to copy the server's disk");
+        return nph_error_detail(err, "%s", strerror(rc));
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    {
+        FILE *f = fopen(log_path, "r");
+        if (f) {
+            size_t n = fread(detail, 1, sizeof(detail) - 1, f);
+            detail[n] = '\0';
+            fclose(f);
+        }
+        unlink(log_path);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return nph_error_set(err, NPH_E_NOT_SUPPORTED, "qemu-img is not installed");
+    nph_error_set(err, NPH_E_BACKEND, "qemu-img could not copy the server's disk");
+    return nph_error_detail(err, "%s", detail);
+}
+
+/* Flatten the server's root disk into a new qcow2 file at out (see
+ * local_compute_server_snapshot for where the bytes come from). */
+static int snapshot_file(struct local_compute *lc, virDomainPtr dom, struct job_server *js,
+                         const char *out, struct nph_error *err)
+{
+    char log_path[4200], size[32];
+    struct stat st;
+    struct local_image_ref img;
+    snprintf(log_path, sizeof(log_path), "%s.log", out);
+    if (js->disk_path[0] && stat(js->disk_path, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* The overlay and its backing image, read while the guest may be writing (-U: no
+         * lock; a running guest's snapshot is crash-consistent, as Nova's live snapshot). */
+        char *argv[] = {"qemu-img", "convert", "-O", "qcow2", NULL, NULL, NULL, NULL};
+        int i = 4;
+        if (dom && domain_running(dom))
+            argv[i++] = "-U";
+        argv[i++] = js->disk_path;
+        argv[i] = (char *)out;
+        return run_qemu_img(argv, log_path, err);
+    }
+    if (js->image_id[0] && lc->image_locate &&
+        lc->image_locate(lc->image_ctx, js->image_id, js->project_id, 1, &img, NULL) == 0) {
+        /* The test driver's volumes have no files: the image the server booted from. */
+        char *argv[] = {
+            "qemu-img", "convert", "-f",     img.disk_format[0] ? img.disk_format : "raw",
+            "-O",       "qcow2",   img.path, (char *)out,
+            NULL};
+        return run_qemu_img(argv, log_path, err);
+    }
+    snprintf(size, sizeof(size), "%lldG",
+             (long long)(SI(js->flavor, "disk") > 0 ? SI(js->flavor, "disk") : 1));
+    {
+        char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", (char *)out, size, NULL};
+        return run_qemu_img(argv, log_path, err);
+    }
+}
+
+/* The snapshot job: the file, then the sink. The server's state does not change. */
+static int snapshot_run(struct local_compute *lc, virDomainPtr dom, struct job_server *js,
+                        const struct cmp_job *job, struct nph_error *err)
+{
+    char dir[4096], out[4200];
+    int rc;
+    if (!job->sink.store)
+        return nph_error_set(err, NPH_E_UNAVAILABLE,
+                             "the snapshot was interrupted by a restart of the service");
+    snprintf(dir, sizeof(dir), "%s/snapshots", lc->data_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        nph_error_set(err, NPH_E_IO, "cannot create the snapshot directory");
+        return nph_error_detail(err, "'%s': %s", dir, strerror(errno));
+    }
+    snprintf(out, sizeof(out), "%s/%s.qcow2", dir, job->image_id);
+    unlink(out);
+    if (snapshot_file(lc, dom, js, out, err)) {
+        unlink(out);
+        return -1;
+    }
+    rc = job->sink.store(job->sink.ctx, job->image_id, out, err);
+    unlink(out); /* consumed by the sink; a no-op unless it failed early */
+    return rc;
+}
+
 /* ---- recording outcomes -------------------------------------------------------------------- */
 
 struct outcome {
@@ -456,6 +564,8 @@ static const char *expected_task(enum cmp_job_kind k)
         return "rebuilding";
     case CMP_JOB_DELETE:
         return "deleting";
+    case CMP_JOB_SNAPSHOT:
+        return "image_snapshot";
     case CMP_JOB_CONFIRM:
         break;
     }
@@ -648,6 +758,13 @@ void cmp_job_run(struct local_compute *lc, const struct cmp_job *job)
             nph_store_release(d2);
         }
         break;
+    case CMP_JOB_SNAPSHOT:
+        if (snapshot_run(lc, dom, &js, job, &err))
+            break;
+        o.vm_state = js.vm_state;
+        o.power = strcmp(js.vm_state, "active") == 0 ? 1 : 4;
+        ok = 0;
+        break;
     case CMP_JOB_CONFIRM:
         ok = 1;
         break;
@@ -667,9 +784,12 @@ done:
         fo.fault = fault;
         nph_log(NPH_LOG_WARN, "compute.job_failed", "server", js.id, "task", js.task_state, "error",
                 err.msg, "detail", err.detail, NULL);
-        if (job->kind == CMP_JOB_DELETE) {
-            /* the server stays, with its task cleared, so the user may retry */
+        if (job->kind == CMP_JOB_DELETE || job->kind == CMP_JOB_SNAPSHOT) {
+            /* the server stays as it was, with its task cleared, so the user may retry */
             fo.vm_state = js.vm_state;
+            fo.power = strcmp(js.vm_state, "active") == 0 ? 1 : 4;
+            if (job->kind == CMP_JOB_SNAPSHOT && job->sink.discard)
+                job->sink.discard(job->sink.ctx, job->image_id);
         } else if (job->kind == CMP_JOB_RESIZE && js.old_flavor && json_is_object(js.old_flavor)) {
             old_text =
                 old_text ? old_text : cmp_json_dump(json_object_get(js.old_flavor, "flavor"));
@@ -697,6 +817,7 @@ int cmp_requeue(struct local_compute *lc, struct nph_error *err)
         {"resize_reverting", CMP_JOB_REVERT},
         {"rebuilding", CMP_JOB_REBUILD},
         {"deleting", CMP_JOB_DELETE},
+        {"image_snapshot", CMP_JOB_SNAPSHOT}, /* without its sink: abandoned */
     };
     struct nph_db *db = cmp_db(lc, err);
     struct nph_stmt *st = NULL;

@@ -1003,6 +1003,56 @@ cleanup:
     return rc;
 }
 
+int local_compute_server_snapshot(struct local_compute *lc, const struct local_compute_caller *c,
+                                  const char *id, const char *image_id,
+                                  const struct local_compute_image_sink *sink,
+                                  struct nph_error *err)
+{
+    struct nph_db *db;
+    json_t *s = NULL;
+    char act[NPH_UUID_LEN + 1];
+    const char *vm, *task;
+    int rc = -1;
+    if (!image_id || !*image_id || strlen(image_id) > NPH_UUID_LEN || !sink || !sink->store)
+        return nph_error_set(err, NPH_E_INVALID, "a snapshot needs an image and a sink");
+    if (!(db = cmp_db(lc, err)))
+        return -1;
+    if (nph_db_begin(db, err) || !(s = server_load(db, c, id, 0, err)))
+        goto cleanup;
+    vm = S(s, "vm_state");
+    task = S(s, "task_state");
+    if (json_is_true(json_object_get(s, "locked")) && !c->is_admin) {
+        nph_error_set(err, NPH_E_CONFLICT, "Instance %s is locked", id);
+        goto cleanup;
+    }
+    if (task) {
+        nph_error_set(err, NPH_E_CONFLICT,
+                      "Cannot 'createImage' instance %s while it is in task_state %s", id, task);
+        goto cleanup;
+    }
+    if (!state_in(vm, "active,stopped")) {
+        nph_error_set(err, NPH_E_CONFLICT,
+                      "Cannot 'createImage' instance %s while it is in vm_state %s", id, vm);
+        goto cleanup;
+    }
+    if (cmp_exec(db, err,
+                 "UPDATE compute_server SET task_state = 'image_snapshot', updated_at = ?"
+                 " WHERE id = ? AND task_state IS NULL",
+                 "is", nph_clock_now(), id) != 1) {
+        if (err && err->code == NPH_E_OK)
+            nph_error_set(err, NPH_E_CONFLICT, "Instance %s changed meanwhile", id);
+        goto cleanup;
+    }
+    if (action_start(db, c, s, "createImage", 0, act, err) || nph_db_commit(db, err))
+        goto cleanup;
+    rc = cmp_queue_snapshot(lc, id, act, image_id, sink, err);
+cleanup:
+    nph_db_rollback(db, NULL);
+    json_decref(s);
+    nph_store_release(db);
+    return rc;
+}
+
 /* Read-modify-write of a JSON column of a visible server. */
 static json_t *column_change(struct local_compute *lc, const struct local_compute_caller *c,
                              const char *id, const char *column,

@@ -71,15 +71,8 @@ static void *worker_main(void *p)
     return NULL;
 }
 
-int cmp_queue(struct local_compute *lc, enum cmp_job_kind kind, const char *server_id,
-              const char *action_id, struct nph_error *err)
+static int queue_job(struct local_compute *lc, struct cmp_job *j)
 {
-    struct cmp_job *j = calloc(1, sizeof(*j));
-    if (!j)
-        return nph_error_nomem(err);
-    j->kind = kind;
-    snprintf(j->server_id, sizeof(j->server_id), "%s", server_id);
-    snprintf(j->action_id, sizeof(j->action_id), "%s", action_id ? action_id : "");
     pthread_mutex_lock(&lc->qlock);
     if (lc->tail)
         lc->tail->next = j;
@@ -89,6 +82,34 @@ int cmp_queue(struct local_compute *lc, enum cmp_job_kind kind, const char *serv
     pthread_cond_signal(&lc->qcond);
     pthread_mutex_unlock(&lc->qlock);
     return 0;
+}
+
+int cmp_queue(struct local_compute *lc, enum cmp_job_kind kind, const char *server_id,
+              const char *action_id, struct nph_error *err)
+{
+    struct cmp_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return nph_error_nomem(err);
+    j->kind = kind;
+    snprintf(j->server_id, sizeof(j->server_id), "%s", server_id);
+    snprintf(j->action_id, sizeof(j->action_id), "%s", action_id ? action_id : "");
+    return queue_job(lc, j);
+}
+
+int cmp_queue_snapshot(struct local_compute *lc, const char *server_id, const char *action_id,
+                       const char *image_id, const struct local_compute_image_sink *sink,
+                       struct nph_error *err)
+{
+    struct cmp_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return nph_error_nomem(err);
+    j->kind = CMP_JOB_SNAPSHOT;
+    snprintf(j->server_id, sizeof(j->server_id), "%s", server_id);
+    snprintf(j->action_id, sizeof(j->action_id), "%s", action_id ? action_id : "");
+    snprintf(j->image_id, sizeof(j->image_id), "%s", image_id);
+    if (sink)
+        j->sink = *sink;
+    return queue_job(lc, j);
 }
 
 int cmp_workers_start(struct local_compute *lc, int n, struct nph_error *err)

@@ -207,6 +207,29 @@ enum local_compute_action {
 int local_compute_server_action(struct local_compute *lc, const struct local_compute_caller *c,
                                 const char *id, enum local_compute_action a, const char *arg,
                                 struct nph_error *err);
+/* Where a snapshot's data goes (createImage). store: make the qcow2 file at `path` the data
+ * of image `image_id` (the file is consumed whatever happens; 0 or -1 with err). discard: drop
+ * the image after a failed snapshot. Both run on a worker thread; ctx must outlive the
+ * service. */
+struct local_compute_image_sink {
+    int (*store)(void *ctx, const char *image_id, const char *path, struct nph_error *err);
+    void (*discard)(void *ctx, const char *image_id);
+    void *ctx;
+};
+/* createImage: snapshot the server's root disk into image `image_id` (created by the caller,
+ * queued, disk_format qcow2). The server must be active or stopped with no task in progress
+ * (NPH_E_CONFLICT otherwise, worded like Nova); the task "image_snapshot" is set, the action
+ * "createImage" recorded and the work queued: the root disk is flattened into one qcow2 file
+ * (qemu-img convert of the overlay; on the test driver, whose volumes have no files, of the
+ * image the server booted from; an empty disk of the flavor's size for a diskless server) and
+ * handed to sink->store. The server keeps its state either way; on failure the fault is
+ * recorded on the server and sink->discard is called. The sink is copied. A snapshot left
+ * unfinished by a stopped broker is abandoned at the next start (task cleared, image
+ * discarded only if the new process is given the same sink: it is not, so it stays queued). */
+int local_compute_server_snapshot(struct local_compute *lc, const struct local_compute_caller *c,
+                                  const char *id, const char *image_id,
+                                  const struct local_compute_image_sink *sink,
+                                  struct nph_error *err);
 /* Replace (replace=1) or merge the metadata; a NULL value in `meta` is invalid. Returns the
  * resulting metadata. Key "key" with meta NULL deletes it. */
 json_t *local_compute_server_metadata(struct local_compute *lc,
