@@ -40,12 +40,33 @@ struct nova_ctx {
     int minor; /* microversion 2.<minor> */
 };
 
+/* A version string as Nova parses it: "X.Y" with X >= 1 and Y without leading zeros. */
+static int parse_version(const char *v, int *maj, int *min)
+{
+    long a, b;
+    char *end;
+    if (!(*v >= '1' && *v <= '9'))
+        return -1;
+    a = strtol(v, &end, 10);
+    if (*end != '.' || !(end[1] >= '0' && end[1] <= '9') || (end[1] == '0' && end[2] != '\0'))
+        return -1;
+    b = strtol(end + 1, &end, 10);
+    if (*end != '\0' || a > 1000 || b > 100000)
+        return -1;
+    *maj = (int)a;
+    *min = (int)b;
+    return 0;
+}
+
+/* Read the requested microversion. A malformed one is 400 (err set, -1); a well-formed one
+ * outside [2.1, NOVA_MAX_VERSION] is Nova's 406, written into resp here (no error type maps
+ * to 406): -1 with resp->status 406, which the handlers turn into a success (nova_fail). */
 static int nova_microversion(struct http_req *req, struct http_resp *resp, int *minor,
                              struct nph_error *err)
 {
     const char *h = http_req_header(req, "OpenStack-API-Version");
     const char *v = NULL;
-    char buf[32];
+    char buf[32], ver[32];
     int maj = 2, min = 1;
     if (h) {
         while (*h == ' ')
@@ -55,27 +76,45 @@ static int nova_microversion(struct http_req *req, struct http_resp *resp, int *
     }
     if (!v)
         v = http_req_header(req, "X-OpenStack-Nova-API-Version");
+    http_resp_header(resp, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
     if (v) {
+        size_t n;
         while (*v == ' ')
             v++;
-        if (strcasecmp(v, "latest") == 0) {
+        snprintf(ver, sizeof(ver), "%s", v);
+        n = strlen(ver);
+        while (n && ver[n - 1] == ' ')
+            ver[--n] = '\0';
+        if (strcasecmp(ver, "latest") == 0) {
             min = NOVA_MAX_MINOR;
-        } else if (sscanf(v, "%d.%d", &maj, &min) != 2 || maj != 2 || min < 1 ||
-                   min > NOVA_MAX_MINOR) {
-            http_resp_header(resp, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
-            nph_error_set(err, NPH_E_INVALID,
-                          "Version %.16s is not supported by the API. Minimum is 2.1 and maximum "
-                          "is " NOVA_MAX_VERSION ".",
-                          v);
-            return -1;
+        } else if (strlen(v) >= sizeof(ver) || parse_version(ver, &maj, &min)) {
+            return nph_error_set(err, NPH_E_INVALID,
+                                 "API Version String %.16s is of invalid format. Must be of "
+                                 "format MajorNum.MinorNum.",
+                                 v);
+        } else if (maj != 2 || min < 1 || min > NOVA_MAX_MINOR) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "Version %s is not supported by the API. Minimum is 2.1 and maximum is "
+                     "" NOVA_MAX_VERSION ".",
+                     ver);
+            http_resp_json(resp, 406,
+                           json_pack("{s:{s:i,s:s}}", "computeFault", "code", 406, "message", msg));
+            return nph_error_set(err, NPH_E_INVALID, "%s", msg);
         }
     }
     *minor = min;
     snprintf(buf, sizeof(buf), "compute 2.%d", min);
     http_resp_header(resp, "OpenStack-API-Version", buf);
     http_resp_header(resp, "X-OpenStack-Nova-API-Version", buf + 8);
-    http_resp_header(resp, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
     return 0;
+}
+
+/* What a handler returns when nova_begin (or what follows it in the same statement) failed:
+ * 0 when the answer is already written (the 406 of an unsupported microversion), else -1. */
+static int nova_fail(const struct http_resp *resp)
+{
+    return resp->status == 406 ? 0 : -1;
 }
 
 /* Authenticate, read the microversion, fill the caller. */
@@ -220,7 +259,7 @@ static int flavor_list(struct http_req *req, struct http_resp *resp, struct nph_
     json_t *arr, *out, *f;
     size_t i;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     p = http_req_query(req, "is_public");
     if (p) {
         if (strcasecmp(p, "none") == 0)
@@ -260,7 +299,7 @@ static int nova_flavor_get(struct http_req *req, struct http_resp *resp, struct 
     struct nova_ctx ctx;
     json_t *f;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     f = local_compute_flavor_get(ctx.app->compute, &ctx.caller, req->params[0], err);
     if (!f)
         return -1;
@@ -274,7 +313,7 @@ static int nova_flavor_create(struct http_req *req, struct http_resp *resp, stru
     struct nova_ctx ctx;
     json_t *root, *in, *attrs, *f, *v;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "flavor", &root, err)))
         return -1;
     attrs = json_deep_copy(in);
@@ -305,7 +344,7 @@ static int nova_flavor_delete(struct http_req *req, struct http_resp *resp, stru
     struct nova_ctx ctx;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err) ||
         local_compute_flavor_delete(ctx.app->compute, req->params[0], err))
-        return -1;
+        return nova_fail(resp);
     resp->status = 202;
     return 0;
 }
@@ -316,7 +355,7 @@ static int nova_flavor_update(struct http_req *req, struct http_resp *resp, stru
     json_t *root, *in, *f;
     const char *desc = NULL;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "flavor", &root, err)))
         return -1;
     if (nph_json_get_str(in, "description", "flavor.description", 1, 65535, &desc, err) < 0) {
@@ -337,7 +376,7 @@ static int nova_specs_list(struct http_req *req, struct http_resp *resp, struct 
     struct nova_ctx ctx;
     json_t *f;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(f = local_compute_flavor_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     http_resp_json(resp, 200, json_pack("{s:O}", "extra_specs", json_object_get(f, "extra_specs")));
@@ -350,7 +389,7 @@ static int nova_specs_set(struct http_req *req, struct http_resp *resp, struct n
     struct nova_ctx ctx;
     json_t *root, *in, *out;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "extra_specs", &root, err)))
         return -1;
     out = local_compute_flavor_set_specs(ctx.app->compute, req->params[0], in, err);
@@ -366,7 +405,7 @@ static int nova_spec_get(struct http_req *req, struct http_resp *resp, struct np
     struct nova_ctx ctx;
     json_t *f, *v;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(f = local_compute_flavor_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     v = json_object_get(json_object_get(f, "extra_specs"), req->params[1]);
@@ -385,7 +424,7 @@ static int nova_spec_put(struct http_req *req, struct http_resp *resp, struct np
     struct nova_ctx ctx;
     json_t *root, *out, *v;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(root = http_req_json(req, err)))
         return -1;
     v = json_object_get(root, req->params[1]);
@@ -406,7 +445,7 @@ static int nova_spec_delete(struct http_req *req, struct http_resp *resp, struct
     struct nova_ctx ctx;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err) ||
         local_compute_flavor_unset_spec(ctx.app->compute, req->params[0], req->params[1], err))
-        return -1;
+        return nova_fail(resp);
     resp->status = 200;
     return 0;
 }
@@ -417,7 +456,7 @@ static int nova_flavor_access_list(struct http_req *req, struct http_resp *resp,
     struct nova_ctx ctx;
     json_t *arr;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(arr = local_compute_flavor_access_list(ctx.app->compute, req->params[0], err)))
         return -1;
     return http_resp_json(resp, 200, json_pack("{s:o}", "flavor_access", arr));
@@ -430,7 +469,7 @@ static int nova_flavor_action(struct http_req *req, struct http_resp *resp, stru
     const char *tenant = NULL;
     int grant;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(root = http_req_json(req, err)))
         return -1;
     if ((a = json_object_get(root, "addTenantAccess")))
@@ -678,7 +717,7 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
     const char *v;
     size_t i;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     memset(&f, 0, sizeof(f));
     f.name_regex = http_req_query(req, "name");
     f.status = http_req_query(req, "status");
@@ -766,7 +805,7 @@ static int nova_server_get(struct http_req *req, struct http_resp *resp, struct 
     struct nova_ctx ctx;
     json_t *s;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     http_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
@@ -792,6 +831,25 @@ static const char *boot_image(json_t *in)
     return NULL;
 }
 
+/* min_count / max_count as Nova's schema takes them: a positive integer, or a string of
+ * digits. 0 with *out set, 1 when absent, -1 with err (400). */
+static int count_get(const json_t *in, const char *key, int64_t *out, struct nph_error *err)
+{
+    json_t *v = json_object_get(in, key);
+    const char *t = json_string_value(v);
+    if (!v)
+        return 1;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (t && *t && strlen(t) <= 9 && strspn(t, "0123456789") == strlen(t)) {
+        *out = strtoll(t, NULL, 10);
+        return 0;
+    }
+    return nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute %s", key);
+}
+
 static int nova_server_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
@@ -802,7 +860,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
     uint8_t raw[12];
     int rc = -1, has_min, has_max, want_resv = 0;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "server", &root, err)))
         return -1;
     nets = json_object_get(in, "networks");
@@ -823,9 +881,13 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute networks");
         goto cleanup;
     }
-    if ((has_min = nph_json_get_int(in, "min_count", "server.min_count", 0, &min_count, err)) < 0 ||
-        (has_max = nph_json_get_int(in, "max_count", "server.max_count", 0, &max_count, err)) < 0)
+    if ((has_min = count_get(in, "min_count", &min_count, err)) < 0 ||
+        (has_max = count_get(in, "max_count", &max_count, err)) < 0)
         goto cleanup;
+    if ((v = json_object_get(in, "adminPass")) && !json_is_string(v)) {
+        nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute adminPass");
+        goto cleanup;
+    }
     if (has_max != 0) /* absent: as many as min_count, like Nova */
         max_count = min_count;
     if (min_count < 1 || max_count < 1 || min_count > max_count || max_count > 1000) {
@@ -857,8 +919,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         json_object_set(spec, "key_name", v);
     if ((v = json_object_get(in, "metadata")))
         json_object_set(spec, "metadata", v);
-    if ((v = json_object_get(in, "availability_zone")) && !json_is_null(v))
-        json_object_set(spec, "availability_zone", v);
+    /* the zone named the native cloud (checked above): nothing more to tell it */
     if ((v = json_object_get(in, "description")) && !json_is_null(v))
         json_object_set(spec, "description", v);
     if ((v = json_object_get(in, "user_data")) && !json_is_null(v))
@@ -937,7 +998,7 @@ static int nova_server_update(struct http_req *req, struct http_resp *resp, stru
     struct nova_ctx ctx;
     json_t *root, *in, *s, *v;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "server", &root, err)))
         return -1;
     if ((v = json_object_get(in, "accessIPv4")))
@@ -958,9 +1019,127 @@ static int nova_server_delete(struct http_req *req, struct http_resp *resp, stru
     struct nova_ctx ctx;
     if (nova_begin(req, resp, &ctx, err) ||
         local_compute_server_delete(ctx.app->compute, &ctx.caller, req->params[0], err))
-        return -1;
+        return nova_fail(resp);
     resp->status = 204;
     return 0;
+}
+
+/* ---- createImage --------------------------------------------------------------------------- */
+
+/* The snapshot sink over local/image (runs on a compute worker; the image service outlives
+ * the compute service, see app.c). As an admin: the image is the caller's, made here. */
+static int snapshot_store(void *ctx, const char *image_id, const char *path, struct nph_error *err)
+{
+    struct local_image_caller ic = {"", 1};
+    json_t *img = local_image_upload(ctx, &ic, image_id, path, err);
+    json_decref(img);
+    return img ? 0 : -1;
+}
+
+static void snapshot_discard(void *ctx, const char *image_id)
+{
+    struct local_image_caller ic = {"", 1};
+    struct nph_error e = NPH_ERROR_INIT;
+    if (local_image_delete(ctx, &ic, image_id, &e) && e.code != NPH_E_NOT_FOUND)
+        nph_log(NPH_LOG_WARN, "compute.snapshot_discard_failed", "image", image_id, "error", e.msg,
+                NULL);
+}
+
+/* POST /servers/{id}/action {"createImage": {"name", "metadata"}}: a queued qcow2 image in
+ * the image service, private to the caller's project, carrying the base image's properties,
+ * min_ram and min_disk (at least the flavor's disk) plus image_type "snapshot",
+ * instance_uuid, user_id and base_image_ref, then the request's metadata over them (as Nova
+ * does); the server's disk is copied into it in the background (queued -> saving -> active).
+ * 202 with a Location header; from 2.45 {"image_id"} instead. */
+static int server_create_image(struct nova_ctx *ctx, struct http_req *req, struct http_resp *resp,
+                               json_t *v, struct nph_error *err)
+{
+    struct local_image_caller ic = {ctx->caller.project_id ? ctx->caller.project_id : "",
+                                    ctx->caller.is_admin};
+    struct local_compute_image_sink sink = {snapshot_store, snapshot_discard, ctx->app->image};
+    json_t *s = NULL, *base = NULL, *attrs = NULL, *props, *meta, *img = NULL, *mv;
+    const char *name = NULL, *task, *vm, *base_id, *k, *image_id;
+    char loc[2048];
+    int64_t min_disk = 0, flavor_disk;
+    int rc = -1;
+    if (!json_is_object(v))
+        return nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute createImage");
+    if (nph_json_get_str(v, "name", "createImage.name", 1, 255, &name, err) < 0)
+        return -1;
+    if (!*name || name[0] == ' ' || name[strlen(name) - 1] == ' ')
+        return nph_error_set(err, NPH_E_INVALID,
+                             "Invalid input for field/attribute name: leading or trailing "
+                             "whitespace, or empty");
+    meta = json_object_get(v, "metadata");
+    if (meta && !json_is_object(meta))
+        return nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute metadata");
+    json_object_foreach(meta, k, mv)
+    {
+        if (!*k || strlen(k) > 255 || !json_is_string(mv) || json_string_length(mv) > 255 ||
+            local_image_is_reserved(k))
+            return nph_error_set(err, NPH_E_INVALID,
+                                 "Invalid input for field/attribute metadata: '%.64s'", k);
+    }
+    if (!(s = local_compute_server_get(ctx->app->compute, &ctx->caller, req->params[0], err)))
+        return -1;
+    /* The state check before the image exists, so that a busy server leaves no image
+     * behind; local_compute_server_snapshot checks again under its transaction. */
+    task = json_string_value(json_object_get(s, "task_state"));
+    vm = json_string_value(json_object_get(s, "vm_state"));
+    if (task || !vm || (strcmp(vm, "active") != 0 && strcmp(vm, "stopped") != 0)) {
+        nph_error_set(err, NPH_E_CONFLICT, "Cannot 'createImage' instance %s while it is in %s %s",
+                      req->params[0], task ? "task_state" : "vm_state", task ? task : vm);
+        goto cleanup;
+    }
+    attrs = json_pack("{s:s,s:s,s:s,s:s,s:{}}", "name", name, "disk_format", "qcow2",
+                      "container_format", "bare", "visibility", "private", "properties");
+    if (!attrs) {
+        nph_error_nomem(err);
+        goto cleanup;
+    }
+    props = json_object_get(attrs, "properties");
+    base_id = json_string_value(json_object_get(s, "image_id"));
+    if (base_id) {
+        struct local_image_caller admin = {"", 1};
+        base = local_image_get(ctx->app->image, &admin, base_id, NULL);
+    }
+    if (base) {
+        json_object_update(props, json_object_get(base, "properties"));
+        json_object_set(attrs, "min_ram", json_object_get(base, "min_ram"));
+        min_disk = json_integer_value(json_object_get(base, "min_disk"));
+    }
+    flavor_disk = json_integer_value(json_object_get(json_object_get(s, "flavor"), "disk"));
+    json_object_set_new(attrs, "min_disk",
+                        json_integer(flavor_disk > min_disk ? flavor_disk : min_disk));
+    json_object_set_new(props, "image_type", json_string("snapshot"));
+    json_object_set(props, "instance_uuid", json_object_get(s, "id"));
+    json_object_set(props, "user_id", json_object_get(s, "user_id"));
+    if (base_id)
+        json_object_set_new(props, "base_image_ref", json_string(base_id));
+    if (meta)
+        json_object_update(props, meta);
+    if (!(img = local_image_create(ctx->app->image, &ic, attrs, err)))
+        goto cleanup;
+    image_id = json_string_value(json_object_get(img, "id"));
+    if (local_compute_server_snapshot(ctx->app->compute, &ctx->caller, req->params[0], image_id,
+                                      &sink, err)) {
+        snapshot_discard(ctx->app->image, image_id);
+        goto cleanup;
+    }
+    if (ctx->minor >= 45) {
+        http_resp_json(resp, 202, json_pack("{s:s}", "image_id", image_id));
+    } else {
+        snprintf(loc, sizeof(loc), "%s/image/v2/images/%s", ctx->app->cfg.public_url, image_id);
+        http_resp_header(resp, "Location", loc);
+        resp->status = 202;
+    }
+    rc = 0;
+cleanup:
+    json_decref(img);
+    json_decref(base);
+    json_decref(attrs);
+    json_decref(s);
+    return rc;
 }
 
 static int nova_server_action(struct http_req *req, struct http_resp *resp, struct nph_error *err)
@@ -971,7 +1150,7 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
     enum local_compute_action a;
     int rc = -1;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(root = http_req_json(req, err)))
         return -1;
     if (json_object_size(root) != 1) {
@@ -1010,6 +1189,9 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
         arg = json_string_value(json_object_get(v, "locked_reason"));
     } else if (strcmp(name, "unlock") == 0) {
         a = LC_ACT_UNLOCK;
+    } else if (strcmp(name, "createImage") == 0) {
+        rc = server_create_image(&ctx, req, resp, v, err);
+        goto cleanup;
     } else if (strcmp(name, "os-getConsoleOutput") == 0) {
         json_t *len = json_object_get(v, "length");
         int lines = 0;
@@ -1103,7 +1285,7 @@ static int nova_meta_list(struct http_req *req, struct http_resp *resp, struct n
     struct nova_ctx ctx;
     json_t *s;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     http_resp_json(resp, 200, json_pack("{s:O}", "metadata", json_object_get(s, "metadata")));
@@ -1117,7 +1299,7 @@ static int meta_write(struct http_req *req, struct http_resp *resp, struct nph_e
     struct nova_ctx ctx;
     json_t *root, *in, *m;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "metadata", &root, err)))
         return -1;
     m = local_compute_server_metadata(ctx.app->compute, &ctx.caller, req->params[0], in, replace,
@@ -1143,7 +1325,7 @@ static int nova_meta_get(struct http_req *req, struct http_resp *resp, struct np
     struct nova_ctx ctx;
     json_t *s, *v;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     v = json_object_get(json_object_get(s, "metadata"), req->params[1]);
@@ -1161,7 +1343,7 @@ static int nova_meta_put(struct http_req *req, struct http_resp *resp, struct np
     struct nova_ctx ctx;
     json_t *root, *in, *m;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "meta", &root, err)))
         return -1;
     if (json_object_size(in) != 1 || !json_object_get(in, req->params[1])) {
@@ -1182,7 +1364,7 @@ static int nova_meta_delete(struct http_req *req, struct http_resp *resp, struct
     if (nova_begin(req, resp, &ctx, err) ||
         local_compute_server_metadata_delete(ctx.app->compute, &ctx.caller, req->params[0],
                                              req->params[1], err))
-        return -1;
+        return nova_fail(resp);
     resp->status = 204;
     return 0;
 }
@@ -1202,7 +1384,7 @@ static int nova_tags_list(struct http_req *req, struct http_resp *resp, struct n
     struct nova_ctx ctx;
     json_t *s;
     if (tags_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     http_resp_json(resp, 200, json_pack("{s:O}", "tags", json_object_get(s, "tags")));
@@ -1215,7 +1397,7 @@ static int nova_tags_replace(struct http_req *req, struct http_resp *resp, struc
     struct nova_ctx ctx;
     json_t *root, *t;
     if (tags_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(root = http_req_json(req, err)))
         return -1;
     t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0],
@@ -1233,7 +1415,7 @@ static int nova_tags_clear(struct http_req *req, struct http_resp *resp, struct 
     struct nova_ctx ctx;
     json_t *t;
     if (tags_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0], NULL, NULL, NULL,
                                   1, err);
     if (!t)
@@ -1250,7 +1432,7 @@ static int nova_tag_check(struct http_req *req, struct http_resp *resp, struct n
     size_t i;
     int found = 0;
     if (tags_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     json_array_foreach(json_object_get(s, "tags"), i, t) found |=
@@ -1268,7 +1450,7 @@ static int nova_tag_add(struct http_req *req, struct http_resp *resp, struct nph
     json_t *t;
     char loc[2048];
     if (tags_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0], NULL,
                                   req->params[1], NULL, 0, err);
     if (!t)
@@ -1285,7 +1467,7 @@ static int nova_tag_delete(struct http_req *req, struct http_resp *resp, struct 
     struct nova_ctx ctx;
     json_t *t;
     if (tags_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     t = local_compute_server_tags(ctx.app->compute, &ctx.caller, req->params[0], NULL, NULL,
                                   req->params[1], 0, err);
     if (!t)
@@ -1303,7 +1485,7 @@ static int nova_actions_list(struct http_req *req, struct http_resp *resp, struc
     json_t *arr, *a;
     size_t i;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(arr = local_compute_actions_list(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     json_array_foreach(arr, i, a)
@@ -1320,7 +1502,7 @@ static int nova_action_get(struct http_req *req, struct http_resp *resp, struct 
     struct nova_ctx ctx;
     json_t *a;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(a = local_compute_action_get(ctx.app->compute, &ctx.caller, req->params[0],
                                        req->params[1], err)))
         return -1;
@@ -1364,7 +1546,7 @@ static int image_list(struct http_req *req, struct http_resp *resp, struct nph_e
     size_t i;
     int more = 0;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     ic.project_id = ctx.caller.project_id;
     ic.is_admin = ctx.caller.is_admin;
     local_image_filter_init(&f);
@@ -1395,13 +1577,27 @@ static int nova_image_get(struct http_req *req, struct http_resp *resp, struct n
     struct local_image_caller ic;
     json_t *img;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     ic.project_id = ctx.caller.project_id;
     ic.is_admin = ctx.caller.is_admin;
     if (!(img = local_image_get(ctx.app->image, &ic, req->params[0], err)))
         return -1;
     http_resp_json(resp, 200, json_pack("{s:o}", "image", image_view(&ctx, img, 1)));
     json_decref(img);
+    return 0;
+}
+
+static int nova_image_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    struct local_image_caller ic;
+    if (nova_begin(req, resp, &ctx, err))
+        return nova_fail(resp);
+    ic.project_id = ctx.caller.project_id;
+    ic.is_admin = ctx.caller.is_admin;
+    if (local_image_delete(ctx.app->image, &ic, req->params[0], err))
+        return -1;
+    resp->status = 204;
     return 0;
 }
 
@@ -1413,7 +1609,7 @@ static int nova_limits(struct http_req *req, struct http_resp *resp, struct nph_
     json_t *q, *u;
     const char *project;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     project = ctx.caller.project_id;
     if (ctx.caller.is_admin && http_req_query(req, "tenant_id"))
         project = http_req_query(req, "tenant_id");
@@ -1449,7 +1645,7 @@ static int nova_azs(struct http_req *req, struct http_resp *resp, struct nph_err
 {
     struct nova_ctx ctx;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     return http_resp_json(resp, 200,
                           json_pack("{s:[{s:s,s:{s:b},s:n}]}", "availabilityZoneInfo", "zoneName",
                                     "nova", "zoneState", "available", 1, "hosts"));
@@ -1492,7 +1688,7 @@ static int nova_keypair_list(struct http_req *req, struct http_resp *resp, struc
     json_t *arr, *out, *k;
     size_t i;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(arr = local_compute_keypair_list(ctx.app->compute, keypair_user(req, &ctx), err)))
         return -1;
     out = json_array();
@@ -1508,7 +1704,7 @@ static int nova_keypair_create(struct http_req *req, struct http_resp *resp, str
     json_t *root, *in, *k, *v;
     const char *name = NULL, *pub = NULL, *type = NULL, *user = NULL;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "keypair", &root, err)))
         return -1;
     if (nph_json_get_str(in, "name", "keypair.name", 1, 255, &name, err) < 0 ||
@@ -1536,7 +1732,7 @@ static int nova_keypair_get(struct http_req *req, struct http_resp *resp, struct
     struct nova_ctx ctx;
     json_t *k;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(k = local_compute_keypair_get(ctx.app->compute, keypair_user(req, &ctx), req->params[0],
                                         err)))
         return -1;
@@ -1551,7 +1747,7 @@ static int nova_keypair_delete(struct http_req *req, struct http_resp *resp, str
     if (nova_begin(req, resp, &ctx, err) ||
         local_compute_keypair_delete(ctx.app->compute, keypair_user(req, &ctx), req->params[0],
                                      err))
-        return -1;
+        return nova_fail(resp);
     resp->status = ctx.minor >= 2 ? 204 : 202;
     return 0;
 }
@@ -1575,7 +1771,7 @@ static int nova_quota_get(struct http_req *req, struct http_resp *resp, struct n
     json_t *q;
     const char *project = req->params[0];
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!ctx.caller.is_admin && strcmp(project, ctx.caller.project_id) != 0)
         return nph_error_set(err, NPH_E_FORBIDDEN,
                              "Policy doesn't allow os_compute_api:os-quota-sets:show to be "
@@ -1615,7 +1811,7 @@ static int nova_quota_defaults(struct http_req *req, struct http_resp *resp, str
     struct nova_ctx ctx;
     json_t *q;
     if (nova_begin(req, resp, &ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(q = local_compute_quota_get(ctx.app->compute, NULL, err)))
         return -1;
     quota_view(&ctx, q);
@@ -1628,7 +1824,7 @@ static int nova_quota_put(struct http_req *req, struct http_resp *resp, struct n
     struct nova_ctx ctx;
     json_t *root, *in, *q;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err))
-        return -1;
+        return nova_fail(resp);
     if (!(in = body_obj(req, "quota_set", &root, err)))
         return -1;
     q = local_compute_quota_set(ctx.app->compute, req->params[0], in, err);
@@ -1643,7 +1839,7 @@ static int nova_quota_delete(struct http_req *req, struct http_resp *resp, struc
     struct nova_ctx ctx;
     if (nova_begin(req, resp, &ctx, err) || need_admin(&ctx, err) ||
         local_compute_quota_delete(ctx.app->compute, req->params[0], err))
-        return -1;
+        return nova_fail(resp);
     resp->status = 202;
     return 0;
 }
@@ -1692,6 +1888,7 @@ const struct http_route compat_nova_routes[] = {
     {"GET", P "/images", nova_image_list, "compute.images.list", OS},
     {"GET", P "/images/detail", nova_image_detail, "compute.images.detail", OS},
     {"GET", P "/images/{id}", nova_image_get, "compute.images.get", OS},
+    {"DELETE", P "/images/{id}", nova_image_delete, "compute.images.delete", OS},
     {"GET", P "/limits", nova_limits, "compute.limits", OS},
     {"GET", P "/os-availability-zone", nova_azs, "compute.azs", OS},
     {"GET", P "/os-availability-zone/detail", nova_azs, "compute.azs.detail", OS},
