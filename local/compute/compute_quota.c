@@ -2,7 +2,9 @@
  * compute_quota.c - per-project quotas (instances, cores, ram and Nova's other limits, with
  * Nova's defaults) enforced at create and resize, and key pairs: OpenSSH public keys imported
  * (fingerprint = MD5 of the key blob, as Nova shows it) or RSA 2048 pairs generated with
- * OpenSSL, the private key handed out once and never stored.
+ * OpenSSL, the private key handed out once and never stored; x509 key pairs likewise: a PEM
+ * certificate imported, or an RSA key and a self-signed certificate (CN=<user id>) generated,
+ * the fingerprint being SHA-1 of the certificate's DER as Nova shows it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "compute_internal.h"
 #include "nph_clock.h"
@@ -407,11 +410,105 @@ json_t *local_compute_keypair_list(struct local_compute *lc, const char *user_id
     return out;
 }
 
+/* SHA-1 of a certificate's DER as "aa:bb:...", Nova's x509 fingerprint. */
+static int x509_fingerprint(X509 *cert, char out[64], struct nph_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!X509_digest(cert, EVP_sha1(), md, &n) || n != 20)
+        return nph_error_set(err, NPH_E_INTERNAL, "hashing the certificate failed");
+    for (unsigned i = 0; i < n; i++)
+        sprintf(out + 3 * i, i + 1 < n ? "%02x:" : "%02x", md[i]);
+    return 0;
+}
+
+/* An imported x509 key pair: one PEM certificate; its fingerprint. */
+static int x509_public_check(const char *pem, char fp[64], struct nph_error *err)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    int rc;
+    BIO_free(bio);
+    if (!cert)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "Keypair data is invalid: failed to generate fingerprint");
+    rc = x509_fingerprint(cert, fp, err);
+    X509_free(cert);
+    return rc;
+}
+
+static char *bio_text(BIO *bio)
+{
+    char *data, *out;
+    long n = BIO_get_mem_data(bio, &data);
+    if (n < 0 || !(out = malloc((size_t)n + 1)))
+        return NULL;
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
+    return out;
+}
+
+/* Generate an x509 key pair as Nova does: an RSA 2048 key and a self-signed certificate for
+ * CN=<user_id>, valid 10 years. *pub the certificate PEM, *priv the key PEM (malloc'd). */
+static int x509_generate(const char *user_id, char **pub, char **priv, char fp[64],
+                         struct nph_error *err)
+{
+    EVP_PKEY *pkey = EVP_RSA_gen(2048);
+    X509 *cert = X509_new();
+    X509_NAME *subj;
+    BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
+    unsigned char serial[8];
+    BIGNUM *sn = NULL;
+    int rc = -1;
+    *pub = *priv = NULL;
+    if (!pkey || !cert || !cb || !kb || nph_random_bytes(serial, sizeof(serial), err)) {
+        if (err && err->code == NPH_E_OK)
+            nph_error_set(err, NPH_E_INTERNAL, "generating an x509 key pair failed");
+        goto cleanup;
+    }
+    serial[0] &= 0x7f;
+    subj = X509_get_subject_name(cert);
+    if (!(sn = BN_bin2bn(serial, sizeof(serial), NULL)) ||
+        !BN_to_ASN1_INTEGER(sn, X509_get_serialNumber(cert)) || !X509_set_version(cert, 2) ||
+        !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
+        !X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 24 * 3600) ||
+        !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)user_id, -1,
+                                    -1, 0) ||
+        !X509_set_issuer_name(cert, subj) || !X509_set_pubkey(cert, pkey) ||
+        !X509_sign(cert, pkey, EVP_sha256()) || !PEM_write_bio_X509(cb, cert) ||
+        !PEM_write_bio_PrivateKey_traditional(kb, pkey, NULL, NULL, 0, NULL, NULL)) {
+        nph_error_set(err, NPH_E_INTERNAL, "generating an x509 key pair failed");
+        goto cleanup;
+    }
+    if (x509_fingerprint(cert, fp, err))
+        goto cleanup;
+    if (!(*pub = bio_text(cb)) || !(*priv = bio_text(kb))) {
+        nph_error_nomem(err);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (rc) {
+        free(*pub);
+        if (*priv) {
+            OPENSSL_cleanse(*priv, strlen(*priv));
+            free(*priv);
+        }
+        *pub = *priv = NULL;
+    }
+    BN_free(sn);
+    BIO_free(cb);
+    BIO_free(kb);
+    X509_free(cert);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
 json_t *local_compute_keypair_create(struct local_compute *lc, const char *user_id,
                                      const char *name, const char *type, const char *public_key,
                                      struct nph_error *err)
 {
-    char fp[48] = "";
+    char fp[64] = "";
     char *gen_pub = NULL, *gen_priv = NULL;
     struct nph_db *db = NULL;
     json_t *out = NULL;
@@ -432,15 +529,11 @@ json_t *local_compute_keypair_create(struct local_compute *lc, const char *user_
     if (public_key) {
         if (strcmp(type, "ssh") == 0 && ssh_public_key_check(public_key, fp, err))
             return NULL;
-        if (strcmp(type, "x509") == 0) {
-            md5_fingerprint((const uint8_t *)public_key, strlen(public_key), fp);
-        }
-    } else {
-        if (strcmp(type, "ssh") != 0) {
-            nph_error_set(err, NPH_E_INVALID, "only ssh key pairs can be generated");
+        if (strcmp(type, "x509") == 0 && x509_public_check(public_key, fp, err))
             return NULL;
-        }
-        if (rsa_generate(&gen_pub, &gen_priv, fp, err))
+    } else {
+        if (strcmp(type, "x509") == 0 ? x509_generate(user_id, &gen_pub, &gen_priv, fp, err)
+                                      : rsa_generate(&gen_pub, &gen_priv, fp, err))
             return NULL;
         public_key = gen_pub;
     }

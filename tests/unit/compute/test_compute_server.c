@@ -615,6 +615,38 @@ static void test_keypairs(void **state)
     assert_int_equal(err.code, NPH_E_NOT_FOUND);
 }
 
+/* x509 key pairs (Tempest's test_keypairsv22_create_list_show_with_type): generated as a
+ * self-signed certificate and its key, fingerprint SHA-1 of the DER; imported from PEM. */
+static void test_keypairs_x509(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *k, *k2;
+    char *cert;
+    k = local_compute_keypair_create(f->lc, "user-a", "x1", "x509", NULL, &err);
+    assert_non_null(k);
+    assert_string_equal(S(k, "type"), "x509");
+    assert_non_null(strstr(S(k, "public_key"), "-----BEGIN CERTIFICATE-----"));
+    assert_non_null(strstr(S(k, "private_key"), "PRIVATE KEY"));
+    assert_int_equal(strlen(S(k, "fingerprint")), 59); /* 20 bytes as aa:bb:... */
+    cert = strdup(S(k, "public_key"));
+    k2 = local_compute_keypair_get(f->lc, "user-a", "x1", &err);
+    assert_non_null(k2);
+    assert_string_equal(S(k2, "type"), "x509");
+    assert_null(json_object_get(k2, "private_key"));
+    json_decref(k2);
+    /* the same certificate imported: the same fingerprint */
+    k2 = local_compute_keypair_create(f->lc, "user-b", "x2", "x509", cert, &err);
+    assert_non_null(k2);
+    assert_string_equal(S(k2, "fingerprint"), S(k, "fingerprint"));
+    json_decref(k2);
+    json_decref(k);
+    free(cert);
+    assert_null(
+        local_compute_keypair_create(f->lc, "user-b", "x3", "x509", "not a certificate", &err));
+    assert_int_equal(err.code, NPH_E_INVALID);
+}
+
 static void test_ledger_append_checks(void **state)
 {
     struct fx *f = *state;
@@ -655,6 +687,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_ips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outside_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_keypairs, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_keypairs_x509, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_append_checks, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
