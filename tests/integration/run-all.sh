@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-all.sh - run the identity integration tests in sequence against an already built broker.
+# run-all.sh - run the integration tests (identity, image and compute, with their bad-input
+# cases) in sequence against an already built broker.
 # Builds nothing. NEPHELE_BIN names the binary (default build/broker/nephele under the repo root).
 # Exits non-zero if any script failed.
 set -u
@@ -14,7 +15,7 @@ if [ ! -x "$NEPHELE_BIN" ]; then
 fi
 
 failed=()
-for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh federation.sh; do
+for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh compute_badinput.sh federation.sh; do
     echo "=== $t"
     if bash "$HERE/$t"; then
         echo "=== $t: PASS"
