@@ -252,7 +252,8 @@ int cmd_place(int argc, char **argv)
     if (strcmp(format, "json") == 0) {
         char *s;
         if (!(out = pol_decision_to_json(&d)) ||
-            !(s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)))) {
+            !(s = json_dumps(out,
+                             JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)))) {
             nph_error_nomem(&err);
             ret = 1;
             goto fail;

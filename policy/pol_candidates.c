@@ -292,6 +292,8 @@ static int set_reason(char **dst, const char *reason, struct nph_error *err)
 int pol_cands_set_cloud_health(struct pol_cands *c, uint32_t cloud, enum pol_health h,
                                const char *reason, struct nph_error *err)
 {
+    if (cloud >= c->nclouds)
+        return nph_error_set(err, NPH_E_INVALID, "no cloud %u", cloud);
     if (set_reason(&c->clouds[cloud].health_reason, reason, err))
         return -1;
     c->clouds[cloud].health = h;
@@ -301,6 +303,8 @@ int pol_cands_set_cloud_health(struct pol_cands *c, uint32_t cloud, enum pol_hea
 int pol_cands_set_region_health(struct pol_cands *c, uint32_t region, enum pol_health h,
                                 const char *reason, struct nph_error *err)
 {
+    if (region >= c->nregions)
+        return nph_error_set(err, NPH_E_INVALID, "no region %u", region);
     if (set_reason(&c->regions[region].health_reason, reason, err))
         return -1;
     c->regions[region].health = h;
@@ -309,6 +313,8 @@ int pol_cands_set_region_health(struct pol_cands *c, uint32_t region, enum pol_h
 
 void pol_cands_set_capacity(struct pol_cands *c, uint32_t region, int64_t vcpus, int64_t ram_mb)
 {
+    if (region >= c->nregions)
+        return;
     c->regions[region].cap_vcpus = vcpus < 0 ? POL_UNLIMITED : vcpus;
     c->regions[region].cap_ram_mb = ram_mb < 0 ? POL_UNLIMITED : ram_mb;
 }
@@ -316,6 +322,8 @@ void pol_cands_set_capacity(struct pol_cands *c, uint32_t region, int64_t vcpus,
 void pol_cands_set_quota(struct pol_cands *c, uint32_t cloud, int64_t vcpus, int64_t ram_mb,
                          int64_t instances)
 {
+    if (cloud >= c->nclouds)
+        return;
     c->clouds[cloud].quota_vcpus = vcpus < 0 ? POL_UNLIMITED : vcpus;
     c->clouds[cloud].quota_ram_mb = ram_mb < 0 ? POL_UNLIMITED : ram_mb;
     c->clouds[cloud].quota_instances = instances < 0 ? POL_UNLIMITED : instances;
@@ -323,6 +331,8 @@ void pol_cands_set_quota(struct pol_cands *c, uint32_t cloud, int64_t vcpus, int
 
 void pol_cands_set_servers(struct pol_cands *c, uint32_t region, int64_t count)
 {
+    if (region >= c->nregions)
+        return;
     c->regions[region].servers = count < 0 ? 0 : count;
 }
 

@@ -88,7 +88,7 @@ static int check_keys(struct load *l, const json_t *obj, const char *path, const
             for (int i = 0; allowed[i]; i++)
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                          allowed[i]);
-            return fail(l, pol_yaml_line(l->lines, "%s.%s", path, k),
+            return fail(l, pol_yaml_line(l->lines, "%s%s%s", path, *path ? "." : "", k),
                         "%s: unknown key '%.64s' (expected %s)", what, k, list);
         }
     }
