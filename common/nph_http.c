@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <pthread.h>
 
 #include "nph_clock.h"
 #include "nph_crypto.h"
@@ -38,7 +39,56 @@ struct nph_http_client {
     struct nph_http_opts opts; /* string members point at the copies below */
     char *ca_file;
     char *user_agent;
+    /* Connections, DNS answers and TLS sessions are shared by every request of the client, so
+     * calls to one cloud reuse kept-alive connections instead of a handshake each. */
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    /* Idle easy handles, reused (after curl_easy_reset) so a call costs no handle set-up. */
+    pthread_mutex_t idle_mu;
+    CURL *idle[16];
+    int n_idle;
 };
+
+static CURL *handle_take(struct nph_http_client *c)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->idle_mu);
+    if (c->n_idle > 0)
+        h = c->idle[--c->n_idle];
+    pthread_mutex_unlock(&c->idle_mu);
+    if (h)
+        curl_easy_reset(h);
+    else
+        h = curl_easy_init();
+    return h;
+}
+
+static void handle_give(struct nph_http_client *c, CURL *h)
+{
+    pthread_mutex_lock(&c->idle_mu);
+    if (c->n_idle < (int)(sizeof(c->idle) / sizeof(c->idle[0]))) {
+        c->idle[c->n_idle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->idle_mu);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+    struct nph_http_client *c = ctx;
+    (void)h;
+    (void)access;
+    pthread_mutex_lock(&c->locks[(unsigned)data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+    struct nph_http_client *c = ctx;
+    (void)h;
+    pthread_mutex_unlock(&c->locks[(unsigned)data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
 
 /* Per-attempt accumulation of one response. */
 struct http_sink {
@@ -104,6 +154,20 @@ struct nph_http_client *nph_http_client_new(const struct nph_http_opts *opts, st
     }
     c->opts.user_agent = c->user_agent;
     c->opts.ca_file = c->ca_file;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->locks[i], NULL);
+    pthread_mutex_init(&c->idle_mu, NULL);
+    c->share = curl_share_init();
+    if (!c->share || curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        nph_http_client_free(c);
+        nph_error_set(err, NPH_E_INTERNAL, "cannot set up libcurl's connection sharing");
+        return NULL;
+    }
     return c;
 }
 
@@ -111,6 +175,14 @@ void nph_http_client_free(struct nph_http_client *c)
 {
     if (!c)
         return;
+    if (c->share) {
+        for (int i = 0; i < c->n_idle; i++)
+            curl_easy_cleanup(c->idle[i]);
+        pthread_mutex_destroy(&c->idle_mu);
+        curl_share_cleanup(c->share);
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+            pthread_mutex_destroy(&c->locks[i]);
+    }
     free(c->ca_file);
     free(c->user_agent);
     free(c);
@@ -396,6 +468,8 @@ static CURLcode setup_handle(CURL *h, const struct nph_http_client *c, long conn
             rc = curl_easy_setopt(h, opt, val);                                                    \
     } while (0)
     SET(CURLOPT_URL, url);
+    if (c->share)
+        SET(CURLOPT_SHARE, c->share);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -493,7 +567,7 @@ static int request(struct nph_http_client *c, long budget_ms, const char *method
         }
         hdrs = next;
     }
-    if (!(h = curl_easy_init())) {
+    if (!(h = handle_take(c))) {
         nph_error_nomem(err);
         goto cleanup;
     }
@@ -567,7 +641,7 @@ static int request(struct nph_http_client *c, long budget_ms, const char *method
 cleanup:
     sink_reset(&sink);
     if (h)
-        curl_easy_cleanup(h);
+        handle_give(c, h);
     curl_slist_free_all(hdrs);
     return ret;
 }
