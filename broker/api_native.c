@@ -8,16 +8,28 @@
 
 static int native_root(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
+    static const struct {
+        const char *id, *kind, *path;
+    } apis[] = {
+        {"v1", "native", "/v1"},
+        {"identity-v3", "openstack-identity", "/identity"},
+        {"compute-v2.1", "openstack-compute", "/compute/v2.1"},
+        {"image-v2", "openstack-image", "/image"},
+    };
     struct nph_app *app = req->app;
-    char v1[1024], identity[1024];
-    (void)err;
-    snprintf(v1, sizeof(v1), "%s/v1", app->cfg.public_url);
-    snprintf(identity, sizeof(identity), "%s/identity", app->cfg.public_url);
-    return http_resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "name", "nephele",
-                                    "version", NPH_VERSION, "apis", "id", "v1", "kind", "native",
-                                    "href", v1, "id", "identity-v3", "kind", "openstack-identity",
-                                    "href", identity));
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < sizeof(apis) / sizeof(apis[0]); i++) {
+        char href[1024];
+        snprintf(href, sizeof(href), "%s%s", app->cfg.public_url, apis[i].path);
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s}", "id", apis[i].id, "kind", apis[i].kind, "href", href));
+    }
+    json_t *body =
+        list ? json_pack("{s:s,s:s,s:o}", "name", "nephele", "version", NPH_VERSION, "apis", list)
+             : NULL;
+    if (!body)
+        return nph_error_nomem(err);
+    return http_resp_json(resp, 200, body) ? nph_error_nomem(err) : 0;
 }
 
 const struct http_route api_native_routes[] = {

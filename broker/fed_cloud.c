@@ -102,12 +102,16 @@ int fed_check_clouds(const json_t *clouds, struct nph_error *err)
         return nph_error_set(err, NPH_E_INVALID, "'clouds' must be a list of mappings");
     if (json_array_size(clouds) > FED_MAX_CLOUDS)
         return nph_error_set(err, NPH_E_INVALID, "at most %d clouds", FED_MAX_CLOUDS);
+    int defaults = 0;
     json_array_foreach(clouds, i, e)
     {
         char where[64];
         snprintf(where, sizeof(where), "clouds[%zu]", i);
         if (check_entry(e, where, err) < 0)
             return -1;
+        if (json_is_true(json_object_get(e, "default")) && ++defaults > 1)
+            return nph_error_set(err, NPH_E_INVALID, "%s: only one cloud may be the default",
+                                 where);
         const char *name = json_string_value(json_object_get(e, "name"));
         if (strcmp(json_string_value(json_object_get(e, "kind")), "local") == 0 && ++locals > 1)
             return nph_error_set(err, NPH_E_INVALID,

@@ -1519,9 +1519,6 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
         }
     }
     /* servers the cloud holds that Nephele does not know */
-    if (!rc)
-        rc = q(db, err, NULL, NULL, "DELETE FROM fed_orphan WHERE cloud = ? AND last_seen < ?",
-               "si", c->name, now) < 0;
     for (size_t s = 0; !local && !rc && s < live.n; s++) {
         struct nph_server *sv = &live.v[s];
         int known = 0;
@@ -1570,6 +1567,10 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
                " name = excluded.name, status = excluded.status, last_seen = excluded.last_seen",
                "sssssii", c->name, sv->remote_id, sv->name, sv->status, sv->op_key, now, now) < 0;
     }
+    /* orphans not seen in this pass are gone (deleted, or adopted) */
+    if (!rc)
+        rc = q(db, err, NULL, NULL, "DELETE FROM fed_orphan WHERE cloud = ? AND last_seen < ?",
+               "si", c->name, now) < 0;
     nph_store_release(db);
     free(rs.v);
     nph_server_list_fini(&live);
