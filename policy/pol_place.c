@@ -234,6 +234,14 @@ struct cond {
     double bonus;
 };
 
+/* Per region or offering: the first false require of its level and its prefer bonuses. */
+struct levelstate {
+    uint32_t first_fail; /* index into conds, or NO_FAIL */
+    double pref;
+};
+
+#define NO_FAIL UINT32_MAX
+
 struct offstate {
     int64_t price;
     int8_t fits;
@@ -253,6 +261,24 @@ static void *take(struct carve *cv, size_t bytes)
     size_t a = (cv->off + 15) & ~(size_t)15;
     cv->off = a + bytes;
     return cv->base ? cv->base + a : NULL;
+}
+
+/* Evaluate the conditions of one level in env: the first false require and the bonuses. */
+static void level_eval(const struct cond *conds, size_t nconds, size_t nreq, int level,
+                       const struct pol_env *env, struct levelstate *out)
+{
+    out->first_fail = NO_FAIL;
+    out->pref = 0;
+    for (size_t k = 0; k < nconds; k++) {
+        if (conds[k].level != level)
+            continue;
+        if (k < nreq) {
+            if (out->first_fail == NO_FAIL && !pol_expr_true(conds[k].e, env))
+                out->first_fail = (uint32_t)k;
+        } else if (pol_expr_true(conds[k].e, env)) {
+            out->pref += conds[k].bonus;
+        }
+    }
 }
 
 static int level_of(unsigned deps)
@@ -353,15 +379,17 @@ int pol_place(struct pol_decision *d, const struct pol_policy *p, const struct p
     struct carve cv = {NULL, 0};
     struct cond *conds = NULL;
     struct offstate *os = NULL;
-    uint8_t *rc_region = NULL, *rc_off = NULL;
+    struct levelstate *ls_region = NULL, *ls_off = NULL;
+    uint32_t *cand_conds = NULL;
     for (int pass = 0; pass < 2; pass++) {
         cv.off = 0;
         d->rule_on = take(&cv, p->nrules + 1);
         d->budget_limit = take(&cv, (p->nbudgets + 1) * sizeof(int64_t));
         conds = take(&cv, (max_conds + 1) * sizeof(struct cond));
         os = take(&cv, (c->noffers + 1) * sizeof(struct offstate));
-        rc_region = take(&cv, (c->nregions + 1) * (max_conds + 1));
-        rc_off = take(&cv, (c->noffers + 1) * (max_conds + 1));
+        ls_region = take(&cv, (c->nregions + 1) * sizeof(struct levelstate));
+        ls_off = take(&cv, (c->noffers + 1) * sizeof(struct levelstate));
+        cand_conds = take(&cv, (max_conds + 1) * sizeof(uint32_t));
         if (pass == 0) {
             if (ensure(&d->scratch, &d->scratch_cap, cv.off + 16))
                 return nph_error_nomem(err);
@@ -427,11 +455,14 @@ int pol_place(struct pol_decision *d, const struct pol_policy *p, const struct p
                 cd->prefer = 1;
                 cd->bonus = p->rules[i].prefer[j].bonus;
             }
+        size_t ncand_conds = 0;
         for (k = 0; k < nconds; k++) {
             conds[k].level = (uint8_t)level_of(pol_expr_deps(conds[k].e));
-            if (conds[k].level == LEVEL_CONST)
-                conds[k].value = (uint8_t)pol_expr_true(conds[k].e, &env);
+            if (conds[k].level == LEVEL_CANDIDATE)
+                cand_conds[ncand_conds++] = (uint32_t)k;
         }
+        struct levelstate const_ls;
+        level_eval(conds, nconds, nreq_conds, LEVEL_CONST, &env, &const_ls);
 
         /* Offerings: fit, price, budget, vector, offering-level conditions. */
         for (size_t i = 0; i < c->noffers; i++) {
@@ -468,18 +499,14 @@ int pol_place(struct pol_decision *d, const struct pol_policy *p, const struct p
             }
             env.v[POL_S_CLOUD] = d->vec[POL_S_CLOUD] + o->cloud * slots[POL_S_CLOUD];
             env.v[POL_S_OFFERING] = v;
-            for (k = 0; k < nconds; k++)
-                if (conds[k].level == LEVEL_OFFERING)
-                    rc_off[i * nconds + k] = (uint8_t)pol_expr_true(conds[k].e, &env);
+            level_eval(conds, nconds, nreq_conds, LEVEL_OFFERING, &env, &ls_off[i]);
         }
         /* Region-level conditions. */
         env.v[POL_S_OFFERING] = NULL;
         for (size_t i = 0; i < c->nregions; i++) {
             env.v[POL_S_CLOUD] = d->vec[POL_S_CLOUD] + c->regions[i].cloud * slots[POL_S_CLOUD];
             env.v[POL_S_REGION] = d->vec[POL_S_REGION] + i * slots[POL_S_REGION];
-            for (k = 0; k < nconds; k++)
-                if (conds[k].level == LEVEL_REGION)
-                    rc_region[i * nconds + k] = (uint8_t)pol_expr_true(conds[k].e, &env);
+            level_eval(conds, nconds, nreq_conds, LEVEL_REGION, &env, &ls_region[i]);
         }
 
         /* Count candidates, then judge each. */
@@ -545,33 +572,28 @@ int pol_place(struct pol_decision *d, const struct pol_policy *p, const struct p
                         continue;
                     }
                     env.v[POL_S_REGION] = d->vec[POL_S_REGION] + reg * slots[POL_S_REGION];
-                    double pref = 0;
-                    for (k = 0; k < nconds; k++) {
-                        const struct cond *cd = &conds[k];
-                        int t;
-                        switch (cd->level) {
-                        case LEVEL_CONST:
-                            t = cd->value;
-                            break;
-                        case LEVEL_REGION:
-                            t = rc_region[reg * nconds + k];
-                            break;
-                        case LEVEL_OFFERING:
-                            t = rc_off[off * nconds + k];
-                            break;
-                        default:
-                            t = pol_expr_true(cd->e, &env);
+                    /* The first false require over all levels, in rule order: only
+                     * candidate-level ones before the cached first failure need evaluating. */
+                    uint32_t first = const_ls.first_fail;
+                    if (ls_region[reg].first_fail < first)
+                        first = ls_region[reg].first_fail;
+                    if (ls_off[off].first_fail < first)
+                        first = ls_off[off].first_fail;
+                    double pref = const_ls.pref + ls_region[reg].pref + ls_off[off].pref;
+                    for (size_t q = 0; q < ncand_conds; q++) {
+                        uint32_t kk = cand_conds[q];
+                        if (kk < nreq_conds) {
+                            if (kk < first && !pol_expr_true(conds[kk].e, &env))
+                                first = kk;
+                        } else if (first == NO_FAIL && pol_expr_true(conds[kk].e, &env)) {
+                            pref += conds[kk].bonus;
                         }
-                        if (k < nreq_conds && !t) {
-                            res->reason = POL_REASON_RULE;
-                            res->index = cd->rule;
-                            break;
-                        }
-                        if (cd->prefer && t)
-                            pref += cd->bonus;
                     }
-                    if (res->reason)
+                    if (first != NO_FAIL) {
+                        res->reason = POL_REASON_RULE;
+                        res->index = conds[first].rule;
                         continue;
+                    }
                     if (s->deny) {
                         res->reason = POL_REASON_BUDGET;
                         res->index = s->deny - 1u;

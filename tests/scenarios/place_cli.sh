@@ -18,6 +18,7 @@
 set -u
 BIN=${1:?usage: place_cli.sh PLACE_BINARY [SCENARIO...]}
 shift
+case $BIN in /*) ;; */*) BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${NPH_PYTHON:-python3}
 SUB=()
