@@ -919,7 +919,8 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         json_object_set(spec, "key_name", v);
     if ((v = json_object_get(in, "metadata")))
         json_object_set(spec, "metadata", v);
-    /* the zone named the native cloud (checked above): nothing more to tell it */
+    if ((v = json_object_get(in, "availability_zone")) && !json_is_null(v))
+        json_object_set(spec, "availability_zone", v);
     if ((v = json_object_get(in, "description")) && !json_is_null(v))
         json_object_set(spec, "description", v);
     if ((v = json_object_get(in, "user_data")) && !json_is_null(v))
