@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "compat_nova_fed.h"
 #include "nph_clock.h"
 #include "nph_crypto.h"
 #include "nph_json.h"
@@ -135,6 +136,20 @@ static int nova_begin(struct http_req *req, struct http_resp *resp, struct nova_
     if (ctx->tok->scope != IDENT_SCOPE_PROJECT && !ctx->caller.is_admin)
         return nph_error_set(err, NPH_E_FORBIDDEN, "a project-scoped token is required");
     return 0;
+}
+
+/* The request as the federation sees it (servers on remote clouds: compat_nova_fed.c). */
+static struct nova_fed_req fed_req(const struct nova_ctx *ctx)
+{
+    struct nova_fed_req r = {
+        .app = ctx->app,
+        .who = {.project_id = ctx->caller.project_id,
+                .user_id = ctx->caller.user_id,
+                .is_admin = ctx->caller.is_admin,
+                .request_id = ctx->caller.request_id},
+        .minor = ctx->minor,
+    };
+    return r;
 }
 
 static int need_admin(struct nova_ctx *ctx, struct nph_error *err)
@@ -535,8 +550,8 @@ static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
         "accessIPv6",
         json_string_value(json_object_get(s, "access_ipv6")) ? S_(s, "access_ipv6") : "", "links",
         links(ctx, "servers", id), "OS-DCF:diskConfig", "MANUAL", "OS-EXT-AZ:availability_zone",
-        "nova", "key_name", json_object_get(s, "key_name"), "OS-SRV-USG:launched_at",
-        json_object_get(s, "launched_at"), "OS-SRV-USG:terminated_at",
+        fed_local_cloud_name(ctx->app->fed), "key_name", json_object_get(s, "key_name"),
+        "OS-SRV-USG:launched_at", json_object_get(s, "launched_at"), "OS-SRV-USG:terminated_at",
         json_object_get(s, "terminated_at"), "OS-EXT-STS:task_state",
         json_object_get(s, "task_state"), "OS-EXT-STS:vm_state", json_object_get(s, "vm_state"),
         "OS-EXT-STS:power_state", json_object_get(s, "power_state"),
@@ -752,6 +767,8 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
             have_stamp = 1;
         snprintf(key, sizeof(key), "%d|%s|%d|%d|%016llx|%s", detail, ctx.caller.project_id,
                  ctx.caller.is_admin, ctx.minor, (unsigned long long)stamp, qall.buf);
+        if (nova_fed_has_remote(ctx.app))
+            have_stamp = 0; /* remote clouds' servers are not under the native stamp */
         if (have_stamp && list_cache_get(key, resp))
             return 0;
     }
@@ -764,6 +781,19 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
     }
     out = json_array();
     json_array_foreach(arr, i, s) json_array_append_new(out, server_view(&ctx, s, detail));
+    if (!have_stamp && f.limit >= 0 && (f.limit == 0 || (int)json_array_size(arr) < f.limit) &&
+        !f.deleted && nova_fed_has_remote(ctx.app)) {
+        /* the remote clouds' servers follow the native ones (the last page of them) */
+        struct nova_fed_req r = fed_req(&ctx);
+        json_t *more = nova_fed_list(&r, f.status, f.all_projects, f.project_id, detail, err);
+        if (!more) {
+            json_decref(out);
+            json_decref(arr);
+            return -1;
+        }
+        json_array_extend(out, more);
+        json_decref(more);
+    }
     body = json_pack("{s:o}", "servers", out);
     if (f.limit > 0 && (int)json_array_size(arr) == f.limit) {
         struct qs_buf q = {""};
@@ -806,6 +836,10 @@ static int nova_server_get(struct http_req *req, struct http_resp *resp, struct 
     json_t *s;
     if (nova_begin(req, resp, &ctx, err))
         return nova_fail(resp);
+    if (fed_server_is_remote(ctx.app->fed, req->params[0])) {
+        struct nova_fed_req r = fed_req(&ctx);
+        return nova_fed_show(&r, req->params[0], resp, err);
+    }
     if (!(s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err)))
         return -1;
     http_resp_json(resp, 200, json_pack("{s:o}", "server", server_view(&ctx, s, 1)));
@@ -906,6 +940,22 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         goto cleanup;
     }
     image = boot_image(in);
+    {
+        /* which cloud: the scheduler hint `cloud`, the zone, else the default cloud */
+        const char *cloud = nova_fed_target(ctx.app, root, in, err);
+        if (!cloud)
+            goto cleanup;
+        if (!fed_cloud_is_local(ctx.app->fed, cloud)) {
+            struct nova_fed_req r = fed_req(&ctx);
+            if (max_count > 1) {
+                nph_error_set(err, NPH_E_INVALID, "multiple create is not supported on cloud '%s'",
+                              cloud);
+                goto cleanup;
+            }
+            rc = nova_fed_create(&r, cloud, in, ref_id(flavor), image, resp, err);
+            goto cleanup;
+        }
+    }
     spec = json_pack("{s:O,s:s}", "name",
                      json_object_get(in, "name") ? json_object_get(in, "name") : json_null(),
                      "flavor_id", ref_id(flavor));
@@ -919,8 +969,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         json_object_set(spec, "key_name", v);
     if ((v = json_object_get(in, "metadata")))
         json_object_set(spec, "metadata", v);
-    if ((v = json_object_get(in, "availability_zone")) && !json_is_null(v))
-        json_object_set(spec, "availability_zone", v);
+    /* the zone named the native cloud (checked above): nothing more to tell it */
     if ((v = json_object_get(in, "description")) && !json_is_null(v))
         json_object_set(spec, "description", v);
     if ((v = json_object_get(in, "user_data")) && !json_is_null(v))
@@ -1018,8 +1067,13 @@ static int nova_server_update(struct http_req *req, struct http_resp *resp, stru
 static int nova_server_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
-    if (nova_begin(req, resp, &ctx, err) ||
-        local_compute_server_delete(ctx.app->compute, &ctx.caller, req->params[0], err))
+    if (nova_begin(req, resp, &ctx, err))
+        return nova_fail(resp);
+    if (fed_server_is_remote(ctx.app->fed, req->params[0])) {
+        struct nova_fed_req r = fed_req(&ctx);
+        return nova_fed_delete(&r, req->params[0], resp, err);
+    }
+    if (local_compute_server_delete(ctx.app->compute, &ctx.caller, req->params[0], err))
         return nova_fail(resp);
     resp->status = 204;
     return 0;
@@ -1160,6 +1214,11 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
     }
     name = json_object_iter_key(json_object_iter(root));
     v = json_object_get(root, name);
+    if (fed_server_is_remote(ctx.app->fed, req->params[0])) {
+        struct nova_fed_req r = fed_req(&ctx);
+        rc = nova_fed_action(&r, req->params[0], name, v, resp, err);
+        goto cleanup;
+    }
     if (strcmp(name, "os-start") == 0) {
         a = LC_ACT_START;
     } else if (strcmp(name, "os-stop") == 0) {
@@ -1647,9 +1706,12 @@ static int nova_azs(struct http_req *req, struct http_resp *resp, struct nph_err
     struct nova_ctx ctx;
     if (nova_begin(req, resp, &ctx, err))
         return nova_fail(resp);
-    return http_resp_json(resp, 200,
-                          json_pack("{s:[{s:s,s:{s:b},s:n}]}", "availabilityZoneInfo", "zoneName",
-                                    "nova", "zoneState", "available", 1, "hosts"));
+    json_t *zones = nova_fed_zones(ctx.app, strstr(req->path, "/detail") != NULL, err);
+    if (!zones)
+        return -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "availabilityZoneInfo", zones))
+               ? nph_error_nomem(err)
+               : 0;
 }
 
 /* ---- key pairs ----------------------------------------------------------------------------- */

@@ -36,7 +36,18 @@ static json_t *nf_links(const struct nova_fed_req *r, const char *id)
 const char *nova_fed_target(struct nph_app *app, const json_t *root, const json_t *server,
                             struct nph_error *err)
 {
-    const char *az = json_string_value(json_object_get(server, "availability_zone"));
+    const json_t *azv = json_object_get(server, "availability_zone");
+    if (azv && !json_is_null(azv) && !json_is_string(azv)) {
+        nph_error_set(err, NPH_E_INVALID,
+                      "Invalid input for field/attribute availability_zone: must be a string");
+        return NULL;
+    }
+    const json_t *hv = json_object_get(json_object_get(root, "os:scheduler_hints"), "cloud");
+    if (hv && !json_is_string(hv)) {
+        nph_error_set(err, NPH_E_INVALID, "scheduler hint 'cloud' must be a string");
+        return NULL;
+    }
+    const char *az = json_string_value(azv);
     const char *hint =
         json_string_value(json_object_get(json_object_get(root, "os:scheduler_hints"), "cloud"));
     const char *name = hint ? hint : az;

@@ -881,7 +881,8 @@ json_t *fed_server_list(struct fed *f, const struct fed_caller *who,
             nm++;
         }
     }
-    qsort(m, nm, sizeof(*m), merged_cmp);
+    if (nm)
+        qsort(m, nm, sizeof(*m), merged_cmp);
     size_t start = 0;
     if (flt->marker) {
         size_t i = 0;

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "app.h"
+#include "cmd_place.h"
 #include "nph_http.h"
 #include "nph_log.h"
 
@@ -440,6 +441,7 @@ static const char main_usage[] =
     "  bootstrap            create the initial admin, project, roles, region and catalog\n"
     "  token-keys rotate    rotate the token encryption keys\n"
     "  config sample|check  print a sample configuration or check one\n"
+    "  place                evaluate a placement offline (config, policy, request)\n"
     "  version              print the version\n"
     "\n`nephele <command> --help` tells more about each.\n";
 
@@ -466,6 +468,8 @@ int main(int argc, char **argv)
         return cmd_token_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "place") == 0)
+        return cmd_place(argc - 1, argv + 1);
     fprintf(stderr, "nephele: '%s' is not a nephele command\n%s", cmd, main_usage);
     return 2;
 }

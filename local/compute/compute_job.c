@@ -413,7 +413,8 @@ static int snapshot_file(struct local_compute *lc, virDomainPtr dom, struct job_
     char log_path[4200], size[32];
     struct stat st;
     struct local_image_ref img;
-    snprintf(log_path, sizeof(log_path), "%s.log", out);
+    if ((size_t)snprintf(log_path, sizeof(log_path), "%s.log", out) >= sizeof(log_path))
+        return nph_error_set(err, NPH_E_INTERNAL, "snapshot path too long");
     if (js->disk_path[0] && stat(js->disk_path, &st) == 0 && S_ISREG(st.st_mode)) {
         /* The overlay and its backing image, read while the guest may be writing (-U: no
          * lock; a running guest's snapshot is crash-consistent, as Nova's live snapshot). */

@@ -126,7 +126,7 @@ else
     fail "openstack server list shows $S ACTIVE: $out"
 fi
 if out=$(osc server show "$S" -f json 2>&1) &&
-    printf '%s' "$out" | "$NPH_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["flavor"].startswith("m1.tiny") and d["OS-EXT-AZ:availability_zone"] == "nova" else 1)'; then
+    printf '%s' "$out" | "$NPH_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["flavor"].startswith("m1.tiny") and d["OS-EXT-AZ:availability_zone"] == "local" else 1)'; then
     pass "openstack server show $S"
 else
     fail "openstack server show $S: $out"
