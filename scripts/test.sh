@@ -11,6 +11,9 @@
 #      booted straight from libvirt (tests/integration/guest/raw_boot.sh), then as a Nephele
 #      server whose console log shows the guest's boot lines (guest_boot.sh)
 #   7. Tempest's compute tests of the same guideline (tempest/compute.sh)
+#   8. federation: two brokers on one PostgreSQL; Nephele federating a real OpenStack (Zed from
+#      Debian's packages, started on 127.0.0.1 by tests/integration/openstack/peer.sh)
+#   9. a short libFuzzer run of the placement expression parser and policy loader
 #   Stages 6-7 print "SKIP: <reason>" and pass where the machine cannot start libvirtd or the
 #   broker has no compute/image API yet.
 # Prints "N passed, M failed" over the stages and exits non-zero if any stage failed.
@@ -73,6 +76,33 @@ federation_pg() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/pg_throwaway.sh tests/integration/federation_pg.sh
 }
 
+federation_peer() {
+  # A real OpenStack on 127.0.0.1 (installs its packages; ~5 min on a fresh machine), then a
+  # broker with the native cloud and that OpenStack. One retry: the peer's first start on a
+  # loaded machine can time out.
+  tests/integration/openstack/peer.sh up || tests/integration/openstack/peer.sh up || return 1
+  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/federation_peer.sh
+  local rc=$?
+  tests/integration/openstack/peer.sh down >/dev/null 2>&1
+  return $rc
+}
+
+fuzz_short() {
+  # The 10-minute runs are documented in docs/placement.md; CI runs 30 s of each.
+  local d
+  CC=clang cmake -S "$ROOT" -B build-fuzz -DNPH_FUZZ=ON >/dev/null &&
+    cmake --build build-fuzz --target fuzz_expr fuzz_policy -j"$(nproc)" >/dev/null || return 1
+  d=$(mktemp -d) && cp -r tests/fuzz/corpus/expr tests/fuzz/corpus/policy "$d"/ &&
+    build-fuzz/tests/fuzz/fuzz_expr -max_total_time=30 -dict=tests/fuzz/expr.dict "$d/expr" \
+      >"$d/expr.log" 2>&1 &&
+    build-fuzz/tests/fuzz/fuzz_policy -max_total_time=30 -dict=tests/fuzz/expr.dict "$d/policy" \
+      >"$d/policy.log" 2>&1
+  local rc=$?
+  [ $rc = 0 ] || tail -30 "$d"/*.log
+  rm -rf "$d"
+  return $rc
+}
+
 tempest_image() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/image.sh
 }
@@ -104,6 +134,8 @@ stage "tempest: interop 2022.11 identity" tempest_identity
 stage "tempest: interop 2022.11 image" tempest_image
 stage "integration: a real guest under TCG" guest_tcg
 stage "tempest: interop 2022.11 compute" tempest_compute
+stage "integration: federating a real OpenStack (Zed)" federation_peer
+stage "fuzz: placement expressions and policies (30 s each)" fuzz_short
 
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed stage: %s\n' "${failures[@]}"

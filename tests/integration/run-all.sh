@@ -15,7 +15,8 @@ if [ ! -x "$NEPHELE_BIN" ]; then
 fi
 
 failed=()
-for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh compute_badinput.sh federation.sh; do
+for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh compute_badinput.sh federation.sh \
+    backend_openstack.sh; do
     echo "=== $t"
     if bash "$HERE/$t"; then
         echo "=== $t: PASS"

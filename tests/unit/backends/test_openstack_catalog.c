@@ -88,8 +88,8 @@ static void test_catalog_garbage(void **state)
         "[{\"type\": \"compute\", \"endpoints\": {}}]",
         "[{\"type\": \"compute\", \"endpoints\": [{\"interface\": \"public\"}]}]",
         "[{\"type\": \"compute\", \"endpoints\": [{\"url\": 5, \"interface\": \"public\"}]}]",
-        "[{\"type\": \"compute\", \"endpoints\": [{\"url\": \"file:///etc/passwd\", "
-        "\"interface\": \"public\"}]}]",
+        ("[{\"type\": \"compute\", \"endpoints\": [{\"url\": \"file:///etc/passwd\", "
+         "\"interface\": \"public\"}]}]"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct nph_error err = NPH_ERROR_INIT;
