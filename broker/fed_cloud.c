@@ -743,6 +743,25 @@ int fed_cloud_fit(struct fed *f, struct fed_cloud *c, const struct fed_caller *w
     return 0;
 }
 
+int fed_cloud_offering(struct fed *f, struct fed_cloud *c, const struct fed_caller *who,
+                       const char *name, struct nph_offering *out, struct nph_error *err)
+{
+    struct nph_offering any;
+    if (fed_cloud_fit(f, c, who, 0, 0, 0, &any, err)) /* fills the cache */
+        return -1;
+    int found = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->offerings.n && !found; i++)
+        if (strcmp(c->offerings.v[i].name, name) == 0) {
+            *out = c->offerings.v[i];
+            found = 1;
+        }
+    pthread_mutex_unlock(&c->mu);
+    return found ? 0
+                 : nph_error_set(err, NPH_E_INVALID, "cloud '%s' offers no size named '%s'",
+                                 c->name, name);
+}
+
 /* ---- rendering and admin ------------------------------------------------------------------ */
 
 static const char *const secret_keys[] = {"password", "application_credential_secret", "token",

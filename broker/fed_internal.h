@@ -119,6 +119,10 @@ int fed_cloud_fit(struct fed *f, struct fed_cloud *c, const struct fed_caller *w
                   uint64_t ram_mb, uint64_t disk_gb, struct nph_offering *out,
                   struct nph_error *err);
 
+/* The cloud's offering called `name` (from the same cache). */
+int fed_cloud_offering(struct fed *f, struct fed_cloud *c, const struct fed_caller *who,
+                       const char *name, struct nph_offering *out, struct nph_error *err);
+
 /* Loops (fed_server.c). */
 void *fed_worker_main(void *arg);
 void *fed_reconcile_main(void *arg);

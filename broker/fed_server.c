@@ -54,6 +54,12 @@ static const struct nph_migration fed_migrations[] = {
      "CREATE TABLE fed_orphan (cloud TEXT NOT NULL, remote_id TEXT NOT NULL,"
      " name TEXT NOT NULL, status TEXT NOT NULL, op_key TEXT NOT NULL,"
      " first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (cloud, remote_id));"},
+    {2, "placement decisions and policies",
+     "CREATE TABLE fed_policy (name TEXT NOT NULL, version INTEGER NOT NULL,"
+     " document TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (name, version));"
+     "CREATE TABLE fed_placement (id TEXT PRIMARY KEY, project_id TEXT NOT NULL,"
+     " decision TEXT NOT NULL, created_at BIGINT NOT NULL);"
+     "ALTER TABLE fed_server ADD COLUMN placement_id TEXT NOT NULL DEFAULT '';"},
 };
 
 int fed_migrate(struct nph_store *store, int *applied, struct nph_error *err)
@@ -103,12 +109,12 @@ static const char *col(struct nph_stmt *st, int i)
 
 #define SERVER_COLS                                                                                \
     "id, project_id, user_id, cloud, region, remote_id, name, flavor, offering_id, "               \
-    "offering_name, image, image_id, status, fault, op_id, created_at, updated_at"
+    "offering_name, image, image_id, status, fault, op_id, created_at, updated_at, placement_id"
 
 struct rec {
     char id[40], project_id[72], user_id[72], cloud[FED_NAME_MAX + 1], region[64], remote_id[64];
     char name[NAME_MAX_LEN + 1], flavor[64], offering_id[64], offering_name[128], image[256];
-    char image_id[64], status[24], fault[256], op_id[40];
+    char image_id[64], status[24], fault[256], op_id[40], placement_id[40];
     int64_t created_at, updated_at;
 };
 
@@ -136,6 +142,7 @@ static void rec_from_row(struct nph_stmt *st, struct rec *r)
         nph_backend_strlcpy(f[i].dst, f[i].size, col(st, (int)i));
     r->created_at = nph_stmt_col_int64(st, 15);
     r->updated_at = nph_stmt_col_int64(st, 16);
+    nph_backend_strlcpy(r->placement_id, sizeof(r->placement_id), col(st, 17));
 }
 
 struct recs {
@@ -212,6 +219,9 @@ static json_t *server_json(const struct rec *r, const struct nph_server *live)
         "id", r->offering_id, "name", r->offering_name, "image", r->image, "image_id",
         r->image_id[0] ? r->image_id : NULL, "created", created, "fault", fault[0] ? fault : NULL,
         "updated", live && live->updated[0] ? live->updated : updated, "operation", r->op_id);
+    if (o)
+        json_object_set_new(o, "placement",
+                            r->placement_id[0] ? json_string(r->placement_id) : json_null());
     if (o)
         json_object_set(o, "addresses", live && live->addresses ? live->addresses : json_object());
     if (o && !(live && live->addresses))
@@ -415,20 +425,47 @@ static int resolve_image(struct fed *f, struct fed_cloud *c, const struct fed_ca
 
 /* The placement hook: which cloud gets this create. The policy engine fills this in; until
  * then the request's cloud, else the default. */
+/* The placement hook: the policy engine picks the cloud and offering (only `cloud` when the
+ * request names one). Fills the record's region, offering name and placement id. */
 static struct fed_cloud *place(struct fed *f, const struct fed_caller *who, const json_t *req,
+                               unsigned vcpus, uint64_t ram, uint64_t disk, struct rec *r,
                                struct nph_error *err)
 {
-    (void)who;
-    const char *name = json_string_value(json_object_get(req, "cloud"));
-    if (!name)
-        name = fed_default_cloud(f);
-    if (!name) {
-        nph_error_set(err, NPH_E_UNAVAILABLE, "no cloud is configured");
+    const char *only = json_string_value(json_object_get(req, "cloud"));
+    if (only && !fed_cloud_find(f, only, NULL)) {
+        nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)", only);
         return NULL;
     }
-    struct fed_cloud *c = fed_cloud_find(f, name, err);
+    json_t *preq = json_pack("{s:s,s:s,s:O?,s:I,s:I,s:I}", "kind", "server", "project",
+                             who->project_id, "name", json_object_get(req, "name"), "vcpus",
+                             (json_int_t)vcpus, "ram_mb", (json_int_t)ram, "disk_gb",
+                             (json_int_t)disk);
+    if (!preq) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    json_object_set_new(preq, "project_labels", json_is_object(who->project_labels)
+                                                    ? json_deep_copy(who->project_labels)
+                                                    : json_object());
+    json_t *meta = json_object_get(req, "metadata");
+    json_object_set_new(preq, "labels", json_is_object(meta) ? json_deep_copy(meta) : json_object());
+    struct fed_placement pl;
+    json_t *doc = fed_place(f, who, preq, only, 1, &pl, err);
+    json_decref(preq);
+    if (!doc)
+        return NULL;
+    json_decref(doc);
+    if (!pl.placed) {
+        nph_error_set(err, NPH_E_UNPROCESSABLE, "no cloud can take this server: %s", pl.why);
+        nph_error_detail(err, "placement %s explains every candidate", pl.id);
+        return NULL;
+    }
+    struct fed_cloud *c = fed_cloud_find(f, pl.cloud, err);
     if (!c)
-        nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)", name);
+        return NULL;
+    nph_backend_strlcpy(r->placement_id, sizeof(r->placement_id), pl.id);
+    nph_backend_strlcpy(r->offering_name, sizeof(r->offering_name), pl.offering);
+    nph_backend_strlcpy(r->region, sizeof(r->region), pl.region);
     return c;
 }
 
@@ -483,11 +520,11 @@ static json_t *create_result(json_t *server, json_t *op, struct nph_error *err)
 static int rec_insert(struct nph_db *db, const struct rec *r, struct nph_error *err)
 {
     return q(db, err, NULL, NULL,
-             "INSERT INTO fed_server (" SERVER_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-             "sssssssssssssssii", r->id, r->project_id, r->user_id, r->cloud, r->region,
+             "INSERT INTO fed_server (" SERVER_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             "sssssssssssssssiis", r->id, r->project_id, r->user_id, r->cloud, r->region,
              r->remote_id[0] ? r->remote_id : NULL, r->name, r->flavor, r->offering_id,
              r->offering_name, r->image, r->image_id, r->status, r->fault, r->op_id, r->created_at,
-             r->updated_at) < 0
+             r->updated_at, r->placement_id) < 0
                ? -1
                : 0;
 }
@@ -501,9 +538,6 @@ json_t *fed_server_create(struct fed *f, const struct fed_caller *who, const jso
         nph_error_set(err, NPH_E_FORBIDDEN, "a project-scoped token is required");
         return NULL;
     }
-    struct fed_cloud *c = place(f, who, req, err);
-    if (!c || !nph_backend_compute(c->b, err))
-        return NULL;
     unsigned vcpus;
     uint64_t ram, disk;
     struct rec r;
@@ -514,11 +548,14 @@ json_t *fed_server_create(struct fed *f, const struct fed_caller *who, const jso
     const char *image = json_string_value(json_object_get(req, "image"));
     if (resolve_flavor(f, flavor, &vcpus, &ram, &disk, r.flavor, r.offering_id, err))
         return NULL;
+    struct fed_cloud *c = place(f, who, req, vcpus, ram, disk, &r, err);
+    if (!c || !nph_backend_compute(c->b, err))
+        return NULL;
     if (strcmp(c->kind, "local") == 0) {
-        /* the native cloud sells Nephele's catalog itself */
+        /* the native cloud sells Nephele's catalog itself: the flavor asked for */
         nph_backend_strlcpy(off.id, sizeof(off.id), r.offering_id);
         nph_backend_strlcpy(off.name, sizeof(off.name), r.flavor);
-    } else if (fed_cloud_fit(f, c, who, vcpus, ram, disk, &off, err)) {
+    } else if (fed_cloud_offering(f, c, who, r.offering_name, &off, err)) {
         return NULL;
     }
     if (resolve_image(f, c, who, image, &img, err))
@@ -530,7 +567,8 @@ json_t *fed_server_create(struct fed *f, const struct fed_caller *who, const jso
     nph_backend_strlcpy(r.project_id, sizeof(r.project_id), who->project_id);
     nph_backend_strlcpy(r.user_id, sizeof(r.user_id), who->user_id);
     nph_backend_strlcpy(r.cloud, sizeof(r.cloud), c->name);
-    nph_backend_strlcpy(r.region, sizeof(r.region), c->region);
+    if (!r.region[0])
+        nph_backend_strlcpy(r.region, sizeof(r.region), c->region);
     nph_backend_strlcpy(r.name, sizeof(r.name), json_string_value(json_object_get(req, "name")));
     nph_backend_strlcpy(r.status, sizeof(r.status), "BUILD");
     r.created_at = r.updated_at = nph_clock_now();

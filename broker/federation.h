@@ -40,6 +40,7 @@ struct fed_caller {
     const char *user_id;
     int is_admin;
     const char *request_id;
+    const json_t *project_labels; /* the project's labels for placement rules; may be NULL */
 };
 
 /* Apply the "federation" component's migrations. */
@@ -133,5 +134,29 @@ json_t *fed_operation_get(struct fed *f, const struct fed_caller *c, const char 
 /* 1 when `id` is a server Nephele keeps on a cloud other than the local one (the
  * Nova-compatible API hands those to the federation). */
 int fed_server_is_remote(struct fed *f, const char *id);
+
+/* ---- placement (fed_place.c) -------------------------------------------------------------- */
+
+struct fed_placement {
+    char id[40]; /* the stored decision */
+    int placed;
+    char cloud[64], region[64], offering[128];
+    char why[2048]; /* when not placed: why each cloud was ruled out */
+};
+/* Ask the policy engine where `request` (pol_request_parse's shape: kind, project,
+ * project_labels, labels, size | vcpus/ram_mb/disk_gb/gpus) goes over the live clouds; only_cloud
+ * (may be NULL) rules out every other cloud. Stores the decision when `store`. Returns the
+ * decision document (new reference; "id" included) with out filled, or NULL with err. */
+json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *request,
+                  const char *only_cloud, int store, struct fed_placement *out,
+                  struct nph_error *err);
+json_t *fed_placement_get(struct fed *f, const struct fed_caller *who, const char *id,
+                          struct nph_error *err);
+/* Policy documents (admin): store a new version (validated first), list (latest versions, or
+ * every version of one), delete every version. */
+json_t *fed_policy_put(struct fed *f, const char *name, const char *document,
+                       struct nph_error *err);
+json_t *fed_policy_list(struct fed *f, const char *name, struct nph_error *err);
+int fed_policy_delete(struct fed *f, const char *name, struct nph_error *err);
 
 #endif

@@ -43,7 +43,7 @@ enum nph_err_code {
         NPH_E__COUNT
 };
 
-#define NPH_ERR_MSG_MAX    256
+#define NPH_ERR_MSG_MAX    1024
 #define NPH_ERR_DETAIL_MAX 512
 
 struct nph_error {
