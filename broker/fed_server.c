@@ -436,19 +436,20 @@ static struct fed_cloud *place(struct fed *f, const struct fed_caller *who, cons
         nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)", only);
         return NULL;
     }
-    json_t *preq = json_pack("{s:s,s:s,s:O?,s:I,s:I,s:I}", "kind", "server", "project",
-                             who->project_id, "name", json_object_get(req, "name"), "vcpus",
-                             (json_int_t)vcpus, "ram_mb", (json_int_t)ram, "disk_gb",
-                             (json_int_t)disk);
+    json_t *preq =
+        json_pack("{s:s,s:s,s:O?,s:I,s:I,s:I}", "kind", "server", "project", who->project_id,
+                  "name", json_object_get(req, "name"), "vcpus", (json_int_t)vcpus, "ram_mb",
+                  (json_int_t)ram, "disk_gb", (json_int_t)disk);
     if (!preq) {
         nph_error_nomem(err);
         return NULL;
     }
-    json_object_set_new(preq, "project_labels", json_is_object(who->project_labels)
-                                                    ? json_deep_copy(who->project_labels)
-                                                    : json_object());
+    json_object_set_new(preq, "project_labels",
+                        json_is_object(who->project_labels) ? json_deep_copy(who->project_labels)
+                                                            : json_object());
     json_t *meta = json_object_get(req, "metadata");
-    json_object_set_new(preq, "labels", json_is_object(meta) ? json_deep_copy(meta) : json_object());
+    json_object_set_new(preq, "labels",
+                        json_is_object(meta) ? json_deep_copy(meta) : json_object());
     struct fed_placement pl;
     json_t *doc = fed_place(f, who, preq, only, 1, &pl, err);
     json_decref(preq);
@@ -520,7 +521,8 @@ static json_t *create_result(json_t *server, json_t *op, struct nph_error *err)
 static int rec_insert(struct nph_db *db, const struct rec *r, struct nph_error *err)
 {
     return q(db, err, NULL, NULL,
-             "INSERT INTO fed_server (" SERVER_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             "INSERT INTO fed_server (" SERVER_COLS
+             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
              "sssssssssssssssiis", r->id, r->project_id, r->user_id, r->cloud, r->region,
              r->remote_id[0] ? r->remote_id : NULL, r->name, r->flavor, r->offering_id,
              r->offering_name, r->image, r->image_id, r->status, r->fault, r->op_id, r->created_at,
