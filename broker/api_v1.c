@@ -16,7 +16,55 @@
 struct v1 {
     struct nph_app *app;
     struct fed_caller who;
+    json_t *labels; /* the project's labels (owned) */
 };
+
+static const char *const project_std_keys[] = {"id",      "name",      "domain_id", "description",
+                                               "enabled", "parent_id", "is_domain", "tags",
+                                               "links",   "options",   "extra",     NULL};
+
+/* A project's labels for placement rules: its extra string properties (`openstack project
+ * create --property gdpr=true`) and its tags of the form key=value. */
+json_t *app_project_labels(struct nph_app *app, const char *project_id)
+{
+    json_t *labels = json_object();
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *p = project_id && *project_id
+                    ? local_identity_get(app->identity, IDENT_PROJECT, project_id, &err)
+                    : NULL;
+    const char *k;
+    json_t *v;
+    json_t *extra = json_object_get(p, "extra");
+    for (int pass = 0; pass < 2; pass++) {
+        json_object_foreach(pass ? extra : p, k, v)
+        {
+            int std = 0;
+            for (size_t i = 0; project_std_keys[i] && !std; i++)
+                std = strcmp(project_std_keys[i], k) == 0;
+            if ((!std || pass) && json_is_string(v))
+                json_object_set(labels, k, v);
+        }
+    }
+    size_t i;
+    json_array_foreach(json_object_get(p, "tags"), i, v)
+    {
+        const char *t = json_string_value(v);
+        const char *eq = t ? strchr(t, '=') : NULL;
+        if (eq && eq > t) {
+            char key[128];
+            snprintf(key, sizeof(key), "%.*s", (int)(eq - t), t);
+            json_object_set_new(labels, key, json_string(eq + 1));
+        }
+    }
+    json_decref(p);
+    return labels;
+}
+
+static void v1_end(struct v1 *v)
+{
+    json_decref(v->labels);
+    v->labels = NULL;
+}
 
 static int v1_begin(struct http_req *req, struct v1 *v, struct nph_error *err)
 {
@@ -182,7 +230,10 @@ static int servers_create(struct http_req *req, struct http_resp *resp, struct n
         json_decref(body);
         return nph_error_set(err, NPH_E_INVALID, "the body must be {\"server\": {...}}");
     }
+    v.labels = app_project_labels(v.app, v.who.project_id);
+    v.who.project_labels = v.labels;
     json_t *out = fed_server_create(v.app->fed, &v.who, json_object_get(body, "server"), err);
+    v1_end(&v);
     json_decref(body);
     if (out) {
         char loc[1024];
@@ -279,6 +330,113 @@ static int operations_get(struct http_req *req, struct http_resp *resp, struct n
     return reply(resp, 200, op ? json_pack("{s:o}", "operation", op) : NULL, err);
 }
 
+/* ---- placements and policies -------------------------------------------------------------- */
+
+/* POST /v1/placements {"request": {...}} - the dry run over the live clouds (stored). */
+static int placements_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *body;
+    if (v1_begin(req, &v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    json_t *r = json_object_get(body, "request");
+    if (!json_is_object(r)) {
+        json_decref(body);
+        return nph_error_set(err, NPH_E_INVALID, "the body must be {\"request\": {...}}");
+    }
+    json_t *preq = json_deep_copy(r);
+    json_decref(body);
+    if (!preq)
+        return nph_error_nomem(err);
+    /* a project may only ask for itself; admins for any */
+    const char *proj = json_string_value(json_object_get(preq, "project"));
+    if (!proj || !v.who.is_admin)
+        json_object_set_new(preq, "project", json_string(v.who.project_id));
+    if (!json_object_get(preq, "project_labels")) {
+        v.labels = app_project_labels(v.app, json_string_value(json_object_get(preq, "project")));
+        json_object_set(preq, "project_labels", v.labels);
+    }
+    const char *only = json_string_value(json_object_get(preq, "cloud"));
+    char cloud[72] = "";
+    if (only)
+        snprintf(cloud, sizeof(cloud), "%s", only);
+    json_object_del(preq, "cloud");
+    struct fed_placement pl;
+    json_t *doc = fed_place(v.app->fed, &v.who, preq, cloud[0] ? cloud : NULL, 1, &pl, err);
+    json_decref(preq);
+    v1_end(&v);
+    if (doc) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/placements/%s", v.app->cfg.public_url, pl.id);
+        http_resp_header(resp, "Location", loc);
+        if (!pl.placed)
+            json_object_set_new(doc, "why", json_string(pl.why));
+    }
+    return reply(resp, 201, doc ? json_pack("{s:o}", "placement", doc) : NULL, err);
+}
+
+static int placements_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *doc = fed_placement_get(v.app->fed, &v.who, req->params[0], err);
+    return reply(resp, 200, doc ? json_pack("{s:o}", "placement", doc) : NULL, err);
+}
+
+static int policies_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || need_admin(&v, err))
+        return -1;
+    json_t *l = fed_policy_list(v.app->fed, NULL, err);
+    return reply(resp, 200, l ? json_pack("{s:o}", "policies", l) : NULL, err);
+}
+
+/* POST /v1/policies {"name": "...", "document": "<YAML>"} - a new version. */
+static int policies_put(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    static const char *const keys[] = {"name", "document", NULL};
+    struct v1 v;
+    json_t *body;
+    const char *name = NULL, *doc = NULL;
+    if (v1_begin(req, &v, err) || need_admin(&v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    json_t *p = NULL;
+    if (!nph_json_check_keys(body, "body", keys, err) &&
+        nph_json_get_str(body, "name", "name", 1, 64, &name, err) >= 0 &&
+        nph_json_get_str(body, "document", "document", 1, 0, &doc, err) >= 0)
+        p = fed_policy_put(v.app->fed, name, doc, err);
+    json_decref(body);
+    if (p) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/policies/%s", v.app->cfg.public_url,
+                 json_string_value(json_object_get(p, "name")));
+        http_resp_header(resp, "Location", loc);
+    }
+    return reply(resp, 201, p ? json_pack("{s:o}", "policy", p) : NULL, err);
+}
+
+static int policies_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || need_admin(&v, err))
+        return -1;
+    json_t *l = fed_policy_list(v.app->fed, req->params[0], err);
+    return reply(resp, 200,
+                 l ? json_pack("{s:s,s:o}", "name", req->params[0], "versions", l) : NULL, err);
+}
+
+static int policies_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || need_admin(&v, err) ||
+        fed_policy_delete(v.app->fed, req->params[0], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
 const struct http_route api_v1_routes[] = {
     {"GET", "/v1/clouds", clouds_list, "v1.clouds.list", NPH_FAULT_NATIVE},
     {"POST", "/v1/clouds", clouds_add, "v1.clouds.add", NPH_FAULT_NATIVE},
@@ -294,5 +452,11 @@ const struct http_route api_v1_routes[] = {
     {"DELETE", "/v1/servers/{id}", servers_delete, "v1.servers.delete", NPH_FAULT_NATIVE},
     {"POST", "/v1/servers/{id}/action", servers_action, "v1.servers.action", NPH_FAULT_NATIVE},
     {"GET", "/v1/operations/{id}", operations_get, "v1.operations.get", NPH_FAULT_NATIVE},
+    {"POST", "/v1/placements", placements_create, "v1.placements.create", NPH_FAULT_NATIVE},
+    {"GET", "/v1/placements/{id}", placements_get, "v1.placements.get", NPH_FAULT_NATIVE},
+    {"GET", "/v1/policies", policies_list, "v1.policies.list", NPH_FAULT_NATIVE},
+    {"POST", "/v1/policies", policies_put, "v1.policies.put", NPH_FAULT_NATIVE},
+    {"GET", "/v1/policies/{name}", policies_get, "v1.policies.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/v1/policies/{name}", policies_delete, "v1.policies.delete", NPH_FAULT_NATIVE},
     {NULL, NULL, NULL, NULL, 0},
 };

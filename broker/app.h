@@ -34,6 +34,10 @@ void app_close(struct nph_app *app);
 /* Uploads (body-to-file routes) need a valid token before their bytes reach the disk. */
 int app_upload_allowed(void *app, const char *auth_token, struct nph_error *err);
 
+/* A project's labels for placement rules (its extra string properties and key=value tags);
+ * a new object, empty when the project is unknown. */
+json_t *app_project_labels(struct nph_app *app, const char *project_id);
+
 /* Start the federation's workers and loops (`nephele serve` only). */
 int app_start(struct nph_app *app, struct nph_error *err);
 

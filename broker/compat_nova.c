@@ -890,7 +890,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
     json_t *root, *in, *spec = NULL, *s = NULL, *nets, *v;
     const char *flavor, *image;
     int64_t min_count = 1, max_count = 1, count;
-    char pass[24], loc[2048], resv[16], *base = NULL;
+    char pass[24], loc[2048], resv[16], *base = NULL, placement[40] = "";
     uint8_t raw[12];
     int rc = -1, has_min, has_max, want_resv = 0;
     if (nova_begin(req, resp, &ctx, err))
@@ -942,7 +942,9 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
     image = boot_image(in);
     {
         /* which cloud: the scheduler hint `cloud`, the zone, else the default cloud */
-        const char *cloud = nova_fed_target(ctx.app, root, in, err);
+        struct nova_fed_req fr = fed_req(&ctx);
+        const char *cloud =
+            nova_fed_target(ctx.app, &fr.who, root, in, ref_id(flavor), placement, err);
         if (!cloud)
             goto cleanup;
         if (!fed_cloud_is_local(ctx.app->fed, cloud)) {
@@ -1010,6 +1012,8 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         else
             json_decref(one);
     }
+    if (placement[0]) /* the server shows its placement decision (GET /v1/servers/{id}) */
+        fed_placement_bind(ctx.app->fed, placement, json_string_value(json_object_get(s, "id")));
     if (want_resv) {
         if (nph_random_bytes(raw, 4, err))
             goto cleanup;

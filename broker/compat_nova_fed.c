@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "compat_nova_fed.h"
+#include "local_compute.h"
 #include "nph_crypto.h"
 
 static void nf_url(const struct nova_fed_req *r, char *buf, size_t len, const char *fmt,
@@ -33,9 +34,11 @@ static json_t *nf_links(const struct nova_fed_req *r, const char *id)
                      "href", book);
 }
 
-const char *nova_fed_target(struct nph_app *app, const json_t *root, const json_t *server,
+const char *nova_fed_target(struct nph_app *app, const struct fed_caller *who, const json_t *root,
+                            const json_t *server, const char *flavor_id, char placement_id[40],
                             struct nph_error *err)
 {
+    placement_id[0] = '\0';
     const json_t *azv = json_object_get(server, "availability_zone");
     if (azv && !json_is_null(azv) && !json_is_string(azv)) {
         nph_error_set(err, NPH_E_INVALID,
@@ -48,8 +51,7 @@ const char *nova_fed_target(struct nph_app *app, const json_t *root, const json_
         return NULL;
     }
     const char *az = json_string_value(azv);
-    const char *hint =
-        json_string_value(json_object_get(json_object_get(root, "os:scheduler_hints"), "cloud"));
+    const char *hint = json_string_value(hv);
     const char *name = hint ? hint : az;
     if (az && hint && strcmp(az, hint) != 0 && strcmp(az, "nova") != 0) {
         nph_error_set(err, NPH_E_INVALID,
@@ -57,17 +59,45 @@ const char *nova_fed_target(struct nph_app *app, const json_t *root, const json_
                       hint);
         return NULL;
     }
-    if (!name || !*name || strcmp(name, "nova") == 0)
-        name = fed_default_cloud(app->fed);
-    if (!name) {
-        nph_error_set(err, NPH_E_UNAVAILABLE, "no cloud is configured");
+    if (name && *name && strcmp(name, "nova") != 0) {
+        if (!fed_cloud_name(app->fed, name)) {
+            nph_error_set(err, NPH_E_INVALID, "Availability zone '%.64s' is invalid", name);
+            return NULL;
+        }
+        return fed_cloud_name(app->fed, name);
+    }
+    /* no cloud named: the policy engine places it (a remote create is placed again, on the
+     * chosen cloud, by the federation) */
+    struct local_compute_caller admin = {.project_id = "", .user_id = "", .is_admin = 1};
+    struct nph_error ferr = NPH_ERROR_INIT;
+    json_t *fl =
+        flavor_id ? local_compute_flavor_get(app->compute, &admin, flavor_id, &ferr) : NULL;
+    if (!fl) /* the native cloud reports a bad flavor in Nova's words */
+        return fed_local_cloud_name(app->fed)[0] ? fed_local_cloud_name(app->fed)
+                                                 : fed_default_cloud(app->fed);
+    json_t *labels = app_project_labels(app, who->project_id);
+    json_t *req =
+        json_pack("{s:s,s:s,s:o,s:O?,s:O,s:O,s:O}", "kind", "server", "project", who->project_id,
+                  "project_labels", labels, "name", json_object_get(server, "name"), "vcpus",
+                  json_object_get(fl, "vcpus"), "ram_mb", json_object_get(fl, "ram"), "disk_gb",
+                  json_object_get(fl, "disk"));
+    json_decref(fl);
+    if (!req) {
+        nph_error_nomem(err);
         return NULL;
     }
-    if (!fed_cloud_name(app->fed, name)) {
-        nph_error_set(err, NPH_E_INVALID, "Availability zone '%.64s' is invalid", name);
+    struct fed_placement pl;
+    json_t *doc = fed_place(app->fed, who, req, NULL, 1, &pl, err);
+    json_decref(req);
+    if (!doc)
+        return NULL;
+    json_decref(doc);
+    if (!pl.placed) {
+        nph_error_set(err, NPH_E_UNPROCESSABLE, "No valid host was found: %s", pl.why);
         return NULL;
     }
-    return fed_cloud_name(app->fed, name);
+    memcpy(placement_id, pl.id, 40);
+    return fed_cloud_name(app->fed, pl.cloud);
 }
 
 int nova_fed_create(const struct nova_fed_req *r, const char *cloud, const json_t *server,

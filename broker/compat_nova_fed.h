@@ -18,9 +18,11 @@ struct nova_fed_req {
 };
 
 /* The cloud a create goes to: the scheduler hint `cloud`, else availability_zone ("nova" =
- * the default cloud), else the default cloud. Borrowed name, or NULL with NPH_E_INVALID
- * ("Availability zone 'x' is invalid"). */
-const char *nova_fed_target(struct nph_app *app, const json_t *root, const json_t *server,
+ * none), else where the policy engine places it (placement_id gets the stored decision).
+ * Borrowed name, or NULL with NPH_E_INVALID ("Availability zone 'x' is invalid") or
+ * NPH_E_UNPROCESSABLE when no cloud can take it. */
+const char *nova_fed_target(struct nph_app *app, const struct fed_caller *who, const json_t *root,
+                            const json_t *server, const char *flavor_id, char placement_id[40],
                             struct nph_error *err);
 /* Create on a remote cloud; answers Nova's 202 body. */
 int nova_fed_create(const struct nova_fed_req *r, const char *cloud, const json_t *server,

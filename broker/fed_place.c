@@ -442,3 +442,30 @@ json_t *fed_placement_get(struct fed *f, const struct fed_caller *who, const cha
     nph_store_release(db);
     return doc;
 }
+
+void fed_placement_bind(struct fed *f, const char *placement_id, const char *server_id)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = server_id ? nph_store_acquire(f->store, &err) : NULL;
+    struct nph_stmt *st =
+        db ? nph_db_prepare(db, "UPDATE fed_placement SET server_id = ? WHERE id = ?", &err) : NULL;
+    if (st && nph_stmt_bind_text(st, 1, server_id, &err) == 0 &&
+        nph_stmt_bind_text(st, 2, placement_id, &err) == 0)
+        nph_stmt_step(st, &err);
+    nph_stmt_done(st);
+    nph_store_release(db);
+}
+
+void fed_placement_of(struct fed *f, const char *server_id, char out[40])
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    out[0] = '\0';
+    struct nph_db *db = nph_store_acquire(f->store, &err);
+    struct nph_stmt *st =
+        db ? nph_db_prepare(db, "SELECT id FROM fed_placement WHERE server_id = ? LIMIT 1", &err)
+           : NULL;
+    if (st && nph_stmt_bind_text(st, 1, server_id, &err) == 0 && nph_stmt_step(st, &err) == 1)
+        nph_backend_strlcpy(out, 40, nph_stmt_col_text(st, 0));
+    nph_stmt_done(st);
+    nph_store_release(db);
+}

@@ -58,7 +58,8 @@ static const struct nph_migration fed_migrations[] = {
      "CREATE TABLE fed_policy (name TEXT NOT NULL, version INTEGER NOT NULL,"
      " document TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (name, version));"
      "CREATE TABLE fed_placement (id TEXT PRIMARY KEY, project_id TEXT NOT NULL,"
-     " decision TEXT NOT NULL, created_at BIGINT NOT NULL);"
+     " decision TEXT NOT NULL, server_id TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL);"
+     "CREATE INDEX fed_placement_server ON fed_placement (server_id);"
      "ALTER TABLE fed_server ADD COLUMN placement_id TEXT NOT NULL DEFAULT '';"},
 };
 
@@ -736,6 +737,7 @@ json_t *fed_server_get(struct fed *f, const struct fed_caller *who, const char *
             return NULL;
         }
         rec_from_live(lc, &s, who->project_id, &r);
+        fed_placement_of(f, id, r.placement_id);
         json_t *o = server_json(&r, &s);
         nph_server_fini(&s);
         return o;

@@ -152,6 +152,10 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
                   struct nph_error *err);
 json_t *fed_placement_get(struct fed *f, const struct fed_caller *who, const char *id,
                           struct nph_error *err);
+/* Tie a stored decision to the server it placed (the Nova API's native creates), and find
+ * the decision of a server ("" when none). */
+void fed_placement_bind(struct fed *f, const char *placement_id, const char *server_id);
+void fed_placement_of(struct fed *f, const char *server_id, char out[40]);
 /* Policy documents (admin): store a new version (validated first), list (latest versions, or
  * every version of one), delete every version. */
 json_t *fed_policy_put(struct fed *f, const char *name, const char *document,
