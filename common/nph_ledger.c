@@ -8,6 +8,8 @@
 #include "nph_clock.h"
 #include "nph_id.h"
 
+#include <string.h>
+
 static const struct nph_migration ledger_migrations[] = {
     {1, "ledger events",
      "CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL, event TEXT NOT NULL,"
@@ -75,4 +77,53 @@ int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, stru
     rc = nph_stmt_step(st, err);
     nph_stmt_done(st);
     return rc < 0 ? -1 : 0;
+}
+
+int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out)
+{
+    for (int k = NPH_LEDGER_CREATED; name && k <= NPH_LEDGER_DELETED; k++)
+        if (strcmp(name, nph_ledger_kind_name((enum nph_ledger_kind)k)) == 0) {
+            *out = (enum nph_ledger_kind)k;
+            return 0;
+        }
+    return -1;
+}
+
+int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
+                    nph_ledger_visit_fn fn, void *ctx, struct nph_error *err)
+{
+    const char *sql = project_id
+                          ? "SELECT ts, event, resource_id, resource_type, project_id, cloud,"
+                            " region, offering, size_gb FROM ledger_event"
+                            " WHERE ts >= ? AND ts < ? AND project_id = ? ORDER BY ts, id"
+                          : "SELECT ts, event, resource_id, resource_type, project_id, cloud,"
+                            " region, offering, size_gb FROM ledger_event"
+                            " WHERE ts >= ? AND ts < ? ORDER BY ts, id";
+    struct nph_stmt *st = nph_db_prepare(db, sql, err);
+    int rc;
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_int64(st, 1, from, err) || nph_stmt_bind_int64(st, 2, to, err) ||
+        (project_id && nph_stmt_bind_text(st, 3, project_id, err))) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    while ((rc = nph_stmt_step(st, err)) == 1) {
+        struct nph_ledger_event ev;
+        memset(&ev, 0, sizeof(ev));
+        if (nph_ledger_kind_parse(nph_stmt_col_text(st, 1), &ev.kind) < 0)
+            continue;
+        ev.ts = nph_stmt_col_int64(st, 0);
+        ev.resource_id = nph_stmt_col_text(st, 2);
+        ev.resource_type = nph_stmt_col_text(st, 3);
+        ev.project_id = nph_stmt_col_text(st, 4);
+        ev.cloud = nph_stmt_col_text(st, 5);
+        ev.region = nph_stmt_col_text(st, 6);
+        ev.offering = nph_stmt_col_text(st, 7);
+        ev.size_gb = nph_stmt_col_is_null(st, 8) ? -1 : nph_stmt_col_int64(st, 8);
+        if ((rc = fn(ctx, &ev, err)) != 0)
+            break;
+    }
+    nph_stmt_done(st);
+    return rc < 0 ? -1 : rc;
 }

@@ -47,4 +47,18 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
  * with the store's error. The event id is a new UUID. */
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err);
 
+/* "created" ... -> kind: 0, or -1 for an unknown name. */
+int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out);
+
+/* Called once per event by nph_ledger_scan, with strings borrowed for the call; a non-zero
+ * return stops the scan and is returned by it (set err when returning -1). */
+typedef int (*nph_ledger_visit_fn)(void *ctx, const struct nph_ledger_event *ev,
+                                   struct nph_error *err);
+
+/* Visit the events with from <= ts < to (UTC microseconds), ordered by ts then id; when
+ * project_id is not NULL, only that project's. Returns 0, the visitor's non-zero return, or -1
+ * with the store's error. Events with an unknown kind name are skipped. */
+int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
+                    nph_ledger_visit_fn fn, void *ctx, struct nph_error *err);
+
 #endif

@@ -1,0 +1,340 @@
+/*
+ * cmd_usage.c - `nephele usage export --from T --to T [--output F]` writes the ledger's events
+ * of [from, to) as JSON lines; `nephele usage import FILE` validates every line of such a file
+ * and appends them all in one transaction, or none (docs/billing.md). Both talk to the store
+ * named by the configuration directly, so they are operator (administrator) commands: whoever
+ * can run them holds the store's credentials.
+ */
+#include "cmd_usage.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "nph_clock.h"
+#include "nph_ledger.h"
+#include "pol_time.h"
+
+#define USAGE_MAX_FILE ((size_t)1 << 30)
+
+static const char usage_usage[] =
+    "usage: nephele usage export --from TIME --to TIME [--output FILE] [--config FILE]\n"
+    "                            [--data-dir DIR]\n"
+    "       nephele usage import FILE [--config FILE] [--data-dir DIR]\n"
+    "\nThe ledger (lifecycle events of servers, volumes and buckets on every cloud) as JSON\n"
+    "lines, one event per line (docs/billing.md). export writes the events with\n"
+    "FROM <= ts < TO; import checks every line first and then appends them all in one\n"
+    "transaction, or none; an error names the line. TIME is YYYY-MM-DD (midnight UTC) or\n"
+    "YYYY-MM-DDTHH:MM:SSZ. Both use the store of the configuration (operators only).\n"
+    "\noptions:\n"
+    "  -c, --config FILE    the broker's configuration (store.url, data_dir)\n"
+    "  -d, --data-dir DIR   data directory (default ./data)\n"
+    "      --from TIME      first instant exported (export)\n"
+    "      --to TIME        end of the period, exclusive (export)\n"
+    "  -o, --output FILE    write there instead of standard output (export)\n"
+    "  -h, --help           this text\n";
+
+static void usage_err(const char *what, const struct nph_error *err)
+{
+    fprintf(stderr, "nephele usage %s: %s%s%s\n", what, err->msg, err->detail[0] ? ": " : "",
+            err->detail);
+}
+
+char *usage_read_file(const char *path, size_t max, size_t *len, struct nph_error *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) {
+        nph_error_set(err, NPH_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (n + 65536 + 1 > cap) {
+            size_t nc = cap ? cap * 2 : 65536 * 2;
+            char *nb = nc > max + 65536 * 2 ? NULL : realloc(buf, nc);
+            if (!nb) {
+                free(buf);
+                if (!is_stdin)
+                    fclose(f);
+                nph_error_set(err, NPH_E_INVALID, "%s: too large (or out of memory)", path);
+                return NULL;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, 65536, f);
+        n += r;
+        if (r < 65536)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        if (!is_stdin)
+            fclose(f);
+        nph_error_set(err, NPH_E_IO, "%s: read error", path);
+        return NULL;
+    }
+    if (!is_stdin)
+        fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+int usage_load_config(struct nph_config *cfg, const char *file, const char *data_dir,
+                      struct nph_error *err)
+{
+    if (nph_config_init(cfg, err))
+        return -1;
+    if ((file && nph_config_load_file(cfg, file, err)) || nph_config_load_env(cfg, NULL, err) ||
+        (data_dir && nph_config_set(cfg, "data_dir", data_dir, err)) ||
+        nph_config_finish(cfg, err)) {
+        nph_config_fini(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+int usage_open_store(const struct nph_config *cfg, struct nph_store **out, struct nph_error *err)
+{
+    struct nph_store *s = NULL;
+    if (strncmp(cfg->store_url, "sqlite:", 7) == 0 && app_mkdir_p(cfg->data_dir, err))
+        return -1;
+    if (nph_store_open(cfg->store_url, 1, &s, err) || nph_ledger_migrate(s, NULL, err)) {
+        nph_store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- ledger <-> rating events ------------------------------------------------------------- */
+
+struct load_ctx {
+    struct pol_uevents *out;
+};
+
+static int64_t us_to_s(int64_t us)
+{
+    return us >= 0 ? us / NPH_USEC_PER_SEC : -((-us + NPH_USEC_PER_SEC - 1) / NPH_USEC_PER_SEC);
+}
+
+static int load_one(void *ctx, const struct nph_ledger_event *le, struct nph_error *err)
+{
+    struct load_ctx *c = ctx;
+    struct pol_uevent ev;
+    memset(&ev, 0, sizeof(ev));
+    if (pol_rtype_parse(le->resource_type, &ev.type) < 0)
+        return 0; /* a type the rating does not know (yet) */
+    ev.ts = us_to_s(le->ts);
+    ev.kind = (enum pol_uev_kind)le->kind; /* same order: created..deleted */
+    ev.resource = (char *)le->resource_id;
+    ev.project = (char *)le->project_id;
+    ev.cloud = (char *)le->cloud;
+    ev.region = (char *)le->region;
+    ev.offering = (char *)le->offering;
+    ev.size_gb = le->size_gb;
+    return pol_uevents_add(c->out, &ev, err);
+}
+
+int usage_ledger_load(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
+                      struct pol_uevents *out, struct nph_error *err)
+{
+    struct load_ctx c = {out};
+    int64_t f = from < INT64_MIN / NPH_USEC_PER_SEC ? INT64_MIN : from * NPH_USEC_PER_SEC;
+    int64_t t = to > INT64_MAX / NPH_USEC_PER_SEC ? INT64_MAX : to * NPH_USEC_PER_SEC;
+    return nph_ledger_scan(db, f, t, project_id, load_one, &c, err) ? -1 : 0;
+}
+
+int usage_ledger_import(struct nph_db *db, const struct pol_uevents *ev, struct nph_error *err)
+{
+    if (nph_db_begin(db, err))
+        return -1;
+    for (size_t i = 0; i < ev->n; i++) {
+        const struct pol_uevent *e = &ev->v[i];
+        struct nph_ledger_event le = {
+            .ts = e->ts * NPH_USEC_PER_SEC,
+            .kind = (enum nph_ledger_kind)e->kind,
+            .resource_id = e->resource,
+            .resource_type = pol_rtype_name(e->type),
+            .project_id = e->project,
+            .cloud = e->cloud,
+            .region = e->region,
+            .offering = e->offering,
+            .size_gb = e->size_gb,
+        };
+        if (e->ts <= 0 || e->ts > INT64_MAX / NPH_USEC_PER_SEC) {
+            nph_db_rollback(db, NULL);
+            return nph_error_set(err, NPH_E_INVALID, "line %zu: 'ts' must be after 1970", e->line);
+        }
+        if (nph_ledger_append(db, &le, err)) {
+            nph_db_rollback(db, NULL);
+            return nph_error_prefix(err, "line %zu", e->line);
+        }
+    }
+    return nph_db_commit(db, err);
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+static int do_export(struct nph_db *db, int64_t from, int64_t to, FILE *out, struct nph_error *err)
+{
+    struct pol_uevents ev;
+    int rc = -1;
+    pol_uevents_init(&ev);
+    if (usage_ledger_load(db, from, to, NULL, &ev, err))
+        goto cleanup;
+    for (size_t i = 0; i < ev.n; i++) {
+        json_t *j = pol_uevent_to_json(&ev.v[i]);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        if (!s) {
+            nph_error_nomem(err);
+            goto cleanup;
+        }
+        fputs(s, out);
+        fputc('\n', out);
+        free(s);
+    }
+    if (fflush(out) || ferror(out)) {
+        nph_error_set(err, NPH_E_IO, "writing the export failed: %s", strerror(errno));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    pol_uevents_fini(&ev);
+    return rc;
+}
+
+int cmd_usage(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"from", required_argument, NULL, 'F'},
+        {"to", required_argument, NULL, 'T'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sub = argc > 1 ? argv[1] : NULL, *config = NULL, *data_dir = NULL;
+    const char *from_s = NULL, *to_s = NULL, *output = NULL, *file = NULL;
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_config cfg;
+    struct nph_store *store = NULL;
+    struct nph_db *db = NULL;
+    struct pol_uevents ev;
+    char *text = NULL;
+    size_t len = 0;
+    int64_t from = 0, to = 0;
+    int c, rc = 2;
+    if (!sub || !strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+        fputs(usage_usage, sub ? stdout : stderr);
+        return sub ? 0 : 2;
+    }
+    if (strcmp(sub, "export") && strcmp(sub, "import")) {
+        fprintf(stderr, "nephele usage: unknown subcommand '%s'\n%s", sub, usage_usage);
+        return 2;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "c:d:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'F':
+            from_s = optarg;
+            break;
+        case 'T':
+            to_s = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            fputs(usage_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "nephele usage: unknown or incomplete option '%s'\n%s", argv[optind],
+                    usage_usage); /* argv + 1 shifted by one */
+            return 2;
+        }
+    }
+    if (!strcmp(sub, "export")) {
+        if (optind != argc - 1 || !from_s || !to_s) {
+            fprintf(stderr, "nephele usage export: --from and --to are required\n%s", usage_usage);
+            return 2;
+        }
+        if (pol_time_parse(from_s, &from) || pol_time_parse(to_s, &to) || to <= from) {
+            fprintf(stderr, "nephele usage export: --from and --to must be YYYY-MM-DD or "
+                            "YYYY-MM-DDTHH:MM:SSZ, --to after --from\n");
+            return 2;
+        }
+    } else {
+        if (optind != argc - 2 || from_s || to_s || output) {
+            fprintf(stderr, "nephele usage import: one FILE and no --from/--to/--output\n%s",
+                    usage_usage);
+            return 2;
+        }
+        file = argv[optind + 1];
+    }
+    pol_uevents_init(&ev);
+    if (usage_load_config(&cfg, config, data_dir, &err)) {
+        usage_err(sub, &err);
+        return 2;
+    }
+    if (file) {
+        /* Validate the whole file before touching the store. */
+        if (!(text = usage_read_file(file, USAGE_MAX_FILE, &len, &err)) ||
+            pol_uevents_parse(&ev, file, text, len, &err)) {
+            usage_err(sub, &err);
+            goto cleanup;
+        }
+    }
+    rc = 1;
+    if (usage_open_store(&cfg, &store, &err) || !(db = nph_store_acquire(store, &err))) {
+        usage_err(sub, &err);
+        goto cleanup;
+    }
+    if (file) {
+        if (usage_ledger_import(db, &ev, &err)) {
+            err.code = err.code ? err.code : NPH_E_INVALID;
+            fprintf(stderr, "nephele usage import: %s: %s%s%s (nothing was imported)\n", file,
+                    err.msg, err.detail[0] ? ": " : "", err.detail);
+            rc = err.code == NPH_E_INVALID ? 2 : 1;
+            goto cleanup;
+        }
+        fprintf(stderr, "imported %zu event(s) from %s into %s\n", ev.n, file,
+                nph_store_url_redacted(store));
+    } else {
+        FILE *out = output ? fopen(output, "w") : stdout;
+        if (!out) {
+            fprintf(stderr, "nephele usage export: %s: %s\n", output, strerror(errno));
+            goto cleanup;
+        }
+        int e = do_export(db, from, to, out, &err);
+        if (output)
+            fclose(out);
+        if (e) {
+            usage_err(sub, &err);
+            goto cleanup;
+        }
+    }
+    rc = 0;
+cleanup:
+    nph_store_release(db);
+    nph_store_close(store);
+    pol_uevents_fini(&ev);
+    free(text);
+    nph_config_fini(&cfg);
+    return rc;
+}
