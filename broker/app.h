@@ -67,6 +67,8 @@ extern const struct http_route compat_glance_routes[];
 extern const struct http_route compat_nova_routes[];
 /* Native federation API routes (api_v1.c), terminated by {NULL}. */
 extern const struct http_route api_v1_routes[];
+/* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */
+extern const struct http_route api_billing_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 
