@@ -20,7 +20,9 @@
 #include <openssl/crypto.h>
 
 #include "app.h"
+#include "cmd_bill.h"
 #include "cmd_place.h"
+#include "cmd_usage.h"
 #include "nph_http.h"
 #include "nph_log.h"
 
@@ -442,6 +444,8 @@ static const char main_usage[] =
     "  token-keys rotate    rotate the token encryption keys\n"
     "  config sample|check  print a sample configuration or check one\n"
     "  place                evaluate a placement offline (config, policy, request)\n"
+    "  usage export|import  export or import the ledger as JSON lines\n"
+    "  bill                 rate usage and print a bill (json, csv or html)\n"
     "  version              print the version\n"
     "\n`nephele <command> --help` tells more about each.\n";
 
@@ -470,6 +474,10 @@ int main(int argc, char **argv)
         return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "place") == 0)
         return cmd_place(argc - 1, argv + 1);
+    if (strcmp(cmd, "usage") == 0)
+        return cmd_usage(argc - 1, argv + 1);
+    if (strcmp(cmd, "bill") == 0)
+        return cmd_bill(argc - 1, argv + 1);
     fprintf(stderr, "nephele: '%s' is not a nephele command\n%s", cmd, main_usage);
     return 2;
 }

@@ -13,7 +13,7 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libyaml-dev libvirt-dev libxml2-dev libcmocka-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(postgresql python3-openstackclient tempest keystone-tempest-plugin python3-subunit
-         python3-testtools python3-yaml clang-format clang procps
+         python3-testtools python3-yaml clang-format clang chromium procps
          libvirt-daemon-system qemu-system-x86 qemu-utils cpio)
 fi
 missing=()
