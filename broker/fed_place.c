@@ -233,7 +233,8 @@ static int set_spread(struct fed *f, struct pol_cands *c, const char *project,
 
 /* Merge one live cloud into the set: the cloud, its region, its offerings, its health. */
 static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
-                       const struct fed_caller *who, const char *only, struct nph_error *err)
+                       const struct fed_caller *who, const char *only, const int64_t need[3],
+                       struct nph_error *err)
 {
     int64_t ci = pol_cands_find_cloud(c, fc->name);
     if (ci < 0) {
@@ -261,10 +262,19 @@ static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
     memcpy(last, fc->last_error, sizeof(last));
     pthread_mutex_unlock(&fc->mu);
     int ok = br == FED_BREAKER_OPEN ? 0 : fed_cloud_fit(f, fc, who, 0, 0, 0, &dummy, &oerr) == 0;
+    /* Offerings the configuration prices all compete; of the others (unpriced, so free to the
+     * engine) only the cloud's smallest that fits, as a cloud without a price list would
+     * give (federation.md: size resolution). */
+    struct nph_offering smallest;
+    int have_smallest = ok && fed_cloud_fit(f, fc, who, (unsigned)need[0], (uint64_t)need[1],
+                                            (uint64_t)need[2], &smallest, &oerr) == 0;
     if (ok) {
         pthread_mutex_lock(&fc->mu);
         for (size_t i = 0; ok && i < fc->offerings.n; i++) {
             const struct nph_offering *o = &fc->offerings.v[i];
+            if (pol_cands_find_offering(c, (uint32_t)ci, o->name) < 0 &&
+                !(have_smallest && strcmp(o->name, smallest.name) == 0))
+                continue;
             if (pol_cands_add_offering(c, (uint32_t)ci, o->name, o->vcpus, (int64_t)o->ram_mb,
                                        (int64_t)o->disk_gb, o->gpus, NULL, err) < 0)
                 ok = -1;
@@ -293,7 +303,8 @@ static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
 }
 
 static struct pol_cands *live_candidates(struct fed *f, const struct fed_caller *who,
-                                         const char *only, struct nph_error *err)
+                                         const char *only, const int64_t need[3],
+                                         struct nph_error *err)
 {
     struct pol_cands *c = pol_cands_from_config(f->cfg->sections, NULL, "configuration", err);
     if (!c)
@@ -306,7 +317,7 @@ static struct pol_cands *live_candidates(struct fed *f, const struct fed_caller 
             list[n++] = f->clouds[i];
     pthread_rwlock_unlock(&f->lock);
     for (size_t i = 0; i < n; i++)
-        if (merge_cloud(f, c, list[i], who, only, err) != 0) {
+        if (merge_cloud(f, c, list[i], who, only, need, err) != 0) {
             pol_cands_free(c);
             return NULL;
         }
@@ -364,13 +375,24 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
     struct pol_policy *p = active_policy(f, err);
     if (!p)
         return NULL;
-    struct pol_cands *c = live_candidates(f, who, only_cloud, err);
+    /* the request's size first (a named size comes from the configured catalog) */
+    struct pol_cands *base = pol_cands_from_config(f->cfg->sections, NULL, "configuration", err);
+    struct pol_request req;
+    const char *bad = NULL;
+    if (!base || pol_request_parse(&req, request, base, &bad, err) != 0) {
+        if (base && bad)
+            nph_error_prefix(err, "request '%s'", bad);
+        pol_cands_free(base);
+        pol_policy_free(p);
+        return NULL;
+    }
+    int64_t need[3] = {req.vcpus, req.ram_mb, req.disk_gb};
+    pol_cands_free(base);
+    struct pol_cands *c = live_candidates(f, who, only_cloud, need, err);
     if (!c) {
         pol_policy_free(p);
         return NULL;
     }
-    struct pol_request req;
-    const char *bad = NULL;
     json_t *doc = NULL;
     struct pol_decision d;
     pol_decision_init(&d);
