@@ -15,7 +15,7 @@ if [ ! -x "$NEPHELE_BIN" ]; then
 fi
 
 failed=()
-for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh compute_badinput.sh federation.sh \
+for t in identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh compute_badinput.sh federation.sh placement.sh \
     backend_openstack.sh; do
     echo "=== $t"
     if bash "$HERE/$t"; then
