@@ -47,8 +47,7 @@ mkdir -p "$WORK/a" "$WORK/b"
 # ---- processes -------------------------------------------------------------------------------
 
 wait_ready() { # URL PID SECONDS: /readyz answers 200 while PID lives
-    local i
-    for i in $(seq $(($3 * 10))); do
+    for _ in $(seq $(($3 * 10))); do
         kill -0 "$2" 2>/dev/null || return 1
         [ "$(nph_status --max-time 2 "$1/readyz")" = 200 ] && return 0
         sleep 0.1
@@ -67,11 +66,11 @@ start_broker() { # NAME URL PORT PASSWORD CONFIG LOG: starts it, sets START_PID
 }
 
 stop_pid() { # PID NAME LOG: TERM (after CONT), wait up to 15 s (then KILL); 0 when it exited 0
-    local pid=$1 i status
+    local pid=$1 status
     [ -n "$pid" ] || return 0
     kill -CONT "$pid" 2>/dev/null
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -165,9 +164,8 @@ osa() { # the openstack client on A as admin
 
 OP_STATE= OP_ERROR=
 wait_op() { # OPID [SECONDS]: until the operation is done or error
-    local i
     OP_STATE= OP_ERROR=
-    for i in $(seq $((${2:-30} * 5))); do
+    for _ in $(seq $((${2:-30} * 5))); do
         TOKEN= api GET "/v1/operations/$1"
         OP_STATE=$(jv 'd["operation"]["state"]')
         OP_ERROR=$(jv 'd["operation"].get("error")')
@@ -178,8 +176,7 @@ wait_op() { # OPID [SECONDS]: until the operation is done or error
 }
 
 wait_cloud() { # NAME STATE BREAKER SECONDS
-    local i
-    for i in $(seq $(($4 * 5))); do
+    for _ in $(seq $(($4 * 5))); do
         TOKEN= api GET "/v1/clouds/$1"
         jt "d['cloud']['state'] == '$2' and d['cloud']['breaker'] == '$3'" && return 0
         sleep 0.2
@@ -190,7 +187,6 @@ wait_cloud() { # NAME STATE BREAKER SECONDS
 
 TINY='"vcpus": 1, "ram_mb": 512, "disk_gb": 1'
 # Python expressions over a placement document p
-DECISION='(p["decision"] or {}).get("cloud")'
 REMOTE_REJECTED='[c for c in p["candidates"] if c["cloud"] == "remote" and c["verdict"] == "rejected"]'
 REMOTE_ALL='[c for c in p["candidates"] if c["cloud"] == "remote"]'
 
@@ -306,7 +302,7 @@ if [ "$RESP_STATUS" = 202 ] && [ "$SCLOUD" = remote ] && [ -n "$A_PL" ]; then
 else
     failx "a: create without a cloud: HTTP $RESP_STATUS ${RESP_BODY:0:400}"
 fi
-if [ -n "$OPID" ] && wait_op "$OPID" 30 && [ "$OP_STATE" = done ]; then pass "a: the create completes on remote"; else failx "a: create operation: ${OP_STATE:-?} ${OP_ERROR:-}"; fi
+if [ -n "$OPID" ] && wait_op "$OPID" 30 && [ "$OP_STATE" = "done" ]; then pass "a: the create completes on remote"; else failx "a: create operation: ${OP_STATE:-?} ${OP_ERROR:-}"; fi
 api GET "/v1/servers/$A_SID"
 if jt 'd["server"]["cloud"] == "remote" and d["server"]["status"] == "ACTIVE" and d["server"]["placement"] == "'"$A_PL"'"'; then
     pass "a: GET /v1/servers/{id} shows cloud remote, ACTIVE, placement $A_PL"
@@ -358,14 +354,14 @@ fi
 as_alice GET /v1/policies
 if [ "$RESP_STATUS" = 403 ]; then pass "b: a member may not list policies (403)"; else fail "b: alice GET /v1/policies: HTTP $RESP_STATUS"; fi
 create b-gdpr as_alice
-B_SID=$SID B_PL=$SPLACEMENT B_T0=$SECONDS
+B_PL=$SPLACEMENT B_T0=$SECONDS
 if [ "$RESP_STATUS" = 202 ] && [ "$SCLOUD" = home ] && [ -n "$B_PL" ]; then
     pass "b: the gdpr project's server lands on home although remote is cheaper (placement $B_PL)"
 else
     failx "b: gdpr project's create: HTTP $RESP_STATUS ${RESP_BODY:0:400}"
 fi
 [ -n "$OPID" ] && wait_op "$OPID" 30
-[ "$OP_STATE" = done ] || failx "b: create operation: ${OP_STATE:-?} ${OP_ERROR:-}"
+[ "$OP_STATE" = "done" ] || failx "b: create operation: ${OP_STATE:-?} ${OP_ERROR:-}"
 as_alice GET "/v1/placements/$B_PL"
 RULE_OK='(lambda p: p["decision"]["cloud"] == "home" and len('"$REMOTE_REJECTED"') == 3 and all(c["rule"] == "gdpr-stays-in-kr" and c["expression"] == "region.labels.jurisdiction == \"KR\"" and "is false" in c["reason"] for c in '"$REMOTE_REJECTED"'))(d["placement"])'
 if [ "$RESP_STATUS" = 200 ] && jt "$RULE_OK"; then
@@ -516,7 +512,7 @@ if [ "$RESP_STATUS" = 202 ] && [ "$SCLOUD" = home ]; then pass "c: a create with
 # While B stays stopped, no placement may choose remote - also when the breaker's cooldown is
 # over and it lets a probe through (half-open).
 n=0 bad=0 why= t0=$SECONDS
-for i in $(seq 28); do
+for _ in $(seq 28); do
     api POST /v1/placements '{"request": {'"$TINY"'}}'
     n=$((n + 1))
     if [ "$(jv 'd["placement"]["decision"]["cloud"]')" = remote ]; then
