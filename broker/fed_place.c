@@ -78,11 +78,25 @@ static json_t *policy_rows(struct fed *f, const char *name, int latest_only, str
 
 /* The latest version of every document, merged into one policy. NULL with err; a store with no
  * policy gives an empty policy (the defaults: cheapest wins). */
-static struct pol_policy *active_policy(struct fed *f, struct nph_error *err)
+static struct pol_policy *merged_policy(struct fed *f, const char *name, const char *document,
+                                        struct nph_error *err)
 {
     json_t *docs = policy_rows(f, NULL, 1, err);
     if (!docs)
         return NULL;
+    if (name) {
+        /* the document `name` as it would be with `document` */
+        size_t k;
+        json_t *row;
+        json_array_foreach(docs, k, row)
+        {
+            if (strcmp(json_string_value(json_object_get(row, "name")), name) == 0) {
+                json_array_remove(docs, k);
+                break;
+            }
+        }
+        json_array_append_new(docs, json_pack("{s:s,s:s}", "name", name, "document", document));
+    }
     json_t *merged = json_pack("{s:[],s:[]}", "policies", "budgets");
     size_t i;
     json_t *d;
@@ -105,6 +119,11 @@ static struct pol_policy *active_policy(struct fed *f, struct nph_error *err)
     return p;
 }
 
+static struct pol_policy *active_policy(struct fed *f, struct nph_error *err)
+{
+    return merged_policy(f, NULL, NULL, err);
+}
+
 json_t *fed_policy_put(struct fed *f, const char *name, const char *document, struct nph_error *err)
 {
     size_t len = document ? strlen(document) : 0;
@@ -121,10 +140,15 @@ json_t *fed_policy_put(struct fed *f, const char *name, const char *document, st
                       POLICY_MAX_BYTES);
         return NULL;
     }
-    /* validated with its lines before anything is stored */
+    /* validated with its lines before anything is stored, then with the other documents */
     struct pol_policy *p = pol_policy_load(name, document, len, err);
     if (!p)
         return NULL;
+    pol_policy_free(p);
+    if (!(p = merged_policy(f, name, document, err))) {
+        nph_error_prefix(err, "policy '%s' does not fit the stored policies", name);
+        return NULL;
+    }
     pol_policy_free(p);
     struct nph_db *db = nph_store_acquire(f->store, err);
     if (!db)
@@ -162,14 +186,6 @@ json_t *fed_policy_put(struct fed *f, const char *name, const char *document, st
             nph_error_set(err, NPH_E_CONFLICT, "policy '%s' changed meanwhile; try again", name);
         return NULL;
     }
-    /* the whole set must still load (a budget's currency, a rule name used twice) */
-    struct pol_policy *all = active_policy(f, err);
-    if (!all) {
-        nph_error_prefix(err, "policy '%s' version %lld is stored but the set does not load", name,
-                         (long long)version);
-        return NULL;
-    }
-    pol_policy_free(all);
     nph_log(NPH_LOG_INFO, "placement.policy_stored", "policy", name, NULL);
     json_t *rows = policy_rows(f, name, 1, err);
     json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
@@ -253,15 +269,13 @@ static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
     struct nph_error oerr = NPH_ERROR_INIT;
     struct nph_offering dummy;
     pthread_mutex_lock(&fc->mu);
+    /* an open or half-open breaker rules the cloud out: the health probe, not a create,
+     * finds out whether it is back (offerings may answer from the cache meanwhile) */
     enum fed_breaker br = fc->breaker;
-    /* an open breaker whose cooldown is over lets this call probe the cloud */
-    if (br == FED_BREAKER_OPEN &&
-        nph_clock_now() - fc->opened_at >= f->cfg->federation_breaker_cooldown * 1000000LL)
-        br = FED_BREAKER_HALF_OPEN;
     char last[sizeof(fc->last_error)];
     memcpy(last, fc->last_error, sizeof(last));
     pthread_mutex_unlock(&fc->mu);
-    int ok = br == FED_BREAKER_OPEN ? 0 : fed_cloud_fit(f, fc, who, 0, 0, 0, &dummy, &oerr) == 0;
+    int ok = br != FED_BREAKER_CLOSED ? 0 : fed_cloud_fit(f, fc, who, 0, 0, 0, &dummy, &oerr) == 0;
     /* Offerings the configuration prices all compete; of the others (unpriced, so free to the
      * engine) only the cloud's smallest that fits, as a cloud without a price list would
      * give (federation.md: size resolution). */
@@ -288,17 +302,16 @@ static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
         snprintf(reason, sizeof(reason), "the request names cloud '%s'", only);
         return pol_cands_set_cloud_health(c, (uint32_t)ci, POL_HEALTH_DOWN, reason, err);
     }
-    if (br == FED_BREAKER_OPEN) {
-        snprintf(reason, sizeof(reason), "circuit breaker open%s%s", last[0] ? ": " : "", last);
+    if (br != FED_BREAKER_CLOSED) {
+        snprintf(reason, sizeof(reason), "circuit breaker %s%s%s",
+                 br == FED_BREAKER_OPEN ? "open" : "half-open (recovering)", last[0] ? ": " : "",
+                 last);
         return pol_cands_set_cloud_health(c, (uint32_t)ci, POL_HEALTH_DOWN, reason, err);
     }
     if (!ok) {
         snprintf(reason, sizeof(reason), "its offerings could not be listed: %s", oerr.msg);
         return pol_cands_set_cloud_health(c, (uint32_t)ci, POL_HEALTH_DOWN, reason, err);
     }
-    if (br == FED_BREAKER_HALF_OPEN && fc->breaker != FED_BREAKER_CLOSED)
-        return pol_cands_set_cloud_health(c, (uint32_t)ci, POL_HEALTH_DEGRADED,
-                                          "recovering (circuit breaker half-open)", err);
     return 0;
 }
 
