@@ -170,6 +170,15 @@ int app_open(struct nph_app *app, struct nph_error *err)
         co.store = app->store;
         co.data_dir = app->cfg.data_dir;
         co.region = app->cfg.identity_region;
+        /* the ledger names the native cloud as the configuration does (billing prices it) */
+        size_t ci;
+        json_t *ce;
+        json_array_foreach(json_object_get(app->cfg.sections, "clouds"), ci, ce)
+        {
+            const char *kind = json_string_value(json_object_get(ce, "kind"));
+            if (!co.cloud && kind && strcmp(kind, "local") == 0)
+                co.cloud = json_string_value(json_object_get(ce, "name"));
+        }
         co.image_locate = app_image_locate;
         co.image_ctx = app->image;
         co.bootstrap_flavors = 1;

@@ -18,7 +18,10 @@
 #include "nph_id.h"
 #include "nph_json.h"
 #include "nph_log.h"
+#include "cmd_usage.h"
 #include "pol_place.h"
+#include "pol_rate.h"
+#include "pol_time.h"
 
 #define POLICY_MAX_BYTES (256 * 1024)
 #define POLICY_NAME_MAX  64
@@ -220,6 +223,43 @@ int fed_policy_delete(struct fed *f, const char *name, struct nph_error *err)
     return rc;
 }
 
+/* The project's spend this calendar month so far, rated from the ledger in the configuration's
+ * currency (budgets). A ledger the configuration cannot price (a cloud without prices) counts
+ * as nothing spent, with a warning in the log. */
+static int set_spend(struct fed *f, struct pol_cands *c, const char *project, struct nph_error *err)
+{
+    int64_t now = nph_clock_now() / 1000000, y;
+    int m, d;
+    pol_time_to_civil(now, &y, &m, &d);
+    struct pol_bill_query q = {.from = pol_time_from_civil(y, m, 1, 0, 0, 0),
+                               .to = now + 1,
+                               .open_end = now,
+                               .currency = c->currency,
+                               .group_by = POL_G_PROJECT};
+    struct nph_error rerr = NPH_ERROR_INIT;
+    struct pol_catalog *cat =
+        pol_catalog_from_config(f->cfg->sections, NULL, "configuration", &rerr);
+    struct pol_uevents ev;
+    struct pol_bill *bill = NULL;
+    pol_uevents_init(&ev);
+    struct nph_db *db = cat ? nph_store_acquire(f->store, &rerr) : NULL;
+    int rc = db && usage_ledger_load(db, INT64_MIN / 1000000, q.to, project, &ev, &rerr) == 0 &&
+                     pol_bill_rate(cat, &ev, &q, &bill, &rerr) == 0
+                 ? 0
+                 : -1;
+    nph_store_release(db);
+    /* unrounded: a budget compares exact amounts; rounding is for report lines */
+    int64_t spent = 0;
+    for (size_t i = 0; rc == 0 && i < bill->nlines; i++)
+        spent += bill->lines[i].raw;
+    if (rc != 0)
+        nph_log(NPH_LOG_WARN, "placement.spend_unknown", "project", project, "msg", rerr.msg, NULL);
+    pol_bill_free(bill);
+    pol_uevents_fini(&ev);
+    pol_catalog_free(cat);
+    return pol_cands_set_spend(c, project, spent, err);
+}
+
 /* ---- candidates --------------------------------------------------------------------------- */
 
 /* The project's servers per (cloud, region), for the spread weigher. */
@@ -345,7 +385,9 @@ static struct pol_cands *live_candidates(struct fed *f, const struct fed_caller 
             return NULL;
         }
     }
-    if (who->project_id && *who->project_id && set_spread(f, c, who->project_id, err) != 0) {
+    if (who->project_id && *who->project_id &&
+        (set_spread(f, c, who->project_id, err) != 0 ||
+         set_spend(f, c, who->project_id, err) != 0)) {
         pol_cands_free(c);
         return NULL;
     }

@@ -46,7 +46,7 @@ struct local_compute {
     int is_test; /* test:///: no files, no pools of our own */
     /* set by local_compute_start */
     struct nph_store *store;
-    char *data_dir, *region;
+    char *data_dir, *region, *cloud;
     int stop_timeout_s;
     local_compute_image_fn image_locate;
     void *image_ctx;

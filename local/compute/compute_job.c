@@ -521,7 +521,7 @@ static int record(struct local_compute *lc, struct job_server *js, const struct 
         ev.resource_id = js->id;
         ev.resource_type = "server";
         ev.project_id = js->project_id;
-        ev.cloud = "local";
+        ev.cloud = lc->cloud;
         ev.region = lc->region;
         ev.offering = S(f, "name");
         ev.size_gb = -1;
@@ -741,7 +741,7 @@ void cmp_job_run(struct local_compute *lc, const struct cmp_job *job)
                 ev.resource_id = js.id;
                 ev.resource_type = "server";
                 ev.project_id = js.project_id;
-                ev.cloud = "local";
+                ev.cloud = lc->cloud;
                 ev.region = lc->region;
                 ev.offering = S(js.flavor, "name");
                 ev.size_gb = -1;

@@ -198,7 +198,7 @@ static int ledger(struct local_compute *lc, struct nph_db *db, const json_t *s,
     ev.resource_id = S(s, "id");
     ev.resource_type = "server";
     ev.project_id = S(s, "project_id");
-    ev.cloud = "local";
+    ev.cloud = lc->cloud;
     ev.region = lc->region;
     ev.offering = flavor_name ? flavor_name : S(json_object_get(s, "flavor"), "name");
     ev.size_gb = -1;

@@ -99,7 +99,8 @@ int local_compute_start(struct local_compute *lc, const struct local_compute_opt
     lc->store = opts->store;
     lc->data_dir = strdup(opts->data_dir ? opts->data_dir : ".");
     lc->region = strdup(opts->region ? opts->region : "RegionOne");
-    if (!lc->data_dir || !lc->region)
+    lc->cloud = strdup(opts->cloud && *opts->cloud ? opts->cloud : "local");
+    if (!lc->data_dir || !lc->region || !lc->cloud)
         return nph_error_nomem(err);
     lc->stop_timeout_s = opts->stop_timeout_s > 0 ? opts->stop_timeout_s : 60;
     lc->image_locate = opts->image_locate;
@@ -154,6 +155,7 @@ void local_compute_close(struct local_compute *lc)
     free(lc->uri);
     free(lc->data_dir);
     free(lc->region);
+    free(lc->cloud);
     free(lc);
 }
 

@@ -55,11 +55,12 @@ typedef int (*local_compute_image_fn)(void *ctx, const char *image_id, const cha
                                       struct nph_error *err);
 
 struct local_compute_opts {
-    struct nph_store *store;             /* migrated (local_compute_migrate, nph_ledger_migrate) */
-    const char *data_dir;                /* instances live under <data_dir>/instances */
-    const char *region;                  /* written into ledger events; NULL = "RegionOne" */
-    int workers;                         /* job threads; 0 = 4 */
-    int stop_timeout_s;                  /* graceful shutdown wait before a hard stop; 0 = 60 */
+    struct nph_store *store; /* migrated (local_compute_migrate, nph_ledger_migrate) */
+    const char *data_dir;    /* instances live under <data_dir>/instances */
+    const char *region;      /* written into ledger events; NULL = "RegionOne" */
+    const char *cloud;       /* the native cloud's name in ledger events; NULL = "local" */
+    int workers;             /* job threads; 0 = 4 */
+    int stop_timeout_s;      /* graceful shutdown wait before a hard stop; 0 = 60 */
     local_compute_image_fn image_locate; /* NULL: servers cannot boot from images */
     void *image_ctx;
     int bootstrap_flavors; /* create m1.tiny, m1.small, m1.medium when no flavor exists */
