@@ -19,6 +19,7 @@
 #include "nph_json.h"
 #include "nph_log.h"
 #include "cmd_usage.h"
+#include "local_compute.h"
 #include "pol_place.h"
 #include "pol_rate.h"
 #include "pol_time.h"
@@ -336,6 +337,26 @@ static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
         pthread_mutex_unlock(&fc->mu);
         if (ok < 0)
             return -1;
+    }
+    if (strcmp(fc->kind, "local") == 0 && who->project_id && *who->project_id && f->host &&
+        f->host->compute) {
+        /* the native cloud's quota left for the project (-1 limits: unlimited) */
+        struct nph_error qerr = NPH_ERROR_INIT;
+        json_t *lim = local_compute_quota_get(f->host->compute, who->project_id, &qerr);
+        json_t *use =
+            lim ? local_compute_quota_usage(f->host->compute, who->project_id, &qerr) : NULL;
+        if (use) {
+            int64_t left[3];
+            static const char *const keys[3] = {"cores", "ram", "instances"};
+            for (int k = 0; k < 3; k++) {
+                int64_t l = json_integer_value(json_object_get(lim, keys[k]));
+                int64_t u = json_integer_value(json_object_get(use, keys[k]));
+                left[k] = l < 0 ? POL_UNLIMITED : (l > u ? l - u : 0);
+            }
+            pol_cands_set_quota(c, (uint32_t)ci, left[0], left[1], left[2]);
+        }
+        json_decref(lim);
+        json_decref(use);
     }
     char reason[1400];
     if (only && strcmp(only, fc->name) != 0) {

@@ -238,6 +238,19 @@ static void test_local_lifecycle(void **state)
     l = fed_server_list(f->app.fed, &f->admin, &flt, &err);
     assert_int_equal(json_array_size(json_object_get(l, "servers")), 0);
     json_decref(l);
+
+    /* no quota left on the only cloud: placement says so, nothing is created */
+    json_t *lim = json_pack("{s:i}", "instances", 0);
+    json_t *q = local_compute_quota_set(f->app.compute, "p1", lim, &err);
+    assert_non_null(q);
+    json_decref(q);
+    json_decref(lim);
+    req = json_pack("{s:s,s:s,s:s}", "name", "vm2", "flavor", "m1.tiny", "image", f->image_id);
+    assert_null(fed_server_create(f->app.fed, &f->admin, req, &err));
+    json_decref(req);
+    assert_int_equal(err.code, NPH_E_UNPROCESSABLE);
+    if (!strstr(err.msg, "quota"))
+        fail_msg("no quota reason: %s", err.msg);
 }
 
 static json_t *dead_cloud(const char *name)
