@@ -30,13 +30,13 @@ static const char *pg_url; /* NULL: SQLite */
 
 struct fx {
     char dir[64];
-    char image[128]; /* a qcow2 image file the stub locates as "img-1" */
+    char image[128]; /* the qcow2 fixture file fixture_locate answers for "img-1" */
     struct nph_store *store;
     struct local_compute *lc;
 };
 
-static int stub_locate(void *ctx, const char *image_id, const char *project_id, int is_admin,
-                       struct local_image_ref *out, struct nph_error *err)
+static int fixture_locate(void *ctx, const char *image_id, const char *project_id, int is_admin,
+                          struct local_image_ref *out, struct nph_error *err)
 {
     struct fx *f = ctx;
     (void)project_id;
@@ -96,7 +96,7 @@ static int fx_setup(void **state)
     o.data_dir = f->dir;
     o.workers = 2;
     o.stop_timeout_s = 1;
-    o.image_locate = stub_locate;
+    o.image_locate = fixture_locate;
     o.image_ctx = f;
     o.bootstrap_flavors = 1;
     assert_int_equal(local_compute_start(f->lc, &o, &err), 0);
