@@ -92,6 +92,10 @@ const char *nova_fed_target(struct nph_app *app, const struct fed_caller *who, c
     if (!doc)
         return NULL;
     json_decref(doc);
+    if (!pl.placed && pl.quota_only && fed_local_cloud_name(app->fed)[0])
+        /* only the project's quota stands in the way: the native cloud answers Nova's
+         * "Quota exceeded" (403) in Nova's words */
+        return fed_cloud_name(app->fed, fed_local_cloud_name(app->fed));
     if (!pl.placed) {
         nph_error_set(err, NPH_E_UNPROCESSABLE, "No valid host was found: %s", pl.why);
         return NULL;

@@ -504,6 +504,10 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
         nph_backend_strlcpy(out->offering, sizeof(out->offering), c->offerings[r->offering].name);
     } else {
         pol_decision_why(&d, out->why, sizeof(out->why));
+        out->quota_only = d.n > 0;
+        for (size_t i = 0; i < d.n; i++)
+            if (d.c[i].reason != POL_REASON_QUOTA)
+                out->quota_only = 0;
         /* a cloud that is down and lists no offering has no candidate to carry the reason */
         for (size_t i = 0; i < c->nclouds; i++) {
             const struct pol_cloud *cl = &c->clouds[i];

@@ -458,7 +458,9 @@ static struct fed_cloud *place(struct fed *f, const struct fed_caller *who, cons
         return NULL;
     json_decref(doc);
     if (!pl.placed) {
-        nph_error_set(err, NPH_E_UNPROCESSABLE, "no cloud can take this server: %s", pl.why);
+        /* the project's quota alone stands in the way: that is a quota error, not a policy one */
+        nph_error_set(err, pl.quota_only ? NPH_E_FORBIDDEN : NPH_E_UNPROCESSABLE,
+                      "no cloud can take this server: %s", pl.why);
         nph_error_detail(err, "placement %s explains every candidate", pl.id);
         return NULL;
     }
