@@ -295,6 +295,12 @@ if [ "$RESP_STATUS" = 201 ] && [ "$RESP_LOCATION" = "$A_URL/v1/placements/$pid" 
 else
     failx "a: dry run: HTTP $RESP_STATUS (Location '$RESP_LOCATION') ${RESP_BODY:0:500}"
 fi
+api POST /v1/placements '{"request": {"kind": "server", "cloud": "nowhere", '"$TINY"'}}'
+if [ "$RESP_STATUS" = 400 ] && jt '"no cloud \x27nowhere\x27" in d["error"]["message"]'; then
+    pass "a: a dry run naming an unknown cloud is refused (400), as a create is"
+else
+    failx "a: dry run on an unknown cloud: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
+fi
 create a-cheap
 A_SID=$SID A_PL=$SPLACEMENT
 if [ "$RESP_STATUS" = 202 ] && [ "$SCLOUD" = remote ] && [ -n "$A_PL" ]; then
