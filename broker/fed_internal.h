@@ -89,7 +89,7 @@ struct fed {
     int stopping, started;
     pthread_t workers[64];
     int n_workers;
-    pthread_t health_thread, reconcile_thread;
+    pthread_t health_thread, reconcile_thread, sync_thread;
 };
 
 /* The cloud named `name` (not removed), or NULL with NPH_E_NOT_FOUND "no cloud 'x'". Clouds
