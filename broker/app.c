@@ -263,10 +263,9 @@ static struct http_route all_routes[512];
 
 const struct http_route *app_routes(void)
 {
-    const struct http_route *tables[] = {api_native_routes,    api_v1_routes,
-                                         api_billing_routes,   compat_keystone_routes,
-                                         compat_glance_routes, compat_nova_routes,
-                                         api_budgets_routes,   compat_nova_usage_routes};
+    const struct http_route *tables[] = {
+        api_native_routes,    api_v1_routes,      api_billing_routes, compat_keystone_routes,
+        compat_glance_routes, compat_nova_routes, api_budgets_routes, compat_nova_usage_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

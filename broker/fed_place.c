@@ -233,8 +233,8 @@ static int set_spend(struct fed *f, struct pol_cands *c, const char *project, st
 {
     struct nph_error rerr = NPH_ERROR_INIT;
     int64_t spent = 0;
-    if (budget_project_spend(f->store, f->cfg->sections, project, nph_clock_now() / 1000000,
-                             &spent, &rerr) != 0) {
+    if (budget_project_spend(f->store, f->cfg->sections, project, nph_clock_now() / 1000000, &spent,
+                             &rerr) != 0) {
         nph_log(NPH_LOG_WARN, "placement.spend_unknown", "project", project, "msg", rerr.msg, NULL);
         spent = 0;
     }

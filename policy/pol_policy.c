@@ -260,8 +260,8 @@ static int valid_currency(const char *s)
 
 static int load_budget(struct load *l, const json_t *e, size_t i)
 {
-    static const char *const keys[] = {"project", "monthly", "on_exceed", "thresholds", "name",
-                                       NULL};
+    static const char *const keys[] = {"project",    "monthly", "on_exceed",
+                                       "thresholds", "name",    NULL};
     static const char *const mkeys[] = {"amount", "currency", NULL};
     struct pol_budget *b = &l->p->budgets[i];
     char path[64], what[64], mp[80];

@@ -147,7 +147,7 @@ struct os_call {
     struct os_endpoints ep;
     int compute_mv;
     char *compute_url;
-    char *image_url; /* Glance's /v2 root, set by os_call_service */
+    char *image_url;     /* Glance's /v2 root, set by os_call_service */
     char project_id[64]; /* the session token's project */
 };
 

@@ -299,7 +299,8 @@ static void test_garbage_and_families(void **state)
     assert_int_equal(b->ops->compute->server_list(b, &ctx, &l, &err), -1);
     assert_int_equal(err.code, NPH_E_BACKEND);
     assert_non_null(strstr(err.msg, "cloud 'fake' answered garbage to GET /servers/detail"));
-    assert_int_equal(b->families, NPH_FAM_COMPUTE | NPH_FAM_USAGE); /* no image service in the catalog */
+    assert_int_equal(b->families,
+                     NPH_FAM_COMPUTE | NPH_FAM_USAGE); /* no image service in the catalog */
     assert_int_equal(b->ops->image->image_list(b, &ctx, &il, &err), -1);
     assert_int_equal(err.code, NPH_E_NOT_SUPPORTED);
     nph_backend_close(b);

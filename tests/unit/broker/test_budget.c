@@ -56,7 +56,7 @@ static void test_crossed(void **state)
     int out[POL_BUDGET_MAX_THRESHOLDS];
     int64_t limit = 2000000; /* 2.00 */
     assert_int_equal(budget_crossed(&b, 0, limit, out), 0);
-    assert_int_equal(budget_crossed(&b, 999999, limit, out), 0); /* 49.99995 % */
+    assert_int_equal(budget_crossed(&b, 999999, limit, out), 0);  /* 49.99995 % */
     assert_int_equal(budget_crossed(&b, 1000000, limit, out), 1); /* exactly 50 % crosses */
     assert_int_equal(out[0], 50);
     assert_int_equal(budget_crossed(&b, 1660000, limit, out), 2); /* 83 % */
@@ -309,7 +309,7 @@ static int flavors(void *ctx, const char *name, struct tu_flavor *out)
 }
 
 #define EV(ts, ev, res, proj, cloud, off)                                                          \
-    "{\"ts\":\"" ts "\",\"event\":\"" ev "\",\"resource\":\"" res "\",\"type\":\"server\","       \
+    "{\"ts\":\"" ts "\",\"event\":\"" ev "\",\"resource\":\"" res "\",\"type\":\"server\","        \
     "\"project\":\"" proj "\",\"cloud\":\"" cloud "\",\"region\":null,\"offering\":" off "}\n"
 
 static void test_tenant_usage(void **state)
@@ -322,17 +322,17 @@ static void test_tenant_usage(void **state)
     static const char lines[] =
         /* a: created before the period, deleted in it (6 h inside), stopped meanwhile */
         EV("2027-01-09T12:00:00Z", "created", "a", "p", "home", "\"m1.tiny\"")
-        EV("2027-01-10T02:00:00Z", "stopped", "a", "p", "home", "null")
-        EV("2027-01-10T06:00:00Z", "deleted", "a", "p", "home", "null")
+            EV("2027-01-10T02:00:00Z", "stopped", "a", "p", "home", "null")
+                EV("2027-01-10T06:00:00Z", "deleted", "a", "p", "home", "null")
         /* b: created in the period, resized at 08:00 to m1.medium, still running (to the end) */
         EV("2027-01-10T04:00:00Z", "created", "b", "p", "home", "\"m1.tiny\"")
-        EV("2027-01-10T08:00:00Z", "resized", "b", "p", "home", "\"m1.medium\"")
+            EV("2027-01-10T08:00:00Z", "resized", "b", "p", "home", "\"m1.medium\"")
         /* c: deleted before the period; d: created after it; e: another cloud; f: project q */
         EV("2027-01-08T00:00:00Z", "created", "c", "p", "home", "\"m1.tiny\"")
-        EV("2027-01-09T00:00:00Z", "deleted", "c", "p", "home", "null")
-        EV("2027-01-11T00:00:00Z", "created", "d", "p", "home", "\"m1.tiny\"")
-        EV("2027-01-10T00:00:00Z", "created", "e", "p", "other", "\"m1.tiny\"")
-        EV("2027-01-10T23:00:00Z", "created", "f", "q", "home", "\"m1.tiny\"");
+            EV("2027-01-09T00:00:00Z", "deleted", "c", "p", "home", "null")
+                EV("2027-01-11T00:00:00Z", "created", "d", "p", "home", "\"m1.tiny\"")
+                    EV("2027-01-10T00:00:00Z", "created", "e", "p", "other", "\"m1.tiny\"")
+                        EV("2027-01-10T23:00:00Z", "created", "f", "q", "home", "\"m1.tiny\"");
     pol_uevents_init(&ev);
     assert_int_equal(pol_uevents_parse(&ev, "t", lines, strlen(lines), &err), 0);
     int64_t from = at("2027-01-10T00:00:00Z"), to = at("2027-01-11T00:00:00Z");
