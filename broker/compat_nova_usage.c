@@ -73,12 +73,29 @@ static int flavor_of(void *ctx, const char *name, struct tu_flavor *out)
     return -1;
 }
 
-static json_t *server_usage(struct usage_req *u, const struct tu_server *s, int64_t now_us)
+/* {id: name} of every native server, deleted ones included (one query per answer). */
+static json_t *server_names(struct nph_app *app)
 {
     struct local_compute_caller admin = {.project_id = "", .user_id = "", .is_admin = 1};
-    struct nph_error nerr = NPH_ERROR_INIT;
-    json_t *srv = local_compute_server_get(u->app->compute, &admin, s->resource, &nerr);
-    const char *name = json_string_value(json_object_get(srv, "name"));
+    struct local_compute_server_filter flt = {.all_projects = 1, .changes_since = 1};
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *list = local_compute_server_list(app->compute, &admin, &flt, &err);
+    json_t *names = json_object();
+    size_t i;
+    json_t *s;
+    json_array_foreach(list, i, s)
+    {
+        const char *id = json_string_value(json_object_get(s, "id"));
+        if (id && names)
+            json_object_set(names, id, json_object_get(s, "name"));
+    }
+    json_decref(list);
+    return names;
+}
+
+static json_t *server_usage(const json_t *names, const struct tu_server *s, int64_t now_us)
+{
+    const char *name = json_string_value(json_object_get(names, s->resource));
     char started[32], ended[32];
     nova_time(s->started * NPH_USEC_PER_SEC, started);
     if (s->ended)
@@ -93,7 +110,6 @@ static json_t *server_usage(struct usage_req *u, const struct tu_server *s, int6
         : s->stopped ? "stopped"
                      : "active",
         "tenant_id", s->project, "uptime", (json_int_t)uptime, "vcpus", (int)s->flavor.vcpus);
-    json_decref(srv);
     return o;
 }
 
@@ -104,7 +120,7 @@ static int answer(struct http_req *req, struct http_resp *resp, struct usage_req
     struct pol_uevents ev;
     struct tu_report r = {0};
     struct local_compute_caller admin = {.project_id = "", .user_id = "", .is_admin = 1};
-    json_t *flavors = NULL, *tenants = NULL, *order = NULL;
+    json_t *flavors = NULL, *tenants = NULL, *order = NULL, *names = NULL;
     int64_t now = nph_clock_now();
     int rc = -1;
     pol_uevents_init(&ev);
@@ -142,7 +158,8 @@ static int answer(struct http_req *req, struct http_resp *resp, struct usage_req
     nova_time(u->to, stop_s);
     tenants = json_object();
     order = json_array();
-    if (!tenants || !order) {
+    names = server_names(app);
+    if (!tenants || !order || !names) {
         nph_error_nomem(err);
         goto cleanup;
     }
@@ -167,7 +184,7 @@ static int answer(struct http_req *req, struct http_resp *resp, struct usage_req
         for (int x = 0; x < 4; x++)
             json_object_set_new(t, k[x],
                                 json_real(json_real_value(json_object_get(t, k[x])) + add[x]));
-        json_t *su = server_usage(u, s, now);
+        json_t *su = server_usage(names, s, now);
         if (!su || json_array_append_new(json_object_get(t, "server_usages"), su) != 0) {
             nph_error_nomem(err);
             goto cleanup;
@@ -215,6 +232,7 @@ cleanup:
     json_decref(flavors);
     json_decref(tenants);
     json_decref(order);
+    json_decref(names);
     tu_report_fini(&r);
     pol_uevents_fini(&ev);
     return rc;

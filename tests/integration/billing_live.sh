@@ -503,10 +503,24 @@ else
     fail "start after end: HTTP $RESP_STATUS ${RESP_BODY:0:200}"
 fi
 call "$B_URL" "$B_TOKEN" GET "/compute/v2.1/os-simple-tenant-usage?start=2027-01-05T00:00:00&end=2027-01-06T00:00:00&detailed=1"
-if [ "$RESP_STATUS" = 200 ] && jt "d['tenant_usages'][0]['server_usages'][0]['instance_id'] == '$REMOTE1_RID' and d['tenant_usages'][0]['server_usages'][0]['state'] == 'terminated'"; then
+if [ "$RESP_STATUS" = 200 ] && jt "d['tenant_usages'][0]['server_usages'][0]['instance_id'] == '$REMOTE1_RID' and d['tenant_usages'][0]['server_usages'][0]['state'] == 'terminated' and d['tenant_usages'][0]['server_usages'][0]['name'] == 's-remote'"; then
     pass "B's os-simple-tenant-usage lists s-remote ($REMOTE1_RID) as terminated"
 else
     fail "B's os-simple-tenant-usage: HTTP $RESP_STATUS ${RESP_BODY:0:400}"
+fi
+# microversion 2.40: a full page (limit=1) has a next link; the page after it is empty
+Q="start=2027-01-05T00:00:00&end=2027-01-06T00:00:00&detailed=1"
+RESP_STATUS=$(curl -s -o "$WORK/resp" -w '%{http_code}' --max-time 30 -H "X-Auth-Token: $B_TOKEN" \
+    -H 'OpenStack-API-Version: compute 2.40' "$B_URL/compute/v2.1/os-simple-tenant-usage?$Q&limit=1")
+RESP_BODY=$(cat "$WORK/resp")
+NEXT=$(jv "d['tenant_usages_links'][0]['href']")
+if [ "$RESP_STATUS" = 200 ] && jt "len(d['tenant_usages']) == 1 and 'marker=$REMOTE1_RID' in d['tenant_usages_links'][0]['href'] and d['tenant_usages_links'][0]['rel'] == 'next'"; then
+    RESP_STATUS=$(curl -s -o "$WORK/resp" -w '%{http_code}' --max-time 30 -H "X-Auth-Token: $B_TOKEN" \
+        -H 'OpenStack-API-Version: compute 2.40' "$NEXT")
+    RESP_BODY=$(cat "$WORK/resp")
+    if [ "$RESP_STATUS" = 200 ] && jt "d == {'tenant_usages': []}"; then pass "2.40 paging: limit=1 gives a next link, and the next page is empty"; else fail "2.40 next page: HTTP $RESP_STATUS ${RESP_BODY:0:300}"; fi
+else
+    fail "2.40 limit=1: HTTP $RESP_STATUS ${RESP_BODY:0:400}"
 fi
 
 if stop_pid "$A_PID" A "$A_LOG"; then pass "A stops gracefully"; else fail "A stops gracefully"; fi
