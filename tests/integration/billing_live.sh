@@ -464,6 +464,46 @@ if jt "[round(float(l['quantity'])) for l in d['lines']] == [16, 14]"; then pass
 api GET /v1/budgets
 if jt "d['budgets'][0]['spend']['amount'] == '2.06' and d['budgets'][0]['percent'] == 103.0"; then pass "/v1/budgets agrees with the bill: 2.06 EUR = 103 %"; else failx "/v1/budgets: ${RESP_BODY:0:300}"; fi
 
+# ==== a member of another project sees only its own ===========================================
+
+BOB_PW=$(nph_random_password)
+kapi() { call "$A_URL" "$TOKEN" "$1" "/identity/v3$2" "${3:-}"; }
+kapi POST /projects '{"project": {"name": "beta", "domain_id": "default"}}'
+BETA=$(jv 'd["project"]["id"]')
+kapi POST /users '{"user": {"name": "bob", "domain_id": "default", "password": "'"$BOB_PW"'"}}'
+BOB=$(jv 'd["user"]["id"]')
+call "$A_URL" "$TOKEN" GET "/identity/v3/roles?name=member"
+MEMBER=$(jv 'd["roles"][0]["id"]')
+BOB_TOKEN=
+if [ -n "$BETA" ] && [ -n "$BOB" ] && [ -n "$MEMBER" ] &&
+    [ "$(nph_status -X PUT -H "X-Auth-Token: $TOKEN" "$A_URL/identity/v3/projects/$BETA/users/$BOB/roles/$MEMBER")" = 204 ]; then
+    BOB_TOKEN=$(curl -s -D - -o /dev/null --max-time 10 -H 'Content-Type: application/json' \
+        -d '{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "bob", "domain": {"name": "Default"}, "password": "'"$BOB_PW"'"}}}, "scope": {"project": {"name": "beta", "domain": {"name": "Default"}}}}}' \
+        "$A_URL/identity/v3/auth/tokens" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}')
+fi
+if [ -n "$BOB_TOKEN" ]; then
+    call "$A_URL" "$BOB_TOKEN" GET /v1/budgets
+    if [ "$RESP_STATUS" = 200 ] && jt "d['budgets'] == []"; then pass "a member of beta sees no budget of admin's project"; else fail "bob GET /v1/budgets: HTTP $RESP_STATUS ${RESP_BODY:0:200}"; fi
+    call "$A_URL" "$BOB_TOKEN" GET "/v1/budgets?project=$PROJECT"
+    b1=$RESP_STATUS
+    call "$A_URL" "$BOB_TOKEN" GET "/v1/budgets/$PROJECT/alerts"
+    b2=$RESP_STATUS
+    call "$A_URL" "$BOB_TOKEN" POST /v1/budgets/check
+    b3=$RESP_STATUS
+    call "$A_URL" "$BOB_TOKEN" GET /v1/clouds/remote/usage-check
+    b4=$RESP_STATUS
+    call "$A_URL" "$BOB_TOKEN" PUT /v1/clock '{"clock": null}'
+    b5=$RESP_STATUS
+    call "$A_URL" "$BOB_TOKEN" GET "/v1/budgets/$BETA/alerts"
+    if [ "$b1$b2$b3$b4$b5" = 403403403403403 ] && [ "$RESP_STATUS" = 200 ] && jt "d['alerts'] == []"; then
+        pass "the member may not read admin's budgets or alerts, check, cross-check or move the clock (403); its own alerts: none"
+    else
+        fail "member access: $b1 $b2 $b3 $b4 $b5, own alerts HTTP $RESP_STATUS ${RESP_BODY:0:200}"
+    fi
+else
+    fail "project beta with member bob (project $BETA, user $BOB, role $MEMBER)"
+fi
+
 # ==== the cross-check and `openstack usage` on B =================================================
 
 api GET "/v1/clouds/remote/usage-check?from=2027-01-05&to=2027-01-06"
