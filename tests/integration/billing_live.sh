@@ -192,6 +192,12 @@ upload_image() { # URL TOKEN: the image `cirros` through the Image API
         --data-binary @"$WORK/image.raw" "$1/image/v2/images/$id/file")" = 204 ]
 }
 
+osa() { # the openstack client on A as admin
+    env -u OS_TOKEN -u OS_CLOUD -u OS_AUTH_TYPE OS_AUTH_URL="$A_URL/identity/v3" \
+        OS_IDENTITY_API_VERSION=3 OS_USERNAME=admin OS_PASSWORD="$A_PW" OS_PROJECT_NAME=admin \
+        OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=RegionOne \
+        OS_INTERFACE=public "$NPH_OPENSTACK" "$@"
+}
 osb() { # the openstack client on B as admin
     env -u OS_TOKEN -u OS_CLOUD -u OS_AUTH_TYPE OS_AUTH_URL="$B_URL/identity/v3" \
         OS_IDENTITY_API_VERSION=3 OS_USERNAME=admin OS_PASSWORD="$B_PW" OS_PROJECT_NAME=admin \
@@ -461,6 +467,20 @@ else
     failx "the bill: HTTP $RESP_STATUS ${RESP_BODY:0:500}"
 fi
 if jt "[round(float(l['quantity'])) for l in d['lines']] == [16, 14]"; then pass "the bill's hours: home 16, remote 14"; else failx "the bill's hours: ${RESP_BODY:0:400}"; fi
+HOME_H=$(jv "[l['quantity'] for l in d['lines'] if l['cloud'] == 'home'][0]")
+# A's own Nova API counts home's two servers (m1.tiny: 1 vCPU, 512 MB) for the same hours
+out=$(osa usage show --project admin --start 2027-01-05 --end 2027-01-07 -f json 2>&1)
+if printf '%s' "$out" | "$NPH_PYTHON" -c '
+import json, sys
+u = json.load(sys.stdin)
+n = u["Servers"]
+h = float(sys.argv[1])
+assert (n == 2 or len(n) == 2) and abs(float(u["CPU Hours"]) - h) < 0.01, u
+assert abs(float(u["RAM MB-Hours"]) - 512 * h) < 5 and abs(float(u["Disk GB-Hours"]) - h) < 0.01, u' "$HOME_H"; then
+    pass "openstack usage show on A (home) agrees with the bill: $HOME_H h, 2 servers"
+else
+    fail "openstack usage show on A: $(printf '%s' "$out" | head -c 400)"
+fi
 api GET /v1/budgets
 if jt "d['budgets'][0]['spend']['amount'] == '2.06' and d['budgets'][0]['percent'] == 103.0"; then pass "/v1/budgets agrees with the bill: 2.06 EUR = 103 %"; else failx "/v1/budgets: ${RESP_BODY:0:300}"; fi
 
