@@ -5,8 +5,9 @@
  * The threshold rule is checked alone and then through budget_check over a real store
  * (SQLite in a throwaway directory) holding a policy document and ledger events, with the
  * settable clock: an alert is raised once per (project, budget, month, threshold), and a new
- * month starts again. Webhook deliveries go to a port nobody listens on, so every attempt
- * fails and the stored schedule (5 s, 10 s, 20 s, ...) is what the test reads.
+ * month starts again (tests/pg_throwaway.sh runs the same on PostgreSQL). Webhook deliveries go to
+ * a port nobody listens on, so every attempt fails and the stored schedule (5 s, 10 s, 20 s, ...)
+ * is what the test reads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,7 +131,12 @@ static int setup(void **state)
     assert_int_equal(
         nph_config_load_yaml(&f->cfg, "t.yaml", config_yaml, strlen(config_yaml), &err), 0);
     assert_int_equal(nph_config_finish(&f->cfg, &err), 0);
-    snprintf(url, sizeof(url), "sqlite://%s/t.db", f->dir);
+    /* NPH_TEST_PG_URL (tests/pg_throwaway.sh): the same checks on PostgreSQL */
+    const char *pg = getenv("NPH_TEST_PG_URL");
+    if (pg && *pg)
+        snprintf(url, sizeof(url), "%s", pg);
+    else
+        snprintf(url, sizeof(url), "sqlite://%s/t.db", f->dir);
     if (nph_store_open(url, 2, &f->store, &err) != 0)
         fail_msg("store: %s", err.msg);
     assert_int_equal(nph_ledger_migrate(f->store, NULL, &err), 0);
@@ -142,10 +148,16 @@ static int setup(void **state)
     return 0;
 }
 
+static void sql(struct fx *f, const char *text);
+
 static int teardown(void **state)
 {
     struct fx *f = *state;
     char cmd[128];
+    /* a PostgreSQL database outlives the test: leave it empty for the next one */
+    sql(f, "DELETE FROM budget_alert");
+    sql(f, "DELETE FROM fed_policy");
+    sql(f, "DELETE FROM ledger_event");
     budget_close(f->svc);
     nph_store_close(f->store);
     nph_config_fini(&f->cfg);
