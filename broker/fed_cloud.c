@@ -36,6 +36,7 @@ static const char *const op_names[FED_OP_COUNT] = {
     [FED_OP_SERVER_CONSOLE] = "server_console",
     [FED_OP_IMAGE_LIST] = "image_list",
     [FED_OP_IMAGE_FIND] = "image_find",
+    [FED_OP_USAGE_GET] = "usage_get",
 };
 
 const char *fed_op_name(enum fed_op op)

@@ -25,6 +25,7 @@ enum fed_op {
     FED_OP_SERVER_CONSOLE,
     FED_OP_IMAGE_LIST,
     FED_OP_IMAGE_FIND,
+    FED_OP_USAGE_GET,
     FED_OP_COUNT
 };
 const char *fed_op_name(enum fed_op op);
