@@ -151,32 +151,48 @@ int usage_ledger_load(struct nph_db *db, int64_t from, int64_t to, const char *p
     return nph_ledger_scan(db, f, t, project_id, load_one, &c, err) ? -1 : 0;
 }
 
+/* Events are converted and bulk-loaded this many at a time, all in one transaction. */
+#define USAGE_IMPORT_CHUNK 8192
+
 int usage_ledger_import(struct nph_db *db, const struct pol_uevents *ev, struct nph_error *err)
 {
-    if (nph_db_begin(db, err))
+    struct nph_ledger_event *le = NULL;
+    size_t cap = ev->n < USAGE_IMPORT_CHUNK ? ev->n : USAGE_IMPORT_CHUNK;
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->v[i].ts <= 0 || ev->v[i].ts > INT64_MAX / NPH_USEC_PER_SEC)
+            return nph_error_set(err, NPH_E_INVALID, "line %zu: 'ts' must be after 1970",
+                                 ev->v[i].line);
+    if (cap && !(le = calloc(cap, sizeof(*le))))
+        return nph_error_nomem(err);
+    if (nph_db_begin(db, err)) {
+        free(le);
         return -1;
-    for (size_t i = 0; i < ev->n; i++) {
-        const struct pol_uevent *e = &ev->v[i];
-        struct nph_ledger_event le = {
-            .ts = e->ts * NPH_USEC_PER_SEC,
-            .kind = (enum nph_ledger_kind)e->kind,
-            .resource_id = e->resource,
-            .resource_type = pol_rtype_name(e->type),
-            .project_id = e->project,
-            .cloud = e->cloud,
-            .region = e->region,
-            .offering = e->offering,
-            .size_gb = e->size_gb,
-        };
-        if (e->ts <= 0 || e->ts > INT64_MAX / NPH_USEC_PER_SEC) {
-            nph_db_rollback(db, NULL);
-            return nph_error_set(err, NPH_E_INVALID, "line %zu: 'ts' must be after 1970", e->line);
+    }
+    for (size_t i = 0; i < ev->n; i += cap) {
+        size_t n = ev->n - i < cap ? ev->n - i : cap, bad = 0;
+        for (size_t k = 0; k < n; k++) {
+            const struct pol_uevent *e = &ev->v[i + k];
+            le[k] = (struct nph_ledger_event){
+                .ts = e->ts * NPH_USEC_PER_SEC,
+                .kind = (enum nph_ledger_kind)e->kind,
+                .resource_id = e->resource,
+                .resource_type = pol_rtype_name(e->type),
+                .project_id = e->project,
+                .cloud = e->cloud,
+                .region = e->region,
+                .offering = e->offering,
+                .size_gb = e->size_gb,
+            };
         }
-        if (nph_ledger_append(db, &le, err)) {
+        bad = n;
+        if (nph_ledger_append_many(db, le, n, &bad, err)) {
             nph_db_rollback(db, NULL);
-            return nph_error_prefix(err, "line %zu", e->line);
+            free(le);
+            /* A store failure of the load as a whole names no line. */
+            return bad < n ? nph_error_prefix(err, "line %zu", ev->v[i + bad].line) : -1;
         }
     }
+    free(le);
     return nph_db_commit(db, err);
 }
 

@@ -44,14 +44,23 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
                              err);
 }
 
+static int event_valid(const struct nph_ledger_event *ev, struct nph_error *err)
+{
+    if (!ev->resource_id || !ev->resource_type || !ev->project_id || !ev->cloud)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "a ledger event needs a resource id and type, a project and a cloud");
+    if ((unsigned)ev->kind > NPH_LEDGER_DELETED)
+        return nph_error_set(err, NPH_E_INVALID, "unknown ledger event kind %d", (int)ev->kind);
+    return 0;
+}
+
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err)
 {
     char id[NPH_UUID_LEN + 1];
     struct nph_stmt *st;
     int rc;
-    if (!ev->resource_id || !ev->resource_type || !ev->project_id || !ev->cloud)
-        return nph_error_set(err, NPH_E_INVALID,
-                             "a ledger event needs a resource id and type, a project and a cloud");
+    if (event_valid(ev, err))
+        return -1;
     if (nph_uuid4(id))
         return nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
     st = nph_db_prepare(db,
@@ -77,6 +86,70 @@ int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, stru
     rc = nph_stmt_step(st, err);
     nph_stmt_done(st);
     return rc < 0 ? -1 : 0;
+}
+
+int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
+                           size_t *failed, struct nph_error *err)
+{
+    static const char *const cols[] = {
+        "id",         "ts",    "event",  "resource_id", "resource_type",
+        "project_id", "cloud", "region", "offering",    "size_gb"};
+    struct nph_bulk *b = NULL;
+    int own = 0, rc = -1;
+    int64_t now = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (event_valid(&evs[i], err)) {
+            if (failed)
+                *failed = i;
+            return nph_error_prefix(err, "event %zu", i + 1);
+        }
+    if (n == 0)
+        return 0;
+    if (!nph_db_in_transaction(db)) {
+        if (nph_db_begin(db, err))
+            return -1;
+        own = 1;
+    }
+    if (!(b = nph_db_bulk_begin(db, "ledger_event", cols, 10, err)))
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        const struct nph_ledger_event *ev = &evs[i];
+        char id[NPH_UUID_LEN + 1];
+        if (nph_uuid4(id)) {
+            nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
+            goto cleanup;
+        }
+        if (!ev->ts && !now)
+            now = nph_clock_now();
+        struct nph_bulk_val v[10] = {
+            {NPH_BULK_TEXT, 0, id},
+            {NPH_BULK_INT64, ev->ts ? ev->ts : now, NULL},
+            {NPH_BULK_TEXT, 0, nph_ledger_kind_name(ev->kind)},
+            {NPH_BULK_TEXT, 0, ev->resource_id},
+            {NPH_BULK_TEXT, 0, ev->resource_type},
+            {NPH_BULK_TEXT, 0, ev->project_id},
+            {NPH_BULK_TEXT, 0, ev->cloud},
+            {NPH_BULK_TEXT, 0, ev->region},
+            {NPH_BULK_TEXT, 0, ev->offering},
+            {ev->size_gb < 0 ? NPH_BULK_NULL : NPH_BULK_INT64, ev->size_gb, NULL},
+        };
+        if (nph_bulk_row(b, v, err)) {
+            if (failed)
+                *failed = i;
+            goto cleanup;
+        }
+    }
+    rc = nph_bulk_end(b, 0, err);
+    b = NULL;
+    if (rc == 0 && own)
+        rc = nph_db_commit(db, err);
+cleanup:
+    if (b)
+        nph_bulk_end(b, 1, NULL);
+    if (rc && own)
+        nph_db_rollback(db, NULL);
+    return rc;
 }
 
 int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out)
