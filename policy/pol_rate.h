@@ -186,6 +186,32 @@ int pol_bill_rate(const struct pol_catalog *cat, struct pol_uevents *ev,
                   const struct pol_bill_query *q, struct pol_bill **out, struct nph_error *err);
 void pol_bill_free(struct pol_bill *b);
 
+/* Usage aggregated outside the rating core (the SQL aggregation on PostgreSQL): the seconds
+ * (servers) or GB-seconds (volumes, buckets) of one atom (project, cloud, region when grouped
+ * by it, else NULL, offering for servers, type) inside one piece of the report's cut points
+ * (pol_bill_cuts): the piece starts at `start`, where its price and usage day are taken. */
+struct pol_usage_row {
+    const char *project, *cloud, *region, *offering;
+    enum pol_rtype type;
+    int64_t start; /* a cut point, from <= start < to */
+    int64_t units;
+};
+
+/* The cut points of q's [from, to), sorted, distinct, first `from`, last `to`: every UTC
+ * midnight inside and every price validity boundary (offerings and meters, every cloud) inside.
+ * Usage split at these points and summed per atom and piece is what pol_bill_rate_usage rates.
+ * *cuts is malloc'd. */
+int pol_bill_cuts(const struct pol_catalog *cat, const struct pol_bill_query *q, int64_t **cuts,
+                  size_t *n, struct nph_error *err);
+
+/* Rate aggregated usage rows for q: the same buckets, prices, conversion and rounding as
+ * pol_bill_rate, so the bill is identical to rating the events themselves (q->open_end and
+ * the interval rules were applied by whoever aggregated). Errors name the project and cloud,
+ * not a resource (callers wanting the resource re-rate the events). */
+int pol_bill_rate_usage(const struct pol_catalog *cat, const struct pol_usage_row *rows, size_t n,
+                        const struct pol_bill_query *q, struct pol_bill **out,
+                        struct nph_error *err);
+
 /* Unit of a line: "hour" for servers, "GB-month" for volumes and buckets. */
 const char *pol_bill_unit(enum pol_rtype t);
 /* Quantity of a line in its unit, half-even to 6 decimals, trailing zeros trimmed ("12.5"). */
