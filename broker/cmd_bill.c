@@ -189,14 +189,18 @@ int cmd_bill(int argc, char **argv)
     } else {
         int64_t now = nph_clock_now() / NPH_USEC_PER_SEC;
         rc = 1;
-        if (usage_open_store(&cfg, &store, &err) || !(db = nph_store_acquire(store, &err)) ||
-            usage_ledger_load(db, INT64_MIN / NPH_USEC_PER_SEC, q.to, NULL, &ev, &err))
+        if (usage_open_store(&cfg, &store, &err) || !(db = nph_store_acquire(store, &err)))
             goto fail;
         if (now < q.open_end)
             q.open_end = now;
         rc = 2;
+        /* PostgreSQL: aggregated in SQL; SQLite: the events rated in memory */
+        if (usage_bill(db, cat, &q, NULL, &bill, &err)) {
+            rc = err.code == NPH_E_INVALID ? 2 : 1;
+            goto fail;
+        }
     }
-    if (pol_bill_rate(cat, &ev, &q, &bill, &err))
+    if (!bill && pol_bill_rate(cat, &ev, &q, &bill, &err))
         goto fail;
     rc = 1;
     if (bill_render(bill, format, &doc, &dlen, &err))
