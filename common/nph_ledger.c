@@ -8,6 +8,8 @@
 #include "nph_clock.h"
 #include "nph_id.h"
 
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 
 static const struct nph_migration ledger_migrations[] = {
@@ -44,6 +46,54 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
                              err);
 }
 
+/* Event ids are time-ordered UUIDs (version 7 layout: 48 bits of Unix milliseconds, then a
+ * 62-bit sequence that starts at a random value each millisecond and counts up), so that ids
+ * written later sort later (the tie-break of events with the same time is the order they were
+ * written in) and index inserts append instead of landing at random pages. */
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t id_ms = -1;
+static uint64_t id_seq;
+
+static int ledger_ids(char (*out)[NPH_UUID_LEN + 1], size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int64_t ms = nph_clock_now() / 1000;
+    int rc = 0;
+    pthread_mutex_lock(&id_lock);
+    if (ms > id_ms) {
+        uint64_t r = 0;
+        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+            rc = -1;
+        id_ms = ms;
+        id_seq = r >> 3; /* room to count up within the millisecond */
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t b[16];
+        uint64_t q = id_seq++ & ((1ULL << 62) - 1);
+        if (q == (1ULL << 62) - 1) /* a sequence exhausted: borrow the next millisecond */
+            id_ms++;
+        for (int k = 0; k < 6; k++)
+            b[k] = (uint8_t)((uint64_t)id_ms >> (40 - 8 * k));
+        b[6] = (uint8_t)(0x70 | ((q >> 58) & 0x0f));
+        b[7] = (uint8_t)(q >> 50);
+        b[8] = (uint8_t)(0x80 | ((q >> 44) & 0x3f));
+        for (int k = 9; k < 14; k++)
+            b[k] = (uint8_t)(q >> (36 - 8 * (k - 9)));
+        b[14] = (uint8_t)((q & 0x0f) << 4);
+        b[15] = 0;
+        char *p = out[i];
+        for (int k = 0; k < 16; k++) {
+            if (k == 4 || k == 6 || k == 8 || k == 10)
+                *p++ = '-';
+            *p++ = hex[b[k] >> 4];
+            *p++ = hex[b[k] & 15];
+        }
+        *p = '\0';
+    }
+    pthread_mutex_unlock(&id_lock);
+    return rc;
+}
+
 static int event_valid(const struct nph_ledger_event *ev, struct nph_error *err)
 {
     if (!ev->resource_id || !ev->resource_type || !ev->project_id || !ev->cloud)
@@ -61,7 +111,7 @@ int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, stru
     int rc;
     if (event_valid(ev, err))
         return -1;
-    if (nph_uuid4(id))
+    if (ledger_ids(&id, 1))
         return nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
     st = nph_db_prepare(db,
                         "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
@@ -116,7 +166,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
     for (size_t i = 0; i < n; i++) {
         const struct nph_ledger_event *ev = &evs[i];
         char id[NPH_UUID_LEN + 1];
-        if (nph_uuid4(id)) {
+        if (ledger_ids(&id, 1)) {
             nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
             goto cleanup;
         }

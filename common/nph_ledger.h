@@ -45,7 +45,8 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
 
 /* Append ev with db (inside the caller's transaction if one is open). resource_id,
  * resource_type, project_id and cloud are required (NPH_E_INVALID otherwise). Returns 0, or -1
- * with the store's error. The event id is a new UUID. */
+ * with the store's error. The event id is a new time-ordered UUID (ids written later sort
+ * later). */
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err);
 
 /* Append n events at once (ingestion, `nephele usage import`): every event is checked first

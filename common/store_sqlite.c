@@ -73,7 +73,7 @@ static int sqlite_connect(struct nph_db *db, const char *target, struct nph_erro
     sqlite3_busy_timeout(h, SQLITE_BUSY_TIMEOUT_MS);
     rc = sqlite3_exec(h,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      " PRAGMA foreign_keys=ON;",
+                      " PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
                       NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         sqlite_fail(h, rc, "configuring the connection", NULL, err);
