@@ -23,6 +23,7 @@ struct nph_app {
     struct http_server *http;
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
+    struct meter_poller *meters;  /* samples of the native servers (app_start), or NULL */
 };
 
 /* Open the store, apply migrations, open the identity service, bootstrap when the store is
@@ -69,6 +70,7 @@ extern const struct http_route compat_nova_routes[];
 extern const struct http_route api_v1_routes[];
 /* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */
 extern const struct http_route api_billing_routes[];
+extern const struct http_route api_meters_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 

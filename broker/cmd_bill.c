@@ -108,12 +108,14 @@ int cmd_bill(int argc, char **argv)
     json_t *lines = NULL;
     struct pol_catalog *cat = NULL;
     struct pol_uevents ev;
+    struct pol_usamples samples = {0}; /* sample lines of --events: read, not rated */
     struct pol_bill *bill = NULL;
     struct pol_bill_query q;
     struct nph_store *store = NULL;
     struct nph_db *db = NULL;
     memset(&q, 0, sizeof(q));
     pol_uevents_init(&ev);
+    ev.samples = &samples;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:e:g:f:o:d:h", opts, NULL)) != -1) {
@@ -228,6 +230,7 @@ cleanup:
     nph_store_release(db);
     nph_store_close(store);
     pol_uevents_fini(&ev);
+    pol_usamples_fini(&samples);
     pol_catalog_free(cat);
     json_decref(lines);
     free(etext);

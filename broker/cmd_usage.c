@@ -16,6 +16,7 @@
 #include "app.h"
 #include "nph_clock.h"
 #include "nph_ledger.h"
+#include "nph_meter.h"
 #include "pol_time.h"
 
 #define USAGE_MAX_FILE ((size_t)1 << 30)
@@ -105,7 +106,8 @@ int usage_open_store(const struct nph_config *cfg, struct nph_store **out, struc
     struct nph_store *s = NULL;
     if (strncmp(cfg->store_url, "sqlite:", 7) == 0 && app_mkdir_p(cfg->data_dir, err))
         return -1;
-    if (nph_store_open(cfg->store_url, 1, &s, err) || nph_ledger_migrate(s, NULL, err)) {
+    if (nph_store_open(cfg->store_url, 1, &s, err) || nph_ledger_migrate(s, NULL, err) ||
+        nph_meter_migrate(s, NULL, err)) {
         nph_store_close(s);
         return -1;
     }
@@ -422,10 +424,63 @@ int usage_ledger_import(struct nph_db *db, const struct pol_uevents *ev, struct 
         }
     }
     free(le);
+    if (ev->samples && ev->samples->n) {
+        const struct pol_usamples *sl = ev->samples;
+        struct nph_meter_sample *ms = calloc(sl->n, sizeof(*ms));
+        size_t bad = sl->n;
+        if (!ms) {
+            nph_db_rollback(db, NULL);
+            return nph_error_nomem(err);
+        }
+        for (size_t i = 0; i < sl->n; i++) {
+            const struct pol_usample *u = &sl->v[i];
+            ms[i] = (struct nph_meter_sample){u->ts * NPH_USEC_PER_SEC,
+                                              u->resource,
+                                              pol_rtype_name(u->type),
+                                              u->project,
+                                              u->cloud,
+                                              u->meter,
+                                              u->value,
+                                              u->period,
+                                              u->max,
+                                              u->count};
+        }
+        int rc = nph_meter_append_many(db, ms, sl->n, &bad, err);
+        free(ms);
+        if (rc) {
+            nph_db_rollback(db, NULL);
+            return bad < sl->n ? nph_error_prefix(err, "line %zu", sl->v[bad].line) : -1;
+        }
+    }
     return nph_db_commit(db, err);
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
+
+static int export_sample(void *ctx, const struct nph_meter_sample *m, struct nph_error *err)
+{
+    struct pol_usample u = {0};
+    if (pol_rtype_parse(m->resource_type, &u.type) < 0)
+        return 0;
+    u.ts = us_to_s(m->ts);
+    u.resource = (char *)m->resource_id;
+    u.project = (char *)m->project_id;
+    u.cloud = (char *)m->cloud;
+    u.meter = (char *)m->meter;
+    u.value = m->value;
+    u.period = m->period;
+    u.max = m->max;
+    u.count = m->count;
+    json_t *j = pol_usample_to_json(&u);
+    char *line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!line)
+        return nph_error_nomem(err);
+    fputs(line, ctx);
+    fputc('\n', ctx);
+    free(line);
+    return 0;
+}
 
 static int do_export(struct nph_db *db, int64_t from, int64_t to, FILE *out, struct nph_error *err)
 {
@@ -446,6 +501,9 @@ static int do_export(struct nph_db *db, int64_t from, int64_t to, FILE *out, str
         fputc('\n', out);
         free(s);
     }
+    if (nph_meter_scan(db, from * NPH_USEC_PER_SEC, to * NPH_USEC_PER_SEC, NULL, NULL, NULL,
+                       export_sample, out, err) < 0)
+        goto cleanup;
     if (fflush(out) || ferror(out)) {
         nph_error_set(err, NPH_E_IO, "writing the export failed: %s", strerror(errno));
         goto cleanup;
@@ -474,6 +532,7 @@ int cmd_usage(int argc, char **argv)
     struct nph_store *store = NULL;
     struct nph_db *db = NULL;
     struct pol_uevents ev;
+    struct pol_usamples samples = {0};
     char *text = NULL;
     size_t len = 0;
     int64_t from = 0, to = 0;
@@ -539,6 +598,7 @@ int cmd_usage(int argc, char **argv)
     }
     if (file) {
         /* Validate the whole file before touching the store. */
+        ev.samples = &samples;
         if (!(text = usage_read_file(file, USAGE_MAX_FILE, &len, &err)) ||
             pol_uevents_parse(&ev, file, text, len, &err)) {
             usage_err(sub, &err);
@@ -558,8 +618,8 @@ int cmd_usage(int argc, char **argv)
             rc = err.code == NPH_E_INVALID ? 2 : 1;
             goto cleanup;
         }
-        fprintf(stderr, "imported %zu event(s) from %s into %s\n", ev.n, file,
-                nph_store_url_redacted(store));
+        fprintf(stderr, "imported %zu event(s) and %zu sample(s) from %s into %s\n", ev.n,
+                samples.n, file, nph_store_url_redacted(store));
     } else {
         FILE *out = output ? fopen(output, "w") : stdout;
         if (!out) {
@@ -579,6 +639,7 @@ cleanup:
     nph_store_release(db);
     nph_store_close(store);
     pol_uevents_fini(&ev);
+    pol_usamples_fini(&samples);
     free(text);
     nph_config_fini(&cfg);
     return rc;

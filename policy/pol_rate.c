@@ -217,6 +217,133 @@ int pol_uevent_from_json(const json_t *obj, struct pol_uevent *ev, struct nph_er
     return 0;
 }
 
+void pol_usamples_fini(struct pol_usamples *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].resource);
+        free(l->v[i].project);
+        free(l->v[i].cloud);
+        free(l->v[i].meter);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+static int int_field(const json_t *obj, const char *key, int required, int64_t dflt, int64_t *out,
+                     struct nph_error *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            return nph_error_set(err, NPH_E_INVALID, "'%s' is required", key);
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return nph_error_set(err, NPH_E_INVALID, "'%s' must be a non-negative integer", key);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int pol_usample_from_json(const json_t *obj, struct pol_usample *smp, struct nph_error *err)
+{
+    static const char *const keys[] = {"ts",    "event", "resource", "type", "project", "cloud",
+                                       "meter", "value", "period",   "max",  "count",   NULL};
+    const char *ts, *type, *k;
+    const json_t *v;
+    int64_t us;
+    struct pol_usample e;
+    memset(&e, 0, sizeof(e));
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int ok = 0;
+        for (int i = 0; keys[i]; i++)
+            ok |= strcmp(keys[i], k) == 0;
+        if (!ok)
+            return nph_error_set(err, NPH_E_INVALID,
+                                 "unknown key '%.64s' in a sample line (expected ts, event, "
+                                 "resource, type, project, cloud, meter, value, period, max, "
+                                 "count)",
+                                 k);
+    }
+    if (str_field(obj, "ts", 1, &ts, err) || str_field(obj, "type", 1, &type, err) ||
+        str_field(obj, "resource", 1, (const char **)&e.resource, err) ||
+        str_field(obj, "project", 1, (const char **)&e.project, err) ||
+        str_field(obj, "cloud", 0, (const char **)&e.cloud, err) ||
+        str_field(obj, "meter", 1, (const char **)&e.meter, err) ||
+        int_field(obj, "value", 1, 0, &e.value, err) ||
+        int_field(obj, "period", 0, 0, &e.period, err) ||
+        int_field(obj, "max", 0, e.value, &e.max, err) ||
+        int_field(obj, "count", 0, 1, &e.count, err))
+        return -1;
+    if (!strchr(ts, 'T') || nph_time_parse(ts, &us) < 0)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "'ts' must be an RFC 3339 time such as \"2026-11-01T08:00:00Z\", "
+                             "got '%.64s'",
+                             ts);
+    e.ts = us >= 0 ? us / NPH_USEC_PER_SEC : -((-us + NPH_USEC_PER_SEC - 1) / NPH_USEC_PER_SEC);
+    if (pol_rtype_parse(type, &e.type) < 0)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "'type' must be server, volume or bucket, got '%.64s'", type);
+    if (e.period != 0 && e.period != 3600)
+        return nph_error_set(err, NPH_E_INVALID, "'period' must be 0 (raw) or 3600 (hourly)");
+    if (e.count < 1 || (e.period == 0 && (e.count != 1 || e.max != e.value)))
+        return nph_error_set(err, NPH_E_INVALID,
+                             "'max' and 'count' are for hourly rows (period 3600); 'count' is "
+                             "at least 1");
+    *smp = e;
+    return 0;
+}
+
+json_t *pol_usample_to_json(const struct pol_usample *s)
+{
+    char ts[32];
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    pol_time_format(s->ts, ts, sizeof(ts));
+    if (json_object_set_new(o, "ts", json_string(ts)) ||
+        json_object_set_new(o, "event", json_string("sample")) ||
+        json_object_set_new(o, "resource", json_string(s->resource)) ||
+        json_object_set_new(o, "type", json_string(pol_rtype_name(s->type))) ||
+        json_object_set_new(o, "project", json_string(s->project)) ||
+        json_object_set_new(o, "cloud", s->cloud ? json_string(s->cloud) : json_null()) ||
+        json_object_set_new(o, "meter", json_string(s->meter)) ||
+        json_object_set_new(o, "value", json_integer(s->value)) ||
+        (s->period && (json_object_set_new(o, "period", json_integer(s->period)) ||
+                       json_object_set_new(o, "max", json_integer(s->max)) ||
+                       json_object_set_new(o, "count", json_integer(s->count))))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int usamples_add(struct pol_usamples *l, const struct pol_usample *s, struct nph_error *err)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        struct pol_usample *nv = realloc(l->v, nc * sizeof(*nv));
+        if (!nv)
+            return nph_error_nomem(err);
+        l->v = nv;
+        l->cap = nc;
+    }
+    struct pol_usample *d = &l->v[l->n];
+    *d = *s;
+    d->resource = d->project = d->cloud = d->meter = NULL;
+    if (dup_opt(&d->resource, s->resource) || dup_opt(&d->project, s->project) ||
+        dup_opt(&d->cloud, s->cloud) || dup_opt(&d->meter, s->meter)) {
+        free(d->resource);
+        free(d->project);
+        free(d->cloud);
+        free(d->meter);
+        return nph_error_nomem(err);
+    }
+    l->n++;
+    return 0;
+}
+
 json_t *pol_uevent_to_json(const struct pol_uevent *ev)
 {
     char ts[32];
@@ -243,7 +370,7 @@ json_t *pol_uevent_to_json(const struct pol_uevent *ev)
 int pol_uevents_parse(struct pol_uevents *l, const char *name, const char *buf, size_t len,
                       struct nph_error *err)
 {
-    size_t start_n = l->n, line = 0;
+    size_t start_n = l->n, line = 0, start_samples = l->samples ? l->samples->n : 0;
     const char *p = buf, *end = buf + len;
     name = name ? name : "<events>";
     while (p < end) {
@@ -267,6 +394,18 @@ int pol_uevents_parse(struct pol_uevents *l, const char *name, const char *buf, 
             goto fail;
         }
         rc = pol_uevent_from_json(obj, &ev, &e2);
+        if (rc == 1 && l->samples) {
+            struct pol_usample smp;
+            if (pol_usample_from_json(obj, &smp, &e2) == 0) {
+                smp.line = line;
+                rc = usamples_add(l->samples, &smp, err);
+                json_decref(obj);
+                if (rc < 0)
+                    goto fail;
+                continue;
+            }
+            rc = -1;
+        }
         if (rc == 1) {
             json_decref(obj);
             nph_error_set(err, NPH_E_INVALID,
@@ -293,6 +432,13 @@ int pol_uevents_parse(struct pol_uevents *l, const char *name, const char *buf, 
 fail:
     while (l->n > start_n)
         uevent_strings_free(&l->v[--l->n]);
+    while (l->samples && l->samples->n > start_samples) {
+        struct pol_usample *d = &l->samples->v[--l->samples->n];
+        free(d->resource);
+        free(d->project);
+        free(d->cloud);
+        free(d->meter);
+    }
     return -1;
 }
 

@@ -56,10 +56,36 @@ struct pol_uevent {
     size_t line;     /* 1-based line in the file it came from, or 0 */
 };
 
+/* One metering sample line: {"ts", "event": "sample", "resource", "type", "project",
+ * "cloud", "meter", "value"} plus, for a downsampled row, "period" (3600), "max" and "count".
+ * Strings are owned by the list that holds it. */
+struct pol_usample {
+    int64_t ts; /* UTC seconds */
+    enum pol_rtype type;
+    char *resource, *project, *cloud; /* cloud may be NULL */
+    char *meter;
+    int64_t value, period, max, count;
+    size_t line;
+};
+
+struct pol_usamples {
+    struct pol_usample *v;
+    size_t n, cap;
+};
+
 struct pol_uevents {
     struct pol_uevent *v;
     size_t n, cap;
+    /* When set, pol_uevents_parse collects sample lines here; when NULL it refuses them. */
+    struct pol_usamples *samples;
 };
+
+void pol_usamples_fini(struct pol_usamples *l);
+/* Validate a sample line (event "sample") into *s with borrowed strings. 0, or -1 with err. */
+int pol_usample_from_json(const json_t *obj, struct pol_usample *s, struct nph_error *err);
+/* The JSON-lines object of a sample (a new reference, keys in the documented order; "period",
+ * "max" and "count" only for a downsampled row), NULL on nomem. */
+json_t *pol_usample_to_json(const struct pol_usample *s);
 
 /* "created", ... / "server", ...; NULL for an out-of-range value. */
 const char *pol_uev_kind_name(enum pol_uev_kind k);

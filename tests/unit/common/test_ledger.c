@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "nph_ledger.h"
+#include "nph_meter.h"
 #include "nph_store.h"
 
 struct fixture {
@@ -37,7 +38,8 @@ static int setup_sqlite(void **state)
         return -1;
     }
     snprintf(url, sizeof(url), "sqlite://%s/ledger.db", f->dir);
-    if (nph_store_open(url, 2, &f->s, &err) || nph_ledger_migrate(f->s, NULL, &err)) {
+    if (nph_store_open(url, 2, &f->s, &err) || nph_ledger_migrate(f->s, NULL, &err) ||
+        nph_meter_migrate(f->s, NULL, &err)) {
         fprintf(stderr, "opening %s: %s (%s)\n", url, err.msg, err.detail);
         nph_store_close(f->s);
         rmdir(f->dir);
@@ -61,7 +63,8 @@ static int setup_pg(void **state)
                       "cases (run under tests/pg_throwaway.sh to get a server)\n");
         return 0;
     }
-    if (nph_store_open(url, 2, &f->s, &err) || nph_ledger_migrate(f->s, NULL, &err)) {
+    if (nph_store_open(url, 2, &f->s, &err) || nph_ledger_migrate(f->s, NULL, &err) ||
+        nph_meter_migrate(f->s, NULL, &err)) {
         fprintf(stderr, "opening %s: %s (%s)\n", url, err.msg, err.detail);
         nph_store_close(f->s);
         free(f);
@@ -103,7 +106,8 @@ static struct nph_db *fresh(void **state)
     db = nph_store_acquire(f->s, &err);
     assert_non_null(db);
     assert_int_equal(nph_db_exec(db,
-                                 "DELETE FROM ledger_event; DROP TABLE IF EXISTS bulk_t;"
+                                 "DELETE FROM ledger_event; DELETE FROM meter_sample;"
+                                 " DROP TABLE IF EXISTS bulk_t;"
                                  " CREATE TABLE bulk_t (k TEXT PRIMARY KEY, n BIGINT, s TEXT)",
                                  &err),
                      0);
@@ -305,10 +309,91 @@ static void test_bulk_conflict_and_abort(void **state)
     nph_store_release(db);
 }
 
+/* ---- metering samples (nph_meter) ---------------------------------------------------------- */
+
+#define H ((int64_t)3600 * 1000000)
+
+struct msum {
+    int n;
+    int64_t value_sum, last_value, last_period, last_max, last_count;
+};
+
+static int msum_visit(void *ctx, const struct nph_meter_sample *s, struct nph_error *err)
+{
+    struct msum *m = ctx;
+    (void)err;
+    m->n++;
+    m->value_sum += s->value;
+    m->last_value = s->value;
+    m->last_period = s->period;
+    m->last_max = s->max;
+    m->last_count = s->count;
+    return 0;
+}
+
+/* Raw samples of whole hours past raw_keep fold into one hourly row (average rounded down,
+ * maximum, count); the current hour stays raw; rows past the retention go. */
+static void test_meter_compact(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    struct nph_meter_sample s[8];
+    int64_t now = 100 * H + 30 * 60 * 1000000LL, down = -1, gone = -1;
+    size_t bad = 99;
+    /* now = 100:30, raw_keep 1 h: raw samples before 99:00 fold. Hour 97: 10, 20, 25 (average
+     * 18.33 -> 18, max 25); hour 98: 7; hour 99 and 100 stay raw; hour 2 folds too, and its
+     * hourly row is past the 90-hour retention (before 10:30). */
+    const int64_t at[] = {97 * H,     97 * H + 60, 97 * H + H - 1, 98 * H + 5,
+                          99 * H + 7, 100 * H,     2 * H,          2 * H + 1};
+    const int64_t val[] = {10, 20, 25, 7, 3, 1, 1000, 2000};
+    for (int i = 0; i < 8; i++)
+        s[i] = (struct nph_meter_sample){at[i], "srv-1", "server", "p1",   "home",
+                                         "cpu", val[i],  0,        val[i], 1};
+    assert_int_equal(nph_meter_append_many(db, s, 8, &bad, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample"), 8);
+    assert_int_equal(nph_meter_compact(db, now, H, 90 * H, &down, &gone, &err), 0);
+    assert_int_equal(down, 6); /* hours 2, 2, 97 x 3, 98 */
+    assert_int_equal(gone, 1); /* the hourly row of hour 2 */
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample WHERE period = 0"), 2);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample WHERE period = 3600"), 2);
+    struct msum m = {0};
+    assert_int_equal(nph_meter_scan(db, 97 * H, 98 * H, "srv-1", NULL, "cpu", msum_visit, &m, &err),
+                     0);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.last_value, 18);
+    assert_int_equal(m.last_max, 25);
+    assert_int_equal(m.last_count, 3);
+    assert_int_equal(m.last_period, 3600);
+    /* compacting again changes nothing */
+    assert_int_equal(nph_meter_compact(db, now, H, 90 * H, &down, &gone, &err), 0);
+    assert_int_equal(down, 0);
+    assert_int_equal(gone, 0);
+    /* filters: another project sees nothing; a meter name filters */
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(nph_meter_scan(db, 0, INT64_MAX, NULL, "p2", NULL, msum_visit, &m, &err), 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(
+        nph_meter_scan(db, 0, INT64_MAX, NULL, "p1", "disk.read.bytes", msum_visit, &m, &err), 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(nph_meter_scan(db, 0, INT64_MAX, NULL, NULL, NULL, msum_visit, &m, &err), 0);
+    assert_int_equal(m.n, 4);
+    assert_int_equal(m.value_sum, 18 + 7 + 3 + 1);
+    /* a bad sample writes nothing */
+    s[1].meter = NULL;
+    assert_int_equal(nph_meter_append_many(db, s, 3, &bad, &err), -1);
+    assert_int_equal(bad, 1);
+    s[1].meter = "cpu";
+    s[2].period = 60;
+    assert_int_equal(nph_meter_append_many(db, s, 3, &bad, &err), -1);
+    assert_int_equal(bad, 2);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample"), 4);
+    nph_store_release(db);
+}
+
 #define LEDGER_TESTS                                                                               \
     cmocka_unit_test(test_many_round_trip), cmocka_unit_test(test_many_invalid_writes_nothing),    \
         cmocka_unit_test(test_many_joins_transaction), cmocka_unit_test(test_many_large),          \
-        cmocka_unit_test(test_bulk_conflict_and_abort)
+        cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_meter_compact)
 
 int main(void)
 {
