@@ -1,9 +1,10 @@
 /*
  * cmd_usage.c - `nephele usage export --from T --to T [--output F]` writes the ledger's events
- * of [from, to) as JSON lines; `nephele usage import FILE` validates every line of such a file
- * and appends them all in one transaction, or none (docs/billing.md). Both talk to the store
- * named by the configuration directly, so they are operator (administrator) commands: whoever
- * can run them holds the store's credentials.
+ * and the metering samples of [from, to) as JSON lines; `nephele usage import FILE` validates
+ * every line of such a file and appends them all in one transaction (bulk loads), or none
+ * (docs/billing.md). Both talk to the store named by the configuration directly, so they are
+ * operator (administrator) commands: whoever can run them holds the store's credentials. Also
+ * the report's aggregation in SQL on PostgreSQL (usage_bill_sql).
  */
 #include "cmd_usage.h"
 
@@ -25,10 +26,10 @@ static const char usage_usage[] =
     "usage: nephele usage export --from TIME --to TIME [--output FILE] [--config FILE]\n"
     "                            [--data-dir DIR]\n"
     "       nephele usage import FILE [--config FILE] [--data-dir DIR]\n"
-    "\nThe ledger (lifecycle events of servers, volumes and buckets on every cloud) as JSON\n"
-    "lines, one event per line (docs/billing.md). export writes the events with\n"
-    "FROM <= ts < TO; import checks every line first and then appends them all in one\n"
-    "transaction, or none; an error names the line. TIME is YYYY-MM-DD (midnight UTC) or\n"
+    "\nThe ledger (lifecycle events of servers, volumes and buckets on every cloud) and the\n"
+    "metering samples as JSON lines, one per line (docs/billing.md). export writes the events,\n"
+    "then the samples, with FROM <= ts < TO; import checks every line first and then appends\n"
+    "them all in one transaction, or none; an error names the line. TIME is YYYY-MM-DD (midnight UTC) or\n"
     "YYYY-MM-DDTHH:MM:SSZ. Both use the store of the configuration (operators only).\n"
     "\noptions:\n"
     "  -c, --config FILE    the broker's configuration (store.url, data_dir)\n"
