@@ -157,7 +157,7 @@ static int sw_begin(struct http_req *req, struct http_resp *resp, struct sw_ctx 
         if (app_authenticate(req, err))
             return -1;
         c->tok = req->auth;
-        c->admin = ident_token_is_admin(c->tok);
+        c->admin = ident_token_is_admin(c->tok) || ident_token_has_role(c->tok, "ResellerAdmin");
         c->owner =
             c->tok->scope == IDENT_SCOPE_PROJECT && strcmp(c->tok->scope_id, c->project) == 0;
     }
@@ -573,11 +573,16 @@ done:
     return rc;
 }
 
+static int sw_account_bulk_(struct http_req *req, struct http_resp *resp, struct nph_error *err);
+static int sw_bulk_delete(struct sw_ctx *c, struct nph_error *err);
+
 static int sw_account_post_(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct sw_ctx c;
     json_t *changes;
     int rc = -1;
+    if (http_req_query(req, "bulk-delete"))
+        return sw_account_bulk_(req, resp, err);
     if (sw_begin(req, resp, &c, err))
         return -1;
     if (!c.owner && !c.admin)
@@ -603,6 +608,281 @@ static int sw_account_post_(struct http_req *req, struct http_resp *resp, struct
     }
     json_decref(changes);
     return rc;
+}
+
+/* ---- bulk operations (Swift's bulk middleware) ------------------------------------------------
+ */
+
+static void url_decode(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && r[1] && r[2] &&
+            (hi = (r[1] >= '0' && r[1] <= '9')               ? r[1] - '0'
+                  : (r[1] | 32) >= 'a' && (r[1] | 32) <= 'f' ? (r[1] | 32) - 'a' + 10
+                                                             : -1) >= 0 &&
+            (lo = (r[2] >= '0' && r[2] <= '9')               ? r[2] - '0'
+                  : (r[2] | 32) >= 'a' && (r[2] | 32) <= 'f' ? (r[2] | 32) - 'a' + 10
+                                                             : -1) >= 0 &&
+            (hi || lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+static int bulk_reply(struct http_req *req, struct http_resp *resp, const char *count_name,
+                      int done, int not_found, const char *status, json_t *errors)
+{
+    const char *acc = http_req_header(req, "Accept");
+    if (acc && strstr(acc, "application/json")) {
+        json_t *b = json_pack("{s:i,s:s,s:s,s:O}", count_name, done, "Response Status", status,
+                              "Response Body", "", "Errors", errors);
+        if (not_found >= 0)
+            json_object_set_new(b, "Number Not Found", json_integer(not_found));
+        return http_resp_json(resp, 200, b);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    size_t i;
+    json_t *e;
+    if (!f)
+        return -1;
+    fprintf(f, "%s: %d\n", count_name, done);
+    if (not_found >= 0)
+        fprintf(f, "Number Not Found: %d\n", not_found);
+    fprintf(f, "Response Body: \nResponse Status: %s\nErrors: \n", status);
+    json_array_foreach(errors, i, e)
+    {
+        fprintf(f, "%s, %s\n", json_string_value(json_array_get(e, 0)),
+                json_string_value(json_array_get(e, 1)));
+    }
+    fclose(f);
+    free(resp->body);
+    resp->body = buf;
+    resp->body_len = len;
+    resp->status = 200;
+    resp->content_type = CT_TEXT;
+    return 0;
+}
+
+/* DELETE or POST <account>?bulk-delete: the body lists "/container/object" or "/container"
+ * (URL-encoded), one a line, deleted in order. */
+static int sw_bulk_delete(struct sw_ctx *c, struct nph_error *err)
+{
+    struct http_req *req = c->req;
+    char *body, *line, *save = NULL;
+    int deleted = 0, not_found = 0, rc;
+    json_t *errors = json_array();
+    if (!c->owner && !c->admin) {
+        json_decref(errors);
+        return deny(c, err);
+    }
+    body = strndup(req->body ? req->body : "", req->body_len);
+    if (!body) {
+        json_decref(errors);
+        return nph_error_nomem(err);
+    }
+    for (line = strtok_r(body, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        struct nph_error e = NPH_ERROR_INIT;
+        char *slash;
+        url_decode(line);
+        while (*line == '/')
+            line++;
+        if (!*line)
+            continue;
+        slash = strchr(line, '/');
+        if (slash && slash[1]) {
+            *slash = '\0';
+            rc = local_object_delete(app_of(req)->object, c->account, line, slash + 1, &e);
+            *slash = '/';
+        } else {
+            if (slash)
+                *slash = '\0';
+            rc = local_object_container_delete(app_of(req)->object, c->account, line, &e);
+        }
+        if (rc == 0)
+            deleted++;
+        else if (e.code == NPH_E_NOT_FOUND)
+            not_found++;
+        else
+            json_array_append_new(
+                errors,
+                json_pack("[s,s]", line, e.code == NPH_E_CONFLICT ? "409 Conflict" : "500 Error"));
+    }
+    free(body);
+    rc = bulk_reply(req, c->resp, "Number Deleted", deleted, not_found,
+                    json_array_size(errors) ? "400 Bad Request" : "200 OK", errors);
+    json_decref(errors);
+    return rc ? nph_error_nomem(err) : 0;
+}
+
+static int64_t tar_octal(const unsigned char *p, size_t n)
+{
+    int64_t v = 0;
+    for (size_t i = 0; i < n && p[i]; i++) {
+        if (p[i] == ' ')
+            continue;
+        if (p[i] < '0' || p[i] > '7')
+            return -1;
+        v = v * 8 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* PUT <account>?extract-archive=tar: every regular file of an uncompressed tar becomes the
+ * object <rest> of container <first path segment> (created when missing). Each file is copied
+ * into its own temporary file with its MD5 and stored like any upload. */
+static int sw_extract_archive(struct sw_ctx *c, struct nph_error *err)
+{
+    struct http_req *req = c->req;
+    unsigned char hdrb[512];
+    char longname[LOBJ_OBJECT_NAME_MAX + 300] = "";
+    int created = 0, rc = -1;
+    json_t *errors = json_array();
+    const char *fmt = http_req_query(req, "extract-archive");
+    FILE *in = NULL;
+    if (!c->owner && !c->admin) {
+        json_decref(errors);
+        return deny(c, err);
+    }
+    if (!fmt || strcmp(fmt, "tar") != 0) {
+        json_decref(errors);
+        return nph_error_set(err, NPH_E_INVALID, "Unsupported archive format (only 'tar')");
+    }
+    in = req->body_path ? fopen(req->body_path, "rb") : NULL;
+    if (!in) {
+        json_decref(errors);
+        return nph_error_set(err, NPH_E_INTERNAL, "the upload has no file");
+    }
+    while (fread(hdrb, 1, 512, in) == 512) {
+        char name[LOBJ_OBJECT_NAME_MAX + 300];
+        int64_t size;
+        char type = (char)hdrb[156];
+        if (hdrb[0] == 0)
+            break; /* the end-of-archive blocks */
+        size = tar_octal(hdrb + 124, 12);
+        if (size < 0) {
+            nph_error_set(err, NPH_E_INVALID, "Invalid Tar File: bad header");
+            goto done;
+        }
+        if (longname[0]) {
+            snprintf(name, sizeof(name), "%s", longname);
+            longname[0] = '\0';
+        } else if (memcmp(hdrb + 257, "ustar", 5) == 0 && hdrb[345]) {
+            snprintf(name, sizeof(name), "%.155s/%.100s", (char *)hdrb + 345, (char *)hdrb);
+        } else {
+            snprintf(name, sizeof(name), "%.100s", (char *)hdrb);
+        }
+        int64_t padded = (size + 511) / 512 * 512;
+        if (type == 'L') { /* GNU long name: the data is the next entry's name */
+            size_t n = size < (int64_t)sizeof(longname) - 1 ? (size_t)size : sizeof(longname) - 1;
+            if (fread(longname, 1, n, in) != n) {
+                nph_error_set(err, NPH_E_INVALID, "Invalid Tar File: truncated");
+                goto done;
+            }
+            longname[n] = '\0';
+            fseeko(in, (off_t)(padded - (int64_t)n), SEEK_CUR);
+            continue;
+        }
+        if (type != '0' && type != '\0') { /* directories, links, pax headers: skipped */
+            fseeko(in, (off_t)padded, SEEK_CUR);
+            continue;
+        }
+        /* copy the member into a temporary file of its own, hashing it */
+        char tmp[4300], md5[33];
+        const char *nm = name;
+        while (*nm == '/' || (nm[0] == '.' && nm[1] == '/'))
+            nm += nm[0] == '.' ? 2 : 1;
+        snprintf(tmp, sizeof(tmp), "%s/images/nph-upload-XXXXXX", app_of(req)->cfg.data_dir);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+            nph_error_set(err, NPH_E_IO, "cannot store the archive's files");
+            goto done;
+        }
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(md, EVP_md5(), NULL);
+        int64_t left = size;
+        char buf[64 * 1024];
+        int bad = 0;
+        while (left > 0 && !bad) {
+            size_t want = left < (int64_t)sizeof(buf) ? (size_t)left : sizeof(buf);
+            if (fread(buf, 1, want, in) != want || write(fd, buf, want) != (ssize_t)want)
+                bad = 1;
+            EVP_DigestUpdate(md, buf, want);
+            left -= (int64_t)want;
+        }
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned int dl = 0;
+        EVP_DigestFinal_ex(md, d, &dl);
+        EVP_MD_CTX_free(md);
+        nph_hex_encode(d, 16, md5);
+        md5[32] = '\0';
+        close(fd);
+        fseeko(in, (off_t)(padded - size), SEEK_CUR);
+        if (bad) {
+            unlink(tmp);
+            nph_error_set(err, NPH_E_INVALID, "Invalid Tar File: truncated");
+            goto done;
+        }
+        char *slash = strchr(nm, '/');
+        if (!slash || slash == nm || !slash[1]) {
+            unlink(tmp);
+            json_array_append_new(errors, json_pack("[s,s]", nm, "400 Bad Request"));
+            continue;
+        }
+        char cont[LOBJ_CONTAINER_NAME_MAX + 1];
+        snprintf(cont, sizeof(cont), "%.*s", (int)(slash - nm), nm);
+        struct nph_error e = NPH_ERROR_INIT;
+        int was_created = 0;
+        json_t *nochange = json_object();
+        struct lobj_put p;
+        memset(&p, 0, sizeof(p));
+        p.account = c->account;
+        p.container = cont;
+        p.name = slash + 1;
+        p.src_path = tmp;
+        p.size = size;
+        p.quota_size = size;
+        p.md5 = md5;
+        if (local_object_container_put(app_of(req)->object, c->account, cont, nochange,
+                                       &was_created, &e) == 0 &&
+            local_object_put(app_of(req)->object, &p, NULL, &e) == 0) {
+            created++;
+        } else {
+            unlink(tmp);
+            json_array_append_new(errors, json_pack("[s,s]", nm, e.msg));
+        }
+        json_decref(nochange);
+    }
+    rc = bulk_reply(req, c->resp, "Number Files Created", created, -1,
+                    json_array_size(errors) ? "400 Bad Request" : "201 Created", errors)
+             ? nph_error_nomem(err)
+             : 0;
+done:
+    fclose(in);
+    json_decref(errors);
+    return rc;
+}
+
+static int sw_account_bulk_(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct sw_ctx c;
+    if (sw_begin(req, resp, &c, err))
+        return -1;
+    if (strcmp(req->method, "PUT") == 0) {
+        if (!http_req_query(req, "extract-archive"))
+            return nph_error_set(err, NPH_E_METHOD, "Method Not Allowed");
+        return sw_extract_archive(&c, err);
+    }
+    if (!http_req_query(req, "bulk-delete"))
+        return nph_error_set(err, NPH_E_METHOD, "Method Not Allowed");
+    return sw_bulk_delete(&c, err);
 }
 
 /* ---- containers -------------------------------------------------------------------------- */
@@ -1026,6 +1306,85 @@ done:
     return rc;
 }
 
+/* ---- legacy versioned writes (X-Versions-Location) ------------------------------------------
+ * An overwrite first copies the current version to <versions>/<len:03x><name>/<timestamp>; a
+ * DELETE restores the newest saved version (and removes it from the versions container)
+ * instead of deleting, until none is left. */
+
+static const char *versions_of(const json_t *ci)
+{
+    const char *v =
+        json_string_value(json_object_get(json_object_get(ci, "meta"), "x-versions-location"));
+    return v && *v ? v : NULL;
+}
+
+static int version_save(struct sw_ctx *c, const json_t *ci, const char *cont, const char *name,
+                        struct nph_error *err)
+{
+    const char *vc = versions_of(ci);
+    json_t *o, *vci;
+    char vname[LOBJ_OBJECT_NAME_MAX + 64];
+    int64_t m;
+    int rc;
+    if (!vc)
+        return 0;
+    vci = container_for(c, vc, 1, err);
+    if (!vci)
+        return -1;
+    json_decref(vci);
+    o = local_object_get(app_of(c->req)->object, c->account, cont, name, err);
+    if (!o) {
+        if (err->code != NPH_E_NOT_FOUND)
+            return -1;
+        nph_error_clear(err);
+        return 0;
+    }
+    m = json_integer_value(json_object_get(o, "modified"));
+    json_decref(o);
+    snprintf(vname, sizeof(vname), "%03zx%s/%lld.%06lld", strlen(name), name,
+             (long long)(m / NPH_USEC_PER_SEC), (long long)(m % NPH_USEC_PER_SEC));
+    rc = local_object_copy(app_of(c->req)->object, c->account, cont, name, c->account, vc, vname,
+                           NULL, NULL, 0, 0, NULL, err);
+    return rc;
+}
+
+/* 1 when a saved version was restored over name, 0 when there is none, -1 on errors. */
+static int version_restore(struct sw_ctx *c, const json_t *ci, const char *cont, const char *name,
+                           struct nph_error *err)
+{
+    const char *vc = versions_of(ci);
+    char prefix[LOBJ_OBJECT_NAME_MAX + 16];
+    struct lobj_list_params p;
+    json_t *list, *vci;
+    const char *vname;
+    int rc = 0;
+    if (!vc)
+        return 0;
+    vci = container_for(c, vc, 1, err);
+    if (!vci)
+        return -1;
+    json_decref(vci);
+    snprintf(prefix, sizeof(prefix), "%03zx%s/", strlen(name), name);
+    memset(&p, 0, sizeof(p));
+    p.prefix = prefix;
+    p.reverse = 1;
+    p.limit = 1;
+    list = local_object_object_list(app_of(c->req)->object, c->account, vc, &p, err);
+    if (!list)
+        return -1;
+    vname = json_string_value(json_object_get(json_array_get(list, 0), "name"));
+    if (vname) {
+        if (local_object_copy(app_of(c->req)->object, c->account, vc, vname, c->account, cont, name,
+                              NULL, NULL, 0, 0, NULL, err) ||
+            local_object_delete(app_of(c->req)->object, c->account, vc, vname, err))
+            rc = -1;
+        else
+            rc = 1;
+    }
+    json_decref(list);
+    return rc;
+}
+
 /* multipart-manifest=put: validate the segments and build the stored manifest. */
 static int slo_build(struct sw_ctx *c, const char *path, int64_t body_len, json_t **stored,
                      int64_t *total, char slo_etag[33], struct nph_error *err)
@@ -1229,6 +1588,8 @@ static int sw_object_put_(struct http_req *req, struct http_resp *resp, struct n
             p.manifest = s;
         }
     }
+    if (version_save(&c, ci, cont, name, err))
+        goto done;
     p.src_path = req->body_path;
     req->body_path = NULL; /* local_object_put consumes it */
     if (local_object_put(app_of(req)->object, &p, &out, err))
@@ -1572,8 +1933,13 @@ static int sw_object_delete_(struct http_req *req, struct http_resp *resp, struc
             goto done;
         }
     }
-    if (local_object_delete(app_of(req)->object, c.account, cont, name, err))
-        goto done;
+    {
+        int restored = version_restore(&c, ci, cont, name, err);
+        if (restored < 0)
+            goto done;
+        if (!restored && local_object_delete(app_of(req)->object, c.account, cont, name, err))
+            goto done;
+    }
     empty(resp, 204, CT_HTML);
     rc = 0;
 done:
@@ -1612,8 +1978,18 @@ static int sw_object_post_(struct http_req *req, struct http_resp *resp, struct 
                 json_object_del(meta, k);
         }
     }
+    const char *dlo = http_req_header(req, "X-Object-Manifest");
+    if (dlo) {
+        while (*dlo == '/')
+            dlo++;
+        if (*dlo && (!strchr(dlo, '/') || strchr(dlo, '/') == dlo)) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "X-Object-Manifest must be in the format container/prefix");
+            goto done;
+        }
+    }
     if (local_object_update(app_of(req)->object, c.account, cont, name, meta, content_type_of(req),
-                            delete_at, err))
+                            delete_at, dlo, err))
         goto done;
     http_resp_text(resp, 202, CT_HTML,
                    "<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>");
@@ -1666,6 +2042,7 @@ static int sw_object_copy_(struct http_req *req, struct http_resp *resp, struct 
 
 SW_WRAP(sw_account_get)
 SW_WRAP(sw_account_post)
+SW_WRAP(sw_account_bulk)
 SW_WRAP(sw_container_put)
 SW_WRAP(sw_container_post)
 SW_WRAP(sw_container_delete)
@@ -1685,6 +2062,8 @@ const struct http_route compat_swift_routes[] = {
     {"GET", "/object-store/info", sw_info, "object.info", SW},
     {"GET", ACC, sw_account_get, "object.account.get", SW},
     {"POST", ACC, sw_account_post, "object.account.post", SW},
+    {"PUT", ACC, sw_account_bulk, "object.account.extract", SW | HTTP_ROUTE_BODY_TO_FILE},
+    {"DELETE", ACC, sw_account_bulk, "object.account.bulk_delete", SW},
     {"GET", CONT, sw_container_get, "object.container.get", SW},
     {"PUT", CONT, sw_container_put, "object.container.put", SW},
     {"POST", CONT, sw_container_post, "object.container.post", SW},

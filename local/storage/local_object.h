@@ -177,10 +177,11 @@ int local_object_put(struct local_object *lo, const struct lobj_put *p, json_t *
 json_t *local_object_get(struct local_object *lo, const char *account, const char *container,
                          const char *name, struct nph_error *err);
 /* POST: replace the object's metadata (and content type when not NULL; delete_at: 0 keeps,
- * -1 removes, > 0 sets). */
+ * -1 removes, > 0 sets; dlo_manifest not NULL makes the object a dynamic large object over
+ * "container/prefix", "" makes a DLO a plain object again). */
 int local_object_update(struct local_object *lo, const char *account, const char *container,
                         const char *name, const json_t *meta, const char *content_type,
-                        int64_t delete_at, struct nph_error *err);
+                        int64_t delete_at, const char *dlo_manifest, struct nph_error *err);
 int local_object_delete(struct local_object *lo, const char *account, const char *container,
                         const char *name, struct nph_error *err);
 /* Copy src to dst (a hard link of the data; the same kind and manifest). meta NULL keeps the

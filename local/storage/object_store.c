@@ -1175,7 +1175,7 @@ json_t *local_object_get(struct local_object *lo, const char *account, const cha
 
 int local_object_update(struct local_object *lo, const char *account, const char *container,
                         const char *name, const json_t *meta, const char *content_type,
-                        int64_t delete_at, struct nph_error *err)
+                        int64_t delete_at, const char *dlo_manifest, struct nph_error *err)
 {
     struct nph_db *db = obj_db(lo, err);
     json_t *o = NULL;
@@ -1197,6 +1197,23 @@ int local_object_update(struct local_object *lo, const char *account, const char
     if (!metatext) {
         nph_error_nomem(err);
         goto done;
+    }
+    if (dlo_manifest) {
+        int64_t kind = json_integer_value(json_object_get(o, "kind"));
+        if (kind == LOBJ_SLO) {
+            nph_error_set(err, NPH_E_INVALID, "a static large object cannot become a dynamic one");
+            goto done;
+        }
+        st = nph_db_prepare(db,
+                            "UPDATE obj_object SET kind = ?, manifest = ? WHERE account = ?"
+                            " AND container = ? AND name = ?",
+                            err);
+        if (!st || nph_stmt_bind_int64(st, 1, *dlo_manifest ? LOBJ_DLO : LOBJ_PLAIN, err) ||
+            nph_stmt_bind_text(st, 2, *dlo_manifest ? dlo_manifest : NULL, err) ||
+            nph_stmt_bind_text(st, 3, account, err) || nph_stmt_bind_text(st, 4, container, err) ||
+            nph_stmt_bind_text(st, 5, name, err) || nph_stmt_step(st, err) < 0)
+            goto done;
+        nph_stmt_done(st);
     }
     st = nph_db_prepare(db,
                         "UPDATE obj_object SET meta = ?, content_type = ?, delete_at = ?,"
