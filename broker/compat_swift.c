@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "app.h"
 #include "local_object.h"
@@ -141,6 +142,75 @@ static void sw_fault(struct http_resp *resp, const struct nph_error *err)
 }
 
 /* Parse the account and identify the caller (anonymous when there is no token). */
+/* Temporary URLs (Swift's tempurl): ?temp_url_sig=<hmac>&temp_url_expires=<unix time> on an
+ * object, the HMAC over "<METHOD>\n<expires>\n<path>" keyed by the account's
+ * X-Account-Meta-Temp-URL-Key or -Key-2; SHA-1 or SHA-256 as hex, or "sha256:<base64>". A HEAD
+ * is allowed by a GET, HEAD or PUT signature. Returns 1 when valid (the request acts as the
+ * account's owner), 0 otherwise. */
+static int tempurl_valid(struct http_req *req, const char *account, const char *sig,
+                         const char *expires)
+{
+    static const char *const keys[] = {"x-account-meta-temp-url-key",
+                                       "x-account-meta-temp-url-key-2"};
+    static const char *const head_methods[] = {"HEAD", "GET", "PUT"};
+    const char *method = req->method;
+    char *end;
+    long long exp;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *a;
+    int ok = 0;
+    errno = 0;
+    exp = strtoll(expires, &end, 10);
+    if (errno || *end || end == expires || exp <= nph_clock_now() / NPH_USEC_PER_SEC)
+        return 0;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "PUT") != 0)
+        return 0;
+    a = local_object_account_get(app_of(req)->object, account, &err);
+    if (!a)
+        return 0;
+    for (size_t k = 0; k < 2 && !ok; k++) {
+        const char *key = json_string_value(json_object_get(json_object_get(a, "meta"), keys[k]));
+        if (!key || !*key)
+            continue;
+        for (size_t m = 0; m < (strcmp(method, "HEAD") == 0 ? 3u : 1u) && !ok; m++) {
+            const char *mm = strcmp(method, "HEAD") == 0 ? head_methods[m] : method;
+            char body[4400], hex[2 * EVP_MAX_MD_SIZE + 1], b64[200];
+            unsigned char md[EVP_MAX_MD_SIZE];
+            unsigned int mdlen = 0;
+            int n = snprintf(body, sizeof(body), "%s\n%s\n%s", mm, expires, req->path);
+            if (n < 0 || (size_t)n >= sizeof(body))
+                continue;
+            for (int alg = 0; alg < 2 && !ok; alg++) {
+                if (!HMAC(alg ? EVP_sha256() : EVP_sha1(), key, (int)strlen(key),
+                          (const unsigned char *)body, (size_t)n, md, &mdlen))
+                    continue;
+                nph_hex_encode(md, mdlen, hex);
+                hex[2 * mdlen] = '\0';
+                if (strlen(sig) == 2 * mdlen && nph_ct_equal(sig, hex, 2 * mdlen))
+                    ok = 1;
+                if (alg && strncmp(sig, "sha256:", 7) == 0) {
+                    size_t bl = nph_b64_encode(md, mdlen, b64);
+                    while (bl && b64[bl - 1] == '=')
+                        bl--;
+                    size_t sl = strlen(sig + 7);
+                    while (sl && sig[7 + sl - 1] == '=')
+                        sl--;
+                    for (size_t i = 0; i < bl; i++)
+                        b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+                    char norm[200];
+                    snprintf(norm, sizeof(norm), "%.*s", (int)sl, sig + 7);
+                    for (size_t i = 0; i < sl; i++)
+                        norm[i] = norm[i] == '+' ? '-' : norm[i] == '/' ? '_' : norm[i];
+                    if (sl == bl && nph_ct_equal(norm, b64, bl))
+                        ok = 1;
+                }
+            }
+        }
+    }
+    json_decref(a);
+    return ok;
+}
+
 static int sw_begin(struct http_req *req, struct http_resp *resp, struct sw_ctx *c,
                     struct nph_error *err)
 {
@@ -153,6 +223,16 @@ static int sw_begin(struct http_req *req, struct http_resp *resp, struct sw_ctx 
     if (strncmp(c->account, "AUTH_", 5) != 0 || !c->account[5] || strlen(c->account) > 100)
         return nph_error_set(err, NPH_E_NOT_FOUND, "The resource could not be found.");
     c->project = c->account + 5;
+    {
+        const char *sig = http_req_query(req, "temp_url_sig");
+        const char *exp = http_req_query(req, "temp_url_expires");
+        if (sig || exp) {
+            if (req->n_params < 3 || !sig || !exp || !tempurl_valid(req, c->account, sig, exp))
+                return nph_error_set(err, NPH_E_UNAUTHORIZED, "Temp URL invalid");
+            c->owner = 1; /* for this object and method only */
+            return 0;
+        }
+    }
     if (http_req_header(req, "X-Auth-Token")) {
         if (app_authenticate(req, err))
             return -1;

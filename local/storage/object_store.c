@@ -369,7 +369,7 @@ static int usage_of(struct nph_db *db, const char *account, const char *containe
         container ? "SELECT COUNT(*), COALESCE(SUM(stored), 0) FROM obj_object WHERE account = ?"
                     " AND container = ? AND (delete_at IS NULL OR delete_at > ?)"
                   : "SELECT COUNT(*), COALESCE(SUM(stored), 0) FROM obj_object WHERE account = ?"
-                    " AND ? IS NULL AND (delete_at IS NULL OR delete_at > ?)",
+                    " AND COALESCE(?, '') = '' AND (delete_at IS NULL OR delete_at > ?)",
         err);
     int rc;
     if (!st)
@@ -650,12 +650,12 @@ json_t *local_object_container_list(struct local_object *lo, const char *account
              " (SELECT COALESCE(SUM(stored), 0) FROM obj_object o WHERE o.account = c.account"
              " AND o.container = c.name AND (o.delete_at IS NULL OR o.delete_at > ?)),"
              " c.modified_at FROM obj_container c WHERE c.account = ? %s ORDER BY c.name %s",
-             start ? (p->reverse ? "AND c.name < ?" : "AND c.name >= ?") : "AND ? IS NULL",
+             start ? (p->reverse ? "AND c.name < ?" : "AND c.name >= ?") : "",
              p->reverse ? "DESC" : "ASC");
     st = nph_db_prepare(db, sql, err);
     if (st && !nph_stmt_bind_int64(st, 1, now_s(), err) &&
         !nph_stmt_bind_int64(st, 2, now_s(), err) && !nph_stmt_bind_text(st, 3, account, err) &&
-        !nph_stmt_bind_text(st, 4, start, err))
+        (!start || !nph_stmt_bind_text(st, 4, start, err)))
         out = run_listing(st, p, container_list_row, err);
     nph_stmt_done(st);
     nph_store_release(db);
@@ -855,12 +855,12 @@ json_t *local_object_object_list(struct local_object *lo, const char *account,
              "SELECT name, etag, size, content_type, modified_at, kind FROM obj_object"
              " WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?) %s"
              " ORDER BY name %s",
-             start ? (p->reverse ? "AND name < ?" : "AND name >= ?") : "AND ? IS NULL",
+             start ? (p->reverse ? "AND name < ?" : "AND name >= ?") : "",
              p->reverse ? "DESC" : "ASC");
     st = nph_db_prepare(db, sql, err);
     if (st && !nph_stmt_bind_text(st, 1, account, err) &&
         !nph_stmt_bind_text(st, 2, container, err) && !nph_stmt_bind_int64(st, 3, now_s(), err) &&
-        !nph_stmt_bind_text(st, 4, start, err))
+        (!start || !nph_stmt_bind_text(st, 4, start, err)))
         out = run_listing(st, p, object_list_row, err);
     nph_stmt_done(st);
 done:

@@ -153,6 +153,21 @@ B=$(cget -H "Range: bytes=2-5" "$SURL/lst/digits")
 cget -D - -o /dev/null -H 'Range: bytes=10-' "$SURL/lst/digits" | grep -qi '^content-range: bytes \*/10' &&
     pass "416 carries Content-Range: bytes */10" || fail "416 Content-Range"
 
+# ---- temporary URLs ---------------------------------------------------------------------------------
+code -X POST -H 'X-Account-Meta-Temp-URL-Key: s3cret' "$SURL" >/dev/null
+TU=$("$NPH_PYTHON" - "$PROJECT" <<'PY'
+import hmac, hashlib, sys, time
+exp = int(time.time()) + 300
+path = "/object-store/v1/AUTH_%s/lst/digits" % sys.argv[1]
+sig = hmac.new(b"s3cret", ("GET\n%d\n%s" % (exp, path)).encode(), hashlib.sha256).hexdigest()
+print("%s?temp_url_sig=%s&temp_url_expires=%d" % (path, sig, exp))
+PY
+)
+[ "$(curl -s "$NPH_URL$TU")" = 0123456789 ] && pass "temporary URL: GET without a token" || fail "temporary URL GET"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$NPH_URL${TU/temp_url_sig=/temp_url_sig=0}")" = 401 ] &&
+    pass "temporary URL with a bad signature: 401" || fail "bad temporary URL"
+code -X POST -H 'X-Remove-Account-Meta-Temp-URL-Key: x' "$SURL" >/dev/null
+
 # ---- bad input: nothing stored ----------------------------------------------------------------------
 [ "$(code -X PUT -H 'ETag: 00000000000000000000000000000000' --data hello "$SURL/lst/badetag")" = 422 ] &&
     pass "wrong ETag: 422" || fail "wrong ETag: 422"
