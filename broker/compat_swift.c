@@ -81,6 +81,27 @@ static void set_trans_id(struct http_req *req)
     }
 }
 
+struct query_find {
+    const char *key;
+    int found;
+};
+
+static void query_find_cb(const char *key, const char *value, void *ctx)
+{
+    struct query_find *q = ctx;
+    (void)value;
+    if (strcmp(key, q->key) == 0)
+        q->found = 1;
+}
+
+/* Is `key` in the query string, with or without a value ("?bulk-delete")? */
+static int query_has(struct http_req *req, const char *key)
+{
+    struct query_find q = {key, 0};
+    http_req_query_each(req, query_find_cb, &q);
+    return q.found;
+}
+
 static void hdr(struct http_resp *resp, const char *name, const char *value)
 {
     http_resp_header(resp, name, value);
@@ -589,6 +610,18 @@ static int sw_info(struct http_req *req, struct http_resp *resp, struct nph_erro
         "container_quotas", "dlo");
     (void)err;
     json_object_set_new(json_object_get(doc, "swift"), "max_file_size", json_integer(5368709122LL));
+    json_object_set_new(
+        doc, "bulk_delete",
+        json_pack("{s:i,s:i}", "max_deletes_per_request", 10000, "max_failed_deletes", 1000));
+    json_object_set_new(doc, "bulk_upload",
+                        json_pack("{s:i,s:i}", "max_containers_per_extraction", 10000,
+                                  "max_failed_extractions", 1000));
+    json_object_set_new(doc, "tempurl",
+                        json_pack("{s:[s,s,s],s:[s,s]}", "methods", "GET", "HEAD", "PUT",
+                                  "allowed_digests", "sha1", "sha256"));
+    json_object_set_new(
+        doc, "versioned_writes",
+        json_pack("{s:[s,s]}", "allowed_flags", "x-versions-location", "x-history-location"));
     set_trans_id(req);
     hdr(resp, "X-Trans-Id", req->request_id);
     http_resp_json(resp, 200, doc);
@@ -661,7 +694,7 @@ static int sw_account_post_(struct http_req *req, struct http_resp *resp, struct
     struct sw_ctx c;
     json_t *changes;
     int rc = -1;
-    if (http_req_query(req, "bulk-delete"))
+    if (query_has(req, "bulk-delete"))
         return sw_account_bulk_(req, resp, err);
     if (sw_begin(req, resp, &c, err))
         return -1;
@@ -960,7 +993,7 @@ static int sw_account_bulk_(struct http_req *req, struct http_resp *resp, struct
             return nph_error_set(err, NPH_E_METHOD, "Method Not Allowed");
         return sw_extract_archive(&c, err);
     }
-    if (!http_req_query(req, "bulk-delete"))
+    if (!query_has(req, "bulk-delete"))
         return nph_error_set(err, NPH_E_METHOD, "Method Not Allowed");
     return sw_bulk_delete(&c, err);
 }

@@ -993,7 +993,7 @@ static int object_row_put(struct local_object *lo, struct nph_db *db, const stru
     nph_error_clear(err);
     if (quota_check(db, p->account, p->container, cmeta, p->quota_size, old_bytes, had_old, err))
         goto done;
-    metatext = nph_json_dumps(p->meta ? p->meta : json_object());
+    metatext = p->meta ? nph_json_dumps(p->meta) : strdup("{}");
     if (!metatext) {
         nph_error_nomem(err);
         goto done;
