@@ -19,9 +19,11 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity", "keystone", "/identity", "image",         "glance",
-    "/image",   "compute",  "nova",      "/compute/v2.1",
-    "object-store", "swift", "/object-store/v1/AUTH_%(project_id)s", NULL,
+    "identity",     "keystone", "/identity",
+    "image",        "glance",   "/image",
+    "compute",      "nova",     "/compute/v2.1",
+    "object-store", "swift",    "/object-store/v1/AUTH_%(project_id)s",
+    NULL,
 };
 
 /* local_image_locate in the shape compute expects (the service as an opaque context). */
@@ -196,8 +198,11 @@ int app_open(struct nph_app *app, struct nph_error *err)
         struct local_object_opts oo;
         char dir[4096];
         memset(&oo, 0, sizeof(oo));
+        char updir[4096];
         snprintf(dir, sizeof(dir), "%s/objects", app->cfg.data_dir);
+        snprintf(updir, sizeof(updir), "%s/images", app->cfg.data_dir); /* main.c's upload_dir */
         oo.dir = dir;
+        oo.upload_dir = updir;
         oo.region = app->cfg.identity_region;
         json_t *ce;
         size_t ci;
@@ -287,10 +292,9 @@ static struct http_route all_routes[512];
 
 const struct http_route *app_routes(void)
 {
-    const struct http_route *tables[] = {api_native_routes,    api_v1_routes,
-                                         api_billing_routes,   compat_keystone_routes,
-                                         compat_glance_routes, compat_nova_routes,
-                                         compat_swift_routes};
+    const struct http_route *tables[] = {
+        api_native_routes,    api_v1_routes,      api_billing_routes, compat_keystone_routes,
+        compat_glance_routes, compat_nova_routes, compat_swift_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

@@ -55,6 +55,9 @@ struct local_object_opts {
     const char *dir;    /* <data_dir>/objects (created 0700) */
     const char *cloud;  /* the native cloud's name in the ledger (NULL = "local") */
     const char *region; /* may be NULL */
+    /* The HTTP server's upload directory: its leftover "nph-upload-*" files (a broker killed
+     * during an upload) are removed at open, before any server runs. NULL = none. */
+    const char *upload_dir;
 };
 
 int local_object_migrate(struct nph_store *store, int *applied, struct nph_error *err);

@@ -246,6 +246,31 @@ static void sweep(struct local_object *lo, struct nph_db *db)
     }
 }
 
+/* The HTTP server's temporary upload files left by a broker that died mid-upload. */
+static void sweep_uploads(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int removed = 0;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char p[4200];
+        if (strncmp(e->d_name, "nph-upload-", 11) != 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (unlink(p) == 0)
+            removed++;
+    }
+    closedir(d);
+    if (removed) {
+        char n[24];
+        snprintf(n, sizeof(n), "%d", removed);
+        nph_log(NPH_LOG_WARN, "object.sweep", "msg", "removed interrupted uploads", "count", n,
+                NULL);
+    }
+}
+
 /* ---- open / close ------------------------------------------------------------------------ */
 
 struct local_object *local_object_open(struct nph_store *store,
@@ -273,6 +298,8 @@ struct local_object *local_object_open(struct nph_store *store,
     if (!db)
         goto fail;
     sweep(lo, db);
+    if (opts->upload_dir)
+        sweep_uploads(opts->upload_dir);
     nph_store_release(db);
     return lo;
 fail:

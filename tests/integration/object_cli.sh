@@ -232,6 +232,34 @@ os container list -f value -c Name | grep -qx occ && pass "openstack container c
 os object delete occ "$WORK/one" >/dev/null 2>&1
 os container delete occ && pass "openstack container delete" || fail "openstack container delete"
 
+# ---- the broker killed during a 200 MB upload ----------------------------------------------------------
+CR=$WORK/crash.bin
+head -c $((200 * 1024 * 1024)) /dev/urandom > "$CR"
+curl -s -o /dev/null --max-time 60 --limit-rate 20M -T "$CR" -H "X-Auth-Token: $TOKEN" "$SURL/lst/crash" &
+CPID=$!
+sleep 3
+kill -KILL "$NPH_PID"
+wait "$NPH_PID" 2>/dev/null
+wait "$CPID" 2>/dev/null
+PORT=${NPH_URL##*:}
+NEPHELE_BOOTSTRAP_PASSWORD=$NPH_ADMIN_PASSWORD "$NEPHELE_BIN" serve --data-dir "$NPH_DATA" \
+    --listen "127.0.0.1:$PORT" >>"$NPH_LOG" 2>&1 &
+NPH_PID=$!
+if nph_wait_ready 20; then
+    pass "broker restarted after SIGKILL during an upload"
+    C=$(code -I "$SURL/lst/crash")
+    if [ "$C" = 404 ]; then
+        pass "after SIGKILL mid-upload the object is absent"
+    elif [ "$C" = 200 ] && [ "$(cget "$SURL/lst/crash" | sha256sum | cut -d' ' -f1)" = "$(sha256sum < "$CR" | cut -d' ' -f1)" ]; then
+        pass "after SIGKILL mid-upload the object is complete"
+    else
+        fail "after SIGKILL mid-upload: status $C, partial object?"
+    fi
+else
+    fail "broker restart after SIGKILL"
+fi
+rm -f "$CR"
+
 # ---- the ledger and the disk ---------------------------------------------------------------------
 if command -v sqlite3 >/dev/null; then
     N=$(sqlite3 "$NPH_DATA/nephele.db" "SELECT COUNT(*) FROM ledger_event WHERE resource_type='bucket' AND event='created'")
@@ -240,5 +268,8 @@ if command -v sqlite3 >/dev/null; then
         fail "bucket ledger events ($N created, $D deleted)"
 fi
 STRAY=$(find "$NPH_DATA/images" -name 'nph-upload-*' | wc -l)
+ORPHANS=$(find "$NPH_DATA/objects" -type f | wc -l)
+ROWS=$(sqlite3 "$NPH_DATA/nephele.db" "SELECT COUNT(*) FROM obj_object" 2>/dev/null || echo "$ORPHANS")
+[ "$ORPHANS" = "$ROWS" ] && pass "every data file is named by an object ($ROWS)" || fail "$ORPHANS data files for $ROWS objects"
 [ "$STRAY" = 0 ] && pass "no temporary upload files left" || fail "$STRAY temporary upload files left"
 nph_summary
