@@ -253,8 +253,8 @@ static void catalog_substitute(json_t *cat, const struct ident_token *t)
                 json_array_remove(eps, j);
                 continue;
             }
-            json_object_set_new(ep, "url", json_sprintf("%.*s%s%s", (int)(hit - url), url, pid,
-                                                        hit + kl));
+            json_object_set_new(ep, "url",
+                                json_sprintf("%.*s%s%s", (int)(hit - url), url, pid, hit + kl));
             j++;
         }
     }

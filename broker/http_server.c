@@ -401,9 +401,8 @@ int http_resp_file(struct http_resp *resp, int status, const char *content_type,
     return 0;
 }
 
-void http_resp_stream(struct http_resp *resp, int status, const char *content_type,
-                      uint64_t size, http_stream_read_fn read, void (*free_fn)(void *ctx),
-                      void *ctx)
+void http_resp_stream(struct http_resp *resp, int status, const char *content_type, uint64_t size,
+                      http_stream_read_fn read, void (*free_fn)(void *ctx), void *ctx)
 {
     free(resp->body);
     resp->body = NULL;

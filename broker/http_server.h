@@ -172,9 +172,8 @@ int http_resp_file(struct http_resp *resp, int status, const char *content_type,
 /* Answer with `size` bytes produced by read(ctx, ...) as libmicrohttpd sends them (never
  * held whole in memory). free_fn(ctx) runs once when the response is done (also on errors
  * and for HEAD, where read is never called). Replaces any body. */
-void http_resp_stream(struct http_resp *resp, int status, const char *content_type,
-                      uint64_t size, http_stream_read_fn read, void (*free_fn)(void *ctx),
-                      void *ctx);
+void http_resp_stream(struct http_resp *resp, int status, const char *content_type, uint64_t size,
+                      http_stream_read_fn read, void (*free_fn)(void *ctx), void *ctx);
 
 /* Render an error in a fault style into resp (used by the server and by handlers that
  * need custom faults). */
