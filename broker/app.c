@@ -21,8 +21,11 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity", "keystone", "/identity", "image",         "glance",
-    "/image",   "compute",  "nova",      "/compute/v2.1", NULL,
+    "identity",     "keystone", "/identity",
+    "image",        "glance",   "/image",
+    "compute",      "nova",     "/compute/v2.1",
+    "object-store", "swift",    "/object-store/v1/AUTH_%(project_id)s",
+    NULL,
 };
 
 /* local_image_locate in the shape compute expects (the service as an opaque context). */
@@ -42,6 +45,12 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
         local_compute_migrate(store, &c, err) || fed_migrate(store, &fm, err) ||
         budget_migrate(store, &bm, err))
         return -1;
+    {
+        int ob = 0;
+        if (local_object_migrate(store, &ob, err))
+            return -1;
+        n += ob;
+    }
     if (applied)
         *applied += n + c + l + fm + bm;
     return 0;
@@ -188,6 +197,28 @@ int app_open(struct nph_app *app, struct nph_error *err)
         if (local_compute_start(app->compute, &co, err))
             return nph_error_prefix(err, "starting the compute service");
     }
+    {
+        struct local_object_opts oo;
+        char dir[4096];
+        memset(&oo, 0, sizeof(oo));
+        char updir[4096];
+        snprintf(dir, sizeof(dir), "%s/objects", app->cfg.data_dir);
+        snprintf(updir, sizeof(updir), "%s/images", app->cfg.data_dir); /* main.c's upload_dir */
+        oo.dir = dir;
+        oo.upload_dir = updir;
+        oo.region = app->cfg.identity_region;
+        json_t *ce;
+        size_t ci;
+        json_array_foreach(json_object_get(app->cfg.sections, "clouds"), ci, ce)
+        {
+            const char *kind = json_string_value(json_object_get(ce, "kind"));
+            if (!oo.cloud && kind && strcmp(kind, "local") == 0)
+                oo.cloud = json_string_value(json_object_get(ce, "name"));
+        }
+        app->object = local_object_open(app->store, &oo, err);
+        if (!app->object)
+            return nph_error_prefix(err, "opening the object store");
+    }
     app->host.compute = app->compute;
     app->host.image = app->image;
     app->host.region = app->cfg.identity_region;
@@ -281,6 +312,8 @@ void app_close(struct nph_app *app)
     app->identity = NULL;
     local_image_close(app->image);
     app->image = NULL;
+    local_object_close(app->object);
+    app->object = NULL;
     nph_store_close(app->store);
     app->store = NULL;
 }
@@ -290,9 +323,9 @@ static struct http_route all_routes[512];
 const struct http_route *app_routes(void)
 {
     const struct http_route *tables[] = {
-        api_native_routes,  api_v1_routes,          api_billing_routes,
-        api_meters_routes,  compat_keystone_routes, compat_glance_routes,
-        compat_nova_routes, api_budgets_routes,     compat_nova_usage_routes};
+        api_native_routes,        api_v1_routes,        api_billing_routes, api_meters_routes,
+        compat_keystone_routes,   compat_glance_routes, compat_nova_routes, api_budgets_routes,
+        compat_nova_usage_routes, compat_swift_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

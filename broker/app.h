@@ -12,6 +12,7 @@
 #include "image/local_image.h"
 #include "local_compute.h"
 #include "local_identity.h"
+#include "local_object.h"
 #include "nph_config.h"
 #include "nph_store.h"
 
@@ -21,6 +22,7 @@ struct nph_app {
     struct local_identity *identity;
     struct local_compute *compute; /* the native cloud's hypervisor connection */
     struct local_image *image;     /* the native cloud's images, data in <data_dir>/images */
+    struct local_object *object;   /* the native cloud's objects, data in <data_dir>/objects */
     struct http_server *http;
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
@@ -66,6 +68,8 @@ const struct http_route *app_routes(void);
 extern const struct http_route compat_keystone_routes[];
 /* Glance v2 compatible image API routes (compat_glance.c), terminated by {NULL}. */
 extern const struct http_route compat_glance_routes[];
+/* Swift v1 compatible object storage routes (compat_swift.c), terminated by {NULL}. */
+extern const struct http_route compat_swift_routes[];
 /* Nova v2.1 compatible compute API routes (compat_nova.c), terminated by {NULL}. */
 extern const struct http_route compat_nova_routes[];
 /* Native federation API routes (api_v1.c), terminated by {NULL}. */

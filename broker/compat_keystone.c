@@ -223,6 +223,43 @@ static json_t *catalog_get(struct http_req *req, struct nph_error *err)
     return c;
 }
 
+/* Keystone substitutes the token's project into endpoint URLs ("%(project_id)s", also
+ * "$(project_id)s" and the tenant_id spellings, as Swift's AUTH_%(project_id)s); endpoints
+ * that need a project are left out of catalogs without one. Modifies cat in place. */
+static void catalog_substitute(json_t *cat, const struct ident_token *t)
+{
+    static const char *const keys[] = {"%(project_id)s", "$(project_id)s", "%(tenant_id)s",
+                                       "$(tenant_id)s"};
+    const char *pid = t->scope == IDENT_SCOPE_PROJECT ? t->scope_id : NULL;
+    size_t i, j;
+    json_t *svc, *ep;
+    json_array_foreach(cat, i, svc)
+    {
+        json_t *eps = json_object_get(svc, "endpoints");
+        for (j = 0; j < json_array_size(eps);) {
+            ep = json_array_get(eps, j);
+            const char *url = json_string_value(json_object_get(ep, "url"));
+            const char *hit = NULL;
+            size_t k, kl = 0;
+            for (k = 0; url && k < sizeof(keys) / sizeof(keys[0]) && !hit; k++) {
+                hit = strstr(url, keys[k]);
+                kl = strlen(keys[k]);
+            }
+            if (!hit) {
+                j++;
+                continue;
+            }
+            if (!pid) {
+                json_array_remove(eps, j);
+                continue;
+            }
+            json_object_set_new(ep, "url",
+                                json_sprintf("%.*s%s%s", (int)(hit - url), url, pid, hit + kl));
+            j++;
+        }
+    }
+}
+
 static json_t *token_json(struct http_req *req, const struct ident_token *t, int with_catalog,
                           struct nph_error *err)
 {
@@ -272,6 +309,7 @@ static json_t *token_json(struct http_req *req, const struct ident_token *t, int
             json_decref(tok);
             return NULL;
         }
+        catalog_substitute(cat, t);
         json_object_set_new(tok, "catalog", cat);
     }
     return json_pack("{s:o}", "token", tok);
@@ -527,6 +565,7 @@ static int ks_auth_catalog(struct http_req *req, struct http_resp *resp, struct 
     cat = catalog_get(req, err);
     if (!cat)
         return -1;
+    catalog_substitute(cat, caller(req));
     return http_resp_json(
         resp, 200,
         json_pack("{s:o,s:o}", "catalog", cat, "links", link_self(req, KS_PREFIX "/auth/catalog")));

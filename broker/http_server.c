@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -109,6 +110,7 @@ struct req_state {
     uint64_t file_len;  /* bytes written */
     int file_errno;     /* first write/create failure (0 = none) */
     bool upload_denied; /* upload_allowed refused: the body is dropped, deny_err answered */
+    EVP_MD_CTX *md5;    /* the body's MD5 while it is written (body-to-file) */
     struct nph_error deny_err;
 };
 
@@ -268,6 +270,14 @@ int http_req_query_each(const struct http_req *req,
                                      fn ? query_iter_cb : NULL, &qi);
 }
 
+int http_req_header_each(const struct http_req *req,
+                         void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
+{
+    struct query_iter qi = {fn, ctx};
+    return MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_HEADER_KIND,
+                                     fn ? query_iter_cb : NULL, &qi);
+}
+
 static const char *skip_ws(const char *p)
 {
     while (*p == ' ' || *p == '\t')
@@ -391,6 +401,26 @@ int http_resp_file(struct http_resp *resp, int status, const char *content_type,
     return 0;
 }
 
+void http_resp_stream(struct http_resp *resp, int status, const char *content_type, uint64_t size,
+                      http_stream_read_fn read, void (*free_fn)(void *ctx), void *ctx)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    if (resp->has_file)
+        close(resp->file_fd);
+    resp->has_file = 0;
+    if (resp->has_stream && resp->stream_free)
+        resp->stream_free(resp->stream_ctx);
+    resp->has_stream = 1;
+    resp->stream_size = size;
+    resp->stream_read = read;
+    resp->stream_free = free_fn;
+    resp->stream_ctx = ctx;
+    resp->content_type = content_type ? content_type : "application/octet-stream";
+    resp->status = status;
+}
+
 /* Nova's fault names by status (everything else is a computeFault). */
 static const char *openstack_fault_name(int status)
 {
@@ -471,6 +501,11 @@ void http_resp_fault(struct http_resp *resp, enum http_fault_style style,
     if (resp->has_file) {
         close(resp->file_fd);
         resp->has_file = 0;
+    }
+    if (resp->has_stream) {
+        if (resp->stream_free)
+            resp->stream_free(resp->stream_ctx);
+        resp->has_stream = 0;
     }
     if (http_resp_json(resp, status, body) != 0) {
         resp->status = status; /* out of memory: the status alone */
@@ -604,6 +639,11 @@ static void upload_open(struct http_server *s, struct req_state *st)
         return;
     }
     snprintf(st->file_path, n, "%s/nph-upload-XXXXXX", s->upload_dir);
+    st->md5 = EVP_MD_CTX_new();
+    if (!st->md5 || !EVP_DigestInit_ex(st->md5, EVP_md5(), NULL)) {
+        EVP_MD_CTX_free(st->md5);
+        st->md5 = NULL;
+    }
     st->file_fd = mkostemp(st->file_path, O_CLOEXEC);
     if (st->file_fd < 0) {
         st->file_errno = errno ? errno : EIO;
@@ -690,6 +730,8 @@ static enum MHD_Result request_body_file(struct http_server *s, struct req_state
         upload_discard(st);
         return MHD_YES;
     }
+    if (st->md5)
+        EVP_DigestUpdate(st->md5, data, n);
     while (n > 0) {
         ssize_t w = write(st->file_fd, data, n);
         if (w < 0 && errno == EINTR)
@@ -805,6 +847,9 @@ static int route_find(struct http_server *s, struct req_state *st, const char *m
 
 static void resp_fini(struct http_resp *resp)
 {
+    if (resp->has_stream && resp->stream_free)
+        resp->stream_free(resp->stream_ctx);
+    resp->has_stream = 0;
     free(resp->body);
     if (resp->has_file)
         close(resp->file_fd);
@@ -819,6 +864,29 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 {
     if (MHD_add_response_header(r, name, value) != MHD_YES)
         nph_log(NPH_LOG_WARN, "http.header_dropped", "name", name, NULL);
+}
+
+struct stream_box {
+    http_stream_read_fn read;
+    void (*free_fn)(void *ctx);
+    void *ctx;
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_box *b = cls;
+    long n = b->read(b->ctx, pos, buf, max);
+    if (n <= 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void stream_free_cb(void *cls)
+{
+    struct stream_box *b = cls;
+    if (b->free_fn)
+        b->free_fn(b->ctx);
+    free(b);
 }
 
 /* Final call: route, run the handler, queue the response. */
@@ -843,6 +911,14 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         req->body = NULL;
         req->body_len = (size_t)st->file_len;
         req->body_path = st->file_path;
+        if (st->md5 && st->file_path) {
+            unsigned char md[EVP_MAX_MD_SIZE];
+            unsigned int mdlen = 0;
+            if (EVP_DigestFinal_ex(st->md5, md, &mdlen) && mdlen == 16) {
+                for (unsigned i = 0; i < 16; i++)
+                    snprintf(req->body_md5 + 2 * i, 3, "%02x", md[i]);
+            }
+        }
     }
     req->conn = c;
     req->app = s->app;
@@ -921,7 +997,23 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
     bool has_body = resp.body && resp.body_len && !no_body;
     if (st->to_file)
         upload_discard(st);
-    if (resp.has_file && !no_body) {
+    if (resp.has_stream && !no_body) {
+        has_body = true;
+        body_len = (size_t)resp.stream_size;
+        struct stream_box *box = malloc(sizeof(*box));
+        r = NULL;
+        if (box) {
+            box->read = resp.stream_read;
+            box->free_fn = resp.stream_free;
+            box->ctx = resp.stream_ctx;
+            r = MHD_create_response_from_callback(resp.stream_size, 64 * 1024, stream_reader, box,
+                                                  stream_free_cb);
+        }
+        if (r)
+            resp.has_stream = 0; /* libmicrohttpd owns the box: stream_free_cb frees it */
+        else
+            free(box);
+    } else if (resp.has_file && !no_body) {
         has_body = true;
         body_len = (size_t)resp.file_size;
         r = MHD_create_response_from_fd64(resp.file_size, resp.file_fd);
@@ -999,6 +1091,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!st->done && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         nph_log(NPH_LOG_DEBUG, "http.aborted", NULL);
     upload_discard(st);
+    EVP_MD_CTX_free(st->md5);
     free(st->body);
     free(st->param_buf);
     free(st);

@@ -42,7 +42,7 @@ enum http_fault_style {
 };
 
 #define HTTP_MAX_PARAMS  8
-#define HTTP_MAX_HEADERS 16
+#define HTTP_MAX_HEADERS 64
 
 struct http_server;
 struct http_route;
@@ -64,7 +64,15 @@ struct http_req {
     /* HTTP_ROUTE_BODY_TO_FILE routes: the temporary file holding the body (body_len bytes),
      * owned by the server. A handler that keeps the file renames it and sets this to NULL. */
     const char *body_path;
+    /* HTTP_ROUTE_BODY_TO_FILE routes: the MD5 of the body, computed while it was written
+     * (32 lower-case hex digits; "" when the body was not stored). */
+    char body_md5[33];
 };
+
+/* A streamed body's reader: copy up to max bytes at offset pos into buf; return the count
+ * (> 0), or -1 to abort the response (the connection is closed, so the client sees a short
+ * body and never a complete one). Runs on the server's thread after the handler returned. */
+typedef long (*http_stream_read_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 
 struct http_resp {
     int status; /* default 200 */
@@ -81,6 +89,12 @@ struct http_resp {
     int has_file;
     int file_fd;
     uint64_t file_size;
+    /* Set by http_resp_stream: the body comes from stream_read (see there). */
+    int has_stream;
+    uint64_t stream_size;
+    http_stream_read_fn stream_read;
+    void (*stream_free)(void *ctx);
+    void *stream_ctx;
 };
 
 /* A handler returns 0 with resp filled, or -1 with err set (the server renders the fault). */
@@ -133,6 +147,9 @@ int http_server_port(const struct http_server *s);
 /* Request accessors. Header lookup is case-insensitive; results borrowed for the request. */
 const char *http_req_header(const struct http_req *req, const char *name);
 const char *http_req_query(const struct http_req *req, const char *name);
+/* Iterate request headers: calls fn(name, value, ctx) for each; returns the count. */
+int http_req_header_each(const struct http_req *req,
+                         void (*fn)(const char *name, const char *value, void *ctx), void *ctx);
 /* Iterate query arguments: calls fn(key, value, ctx) for each; returns the count. */
 int http_req_query_each(const struct http_req *req,
                         void (*fn)(const char *key, const char *value, void *ctx), void *ctx);
@@ -151,6 +168,12 @@ int http_resp_header(struct http_resp *resp, const char *name, const char *value
  * (NPH_E_NOT_FOUND when the file does not exist, NPH_E_IO otherwise). */
 int http_resp_file(struct http_resp *resp, int status, const char *content_type, const char *path,
                    struct nph_error *err);
+
+/* Answer with `size` bytes produced by read(ctx, ...) as libmicrohttpd sends them (never
+ * held whole in memory). free_fn(ctx) runs once when the response is done (also on errors
+ * and for HEAD, where read is never called). Replaces any body. */
+void http_resp_stream(struct http_resp *resp, int status, const char *content_type, uint64_t size,
+                      http_stream_read_fn read, void (*free_fn)(void *ctx), void *ctx);
 
 /* Render an error in a fault style into resp (used by the server and by handlers that
  * need custom faults). */

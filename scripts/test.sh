@@ -6,7 +6,8 @@
 #   3. clang-format check of the tree
 #   4. integration tests driving a real broker with the openstack client and curl, on the
 #      embedded SQLite store, again with the ASan+UBSan daemon, and on a throwaway PostgreSQL
-#   5. Tempest's identity tests of the OpenStack Powered interop guideline 2022.11
+#   5. Tempest's identity, image and object-storage tests of the OpenStack Powered interop
+#      guideline 2022.11
 #   6. a real guest under TCG: libvirtd started by the test, a Debian kernel + busybox initramfs
 #      booted straight from libvirt (tests/integration/guest/raw_boot.sh), then as a Nephele
 #      server whose console log shows the guest's boot lines (guest_boot.sh)
@@ -115,6 +116,10 @@ tempest_identity() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/identity.sh
 }
 
+tempest_object() {
+  NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 tests/integration/tempest/object.sh
+}
+
 guest_tcg() {
   timeout 600 tests/integration/guest/raw_boot.sh &&
     NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 tests/integration/guest_boot.sh
@@ -136,6 +141,7 @@ stage "integration: openstack client on PostgreSQL" integration_pg
 stage "integration: federation, two brokers on one PostgreSQL" federation_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
 stage "tempest: interop 2022.11 image" tempest_image
+stage "tempest: interop 2022.11 object storage" tempest_object
 stage "integration: a real guest under TCG" guest_tcg
 stage "tempest: interop 2022.11 compute" tempest_compute
 stage "integration: federating a real OpenStack (Zed)" federation_peer
