@@ -19,9 +19,8 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity", "keystone", "/identity", "image",         "glance",
-    "/image",   "compute",  "nova",      "/compute/v2.1", "network",
-    "neutron",  "/network", NULL,
+    "identity", "keystone",      "/identity", "image",   "glance",   "/image", "compute",
+    "nova",     "/compute/v2.1", "network",   "neutron", "/network", NULL,
 };
 
 /* local_image_locate in the shape compute expects (the service as an opaque context). */
@@ -265,10 +264,9 @@ static struct http_route all_routes[512];
 
 const struct http_route *app_routes(void)
 {
-    const struct http_route *tables[] = {api_native_routes,    api_v1_routes,
-                                         api_billing_routes,   compat_keystone_routes,
-                                         compat_glance_routes, compat_nova_routes,
-                                         compat_neutron_routes};
+    const struct http_route *tables[] = {
+        api_native_routes,    api_v1_routes,      api_billing_routes,    compat_keystone_routes,
+        compat_glance_routes, compat_nova_routes, compat_neutron_routes, compat_nova_net_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

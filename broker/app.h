@@ -69,6 +69,8 @@ extern const struct http_route compat_glance_routes[];
 extern const struct http_route compat_nova_routes[];
 /* Neutron v2.0 compatible network API routes (compat_neutron.c), terminated by {NULL}. */
 extern const struct http_route compat_neutron_routes[];
+/* Nova os-interface routes over local/network (compat_nova_net.c), terminated by {NULL}. */
+extern const struct http_route compat_nova_net_routes[];
 /* Native federation API routes (api_v1.c), terminated by {NULL}. */
 extern const struct http_route api_v1_routes[];
 /* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */

@@ -27,6 +27,9 @@ static const struct nph_migration network_migrations[] = {
      "CREATE TABLE net_default_sg (project_id TEXT PRIMARY KEY, sg_id TEXT NOT NULL);"
      "CREATE TABLE net_quota (project_id TEXT NOT NULL, resource TEXT NOT NULL,"
      " hard_limit BIGINT NOT NULL, PRIMARY KEY (project_id, resource));"},
+    {2, "ports by device",
+     "ALTER TABLE net_resource ADD COLUMN device_id TEXT;"
+     "CREATE INDEX net_resource_device ON net_resource (device_id);"},
 };
 
 int local_network_migrate(struct nph_store *store, int *applied, struct nph_error *err)
@@ -210,10 +213,10 @@ int ln_row_insert(struct nph_db *db, enum local_network_kind kind, const json_t 
         return nph_error_nomem(err);
     rc = ln_exec(db, err,
                  "INSERT INTO net_resource (id, kind, project_id, parent_id, shared, doc,"
-                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 "ssssisi", json_string_value(json_object_get(doc, "id")), kinds[kind].name,
+                 " created_at, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 "ssssisis", json_string_value(json_object_get(doc, "id")), kinds[kind].name,
                  json_string_value(json_object_get(doc, "project_id")), parent_id, (int64_t)shared,
-                 text, nph_clock_now());
+                 text, nph_clock_now(), json_string_value(json_object_get(doc, "device_id")));
     free(text);
     return rc < 0 ? -1 : 0;
 }
@@ -234,8 +237,10 @@ int ln_row_update(struct nph_db *db, json_t *doc, int shared, struct nph_error *
     stamp_now(doc, "updated_at");
     if (!(text = json_dumps(doc, JSON_COMPACT)))
         return nph_error_nomem(err);
-    rc = ln_exec(db, err, "UPDATE net_resource SET doc = ?, shared = ? WHERE id = ?", "sis", text,
-                 (int64_t)shared, json_string_value(json_object_get(doc, "id")));
+    rc =
+        ln_exec(db, err, "UPDATE net_resource SET doc = ?, shared = ?, device_id = ? WHERE id = ?",
+                "siss", text, (int64_t)shared, json_string_value(json_object_get(doc, "device_id")),
+                json_string_value(json_object_get(doc, "id")));
     free(text);
     return rc < 0 ? -1 : 0;
 }

@@ -122,10 +122,10 @@ int local_network_quota_reset(struct local_network *ln, const char *project_id,
 
 /* Create a port for a server on network `network_id` (or bind the existing `port_id`, which
  * must be free and the caller's): device_owner "compute:nova", device_id server_id. Returns the
- * port (new reference). */
+ * port (new reference). security_groups: ids for a created port (NULL: the default group). */
 json_t *local_network_port_bind(struct local_network *ln, const struct local_network_caller *c,
                                 const char *network_id, const char *port_id, const char *server_id,
-                                struct nph_error *err);
+                                const json_t *security_groups, struct nph_error *err);
 /* Ports whose device_id is server_id (an array, new reference). */
 json_t *local_network_server_ports(struct local_network *ln, const char *server_id,
                                    struct nph_error *err);

@@ -42,12 +42,16 @@ static int network_apply(json_t *doc, const json_t *attrs, const struct local_ne
     if (ln_copy_common(doc, attrs, err))
         return -1;
     if (mtu) {
-        if (!json_is_integer(mtu) || json_integer_value(mtu) < 68 || json_integer_value(mtu) > 9216)
+        /* Neutron converts numeric strings ("1400", as the client sends it) */
+        char *end = NULL;
+        long long n = json_is_integer(mtu)  ? json_integer_value(mtu)
+                      : json_is_string(mtu) ? strtoll(json_string_value(mtu), &end, 10)
+                                            : -1;
+        if ((end && (*end || !*json_string_value(mtu))) || n < 68 || n > 9216)
             return LN_SET(err, NPH_E_INVALID, "HTTPBadRequest",
-                          "Invalid input for mtu. Reason: '%s' is not an integer between 68 and "
-                          "9216.",
-                          json_is_integer(mtu) ? "value" : "mtu");
-        json_object_set(doc, "mtu", mtu);
+                          "Invalid input for mtu. Reason: the MTU must be an integer between 68 "
+                          "and 9216.");
+        json_object_set_new(doc, "mtu", json_integer(n));
     }
     if ((rc = ln_get_bool(attrs, "shared", &b, err)) < 0)
         return -1;

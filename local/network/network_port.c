@@ -627,13 +627,15 @@ int ln_port_delete(struct nph_db *db, const json_t *doc, struct nph_error *err)
 
 json_t *local_network_port_bind(struct local_network *ln, const struct local_network_caller *c,
                                 const char *network_id, const char *port_id, const char *server_id,
-                                struct nph_error *err)
+                                const json_t *security_groups, struct nph_error *err)
 {
     json_t *attrs = NULL, *doc = NULL;
     struct nph_db *db;
     if (!port_id) {
         attrs = json_pack("{s:s,s:s,s:s}", "network_id", network_id, "device_owner", "compute:nova",
                           "device_id", server_id);
+        if (security_groups)
+            json_object_set_new(attrs, "security_groups", json_deep_copy(security_groups));
         doc = local_network_create(ln, c, LN_PORT, attrs, err);
         json_decref(attrs);
         return doc;
@@ -668,21 +670,29 @@ json_t *local_network_server_ports(struct local_network *ln, const char *server_
                                    struct nph_error *err)
 {
     struct nph_db *db = nph_store_acquire(ln->store, err);
-    json_t *all, *out = NULL, *p;
-    size_t i;
+    struct nph_stmt *st = NULL;
+    json_t *out;
+    int rc;
     if (!db)
         return NULL;
-    all = ln_children(db, LN_PORT, NULL, err);
-    nph_store_release(db);
-    if (!all)
-        return NULL;
     out = json_array();
-    json_array_foreach(all, i, p)
-    {
-        if (strcmp(json_string_value(json_object_get(p, "device_id")), server_id) == 0)
-            json_array_append(out, p);
+    rc = ln_query(db, err, &st,
+                  "SELECT doc FROM net_resource WHERE device_id = ? AND kind = 'port'"
+                  " ORDER BY created_at, id",
+                  "s", server_id);
+    while (rc == 1) {
+        json_t *d = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
+        if (d)
+            json_array_append_new(out, d);
+        rc = nph_stmt_step(st, err);
     }
-    json_decref(all);
+    if (st)
+        nph_stmt_done(st);
+    nph_store_release(db);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 
