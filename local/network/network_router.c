@@ -236,12 +236,32 @@ static json_t *iface_add(struct nph_db *db, const struct local_network_caller *c
         {
             json_array_foreach(json_object_get(p, "fixed_ips"), j, f)
             {
-                if (strcmp(json_string_value(json_object_get(f, "subnet_id")), subnet_id) == 0) {
+                const char *other = json_string_value(json_object_get(f, "subnet_id"));
+                json_t *os;
+                struct ln_cidr a, b;
+                if (strcmp(other, subnet_id) == 0) {
                     LN_SET(err, NPH_E_INVALID, "BadRequest",
                            "Bad router request: Router already has a port on subnet %s.",
                            subnet_id);
                     goto cleanup;
                 }
+                /* a router cannot route between overlapping subnets */
+                if (!(os = ln_fetch(db, NULL, LN_SUBNET, other, err)))
+                    goto cleanup;
+                if (ln_cidr_parse(json_string_value(json_object_get(os, "cidr")), 1, &a, NULL) ==
+                        0 &&
+                    ln_cidr_parse(json_string_value(json_object_get(sub, "cidr")), 1, &b, NULL) ==
+                        0 &&
+                    ln_cidr_overlap(&a, &b)) {
+                    LN_SET(err, NPH_E_INVALID, "BadRequest",
+                           "Bad router request: Cidr %s of subnet %s overlaps with cidr %s of "
+                           "subnet %s.",
+                           json_string_value(json_object_get(sub, "cidr")), subnet_id,
+                           json_string_value(json_object_get(os, "cidr")), other);
+                    json_decref(os);
+                    goto cleanup;
+                }
+                json_decref(os);
             }
         }
         if (!(net = ln_fetch(db, NULL, LN_NETWORK,
