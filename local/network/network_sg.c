@@ -87,7 +87,8 @@ int ln_rule_validate(json_t *rule, struct nph_error *err)
         json_object_set_new(rule, "protocol", json_null());
     } else {
         const char *s = json_string_value(proto);
-        if (json_is_integer(proto)) {
+        int was_int = json_is_integer(proto); /* proto is replaced below */
+        if (was_int) {
             number = (int)json_integer_value(proto);
             if (json_integer_value(proto) < 0 || json_integer_value(proto) > 255)
                 number = -2;
@@ -119,7 +120,7 @@ int ln_rule_validate(json_t *rule, struct nph_error *err)
                            "'sctp', 'tcp', 'udp', 'udplite', 'vrrp'] and integer "
                            "representations [0 to 255] are supported.",
                            s ? s : "value");
-        if (json_is_integer(proto))
+        if (was_int)
             json_object_set_new(rule, "protocol", json_string(pbuf));
         if (number == 58 && version == 4)
             return BADRULE(err, "SecurityGroupEthertypeConflictWithProtocol",
