@@ -133,7 +133,9 @@ int ln_router_update(struct nph_db *db, const struct local_network_caller *c, js
         return -1;
     if ((v = json_object_get(attrs, "external_gateway_info")) && set_gateway(db, c, doc, v, err))
         return -1;
-    if ((v = json_object_get(attrs, "routes"))) {
+    if (json_is_null(json_object_get(attrs, "routes"))) {
+        json_object_set_new(doc, "routes", json_array()); /* Neutron: null clears them */
+    } else if ((v = json_object_get(attrs, "routes"))) {
         size_t i;
         json_t *r;
         if (!json_is_array(v))

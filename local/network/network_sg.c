@@ -48,8 +48,7 @@ static int port_value(json_t *rule, const char *key, int64_t *out, struct nph_er
         return BADRULE(err, "HTTPBadRequest", "Invalid input for %s. Reason: not an integer.", key);
     }
     if (*out < 0 || *out > 65535)
-        return BADRULE(err, "HTTPBadRequest",
-                       "Invalid input for %s. Reason: '%lld' is not in range 0 through 65535.", key,
+        return BADRULE(err, "SecurityGroupInvalidPortValue", "Invalid value for port %lld",
                        (long long)*out);
     json_object_set_new(rule, key, json_integer(*out));
     return 0;

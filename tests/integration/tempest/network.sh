@@ -24,6 +24,15 @@ for u in demo alt; do
     os role add --user "$u" --project "$u" member || { fail "creating the $u account"; nph_summary; }
 done
 
+# An external network for the floating IP and router gateway tests (the harness finds it as
+# public_network_id), and the IPv6 subnet attributes on for the DHCPv6 tests.
+os network create --external public >/dev/null &&
+  os subnet create --network public --subnet-range 172.24.4.0/24 --no-dhcp public-subnet \
+    >/dev/null || { fail "creating the external network"; nph_summary; }
+EXTRA=$(mktemp)
+printf '[network-feature-enabled]\nipv6_subnet_attributes = True\nipv6 = True\n' >"$EXTRA"
+export TEMPEST_EXTRA_CONF=$EXTRA
+
 export OS_ADMIN_USERNAME=admin OS_ADMIN_PASSWORD=$OS_PASSWORD OS_ADMIN_PROJECT_NAME=admin
 export OS_USERNAME=demo OS_PASSWORD=$DEMO_PW OS_PROJECT_NAME=demo
 export OS_ALT_USERNAME=alt OS_ALT_PASSWORD=$ALT_PW OS_ALT_PROJECT_NAME=alt
@@ -32,6 +41,7 @@ OUT=${TEMPEST_OUT:-$(mktemp -d /tmp/nephele-tempest.XXXXXX)}
 mkdir -p "$OUT"
 bash "$HERE/run-tempest.sh" -k -l "$LIST" -o "$OUT" > "$OUT/run.log" 2>&1
 rc=$?
+rm -f "$EXTRA"
 grep -E '^(PASS|FAIL|SKIP|NOTRUN|MISSING) ' "$OUT/run.log" | cut -c1-220
 grep '== SUMMARY' "$OUT/run.log"
 total=$(grep -c . "$LIST")

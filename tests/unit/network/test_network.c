@@ -130,7 +130,7 @@ static void test_rule_validate(void **state)
               0, "SecurityGroupInvalidPortValue");
     rule_case("{\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_range_min\":1,"
               "\"port_range_max\":70000}",
-              0, "HTTPBadRequest");
+              0, "SecurityGroupInvalidPortValue");
     rule_case("{\"direction\":\"ingress\",\"port_range_min\":22,\"port_range_max\":22}", 0,
               "SecurityGroupProtocolRequiredWithPorts");
     rule_case("{\"direction\":\"ingress\",\"protocol\":\"icmp\",\"port_range_min\":8,"
