@@ -259,10 +259,10 @@ else
 fi
 SID=$(osc server show "$S" -f value -c id)
 if out=$(osc server show "$S" -f json 2>&1) &&
-    printf '%s' "$out" | jfield '"'"$N"'=10.20.0." in str(d["addresses"])' | grep -q True; then
+    printf '%s' "$out" | jfield 'any(a.startswith("10.20.0.") for a in d["addresses"]["'"$N"'"])' | grep -q True; then
     pass "the server shows its address on $N"
 else
-    fail "server addresses: ${out:0:500}"
+    fail "server addresses: $(printf '%s' "$out" | jfield 'd.get("addresses")' 2>&1)"
 fi
 req GET "/compute/v2.1/servers/$SID" -H "X-Auth-Token: $TOKEN"
 expect "the server's addresses in Nova's form" 200 \
