@@ -36,6 +36,7 @@ static const char *const op_names[FED_OP_COUNT] = {
     [FED_OP_SERVER_CONSOLE] = "server_console",
     [FED_OP_IMAGE_LIST] = "image_list",
     [FED_OP_IMAGE_FIND] = "image_find",
+    [FED_OP_USAGE_GET] = "usage_get",
 };
 
 const char *fed_op_name(enum fed_op op)
@@ -390,6 +391,7 @@ struct fed *fed_open(struct nph_store *store, const struct nph_config *cfg,
     f->cfg = cfg;
     f->host = host;
     pthread_rwlock_init(&f->lock, NULL);
+    pthread_mutex_init(&f->cloud_mu, NULL);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     const char *fi = getenv("NEPHELE_FAULT_INJECTION");
@@ -438,6 +440,7 @@ fail:
 }
 
 static void *health_main(void *arg);
+static void *sync_main(void *arg);
 
 int fed_start(struct fed *f, struct nph_error *err)
 {
@@ -463,7 +466,8 @@ int fed_start(struct fed *f, struct nph_error *err)
         f->n_workers++;
     }
     if (pthread_create(&f->health_thread, NULL, health_main, f) != 0 ||
-        pthread_create(&f->reconcile_thread, NULL, fed_reconcile_main, f) != 0)
+        pthread_create(&f->reconcile_thread, NULL, fed_reconcile_main, f) != 0 ||
+        pthread_create(&f->sync_thread, NULL, sync_main, f) != 0)
         return nph_error_set(err, NPH_E_INTERNAL, "cannot start federation loops");
     f->started = 1;
     return 0;
@@ -482,12 +486,14 @@ void fed_close(struct fed *f)
     if (f->started) {
         pthread_join(f->health_thread, NULL);
         pthread_join(f->reconcile_thread, NULL);
+        pthread_join(f->sync_thread, NULL);
     }
     for (size_t i = 0; i < f->n_clouds; i++)
         cloud_free(f->clouds[i]);
     OPENSSL_cleanse(f->master_key, sizeof(f->master_key));
     pthread_rwlock_destroy(&f->lock);
     pthread_mutex_destroy(&f->mu);
+    pthread_mutex_destroy(&f->cloud_mu);
     pthread_cond_destroy(&f->cv);
     free(f);
 }
@@ -670,6 +676,98 @@ static void probe(struct fed *f, struct fed_cloud *c)
     }
 }
 
+/* A cloud leaves the registry (f->lock held for writing); the default moves to the first left. */
+static void mark_removed_locked(struct fed *f, struct fed_cloud *c)
+{
+    c->removed = 1;
+    if (strcmp(f->default_cloud, c->name) != 0)
+        return;
+    f->default_cloud[0] = '\0';
+    for (size_t i = 0; i < f->n_clouds && !f->default_cloud[0]; i++)
+        if (!f->clouds[i]->removed)
+            nph_backend_strlcpy(f->default_cloud, sizeof(f->default_cloud), f->clouds[i]->name);
+}
+
+/* Another broker on the same store may have added or removed clouds through /v1/clouds:
+ * take up the stored clouds this registry lacks and drop the API clouds the store no longer
+ * has. Runs each health interval, so a change reaches every broker within one. */
+static void sync_stored_clouds_locked(struct fed *f)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    char names[FED_MAX_CLOUDS][64];
+    size_t n = 0;
+    struct nph_db *db = nph_store_acquire(f->store, &err);
+    struct nph_stmt *st =
+        db ? nph_db_prepare(db, "SELECT name, config FROM fed_cloud ORDER BY created_at, name",
+                            &err)
+           : NULL;
+    int step = st ? 0 : -1;
+    while (st && (step = nph_stmt_step(st, &err)) == 1) {
+        const char *name = nph_stmt_col_text(st, 0);
+        if (n < FED_MAX_CLOUDS)
+            nph_backend_strlcpy(names[n++], sizeof(names[0]), name);
+        if (fed_cloud_find(f, name, NULL))
+            continue;
+        struct nph_error e2 = NPH_ERROR_INIT;
+        json_t *conf = unseal(f, name, nph_stmt_col_text(st, 1), &e2);
+        struct fed_cloud *c = conf ? cloud_new(f, conf, "api", &e2) : NULL;
+        json_decref(conf);
+        if (c && registry_add(f, c, &e2) == 0) {
+            nph_log(NPH_LOG_INFO, "federation.cloud_added", "cloud", name, "kind", c->kind,
+                    "source", "store", NULL);
+        } else {
+            cloud_free(c);
+            if (e2.code != NPH_E_CONFLICT) /* a concurrent add of ours: nothing to do */
+                nph_log(NPH_LOG_WARN, "federation.cloud_sync", "cloud", name, "msg", e2.msg, NULL);
+        }
+    }
+    nph_stmt_done(st);
+    nph_store_release(db);
+    if (step < 0) {
+        nph_log(NPH_LOG_WARN, "federation.cloud_sync", "msg", err.msg, NULL);
+        return; /* never drop clouds on a failed read */
+    }
+    pthread_rwlock_wrlock(&f->lock);
+    for (size_t i = 0; i < f->n_clouds; i++) {
+        struct fed_cloud *c = f->clouds[i];
+        int stored = 0;
+        if (c->removed || strcmp(c->source, "api") != 0)
+            continue;
+        for (size_t k = 0; k < n && !stored; k++)
+            stored = strcmp(names[k], c->name) == 0;
+        if (stored)
+            continue;
+        mark_removed_locked(f, c);
+        nph_log(NPH_LOG_INFO, "federation.cloud_removed", "cloud", c->name, "source", "store",
+                NULL);
+    }
+    pthread_rwlock_unlock(&f->lock);
+}
+
+static void sync_stored_clouds(struct fed *f)
+{
+    pthread_mutex_lock(&f->cloud_mu);
+    sync_stored_clouds_locked(f);
+    pthread_mutex_unlock(&f->cloud_mu);
+}
+
+/* The sync runs on its own thread, so that a slow probe never delays it. */
+static void *sync_main(void *arg)
+{
+    struct fed *f = arg;
+    int64_t every = f->cfg->federation_health_interval * 1000000, next = nph_clock_mono() + every;
+    for (;;) {
+        int64_t left = next - nph_clock_mono();
+        if (left > 0) { /* fed_wake (every create) ends a sleep early: sleep the rest */
+            if (fed_sleep(f, (left + 999) / 1000))
+                return NULL;
+            continue;
+        }
+        sync_stored_clouds(f);
+        next = nph_clock_mono() + every;
+    }
+}
+
 static void *health_main(void *arg)
 {
     struct fed *f = arg;
@@ -845,7 +943,7 @@ json_t *fed_cloud_get(struct fed *f, const char *name, struct nph_error *err)
     return o;
 }
 
-json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err)
+static json_t *cloud_add(struct fed *f, const json_t *config, struct nph_error *err)
 {
     if (check_entry(config, "cloud", err) != 0)
         return NULL;
@@ -910,7 +1008,7 @@ json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err
     return cloud_json(f, c);
 }
 
-int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err)
+static int cloud_remove(struct fed *f, const char *name, struct nph_error *err)
 {
     struct fed_cloud *c = fed_cloud_find(f, name, err);
     if (!c)
@@ -941,16 +1039,26 @@ int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err)
     if (rc != 0)
         return -1;
     pthread_rwlock_wrlock(&f->lock);
-    c->removed = 1;
-    if (strcmp(f->default_cloud, name) == 0) {
-        f->default_cloud[0] = '\0';
-        for (size_t i = 0; i < f->n_clouds && !f->default_cloud[0]; i++)
-            if (!f->clouds[i]->removed)
-                nph_backend_strlcpy(f->default_cloud, sizeof(f->default_cloud), f->clouds[i]->name);
-    }
+    mark_removed_locked(f, c);
     pthread_rwlock_unlock(&f->lock);
     nph_log(NPH_LOG_INFO, "federation.cloud_removed", "cloud", name, NULL);
     return 0;
+}
+
+json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err)
+{
+    pthread_mutex_lock(&f->cloud_mu);
+    json_t *out = cloud_add(f, config, err);
+    pthread_mutex_unlock(&f->cloud_mu);
+    return out;
+}
+
+int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err)
+{
+    pthread_mutex_lock(&f->cloud_mu);
+    int rc = cloud_remove(f, name, err);
+    pthread_mutex_unlock(&f->cloud_mu);
+    return rc;
 }
 
 int fed_cloud_set_fault(struct fed *f, const char *name, const json_t *spec, struct nph_error *err)

@@ -25,6 +25,7 @@ enum fed_op {
     FED_OP_SERVER_CONSOLE,
     FED_OP_IMAGE_LIST,
     FED_OP_IMAGE_FIND,
+    FED_OP_USAGE_GET,
     FED_OP_COUNT
 };
 const char *fed_op_name(enum fed_op op);
@@ -82,13 +83,14 @@ struct fed {
     struct fed_cloud *clouds[FED_MAX_CLOUDS];
     size_t n_clouds;
     char default_cloud[FED_NAME_MAX + 1];
+    pthread_mutex_t cloud_mu; /* runtime adds/removes and the sync with the store, one at a time */
 
     pthread_mutex_t mu; /* threads */
     pthread_cond_t cv;
     int stopping, started;
     pthread_t workers[64];
     int n_workers;
-    pthread_t health_thread, reconcile_thread;
+    pthread_t health_thread, reconcile_thread, sync_thread;
 };
 
 /* The cloud named `name` (not removed), or NULL with NPH_E_NOT_FOUND "no cloud 'x'". Clouds
