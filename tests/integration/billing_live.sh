@@ -35,6 +35,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
+. "$HERE/fed_lib.sh"
 
 if [ -z "$NPH_OPENSTACK" ]; then
     echo "billing_live.sh: the openstack client is not installed" >&2
@@ -59,15 +60,6 @@ T0_S=$(date -u -d "$T0" +%s)
 
 # ---- processes -------------------------------------------------------------------------------
 
-wait_ready() { # URL PID SECONDS: /readyz answers 200 while PID lives
-    for _ in $(seq $(($3 * 10))); do
-        kill -0 "$2" 2>/dev/null || return 1
-        [ "$(nph_status --max-time 2 "$1/readyz")" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 start_broker() { # NAME URL PORT PASSWORD CONFIG LOG: starts it, sets START_PID
     NEPHELE_FAULT_INJECTION=1 NEPHELE_BOOTSTRAP_PASSWORD=$4 "$NEPHELE_BIN" serve \
         --data-dir "$WORK/$1" --listen "127.0.0.1:$3" --config "$5" >>"$6" 2>&1 &
@@ -76,28 +68,6 @@ start_broker() { # NAME URL PORT PASSWORD CONFIG LOG: starts it, sets START_PID
     echo "     | broker $1 did not become ready; log tail:"
     tail -n 30 "$6" | sed 's/^/     | /'
     return 1
-}
-
-stop_pid() { # PID NAME LOG: TERM, wait up to 15 s (then KILL); 0 when it exited 0
-    local pid=$1 status
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "     | $2 (pid $pid) ignored TERM for 15 s; killing"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "     | $2 exited with status $status; log tail:"
-        tail -n 25 "$3" | sed 's/^/     | /'
-        return 1
-    fi
-    return 0
 }
 
 # The webhook: a python3 http.server that appends each POST body as one line to hook.jsonl.
@@ -163,24 +133,7 @@ call() {
 api() { call "$A_URL" "$TOKEN" "$@"; }
 bapi() { call "$B_URL" "$B_TOKEN" "$@"; }
 
-jv() { # EXPR over d = the last response body, printed (None as "")
-    printf '%s' "$RESP_BODY" | "$NPH_PYTHON" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    v = eval(sys.argv[1])
-except Exception:
-    sys.exit(1)
-print("" if v is None else v)' "$1" 2>/dev/null
-}
-jt() { [ "$(jv "bool($1)")" = True ]; }
-
-token() { # URL PASSWORD: a project-scoped admin token
-    curl -s -D - -o /dev/null --max-time 10 -H 'Content-Type: application/json' \
-        -d '{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": "'"$2"'"}}}, "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}' \
-        "$1/identity/v3/auth/tokens" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}'
-}
-tokens() { TOKEN=$(token "$A_URL" "$A_PW") && B_TOKEN=$(token "$B_URL" "$B_PW"); }
+tokens() { TOKEN=$(token "$A_URL" admin "$A_PW" admin) && B_TOKEN=$(token "$B_URL" admin "$B_PW" admin); }
 
 upload_image() { # URL TOKEN: the image `cirros` through the Image API
     local id
@@ -221,18 +174,6 @@ at() {
 }
 
 OP_STATE= OP_ERROR=
-wait_op() { # OPID [SECONDS]
-    OP_STATE= OP_ERROR=
-    for _ in $(seq $((${2:-30} * 5))); do
-        api GET "/v1/operations/$1"
-        OP_STATE=$(jv 'd["operation"]["state"]')
-        OP_ERROR=$(jv 'd["operation"].get("error")')
-        case $OP_STATE in done | error) return 0 ;; esac
-        sleep 0.2
-    done
-    return 1
-}
-
 SID= OPID=
 create() { # NAME CLOUD: POST /v1/servers, waits for the operation; sets SID
     api POST /v1/servers '{"server": {"name": "'"$1"'", "flavor": "m1.tiny", "image": "cirros", "cloud": "'"$2"'"}}'
