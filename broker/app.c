@@ -21,11 +21,10 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity",     "keystone", "/identity",
-    "image",        "glance",   "/image",
-    "compute",      "nova",     "/compute/v2.1",
-    "object-store", "swift",    "/object-store/v1/AUTH_%(project_id)s",
-    NULL,
+    "identity",      "keystone",     "/identity", "image",
+    "glance",        "/image",       "compute",   "nova",
+    "/compute/v2.1", "object-store", "swift",     "/object-store/v1/AUTH_%(project_id)s",
+    "network",       "neutron",      "/network",  NULL,
 };
 
 /* local_image_locate in the shape compute expects (the service as an opaque context). */
@@ -39,11 +38,11 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
     int n = 0;
     int c = 0, l = 0;
-    int fm = 0, bm = 0;
+    int fm = 0, bm = 0, nw = 0;
     if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err) ||
         nph_ledger_migrate(store, &l, err) || nph_meter_migrate(store, NULL, err) ||
         local_compute_migrate(store, &c, err) || fed_migrate(store, &fm, err) ||
-        budget_migrate(store, &bm, err))
+        budget_migrate(store, &bm, err) || local_network_migrate(store, &nw, err))
         return -1;
     {
         int ob = 0;
@@ -52,7 +51,7 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
         n += ob;
     }
     if (applied)
-        *applied += n + c + l + fm + bm;
+        *applied += n + c + l + fm + bm + nw;
     return 0;
 }
 
@@ -157,6 +156,9 @@ int app_open(struct nph_app *app, struct nph_error *err)
     app->identity = local_identity_open(app->store, &io, err);
     if (!app->identity)
         return nph_error_prefix(err, "opening the identity service");
+    app->network = local_network_open(app->store, err);
+    if (!app->network)
+        return nph_error_prefix(err, "opening the network service");
     {
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s/images", app->cfg.data_dir);
@@ -314,6 +316,8 @@ void app_close(struct nph_app *app)
     app->image = NULL;
     local_object_close(app->object);
     app->object = NULL;
+    local_network_close(app->network);
+    app->network = NULL;
     nph_store_close(app->store);
     app->store = NULL;
 }
@@ -323,9 +327,10 @@ static struct http_route all_routes[512];
 const struct http_route *app_routes(void)
 {
     const struct http_route *tables[] = {
-        api_native_routes,        api_v1_routes,        api_billing_routes, api_meters_routes,
-        compat_keystone_routes,   compat_glance_routes, compat_nova_routes, api_budgets_routes,
-        compat_nova_usage_routes, compat_swift_routes};
+        api_native_routes,   api_v1_routes,          api_billing_routes,
+        api_meters_routes,   compat_keystone_routes, compat_glance_routes,
+        compat_nova_routes,  api_budgets_routes,     compat_nova_usage_routes,
+        compat_swift_routes, compat_neutron_routes,  compat_nova_net_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

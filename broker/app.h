@@ -13,6 +13,7 @@
 #include "local_compute.h"
 #include "local_identity.h"
 #include "local_object.h"
+#include "local_network.h"
 #include "nph_config.h"
 #include "nph_store.h"
 
@@ -23,6 +24,7 @@ struct nph_app {
     struct local_compute *compute; /* the native cloud's hypervisor connection */
     struct local_image *image;     /* the native cloud's images, data in <data_dir>/images */
     struct local_object *object;   /* the native cloud's objects, data in <data_dir>/objects */
+    struct local_network *network; /* the native cloud's networks (Neutron-compatible) */
     struct http_server *http;
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
@@ -72,6 +74,10 @@ extern const struct http_route compat_glance_routes[];
 extern const struct http_route compat_swift_routes[];
 /* Nova v2.1 compatible compute API routes (compat_nova.c), terminated by {NULL}. */
 extern const struct http_route compat_nova_routes[];
+/* Neutron v2.0 compatible network API routes (compat_neutron.c), terminated by {NULL}. */
+extern const struct http_route compat_neutron_routes[];
+/* Nova os-interface routes over local/network (compat_nova_net.c), terminated by {NULL}. */
+extern const struct http_route compat_nova_net_routes[];
 /* Native federation API routes (api_v1.c), terminated by {NULL}. */
 extern const struct http_route api_v1_routes[];
 /* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */

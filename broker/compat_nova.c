@@ -24,6 +24,7 @@
 
 #include "app.h"
 #include "compat_nova_fed.h"
+#include "compat_nova_net.h"
 #include "nph_clock.h"
 #include "nph_crypto.h"
 #include "nph_json.h"
@@ -603,6 +604,7 @@ static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
         json_object_set(out, "OS-EXT-SRV-ATTR:instance_name", json_object_get(s, "domain"));
     }
     json_object_set_new(out, "security_groups", json_array());
+    nova_net_view(ctx->app, id, out); /* addresses and groups of its ports */
     if (detail == 2) {
         /* Update and rebuild answer Nova's basic view: no extension attributes. */
         static const char *const keep[] = {
@@ -893,7 +895,7 @@ static int count_get(const json_t *in, const char *key, int64_t *out, struct nph
 static int nova_server_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct nova_ctx ctx;
-    json_t *root, *in, *spec = NULL, *s = NULL, *nets, *v;
+    json_t *root, *in, *spec = NULL, *s = NULL, *nets, *v, *net_plan = NULL;
     const char *flavor, *image;
     int64_t min_count = 1, max_count = 1, count;
     char pass[24], loc[2048], resv[16], *base = NULL, placement[40] = "";
@@ -912,11 +914,6 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
                           "a list");
             goto cleanup;
         }
-    } else if (nets && json_is_array(nets) && json_array_size(nets) > 0) {
-        json_t *n0 = json_array_get(nets, 0);
-        const char *nid = json_string_value(json_object_get(n0, "uuid"));
-        nph_error_set(err, NPH_E_INVALID, "Network %s could not be found.", nid ? nid : "");
-        goto cleanup;
     } else if (nets && !json_is_array(nets)) {
         nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute networks");
         goto cleanup;
@@ -964,6 +961,10 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
             goto cleanup;
         }
     }
+    /* the native cloud's networks (compat_nova_net.c): checked before anything is created */
+    if (nova_net_plan(ctx.app, ctx.caller.project_id, ctx.caller.is_admin, nets,
+                      json_object_get(in, "security_groups"), &net_plan, err))
+        goto cleanup;
     spec = json_pack("{s:O,s:s}", "name",
                      json_object_get(in, "name") ? json_object_get(in, "name") : json_null(),
                      "flavor_id", ref_id(flavor));
@@ -1013,6 +1014,14 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
         }
         if (!one)
             goto cleanup;
+        if (net_plan &&
+            nova_net_attach(ctx.app, ctx.caller.project_id, ctx.caller.is_admin,
+                            json_string_value(json_object_get(one, "id")), net_plan, err)) {
+            local_compute_server_delete(ctx.app->compute, &ctx.caller,
+                                        json_string_value(json_object_get(one, "id")), NULL);
+            json_decref(one);
+            goto cleanup;
+        }
         if (!s)
             s = one;
         else
@@ -1047,6 +1056,7 @@ static int nova_server_create(struct http_req *req, struct http_resp *resp, stru
     rc = 0;
 cleanup:
     free(base);
+    json_decref(net_plan);
     json_decref(s);
     json_decref(spec);
     json_decref(root);
@@ -1085,6 +1095,7 @@ static int nova_server_delete(struct http_req *req, struct http_resp *resp, stru
     }
     if (local_compute_server_delete(ctx.app->compute, &ctx.caller, req->params[0], err))
         return nova_fail(resp);
+    nova_net_release(ctx.app, req->params[0]); /* its ports go with it */
     resp->status = 204;
     return 0;
 }

@@ -1,0 +1,126 @@
+/*
+ * network_internal.h - private to local/network: the service struct, the resource rows and the
+ * helpers the files share.
+ *
+ * Every resource is one row of net_resource (id, kind, project_id, parent_id, shared, doc): the
+ * doc is the resource as Neutron shows it, less what is derived at read time (a network's
+ * subnets, a group's rules). parent_id is a subnet's or port's network, a rule's group, a
+ * router port's router. shared = 1 makes the row visible to every project (shared or external
+ * networks, subnets of shared networks). Addresses live in net_ip, MACs in net_mac: their
+ * primary keys are what keeps an address or a MAC from being handed out twice.
+ */
+#ifndef NETWORK_INTERNAL_H
+#define NETWORK_INTERNAL_H
+
+#include "local_network.h"
+#include "nph_id.h"
+
+struct local_network {
+    struct nph_store *store;
+    local_network_hook_fn hook;
+    void *hook_ctx;
+};
+
+/* Neutron's exception names, written into err->detail. */
+#define LN_SET(err, code, type, ...)                                                               \
+    (nph_error_set((err), (code), __VA_ARGS__), nph_error_detail((err), "%s", (type)))
+
+/* Prepare, bind ('s' text or NULL, 'i' int64), step once. exec: changed rows or -1. query: 1
+ * (row, *out set: call nph_stmt_done), 0, -1. */
+int64_t ln_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...);
+int ln_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
+             const char *types, ...);
+
+/* A row's doc by id and kind, NULL (NPH_E_NOT_FOUND with Neutron's words) if absent or not
+ * visible to c (c NULL: no visibility check). */
+json_t *ln_fetch(struct nph_db *db, const struct local_network_caller *c,
+                 enum local_network_kind kind, const char *id, struct nph_error *err);
+/* The caller may change the resource (admin or owner): else NPH_E_FORBIDDEN. */
+int ln_owner_check(const struct local_network_caller *c, const json_t *doc, const char *action,
+                   struct nph_error *err);
+int ln_not_found(struct nph_error *err, enum local_network_kind kind, const char *id);
+int ln_row_insert(struct nph_db *db, enum local_network_kind kind, const json_t *doc,
+                  const char *parent_id, int shared, struct nph_error *err);
+/* Rewrite the doc (bumping revision_number and updated_at). */
+int ln_row_update(struct nph_db *db, json_t *doc, int shared, struct nph_error *err);
+int ln_row_delete(struct nph_db *db, const char *id, struct nph_error *err);
+/* Docs of a kind with parent_id = parent (NULL: any), oldest first. */
+json_t *ln_children(struct nph_db *db, enum local_network_kind kind, const char *parent,
+                    struct nph_error *err);
+
+/* A new doc with id, project_id/tenant_id, timestamps, revision 0, description, tags. */
+json_t *ln_doc_new(const struct local_network_caller *c, const json_t *attrs,
+                   struct nph_error *err);
+/* Unknown attributes -> NPH_E_INVALID "Unrecognized attribute(s) 'x'". */
+int ln_check_attrs(const json_t *attrs, const char *const *allowed, struct nph_error *err);
+/* Typed attribute readers with Neutron's conversions (booleans from "true"/"false").
+ * 1 absent (out untouched), 0 read, -1 bad. */
+int ln_get_bool(const json_t *attrs, const char *key, int *out, struct nph_error *err);
+int ln_get_str(const json_t *attrs, const char *key, size_t max, int nullable, const char **out,
+               struct nph_error *err);
+/* Copy the listed string/bool attributes present in attrs into doc after checking them. */
+int ln_copy_common(json_t *doc, const json_t *attrs, struct nph_error *err);
+
+/* Quota check for one more `kind` in the caller's project (inside the transaction). */
+int ln_quota_check(struct nph_db *db, const char *project_id, enum local_network_kind kind,
+                   struct nph_error *err);
+/* PostgreSQL: a transaction-scoped advisory lock on (class, key); SQLite: nothing. */
+int ln_lock(struct nph_db *db, const char *cls, const char *key, struct nph_error *err);
+
+/* ---- per kind (network_net.c, network_port.c, network_sg.c, network_router.c) ------------- */
+
+json_t *ln_network_create(struct nph_db *db, const struct local_network_caller *c,
+                          const json_t *attrs, struct nph_error *err);
+int ln_network_update(struct nph_db *db, json_t *doc, const json_t *attrs,
+                      const struct local_network_caller *c, struct nph_error *err);
+int ln_network_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+json_t *ln_subnet_create(struct nph_db *db, const struct local_network_caller *c,
+                         const json_t *attrs, struct nph_error *err);
+int ln_subnet_update(struct nph_db *db, json_t *doc, const json_t *attrs, struct nph_error *err);
+int ln_subnet_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+
+json_t *ln_port_create(struct nph_db *db, const struct local_network_caller *c, const json_t *attrs,
+                       struct nph_error *err);
+int ln_port_update(struct nph_db *db, const struct local_network_caller *c, json_t *doc,
+                   const json_t *attrs, struct nph_error *err);
+/* Release the port's addresses and MAC, then delete its row. */
+int ln_port_remove(struct nph_db *db, const json_t *doc, struct nph_error *err);
+int ln_port_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+/* Allocate fixed IPs on `net` for the requested list (NULL = Neutron's default choice) and
+ * record them for port_id. Returns the fixed_ips array. */
+json_t *ln_ipam_allocate(struct nph_db *db, const json_t *net, const json_t *requested,
+                         const char *port_id, const char *mac, int is_router,
+                         struct nph_error *err);
+int ln_ipam_release(struct nph_db *db, const char *port_id, struct nph_error *err);
+/* A port doc (internal owners, no quota, no security groups): device_owner/device_id, on
+ * `net`, fixed_ips requested (NULL: default). project "" for gateway/floating IP ports. */
+json_t *ln_port_internal(struct nph_db *db, const json_t *net, const char *project_id,
+                         const char *owner, const char *device_id, const json_t *fixed_ips,
+                         struct nph_error *err);
+
+json_t *ln_sg_create(struct nph_db *db, const struct local_network_caller *c, const json_t *attrs,
+                     struct nph_error *err);
+int ln_sg_update(struct nph_db *db, json_t *doc, const json_t *attrs, struct nph_error *err);
+int ln_sg_delete(struct nph_db *db, const struct local_network_caller *c, const json_t *doc,
+                 struct nph_error *err);
+json_t *ln_rule_create(struct nph_db *db, const struct local_network_caller *c, const json_t *attrs,
+                       struct nph_error *err);
+/* Ensure the project's default group exists (inside db's transaction); id into out. */
+int ln_default_sg(struct nph_db *db, const char *project_id, char *out, struct nph_error *err);
+/* Add the rules of a group to its doc (read time). */
+int ln_sg_decorate(struct nph_db *db, json_t *doc, struct nph_error *err);
+
+json_t *ln_router_create(struct nph_db *db, const struct local_network_caller *c,
+                         const json_t *attrs, struct nph_error *err);
+int ln_router_update(struct nph_db *db, const struct local_network_caller *c, json_t *doc,
+                     const json_t *attrs, struct nph_error *err);
+int ln_router_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+json_t *ln_fip_create(struct nph_db *db, const struct local_network_caller *c, const json_t *attrs,
+                      struct nph_error *err);
+int ln_fip_update(struct nph_db *db, const struct local_network_caller *c, json_t *doc,
+                  const json_t *attrs, struct nph_error *err);
+int ln_fip_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+/* Disassociate the floating IPs bound to a port being deleted. */
+int ln_fip_port_gone(struct nph_db *db, const char *port_id, struct nph_error *err);
+
+#endif
