@@ -11,6 +11,7 @@
 #include "image/local_image.h"
 #include "local_compute.h"
 #include "local_identity.h"
+#include "local_volume.h"
 #include "nph_config.h"
 #include "nph_store.h"
 
@@ -20,6 +21,7 @@ struct nph_app {
     struct local_identity *identity;
     struct local_compute *compute; /* the native cloud's hypervisor connection */
     struct local_image *image;     /* the native cloud's images, data in <data_dir>/images */
+    struct local_volume *volume;   /* the native cloud's block storage */
     struct http_server *http;
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
@@ -65,6 +67,8 @@ extern const struct http_route compat_keystone_routes[];
 extern const struct http_route compat_glance_routes[];
 /* Nova v2.1 compatible compute API routes (compat_nova.c), terminated by {NULL}. */
 extern const struct http_route compat_nova_routes[];
+/* Cinder v3 compatible block-storage API routes (compat_cinder.c), terminated by {NULL}. */
+extern const struct http_route compat_cinder_routes[];
 /* Native federation API routes (api_v1.c), terminated by {NULL}. */
 extern const struct http_route api_v1_routes[];
 /* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */
