@@ -19,10 +19,9 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity", "keystone", "/identity", "image",         "glance",
-    "/image",   "compute",  "nova",      "/compute/v2.1", "volumev3",
-    "cinderv3", "/volume/v3", "block-storage", "cinder", "/volume/v3",
-    NULL,
+    "identity",      "keystone", "/identity",     "image",    "glance",   "/image",
+    "compute",       "nova",     "/compute/v2.1", "volumev3", "cinderv3", "/volume/v3",
+    "block-storage", "cinder",   "/volume/v3",    NULL,
 };
 
 /* local_image_locate in the shape compute expects (the service as an opaque context). */
@@ -40,8 +39,8 @@ static int app_volume_plug(void *ctx, const struct local_volume_caller *c, const
     return local_compute_server_attach_device(ctx, &cc, server_id, disk_xml, err);
 }
 
-static int app_volume_unplug(void *ctx, const struct local_volume_caller *c,
-                             const char *server_id, const char *disk_xml, struct nph_error *err)
+static int app_volume_unplug(void *ctx, const struct local_volume_caller *c, const char *server_id,
+                             const char *disk_xml, struct nph_error *err)
 {
     struct local_compute_caller cc = {c->project_id, c->user_id, c->is_admin, NULL};
     return local_compute_server_detach_device(ctx, &cc, server_id, disk_xml, err);
@@ -292,10 +291,9 @@ static struct http_route all_routes[512];
 
 const struct http_route *app_routes(void)
 {
-    const struct http_route *tables[] = {api_native_routes,    api_v1_routes,
-                                         api_billing_routes,   compat_keystone_routes,
-                                         compat_glance_routes, compat_nova_routes,
-                                         compat_cinder_routes};
+    const struct http_route *tables[] = {
+        api_native_routes,    api_v1_routes,      api_billing_routes,  compat_keystone_routes,
+        compat_glance_routes, compat_nova_routes, compat_cinder_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

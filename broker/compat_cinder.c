@@ -74,8 +74,9 @@ static int microversion(struct http_req *req, struct http_resp *resp, struct nph
                          "Version %s is not supported by the API. Minimum is 3.0 and maximum is "
                          "%s.",
                          v, CINDER_MAX);
-                http_resp_json(resp, 406, json_pack("{s:{s:i,s:s}}", "computeFault", "code", 406,
-                                                    "message", msg));
+                http_resp_json(
+                    resp, 406,
+                    json_pack("{s:{s:i,s:s}}", "computeFault", "code", 406, "message", msg));
                 return nph_error_set(err, NPH_E_INVALID, "%s", msg);
             } else {
                 snprintf(ver, sizeof(ver), "3.%d", min);
@@ -124,8 +125,7 @@ static int trailing_slash(const struct http_req *req)
     return n > 1 && req->path[n - 1] == '/';
 }
 
-static json_t *body_obj(struct http_req *req, const char *key, json_t **root,
-                        struct nph_error *err)
+static json_t *body_obj(struct http_req *req, const char *key, json_t **root, struct nph_error *err)
 {
     json_t *o;
     if (!(*root = http_req_json(req, err)))
@@ -164,9 +164,9 @@ static json_t *version_v3(struct http_req *req)
     snprintf(url, sizeof(url), "%s" CV "/", ((struct nph_app *)req->app)->cfg.public_url);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s},{s:s,s:s,s:s}],s:[{s:s,s:s}]}", "id",
                      "v3.0", "status", "CURRENT", "version", CINDER_MAX, "min_version", "3.0",
-                     "updated", "2023-01-01T00:00:00Z", "links", "href", url, "rel", "self",
-                     "href", "https://docs.openstack.org/", "rel", "describedby", "type",
-                     "text/html", "media-types", "base", "application/json", "type",
+                     "updated", "2023-01-01T00:00:00Z", "links", "href", url, "rel", "self", "href",
+                     "https://docs.openstack.org/", "rel", "describedby", "type", "text/html",
+                     "media-types", "base", "application/json", "type",
                      "application/vnd.openstack.volume+json;version=3");
 }
 
@@ -231,8 +231,7 @@ static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
                             json_pack("{s:O,s:O}", "image_id", json_object_get(v, "image_id"),
                                       "image_name", json_object_get(v, "image_name")));
     if (ctx->caller.is_admin)
-        json_object_set_new(out, "os-vol-host-attr:host",
-                            json_string("nephele@local#nephele"));
+        json_object_set_new(out, "os-vol-host-attr:host", json_string("nephele@local#nephele"));
     return out;
 }
 
@@ -253,8 +252,7 @@ static void alias(json_t *o, const char *old, const char *new)
         json_object_set(o, new, v);
 }
 
-static int cinder_volume_create(struct http_req *req, struct http_resp *resp,
-                                struct nph_error *err)
+static int cinder_volume_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct cinder_ctx ctx;
     json_t *root, *in, *spec, *v;
@@ -317,8 +315,8 @@ static void keep_query(const char *k, const char *v, void *p)
 
 static int parse_bool_q(const char *v)
 {
-    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
-                 strcasecmp(v, "yes") == 0);
+    return v &&
+           (strcasecmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0);
 }
 
 static int volume_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
@@ -381,8 +379,7 @@ static int volume_list(struct http_req *req, struct http_resp *resp, struct nph_
     }
     json_decref(meta);
     out = json_array();
-    json_array_foreach(arr, i, v)
-    json_array_append_new(out, volume_view(&ctx, v, detail));
+    json_array_foreach(arr, i, v) json_array_append_new(out, volume_view(&ctx, v, detail));
     json_t *body = json_pack("{s:o}", "volumes", out);
     if (f.limit > 0 && json_array_size(arr) == (size_t)f.limit) {
         struct qs q = {""};
@@ -404,14 +401,12 @@ static int cinder_volume_list(struct http_req *req, struct http_resp *resp, stru
     return volume_list(req, resp, err, 0);
 }
 
-static int cinder_volume_detail(struct http_req *req, struct http_resp *resp,
-                                struct nph_error *err)
+static int cinder_volume_detail(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     return volume_list(req, resp, err, 1);
 }
 
-static int cinder_volume_update(struct http_req *req, struct http_resp *resp,
-                                struct nph_error *err)
+static int cinder_volume_update(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct cinder_ctx ctx;
     json_t *root, *in, *attrs, *v;
@@ -428,8 +423,7 @@ static int cinder_volume_update(struct http_req *req, struct http_resp *resp,
     return reply_volume(&ctx, resp, 200, v);
 }
 
-static int cinder_volume_delete(struct http_req *req, struct http_resp *resp,
-                                struct nph_error *err)
+static int cinder_volume_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct cinder_ctx ctx;
     if (cinder_begin(req, resp, &ctx, err))
@@ -463,13 +457,12 @@ static int cinder_volume_list_or_404(struct http_req *req, struct http_resp *res
 static json_t *meta_call(struct cinder_ctx *ctx, int kind, const char *id, const json_t *m,
                          int replace, struct nph_error *err)
 {
-    return kind ? local_volume_snapshot_metadata(ctx->app->volume, &ctx->caller, id, m, replace,
-                                                 err)
-                : local_volume_metadata(ctx->app->volume, &ctx->caller, id, m, replace, err);
+    return kind
+               ? local_volume_snapshot_metadata(ctx->app->volume, &ctx->caller, id, m, replace, err)
+               : local_volume_metadata(ctx->app->volume, &ctx->caller, id, m, replace, err);
 }
 
-static int meta_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
-                     int kind)
+static int meta_list(struct http_req *req, struct http_resp *resp, struct nph_error *err, int kind)
 {
     struct cinder_ctx ctx;
     json_t *m;
@@ -480,8 +473,8 @@ static int meta_list(struct http_req *req, struct http_resp *resp, struct nph_er
     return http_resp_json(resp, 200, json_pack("{s:o}", "metadata", m));
 }
 
-static int meta_write(struct http_req *req, struct http_resp *resp, struct nph_error *err,
-                      int kind, int replace)
+static int meta_write(struct http_req *req, struct http_resp *resp, struct nph_error *err, int kind,
+                      int replace)
 {
     struct cinder_ctx ctx;
     json_t *root, *in, *m;
@@ -545,8 +538,7 @@ static int meta_delete(struct http_req *req, struct http_resp *resp, struct nph_
     if (cinder_begin(req, resp, &ctx, err))
         return fail(resp);
     rc = kind ? local_volume_snapshot_metadata_delete(ctx.app->volume, &ctx.caller,
-                                                      param(req, &ctx, 0), param(req, &ctx, 1),
-                                                      err)
+                                                      param(req, &ctx, 0), param(req, &ctx, 1), err)
               : local_volume_metadata_delete(ctx.app->volume, &ctx.caller, param(req, &ctx, 0),
                                              param(req, &ctx, 1), err);
     if (rc)
@@ -556,27 +548,27 @@ static int meta_delete(struct http_req *req, struct http_resp *resp, struct nph_
 }
 
 #define META_HANDLERS(pfx, kind)                                                                   \
-    static int pfx##_meta_list(struct http_req *r, struct http_resp *s, struct nph_error *e)     \
+    static int pfx##_meta_list(struct http_req *r, struct http_resp *s, struct nph_error *e)       \
     {                                                                                              \
         return meta_list(r, s, e, kind);                                                           \
     }                                                                                              \
-    static int pfx##_meta_update(struct http_req *r, struct http_resp *s, struct nph_error *e)   \
+    static int pfx##_meta_update(struct http_req *r, struct http_resp *s, struct nph_error *e)     \
     {                                                                                              \
         return meta_write(r, s, e, kind, 0);                                                       \
     }                                                                                              \
-    static int pfx##_meta_replace(struct http_req *r, struct http_resp *s, struct nph_error *e)  \
+    static int pfx##_meta_replace(struct http_req *r, struct http_resp *s, struct nph_error *e)    \
     {                                                                                              \
         return meta_write(r, s, e, kind, 1);                                                       \
     }                                                                                              \
-    static int pfx##_meta_get(struct http_req *r, struct http_resp *s, struct nph_error *e)      \
+    static int pfx##_meta_get(struct http_req *r, struct http_resp *s, struct nph_error *e)        \
     {                                                                                              \
         return meta_get(r, s, e, kind);                                                            \
     }                                                                                              \
-    static int pfx##_meta_put(struct http_req *r, struct http_resp *s, struct nph_error *e)      \
+    static int pfx##_meta_put(struct http_req *r, struct http_resp *s, struct nph_error *e)        \
     {                                                                                              \
         return meta_put(r, s, e, kind);                                                            \
     }                                                                                              \
-    static int pfx##_meta_delete(struct http_req *r, struct http_resp *s, struct nph_error *e)   \
+    static int pfx##_meta_delete(struct http_req *r, struct http_resp *s, struct nph_error *e)     \
     {                                                                                              \
         return meta_delete(r, s, e, kind);                                                         \
     }
@@ -600,8 +592,7 @@ static int bool_of(const json_t *v, int *out)
     return -1;
 }
 
-static int cinder_volume_action(struct http_req *req, struct http_resp *resp,
-                                struct nph_error *err)
+static int cinder_volume_action(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct cinder_ctx ctx;
     json_t *root, *a;
@@ -614,8 +605,9 @@ static int cinder_volume_action(struct http_req *req, struct http_resp *resp,
         return -1;
     if (json_object_size(root) != 1) {
         json_decref(root);
-        return nph_error_set(err, NPH_E_INVALID, "There is either no action or more than one "
-                                                 "action in the request body.");
+        return nph_error_set(err, NPH_E_INVALID,
+                             "There is either no action or more than one "
+                             "action in the request body.");
     }
     name = json_object_iter_key(json_object_iter(root));
     a = json_object_iter_value(json_object_iter(root));
@@ -625,13 +617,12 @@ static int cinder_volume_action(struct http_req *req, struct http_resp *resp,
         if (local_volume_parse_size(json_object_get(a, "new_size"), &n, err) == 0)
             rc = local_volume_extend(ctx.app->volume, &ctx.caller, id, n, err);
     } else if (strcmp(name, "os-reserve") == 0 || strcmp(name, "os-unreserve") == 0) {
-        rc = local_volume_reserve(ctx.app->volume, &ctx.caller, id,
-                                  strcmp(name, "os-reserve") == 0, err);
+        rc = local_volume_reserve(ctx.app->volume, &ctx.caller, id, strcmp(name, "os-reserve") == 0,
+                                  err);
     } else if (strcmp(name, "os-attach") == 0) {
-        json_t *att = local_volume_attach(
-            ctx.app->volume, &ctx.caller, id,
-            json_string_value(json_object_get(a, "instance_uuid")),
-            json_string_value(json_object_get(a, "mountpoint")), err);
+        json_t *att = local_volume_attach(ctx.app->volume, &ctx.caller, id,
+                                          json_string_value(json_object_get(a, "instance_uuid")),
+                                          json_string_value(json_object_get(a, "mountpoint")), err);
         rc = att ? 0 : -1;
         json_decref(att);
     } else if (strcmp(name, "os-detach") == 0) {
@@ -639,12 +630,11 @@ static int cinder_volume_action(struct http_req *req, struct http_resp *resp,
     } else if (strcmp(name, "os-initialize_connection") == 0) {
         json_t *v = local_volume_get(ctx.app->volume, &ctx.caller, id, err);
         if (v) {
-            http_resp_json(resp, 200,
-                           json_pack("{s:{s:s,s:{s:O,s:O,s:O}}}", "connection_info",
-                                     "driver_volume_type", "local", "data", "device_path",
-                                     json_object_get(v, "path"), "volume_id",
-                                     json_object_get(v, "id"), "format",
-                                     json_object_get(v, "format")));
+            http_resp_json(
+                resp, 200,
+                json_pack("{s:{s:s,s:{s:O,s:O,s:O}}}", "connection_info", "driver_volume_type",
+                          "local", "data", "device_path", json_object_get(v, "path"), "volume_id",
+                          json_object_get(v, "id"), "format", json_object_get(v, "format")));
             json_decref(v);
             rc = 0;
         }
@@ -679,19 +669,16 @@ static int cinder_volume_action(struct http_req *req, struct http_resp *resp,
 static json_t *snap_view(struct cinder_ctx *ctx, json_t *s)
 {
     (void)ctx;
-    return json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:n,s:n}", "id",
-                     json_object_get(s, "id"), "name", json_object_get(s, "name"), "description",
-                     json_object_get(s, "description"), "status", json_object_get(s, "status"),
-                     "size", json_object_get(s, "size"), "volume_id",
-                     json_object_get(s, "volume_id"), "created_at",
-                     json_object_get(s, "created_at"), "updated_at",
-                     json_object_get(s, "updated_at"), "metadata", json_object_get(s, "metadata"),
-                     "os-extended-snapshot-attributes:progress",
-                     strcmp(json_string_value(json_object_get(s, "status")), "available") == 0
-                         ? "100%"
-                         : "0%",
-                     "os-extended-snapshot-attributes:project_id",
-                     json_object_get(s, "project_id"), "group_snapshot_id", "user_id");
+    return json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:n,s:n}", "id", json_object_get(s, "id"),
+        "name", json_object_get(s, "name"), "description", json_object_get(s, "description"),
+        "status", json_object_get(s, "status"), "size", json_object_get(s, "size"), "volume_id",
+        json_object_get(s, "volume_id"), "created_at", json_object_get(s, "created_at"),
+        "updated_at", json_object_get(s, "updated_at"), "metadata", json_object_get(s, "metadata"),
+        "os-extended-snapshot-attributes:progress",
+        strcmp(json_string_value(json_object_get(s, "status")), "available") == 0 ? "100%" : "0%",
+        "os-extended-snapshot-attributes:project_id", json_object_get(s, "project_id"),
+        "group_snapshot_id", "user_id");
 }
 
 static int reply_snap(struct cinder_ctx *ctx, struct http_resp *resp, int status, json_t *s)
@@ -784,8 +771,7 @@ static int cinder_snap_update(struct http_req *req, struct http_resp *resp, stru
     json_decref(root);
     alias(attrs, "display_name", "name");
     alias(attrs, "display_description", "description");
-    s = local_volume_snapshot_update(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), attrs,
-                                     err);
+    s = local_volume_snapshot_update(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), attrs, err);
     json_decref(attrs);
     return reply_snap(&ctx, resp, 200, s);
 }
@@ -819,8 +805,7 @@ static int cinder_type_list(struct http_req *req, struct http_resp *resp, struct
         return fail(resp);
     if (!(arr = local_volume_type_list(ctx.app->volume, &ctx.caller, err)))
         return -1;
-    json_array_foreach(arr, i, t)
-    type_view(t);
+    json_array_foreach(arr, i, t) type_view(t);
     return http_resp_json(resp, 200, json_pack("{s:o}", "volume_types", arr));
 }
 
@@ -1070,7 +1055,10 @@ static int cinder_extensions(struct http_req *req, struct http_resp *resp, struc
 /* Every route twice: project-less first (a project id never equals these words), then with
  * the project id Cinder's classic URLs carry. */
 #define R(m, p, h, n)                                                                              \
-    {m, CV p, h, n, OS}, { m, CV "/{project_id}" p, h, n, OS }
+    {m, CV p, h, n, OS},                                                                           \
+    {                                                                                              \
+        m, CV "/{project_id}" p, h, n, OS                                                          \
+    }
 const struct http_route compat_cinder_routes[] = {
     {"GET", "/volume", cinder_versions, "volume.versions", OS},
     {"GET", CV, cinder_version, "volume.version", OS},

@@ -1149,8 +1149,9 @@ static int nova_vol_att_get(struct http_req *req, struct http_resp *resp, struct
     json_array_foreach(atts, i, a)
     {
         if (strcmp(S_(a, "volume_id"), req->params[1]) == 0) {
-            http_resp_json(resp, 200, json_pack("{s:o}", "volumeAttachment",
-                                                attachment_view(a, req->params[0])));
+            http_resp_json(
+                resp, 200,
+                json_pack("{s:o}", "volumeAttachment", attachment_view(a, req->params[0])));
             json_decref(atts);
             return 0;
         }

@@ -34,8 +34,8 @@ static void target_of(xmlNodePtr disk, char *out, size_t len)
 
 /* Edit the persistent definition: add the device (attach) or remove the disk with the same
  * target (detach). */
-static int edit_definition(virConnectPtr conn, virDomainPtr dom, const char *device_xml,
-                           int attach, struct nph_error *err)
+static int edit_definition(virConnectPtr conn, virDomainPtr dom, const char *device_xml, int attach,
+                           struct nph_error *err)
 {
     char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
     xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, 0) : NULL;
@@ -110,8 +110,7 @@ static int plug(struct local_compute *lc, const struct local_compute_caller *c,
     vm = json_string_value(json_object_get(s, "vm_state"));
     task = json_string_value(json_object_get(s, "task_state"));
     if (task || !vm || (strcmp(vm, "active") != 0 && strcmp(vm, "stopped") != 0)) {
-        nph_error_set(err, NPH_E_CONFLICT,
-                      "Cannot '%s' instance %s while it is in %s %s",
+        nph_error_set(err, NPH_E_CONFLICT, "Cannot '%s' instance %s while it is in %s %s",
                       attach ? "attach_volume" : "detach_volume", server_id,
                       task ? "task_state" : "vm_state", task ? task : (vm ? vm : "unknown"));
         json_decref(s);
@@ -148,17 +147,15 @@ static int plug(struct local_compute *lc, const struct local_compute_caller *c,
 }
 
 int local_compute_server_attach_device(struct local_compute *lc,
-                                       const struct local_compute_caller *c,
-                                       const char *server_id, const char *device_xml,
-                                       struct nph_error *err)
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err)
 {
     return plug(lc, c, server_id, device_xml, 1, err);
 }
 
 int local_compute_server_detach_device(struct local_compute *lc,
-                                       const struct local_compute_caller *c,
-                                       const char *server_id, const char *device_xml,
-                                       struct nph_error *err)
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err)
 {
     return plug(lc, c, server_id, device_xml, 0, err);
 }

@@ -261,14 +261,12 @@ json_t *local_compute_action_get(struct local_compute *lc, const struct local_co
  * caller, active or stopped, with no task in progress (NPH_E_CONFLICT otherwise, as Nova
  * words it). On libvirt's test driver, which cannot hot-plug, the definition is edited. */
 int local_compute_server_attach_device(struct local_compute *lc,
-                                       const struct local_compute_caller *c,
-                                       const char *server_id, const char *device_xml,
-                                       struct nph_error *err);
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err);
 /* Unplug it (matched by its target); a server without a domain has nothing to unplug (0). */
 int local_compute_server_detach_device(struct local_compute *lc,
-                                       const struct local_compute_caller *c,
-                                       const char *server_id, const char *device_xml,
-                                       struct nph_error *err);
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err);
 
 /* ---- quotas and key pairs (compute_quota.c) ---------------------------------------------- */
 

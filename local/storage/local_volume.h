@@ -73,10 +73,10 @@ struct local_volume_attach_hook {
 };
 
 struct local_volume_opts {
-    struct nph_store *store; /* migrated (local_volume_migrate, nph_ledger_migrate) */
-    const char *data_dir;    /* volumes live under <data_dir>/volumes on a real host */
-    const char *region;      /* ledger events; NULL = "RegionOne" */
-    const char *cloud;       /* ledger events; NULL = "local" */
+    struct nph_store *store;            /* migrated (local_volume_migrate, nph_ledger_migrate) */
+    const char *data_dir;               /* volumes live under <data_dir>/volumes on a real host */
+    const char *region;                 /* ledger events; NULL = "RegionOne" */
+    const char *cloud;                  /* ledger events; NULL = "local" */
     local_volume_image_fn image_locate; /* NULL: no volumes from images */
     void *image_ctx;
     struct local_volume_attach_hook attach; /* attach NULL: attachments not supported */
@@ -175,9 +175,9 @@ json_t *local_volume_get(struct local_volume *lv, const struct local_volume_call
                          const char *id, struct nph_error *err);
 
 struct local_volume_filter {
-    const char *name;   /* exact */
-    const char *status; /* exact; must be a known status (NPH_E_INVALID otherwise? no: Cinder
-                           answers an empty list for an unknown one) */
+    const char *name;       /* exact */
+    const char *status;     /* exact; must be a known status (NPH_E_INVALID otherwise? no: Cinder
+                               answers an empty list for an unknown one) */
     const json_t *metadata; /* every key/value must match */
     const char *availability_zone;
     int all_projects;       /* admins */
@@ -235,8 +235,7 @@ int local_volume_detach(struct local_volume *lv, const struct local_volume_calle
 json_t *local_volume_server_attachments(struct local_volume *lv, const char *server_id,
                                         struct nph_error *err);
 /* A server is going away: its volumes become available without touching the domain. */
-int local_volume_server_gone(struct local_volume *lv, const char *server_id,
-                             struct nph_error *err);
+int local_volume_server_gone(struct local_volume *lv, const char *server_id, struct nph_error *err);
 
 /* ---- snapshots (volume_snapshot.c) ------------------------------------------------------- */
 
@@ -250,12 +249,11 @@ json_t *local_volume_snapshot_get(struct local_volume *lv, const struct local_vo
 json_t *local_volume_snapshot_list(struct local_volume *lv, const struct local_volume_caller *c,
                                    const char *name, const char *status, const char *volume_id,
                                    int all_projects, struct nph_error *err);
-json_t *local_volume_snapshot_update(struct local_volume *lv,
-                                     const struct local_volume_caller *c, const char *id,
-                                     const json_t *attrs, struct nph_error *err);
-json_t *local_volume_snapshot_metadata(struct local_volume *lv,
-                                       const struct local_volume_caller *c, const char *id,
-                                       const json_t *meta, int replace, struct nph_error *err);
+json_t *local_volume_snapshot_update(struct local_volume *lv, const struct local_volume_caller *c,
+                                     const char *id, const json_t *attrs, struct nph_error *err);
+json_t *local_volume_snapshot_metadata(struct local_volume *lv, const struct local_volume_caller *c,
+                                       const char *id, const json_t *meta, int replace,
+                                       struct nph_error *err);
 int local_volume_snapshot_metadata_delete(struct local_volume *lv,
                                           const struct local_volume_caller *c, const char *id,
                                           const char *key, struct nph_error *err);

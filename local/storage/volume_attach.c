@@ -12,8 +12,8 @@
 #include "nph_clock.h"
 #include "volume_internal.h"
 
-static int set_status(struct nph_db *db, const char *id, const char *from_list,
-                      const char *to, struct nph_error *err)
+static int set_status(struct nph_db *db, const char *id, const char *from_list, const char *to,
+                      struct nph_error *err)
 {
     char sql[256];
     snprintf(sql, sizeof(sql),
@@ -166,8 +166,8 @@ int local_volume_detach(struct local_volume *lv, const struct local_volume_calle
     att = json_object_get(v, "attachments");
     json_array_foreach(att, i, a)
     {
-        if (!server_id || strcmp(json_string_value(json_object_get(a, "server_id")), server_id) ==
-                              0)
+        if (!server_id ||
+            strcmp(json_string_value(json_object_get(a, "server_id")), server_id) == 0)
             hit = a;
     }
     if (!hit) {
@@ -256,8 +256,7 @@ json_t *local_volume_server_attachments(struct local_volume *lv, const char *ser
     return arr;
 }
 
-int local_volume_server_gone(struct local_volume *lv, const char *server_id,
-                             struct nph_error *err)
+int local_volume_server_gone(struct local_volume *lv, const char *server_id, struct nph_error *err)
 {
     struct nph_db *db = vol_db(lv, err);
     int rc = -1;

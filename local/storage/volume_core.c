@@ -266,8 +266,7 @@ static struct nph_stmt *bind_all(struct nph_db *db, struct nph_error *err, const
     return st;
 }
 
-int64_t vol_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types,
-                 ...)
+int64_t vol_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...)
 {
     va_list ap;
     struct nph_stmt *st;

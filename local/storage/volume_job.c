@@ -55,7 +55,7 @@ extern char **environ;
 static int fill_from_image(const char *src, const char *src_format, const char *dst,
                            struct nph_error *err)
 {
-    char *argv[] = {"qemu-img", "convert", "-n",       "-f", (char *)src_format,
+    char *argv[] = {"qemu-img", "convert", "-n",        "-f",        (char *)src_format,
                     "-O",       "qcow2",   (char *)src, (char *)dst, NULL};
     posix_spawn_file_actions_t fa;
     pid_t pid;
@@ -92,11 +92,12 @@ static void cp(char *dst, size_t len, const char *s)
 static int load_volume(struct nph_db *db, const char *id, struct row *r, struct nph_error *err)
 {
     struct nph_stmt *st;
-    int rc = vol_query(db, err, &st,
-                       "SELECT v.project_id, v.status, t.name, v.image_id, v.source_volid,"
-                       " v.snapshot_id, v.path, v.size_gb, v.new_size_gb, v.billed FROM"
-                       " volume_volume v LEFT JOIN volume_type t ON t.id = v.type_id WHERE v.id = ?",
-                       "s", id);
+    int rc =
+        vol_query(db, err, &st,
+                  "SELECT v.project_id, v.status, t.name, v.image_id, v.source_volid,"
+                  " v.snapshot_id, v.path, v.size_gb, v.new_size_gb, v.billed FROM"
+                  " volume_volume v LEFT JOIN volume_type t ON t.id = v.type_id WHERE v.id = ?",
+                  "s", id);
     if (rc <= 0)
         return rc == 0 ? nph_error_set(err, NPH_E_NOT_FOUND, "volume '%s' is gone", id) : -1;
     memset(r, 0, sizeof(*r));
@@ -136,8 +137,8 @@ static int load_snapshot(struct nph_db *db, const char *id, struct row *r, struc
 }
 
 /* The path of a volume or snapshot row's storage volume ("" when it has none yet). */
-static int path_of(struct nph_db *db, const char *table_sql, const char *id, char *out,
-                   size_t len, struct nph_error *err)
+static int path_of(struct nph_db *db, const char *table_sql, const char *id, char *out, size_t len,
+                   struct nph_error *err)
 {
     struct nph_stmt *st;
     int rc = vol_query(db, err, &st, table_sql, "s", id);
@@ -187,8 +188,7 @@ static int make_volume(struct local_volume *lv, virConnectPtr conn, const char *
     virStoragePoolFree(pool);
     if (!vol)
         return -1;
-    if (from_path && virStorageVolResize(vol, (unsigned long long)gb << 30, 0) != 0 &&
-        !lv->is_test)
+    if (from_path && virStorageVolResize(vol, (unsigned long long)gb << 30, 0) != 0 && !lv->is_test)
         nph_log(NPH_LOG_WARN, "volume.resize_failed", "volume", name, "error",
                 virGetLastErrorMessage(), NULL);
     path = virStorageVolGetPath(vol);
@@ -287,8 +287,8 @@ static void run_create(struct local_volume *lv, virConnectPtr conn, struct row *
                       sizeof(from), err);
     nph_store_release(db);
     snprintf(name, sizeof(name), "volume-%s", r->id);
-    if (bad || make_volume(lv, conn, name, r->size_gb, from[0] ? from : NULL, path, sizeof(path),
-                           err))
+    if (bad ||
+        make_volume(lv, conn, name, r->size_gb, from[0] ? from : NULL, path, sizeof(path), err))
         goto failed;
     if (r->image_id[0] && !lv->is_test) {
         struct local_image_ref img;
@@ -352,8 +352,8 @@ static void run_delete(struct local_volume *lv, virConnectPtr conn, struct row *
         goto rollback;
     n = vol_exec(db, err, "DELETE FROM volume_volume WHERE id = ? AND status = 'deleting'", "s",
                  r->id);
-    if (n < 0 || vol_exec(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s",
-                          r->id) < 0)
+    if (n < 0 ||
+        vol_exec(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", r->id) < 0)
         goto rollback;
     if (n == 1 && r->billed && ledger(lv, db, r, NPH_LEDGER_DELETED, r->size_gb, now, err))
         goto rollback;
@@ -373,8 +373,8 @@ static void run_snap_create(struct local_volume *lv, virConnectPtr conn, struct 
 {
     char name[96], from[4096] = "", path[4096] = "";
     struct nph_db *db = vol_db(lv, err);
-    int bad = !db || path_of(db, "SELECT path FROM volume_volume WHERE id = ?", r->volume_id,
-                             from, sizeof(from), err);
+    int bad = !db || path_of(db, "SELECT path FROM volume_volume WHERE id = ?", r->volume_id, from,
+                             sizeof(from), err);
     nph_store_release(db);
     snprintf(name, sizeof(name), "snapshot-%s", r->id);
     if (bad || make_volume(lv, conn, name, r->size_gb, from, path, sizeof(path), err))
@@ -462,8 +462,9 @@ int vol_requeue(struct local_volume *lv, struct nph_error *err)
                  "UPDATE volume_volume SET status = 'available' WHERE status = 'attaching'"
                  " AND id NOT IN (SELECT volume_id FROM volume_attachment)",
                  NULL) < 0 ||
-        vol_exec(db, err, "UPDATE volume_volume SET status = 'in-use' WHERE status IN"
-                          " ('attaching', 'detaching')",
+        vol_exec(db, err,
+                 "UPDATE volume_volume SET status = 'in-use' WHERE status IN"
+                 " ('attaching', 'detaching')",
                  NULL) < 0)
         rc = -1;
     for (size_t i = 0; rc == 0 && i < sizeof(work) / sizeof(work[0]); i++) {

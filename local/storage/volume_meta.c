@@ -16,8 +16,8 @@
 static json_t *type_row(struct nph_stmt *st)
 {
     return json_pack("{s:s,s:s,s:s?,s:b,s:o}", "id", nph_stmt_col_text(st, 0), "name",
-                     nph_stmt_col_text(st, 1), "description", nph_stmt_col_text(st, 2),
-                     "is_public", (int)nph_stmt_col_int64(st, 3), "extra_specs",
+                     nph_stmt_col_text(st, 1), "description", nph_stmt_col_text(st, 2), "is_public",
+                     (int)nph_stmt_col_int64(st, 3), "extra_specs",
                      vol_json_load(nph_stmt_col_text(st, 4), json_object()));
 }
 
@@ -158,11 +158,12 @@ json_t *local_volume_type_update(struct local_volume *lv, const char *id, const 
 {
     struct nph_db *db;
     json_t *t, *out = NULL;
-    const json_t *name = json_object_get(attrs, "name"), *desc = json_object_get(attrs, "description"),
+    const json_t *name = json_object_get(attrs, "name"),
+                 *desc = json_object_get(attrs, "description"),
                  *pub = json_object_get(attrs, "is_public");
-    if ((name && check_name(name, err)) || (pub && !json_is_boolean(pub) &&
-                                            nph_error_set(err, NPH_E_INVALID,
-                                                          "Invalid value for is_public.")))
+    if ((name && check_name(name, err)) ||
+        (pub && !json_is_boolean(pub) &&
+         nph_error_set(err, NPH_E_INVALID, "Invalid value for is_public.")))
         return NULL;
     if (desc && !json_is_null(desc) && !json_is_string(desc)) {
         nph_error_set(err, NPH_E_INVALID, "Invalid input for field/attribute description.");
@@ -172,8 +173,8 @@ json_t *local_volume_type_update(struct local_volume *lv, const char *id, const 
         return NULL;
     if (!(t = vol_type_lookup(db, id, err)))
         goto cleanup;
-    if (name && strcmp(json_string_value(json_object_get(t, "name")), LOCAL_VOLUME_DEFAULT_TYPE) ==
-                    0 &&
+    if (name &&
+        strcmp(json_string_value(json_object_get(t, "name")), LOCAL_VOLUME_DEFAULT_TYPE) == 0 &&
         strcmp(json_string_value(name), LOCAL_VOLUME_DEFAULT_TYPE) != 0) {
         nph_error_set(err, NPH_E_INVALID, "The default volume type cannot be renamed.");
         goto cleanup;
@@ -240,8 +241,8 @@ static json_t *specs_write(struct local_volume *lv, const char *id, const json_t
     if (merge)
         json_object_update(specs, (json_t *)merge);
     if (del && json_object_del(specs, del) != 0) {
-        nph_error_set(err, NPH_E_NOT_FOUND,
-                      "Volume Type %s has no extra specs with key %s.", id, del);
+        nph_error_set(err, NPH_E_NOT_FOUND, "Volume Type %s has no extra specs with key %s.", id,
+                      del);
         json_decref(specs);
         specs = NULL;
         goto cleanup;

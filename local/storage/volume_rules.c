@@ -15,7 +15,7 @@
 #include "local_volume.h"
 
 static const char *const statuses[] = {
-    "creating", "available", "attaching", "in-use",   "detaching",      "extending",
+    "creating", "available", "attaching", "in-use",         "detaching",       "extending",
     "deleting", "error",     "reserved",  "error_deleting", "error_extending", "maintenance",
 };
 

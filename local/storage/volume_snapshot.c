@@ -11,7 +11,7 @@
 #include "volume_internal.h"
 
 #define SCOLS                                                                                      \
-    "SELECT id, volume_id, project_id, name, description, size_gb, status, metadata,"            \
+    "SELECT id, volume_id, project_id, name, description, size_gb, status, metadata,"              \
     " created_at, updated_at FROM volume_snapshot"
 
 #define T(i) nph_stmt_col_text(st, (i))
@@ -31,8 +31,8 @@ static json_t *snap_load(struct nph_db *db, const struct local_volume_caller *c,
 {
     struct nph_stmt *st;
     json_t *s;
-    int rc = vol_query(db, err, &st, SCOLS " WHERE id = ? AND (project_id = ? OR ? = 1)", "ssi",
-                       id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
+    int rc = vol_query(db, err, &st, SCOLS " WHERE id = ? AND (project_id = ? OR ? = 1)", "ssi", id,
+                       c->project_id ? c->project_id : "", (int64_t)c->is_admin);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -89,8 +89,8 @@ json_t *local_volume_snapshot_create(struct local_volume *lv, const struct local
         check_text(json_object_get(spec, "description"), "description", err) ||
         (meta && !json_is_null(meta) && vol_check_metadata(meta, err)))
         return NULL;
-    if (nph_uuid4(id) || !(meta_text = vol_json_dump(meta && !json_is_null(meta) ? meta
-                                                                              : json_object()))) {
+    if (nph_uuid4(id) ||
+        !(meta_text = vol_json_dump(meta && !json_is_null(meta) ? meta : json_object()))) {
         nph_error_nomem(err);
         return NULL;
     }
@@ -180,11 +180,11 @@ json_t *local_volume_snapshot_list(struct local_volume *lv, const struct local_v
     return arr;
 }
 
-json_t *local_volume_snapshot_update(struct local_volume *lv,
-                                     const struct local_volume_caller *c, const char *id,
-                                     const json_t *attrs, struct nph_error *err)
+json_t *local_volume_snapshot_update(struct local_volume *lv, const struct local_volume_caller *c,
+                                     const char *id, const json_t *attrs, struct nph_error *err)
 {
-    const json_t *name = json_object_get(attrs, "name"), *desc = json_object_get(attrs, "description");
+    const json_t *name = json_object_get(attrs, "name"),
+                 *desc = json_object_get(attrs, "description");
     struct nph_db *db;
     json_t *s, *out = NULL;
     if (check_text(name, "name", err) || check_text(desc, "description", err))
@@ -217,9 +217,9 @@ static int meta_write(struct nph_db *db, const char *id, const json_t *m, struct
     return n < 0 ? -1 : 0;
 }
 
-json_t *local_volume_snapshot_metadata(struct local_volume *lv,
-                                       const struct local_volume_caller *c, const char *id,
-                                       const json_t *meta, int replace, struct nph_error *err)
+json_t *local_volume_snapshot_metadata(struct local_volume *lv, const struct local_volume_caller *c,
+                                       const char *id, const json_t *meta, int replace,
+                                       struct nph_error *err)
 {
     struct nph_db *db;
     json_t *s, *m = NULL, *out = NULL;

@@ -31,10 +31,10 @@ static json_t *attachments_of(struct nph_db *db, const char *id, struct nph_erro
                        " WHERE volume_id = ? ORDER BY created_at",
                        "s", id);
     while (rc == 1) {
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", T(0),
-                                             "attachment_id", T(0), "volume_id", id, "server_id",
-                                             T(1), "device", T(2), "attached_at",
-                                             vol_time_json(nph_stmt_col_int64(st, 3))));
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", T(0), "attachment_id",
+                                        T(0), "volume_id", id, "server_id", T(1), "device", T(2),
+                                        "attached_at", vol_time_json(nph_stmt_col_int64(st, 3))));
         rc = nph_stmt_step(st, err);
     }
     if (st)
@@ -62,13 +62,13 @@ static json_t *volume_row(struct nph_stmt *st)
 }
 
 /* The volume `id` as the caller may see it, with its attachments; NULL with err. */
-static json_t *volume_load(struct nph_db *db, const struct local_volume_caller *c,
-                           const char *id, struct nph_error *err)
+static json_t *volume_load(struct nph_db *db, const struct local_volume_caller *c, const char *id,
+                           struct nph_error *err)
 {
     struct nph_stmt *st;
     json_t *v, *att;
-    int rc = vol_query(db, err, &st, VCOLS " WHERE v.id = ? AND (v.project_id = ? OR ? = 1)",
-                       "ssi", id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
+    int rc = vol_query(db, err, &st, VCOLS " WHERE v.id = ? AND (v.project_id = ? OR ? = 1)", "ssi",
+                       id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -156,8 +156,9 @@ json_t *local_volume_create(struct local_volume *lv, const struct local_volume_c
         return NULL;
     }
     if (az && strcmp(az, "nova") != 0) {
-        nph_error_set(err, NPH_E_INVALID, "Invalid input received: Availability zone '%s' is "
-                                          "invalid.",
+        nph_error_set(err, NPH_E_INVALID,
+                      "Invalid input received: Availability zone '%s' is "
+                      "invalid.",
                       az);
         return NULL;
     }
@@ -197,8 +198,8 @@ json_t *local_volume_create(struct local_volume *lv, const struct local_volume_c
             return NULL;
         }
     }
-    if (nph_uuid4(id) || !(meta_text = vol_json_dump(meta && !json_is_null(meta) ? meta
-                                                                              : json_object()))) {
+    if (nph_uuid4(id) ||
+        !(meta_text = vol_json_dump(meta && !json_is_null(meta) ? meta : json_object()))) {
         nph_error_nomem(err);
         return NULL;
     }
@@ -286,9 +287,14 @@ cleanup:
 static const char *sort_column(const char *key)
 {
     static const char *const map[][2] = {
-        {"created_at", "v.created_at"}, {"id", "v.id"},         {"name", "v.name"},
-        {"display_name", "v.name"},     {"size", "v.size_gb"},  {"status", "v.status"},
-        {"updated_at", "v.updated_at"}, {"bootable", "v.bootable"},
+        {"created_at", "v.created_at"},
+        {"id", "v.id"},
+        {"name", "v.name"},
+        {"display_name", "v.name"},
+        {"size", "v.size_gb"},
+        {"status", "v.status"},
+        {"updated_at", "v.updated_at"},
+        {"bootable", "v.bootable"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(map[i][0], key) == 0)
@@ -327,8 +333,9 @@ json_t *local_volume_list(struct local_volume *lv, const struct local_volume_cal
     }
     if (f->availability_zone && strcmp(f->availability_zone, "nova") != 0)
         return json_array();
-    snprintf(sql, sizeof(sql), VCOLS " WHERE (? IS NULL OR v.project_id = ?) ORDER BY %s %s, v.id %s",
-             col, f->sort_asc ? "ASC" : "DESC", f->sort_asc ? "ASC" : "DESC");
+    snprintf(sql, sizeof(sql),
+             VCOLS " WHERE (? IS NULL OR v.project_id = ?) ORDER BY %s %s, v.id %s", col,
+             f->sort_asc ? "ASC" : "DESC", f->sort_asc ? "ASC" : "DESC");
     if (!(db = vol_db(lv, err)))
         return NULL;
     all = json_array();
@@ -386,7 +393,8 @@ cleanup:
 json_t *local_volume_update(struct local_volume *lv, const struct local_volume_caller *c,
                             const char *id, const json_t *attrs, struct nph_error *err)
 {
-    const json_t *name = json_object_get(attrs, "name"), *desc = json_object_get(attrs, "description"),
+    const json_t *name = json_object_get(attrs, "name"),
+                 *desc = json_object_get(attrs, "description"),
                  *meta = json_object_get(attrs, "metadata");
     struct nph_db *db;
     json_t *v, *out = NULL;
@@ -468,8 +476,7 @@ int local_volume_metadata_delete(struct local_volume *lv, const struct local_vol
         goto cleanup;
     m = json_deep_copy(json_object_get(v, "metadata"));
     if (json_object_del(m, key) != 0) {
-        nph_error_set(err, NPH_E_NOT_FOUND,
-                      "Volume %s has no metadata with key %s.", id, key);
+        nph_error_set(err, NPH_E_NOT_FOUND, "Volume %s has no metadata with key %s.", id, key);
         goto cleanup;
     }
     if (!(text = vol_json_dump(m))) {
@@ -490,9 +497,9 @@ cleanup:
 /* ---- status changes ---------------------------------------------------------------------- */
 
 #define NOT_DELETABLE                                                                              \
-    "Invalid volume: Volume status must be available or error or error_restoring or "             \
-    "error_extending or error_managing and must not be migrating, attached, belong to a group, "  \
-    "have snapshots, awaiting a transfer, or be disassociated from snapshots after volume "       \
+    "Invalid volume: Volume status must be available or error or error_restoring or "              \
+    "error_extending or error_managing and must not be migrating, attached, belong to a group, "   \
+    "have snapshots, awaiting a transfer, or be disassociated from snapshots after volume "        \
     "transfer."
 
 int local_volume_delete(struct local_volume *lv, const struct local_volume_caller *c,
@@ -604,12 +611,11 @@ int local_volume_reset_status(struct local_volume *lv, const char *id, const cha
                              status ? status : "None");
     if (!(db = vol_db(lv, err)))
         return -1;
-    n = vol_exec(db, err, "UPDATE volume_volume SET status = ?, updated_at = ? WHERE id = ?",
-                 "sis", status, nph_clock_now(), id);
+    n = vol_exec(db, err, "UPDATE volume_volume SET status = ?, updated_at = ? WHERE id = ?", "sis",
+                 status, nph_clock_now(), id);
     if (n >= 0 && strcmp(status, "available") == 0)
-        n = vol_exec(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", id) < 0
-                ? -1
-                : 1;
+        n = vol_exec(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", id) < 0 ? -1
+                                                                                                : 1;
     nph_store_release(db);
     if (n == 0)
         return nph_error_set(err, NPH_E_NOT_FOUND, "Volume %s could not be found.", id);
