@@ -87,7 +87,7 @@ json_t *local_volume_type_create(struct local_volume *lv, const json_t *attrs,
     }
     if (!(db = vol_db(lv, err)))
         return NULL;
-    specs_text = vol_json_dump(specs ? specs : json_object());
+    specs_text = specs ? vol_json_dump(specs) : strdup("{}");
     if (nph_uuid4(id) || !specs_text) {
         nph_error_nomem(err);
         goto cleanup;

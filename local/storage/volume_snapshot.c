@@ -90,7 +90,7 @@ json_t *local_volume_snapshot_create(struct local_volume *lv, const struct local
         (meta && !json_is_null(meta) && vol_check_metadata(meta, err)))
         return NULL;
     if (nph_uuid4(id) ||
-        !(meta_text = vol_json_dump(meta && !json_is_null(meta) ? meta : json_object()))) {
+        !(meta_text = (meta && !json_is_null(meta) ? vol_json_dump(meta) : strdup("{}")))) {
         nph_error_nomem(err);
         return NULL;
     }

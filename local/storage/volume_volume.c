@@ -199,7 +199,7 @@ json_t *local_volume_create(struct local_volume *lv, const struct local_volume_c
         }
     }
     if (nph_uuid4(id) ||
-        !(meta_text = vol_json_dump(meta && !json_is_null(meta) ? meta : json_object()))) {
+        !(meta_text = (meta && !json_is_null(meta) ? vol_json_dump(meta) : strdup("{}")))) {
         nph_error_nomem(err);
         return NULL;
     }
