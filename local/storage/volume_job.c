@@ -392,10 +392,16 @@ failed:
 static void run_snap_delete(struct local_volume *lv, virConnectPtr conn, struct row *r,
                             struct nph_error *err)
 {
+    struct nph_db *db;
     drop_volume(conn, r->path);
-    if (record(lv, r, -1, 0, "DELETE FROM volume_snapshot WHERE ? > 0 AND id = ?", "is", r->id,
-               NULL, err) == 0)
-        return;
+    if ((db = vol_db(lv, err))) {
+        int64_t n =
+            vol_exec(db, err, "DELETE FROM volume_snapshot WHERE id = ? AND status = 'deleting'",
+                     "s", r->id);
+        nph_store_release(db);
+        if (n >= 0)
+            return;
+    }
     fail(lv, "volume_snapshot", r, "deleting", "error_deleting", err);
 }
 

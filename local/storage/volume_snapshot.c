@@ -161,11 +161,14 @@ json_t *local_volume_snapshot_list(struct local_volume *lv, const struct local_v
     if (!db)
         return NULL;
     arr = json_array();
-    rc = vol_query(db, err, &st,
-                   SCOLS " WHERE (? IS NULL OR project_id = ?) AND (? IS NULL OR name = ?) AND"
-                         " (? IS NULL OR status = ?) AND (? IS NULL OR volume_id = ?)"
-                         " ORDER BY created_at DESC, id DESC",
-                   "ssssssss", proj, proj, name, name, status, status, volume_id, volume_id);
+    rc = vol_query(
+        db, err, &st,
+        SCOLS
+        " WHERE (CAST(? AS TEXT) IS NULL OR project_id = ?) AND (CAST(? AS TEXT) IS NULL OR name = "
+        "?) AND"
+        " (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR volume_id = ?)"
+        " ORDER BY created_at DESC, id DESC",
+        "ssssssss", proj, proj, name, name, status, status, volume_id, volume_id);
     while (rc == 1) {
         json_array_append_new(arr, snap_row(st));
         rc = nph_stmt_step(st, err);

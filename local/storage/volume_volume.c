@@ -334,8 +334,8 @@ json_t *local_volume_list(struct local_volume *lv, const struct local_volume_cal
     if (f->availability_zone && strcmp(f->availability_zone, "nova") != 0)
         return json_array();
     snprintf(sql, sizeof(sql),
-             VCOLS " WHERE (? IS NULL OR v.project_id = ?) ORDER BY %s %s, v.id %s", col,
-             f->sort_asc ? "ASC" : "DESC", f->sort_asc ? "ASC" : "DESC");
+             VCOLS " WHERE (CAST(? AS TEXT) IS NULL OR v.project_id = ?) ORDER BY %s %s, v.id %s",
+             col, f->sort_asc ? "ASC" : "DESC", f->sort_asc ? "ASC" : "DESC");
     if (!(db = vol_db(lv, err)))
         return NULL;
     all = json_array();

@@ -3,7 +3,8 @@
  * the service against libvirt's in-process test driver and a throwaway SQLite store (create,
  * extend, snapshots, delete refusals, quotas, ledger events, attach/detach through a recording
  * hook and a failing one); and compute's device hot-plug on the test driver (the definition
- * edited, since the test driver cannot hot-plug). */
+ * edited, since the test driver cannot hot-plug). With NPH_TEST_PG_URL set (tests/pg_throwaway.sh)
+ * the service cases run on PostgreSQL instead of SQLite. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,7 +219,18 @@ static int fx_setup(void **state)
     char url[256];
     snprintf(f->dir, sizeof(f->dir), "/tmp/nph-volume-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(url, sizeof(url), "sqlite://%s/t.db", f->dir);
+    if (getenv("NPH_TEST_PG_URL")) {
+        /* tests/pg_throwaway.sh: a fresh schema for every case */
+        char cmd[512];
+        snprintf(url, sizeof(url), "%s", getenv("NPH_TEST_PG_URL"));
+        snprintf(cmd, sizeof(cmd),
+                 "psql -q '%s' -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null "
+                 "2>&1",
+                 url);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        snprintf(url, sizeof(url), "sqlite://%s/t.db", f->dir);
+    }
     assert_int_equal(nph_store_open(url, 4, &f->store, &err), 0);
     assert_int_equal(nph_ledger_migrate(f->store, NULL, &err), 0);
     assert_int_equal(local_volume_migrate(f->store, NULL, &err), 0);
