@@ -31,6 +31,7 @@ struct cinder_ctx {
     struct nph_app *app;
     struct local_volume_caller caller;
     int off; /* 1 when the route has {project_id} first */
+    int put; /* an update: Cinder's smaller views */
 };
 
 static const char *param(const struct http_req *req, const struct cinder_ctx *ctx, int i)
@@ -187,12 +188,13 @@ static int cinder_version(struct http_req *req, struct http_resp *resp, struct n
 
 static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
 {
-    json_t *out, *atts = json_array(), *a;
+    json_t *out, *atts, *a;
     const char *id = json_string_value(json_object_get(v, "id"));
     size_t i;
     if (!detail)
         return json_pack("{s:O,s:O,s:o}", "id", json_object_get(v, "id"), "name",
                          json_object_get(v, "name"), "links", links(ctx, "volumes", id));
+    atts = json_array();
     json_array_foreach(json_object_get(v, "attachments"), i, a)
     {
         json_array_append_new(
@@ -212,7 +214,7 @@ static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
     }
     out = json_pack(
         "{s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:O,s:o,s:O,s:O,s:O,s:O,s:o,s:O,s:s,s:b,s:n,s:n,s:b,s:O,"
-        "s:n,s:n,s:n,s:n,s:n,s:b,s:O}",
+        "s:n,s:n,s:n,s:n,s:n,s:b,s:s}",
         "id", json_object_get(v, "id"), "name", json_object_get(v, "name"), "description",
         json_object_get(v, "description"), "status", json_object_get(v, "status"), "size",
         json_object_get(v, "size"), "availability_zone", "nova", "created_at",
@@ -225,7 +227,17 @@ static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
         "replication_status", "consistencygroup_id", "multiattach", 0,
         "os-vol-tenant-attr:tenant_id", json_object_get(v, "project_id"), "migration_status",
         "os-vol-mig-status-attr:migstat", "os-vol-mig-status-attr:name_id", "group_id",
-        "provider_id", "shared_targets", 0, "volume_type_id", json_object_get(v, "volume_type_id"));
+        "provider_id", "shared_targets", 0, "service_uuid", "nephele-volume");
+    if (detail == 2) {
+        /* create and update answer without the extension attributes, as Cinder does */
+        static const char *const ext[] = {"os-vol-tenant-attr:tenant_id", "migration_status",
+                                          "os-vol-mig-status-attr:migstat",
+                                          "os-vol-mig-status-attr:name_id"};
+        for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++)
+            json_object_del(out, ext[k]);
+        json_object_set_new(out, "migration_status", json_null());
+        return out;
+    }
     if (json_is_string(json_object_get(v, "image_id")))
         json_object_set_new(out, "volume_image_metadata",
                             json_pack("{s:O,s:O}", "image_id", json_object_get(v, "image_id"),
@@ -239,7 +251,10 @@ static int reply_volume(struct cinder_ctx *ctx, struct http_resp *resp, int stat
 {
     if (!v)
         return -1;
-    http_resp_json(resp, status, json_pack("{s:o}", "volume", volume_view(ctx, v, 1)));
+    /* 202 (create) and PUT answer the smaller view */
+    http_resp_json(
+        resp, status,
+        json_pack("{s:o}", "volume", volume_view(ctx, v, status == 202 || ctx->put ? 2 : 1)));
     json_decref(v);
     return 0;
 }
@@ -418,6 +433,7 @@ static int cinder_volume_update(struct http_req *req, struct http_resp *resp, st
     json_decref(root);
     alias(attrs, "display_name", "name");
     alias(attrs, "display_description", "description");
+    ctx.put = 1;
     v = local_volume_update(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), attrs, err);
     json_decref(attrs);
     return reply_volume(&ctx, resp, 200, v);
@@ -666,26 +682,33 @@ static int cinder_volume_action(struct http_req *req, struct http_resp *resp, st
 
 /* ---- snapshots ---------------------------------------------------------------------------- */
 
-static json_t *snap_view(struct cinder_ctx *ctx, json_t *s)
+/* detail: with Cinder's extended snapshot attributes (show, list/detail); else without
+ * (create, update, list). */
+static json_t *snap_view(json_t *s, int detail)
 {
-    (void)ctx;
-    return json_pack(
-        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:n,s:n}", "id", json_object_get(s, "id"),
-        "name", json_object_get(s, "name"), "description", json_object_get(s, "description"),
-        "status", json_object_get(s, "status"), "size", json_object_get(s, "size"), "volume_id",
+    json_t *out = json_pack(
+        "{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(s, "id"), "name",
+        json_object_get(s, "name"), "description", json_object_get(s, "description"), "status",
+        json_object_get(s, "status"), "size", json_object_get(s, "size"), "volume_id",
         json_object_get(s, "volume_id"), "created_at", json_object_get(s, "created_at"),
-        "updated_at", json_object_get(s, "updated_at"), "metadata", json_object_get(s, "metadata"),
-        "os-extended-snapshot-attributes:progress",
-        strcmp(json_string_value(json_object_get(s, "status")), "available") == 0 ? "100%" : "0%",
-        "os-extended-snapshot-attributes:project_id", json_object_get(s, "project_id"),
-        "group_snapshot_id", "user_id");
+        "updated_at", json_object_get(s, "updated_at"), "metadata", json_object_get(s, "metadata"));
+    if (detail) {
+        json_object_set_new(
+            out, "os-extended-snapshot-attributes:progress",
+            json_string(strcmp(json_string_value(json_object_get(s, "status")), "available") == 0
+                            ? "100%"
+                            : "0%"));
+        json_object_set(out, "os-extended-snapshot-attributes:project_id",
+                        json_object_get(s, "project_id"));
+    }
+    return out;
 }
 
-static int reply_snap(struct cinder_ctx *ctx, struct http_resp *resp, int status, json_t *s)
+static int reply_snap(struct http_resp *resp, int status, json_t *s, int detail)
 {
     if (!s)
         return -1;
-    http_resp_json(resp, status, json_pack("{s:o}", "snapshot", snap_view(ctx, s)));
+    http_resp_json(resp, status, json_pack("{s:o}", "snapshot", snap_view(s, detail)));
     json_decref(s);
     return 0;
 }
@@ -704,7 +727,7 @@ static int cinder_snap_create(struct http_req *req, struct http_resp *resp, stru
     alias(spec, "display_description", "description");
     s = local_volume_snapshot_create(ctx.app->volume, &ctx.caller, spec, err);
     json_decref(spec);
-    return reply_snap(&ctx, resp, 202, s);
+    return reply_snap(resp, 202, s, 0);
 }
 
 static int cinder_snap_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
@@ -713,8 +736,8 @@ static int cinder_snap_get(struct http_req *req, struct http_resp *resp, struct 
     if (cinder_begin(req, resp, &ctx, err))
         return fail(resp);
     return reply_snap(
-        &ctx, resp, 200,
-        local_volume_snapshot_get(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), err));
+        resp, 200,
+        local_volume_snapshot_get(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), err), 1);
 }
 
 static int snap_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
@@ -734,15 +757,7 @@ static int snap_list(struct http_req *req, struct http_resp *resp, struct nph_er
                                            parse_bool_q(http_req_query(req, "all_tenants")), err)))
         return -1;
     out = json_array();
-    json_array_foreach(arr, i, s)
-    {
-        json_t *v = snap_view(&ctx, s);
-        if (!detail) {
-            json_object_del(v, "os-extended-snapshot-attributes:progress");
-            json_object_del(v, "os-extended-snapshot-attributes:project_id");
-        }
-        json_array_append_new(out, v);
-    }
+    json_array_foreach(arr, i, s) json_array_append_new(out, snap_view(s, detail));
     json_decref(arr);
     return http_resp_json(resp, 200, json_pack("{s:o}", "snapshots", out));
 }
@@ -773,7 +788,7 @@ static int cinder_snap_update(struct http_req *req, struct http_resp *resp, stru
     alias(attrs, "display_description", "description");
     s = local_volume_snapshot_update(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), attrs, err);
     json_decref(attrs);
-    return reply_snap(&ctx, resp, 200, s);
+    return reply_snap(resp, 200, s, 0);
 }
 
 static int cinder_snap_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
@@ -789,10 +804,14 @@ static int cinder_snap_delete(struct http_req *req, struct http_resp *resp, stru
 
 /* ---- types -------------------------------------------------------------------------------- */
 
-static json_t *type_view(json_t *t)
+/* full: show and list (with qos_specs_id); create answers without it; update answers
+ * neither it nor the access attribute. */
+static json_t *type_view(json_t *t, int full)
 {
-    json_object_set(t, "os-volume-type-access:is_public", json_object_get(t, "is_public"));
-    json_object_set_new(t, "qos_specs_id", json_null());
+    if (full >= 0)
+        json_object_set(t, "os-volume-type-access:is_public", json_object_get(t, "is_public"));
+    if (full > 0)
+        json_object_set_new(t, "qos_specs_id", json_null());
     return t;
 }
 
@@ -805,7 +824,7 @@ static int cinder_type_list(struct http_req *req, struct http_resp *resp, struct
         return fail(resp);
     if (!(arr = local_volume_type_list(ctx.app->volume, &ctx.caller, err)))
         return -1;
-    json_array_foreach(arr, i, t) type_view(t);
+    json_array_foreach(arr, i, t) type_view(t, 1);
     return http_resp_json(resp, 200, json_pack("{s:o}", "volume_types", arr));
 }
 
@@ -821,7 +840,7 @@ static int cinder_type_get(struct http_req *req, struct http_resp *resp, struct 
         id = LOCAL_VOLUME_DEFAULT_TYPE;
     if (!(t = local_volume_type_get(ctx.app->volume, &ctx.caller, id, err)))
         return -1;
-    return http_resp_json(resp, 200, json_pack("{s:o}", "volume_type", type_view(t)));
+    return http_resp_json(resp, 200, json_pack("{s:o}", "volume_type", type_view(t, 1)));
 }
 
 static int cinder_type_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
@@ -839,7 +858,7 @@ static int cinder_type_create(struct http_req *req, struct http_resp *resp, stru
     json_decref(attrs);
     if (!t)
         return -1;
-    return http_resp_json(resp, 200, json_pack("{s:o}", "volume_type", type_view(t)));
+    return http_resp_json(resp, 200, json_pack("{s:o}", "volume_type", type_view(t, 0)));
 }
 
 static int cinder_type_update(struct http_req *req, struct http_resp *resp, struct nph_error *err)
@@ -854,7 +873,7 @@ static int cinder_type_update(struct http_req *req, struct http_resp *resp, stru
     json_decref(root);
     if (!t)
         return -1;
-    return http_resp_json(resp, 200, json_pack("{s:o}", "volume_type", type_view(t)));
+    return http_resp_json(resp, 200, json_pack("{s:o}", "volume_type", type_view(t, -1)));
 }
 
 static int cinder_type_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
