@@ -14,6 +14,7 @@
  * Microversions: "OpenStack-API-Version: volume 3.X" is read and echoed; bodies do not change
  * with it in the range served (the fields of later versions are always present).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,9 +142,13 @@ static json_t *body_obj(struct http_req *req, const char *key, json_t **root, st
     return o;
 }
 
+/* The base of links: the request's own form (with the project id or without). */
 static void url_base(struct cinder_ctx *ctx, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s" CV "/%s", ctx->app->cfg.public_url, ctx->caller.project_id);
+    if (ctx->off)
+        snprintf(buf, len, "%s" CV "/%s", ctx->app->cfg.public_url, ctx->caller.project_id);
+    else
+        snprintf(buf, len, "%s" CV, ctx->app->cfg.public_url);
 }
 
 static json_t *links(struct cinder_ctx *ctx, const char *coll, const char *id)
@@ -151,8 +156,11 @@ static json_t *links(struct cinder_ctx *ctx, const char *coll, const char *id)
     char base[1024], self[2048], book[2048];
     url_base(ctx, base, sizeof(base));
     snprintf(self, sizeof(self), "%s/%s/%s", base, coll, id);
-    snprintf(book, sizeof(book), "%s/volume/%s/%s/%s", ctx->app->cfg.public_url,
-             ctx->caller.project_id, coll, id);
+    if (ctx->off)
+        snprintf(book, sizeof(book), "%s/volume/%s/%s/%s", ctx->app->cfg.public_url,
+                 ctx->caller.project_id, coll, id);
+    else
+        snprintf(book, sizeof(book), "%s/volume/%s/%s", ctx->app->cfg.public_url, coll, id);
     return json_pack("[{s:s,s:s},{s:s,s:s}]", "href", self, "rel", "self", "href", book, "rel",
                      "bookmark");
 }
@@ -186,6 +194,18 @@ static int cinder_version(struct http_req *req, struct http_resp *resp, struct n
 
 /* ---- volumes ------------------------------------------------------------------------------ */
 
+/* The metadata, with "readonly" ("True"/"False") once the flag was set, as Cinder shows it. */
+static json_t *view_metadata(json_t *v)
+{
+    json_t *m = json_deep_copy(json_object_get(v, "metadata"));
+    json_t *ro = json_object_get(v, "readonly_set");
+    if (m && json_is_true(ro))
+        json_object_set_new(
+            m, "readonly",
+            json_string(json_is_true(json_object_get(v, "readonly")) ? "True" : "False"));
+    return m ? m : json_object();
+}
+
 static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
 {
     json_t *out, *atts, *a;
@@ -213,7 +233,7 @@ static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
         }
     }
     out = json_pack(
-        "{s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:O,s:o,s:O,s:O,s:O,s:O,s:o,s:O,s:s,s:b,s:n,s:n,s:b,s:O,"
+        "{s:O,s:O,s:O,s:O,s:O,s:s,s:O,s:O,s:o,s:O,s:O,s:O,s:o,s:o,s:O,s:s,s:b,s:n,s:n,s:b,s:O,"
         "s:n,s:n,s:n,s:n,s:n,s:b,s:s}",
         "id", json_object_get(v, "id"), "name", json_object_get(v, "name"), "description",
         json_object_get(v, "description"), "status", json_object_get(v, "status"), "size",
@@ -221,7 +241,7 @@ static json_t *volume_view(struct cinder_ctx *ctx, json_t *v, int detail)
         json_object_get(v, "created_at"), "updated_at", json_object_get(v, "updated_at"),
         "attachments", atts, "volume_type", json_object_get(v, "volume_type"), "snapshot_id",
         json_object_get(v, "snapshot_id"), "source_volid", json_object_get(v, "source_volid"),
-        "metadata", json_object_get(v, "metadata"), "links", links(ctx, "volumes", id), "user_id",
+        "metadata", view_metadata(v), "links", links(ctx, "volumes", id), "user_id",
         json_object_get(v, "user_id"), "bootable",
         json_is_true(json_object_get(v, "bootable")) ? "true" : "false", "encrypted", 0,
         "replication_status", "consistencygroup_id", "multiattach", 0,
@@ -740,6 +760,118 @@ static int cinder_snap_get(struct http_req *req, struct http_resp *resp, struct 
         local_volume_snapshot_get(ctx.app->volume, &ctx.caller, param(req, &ctx, 0), err), 1);
 }
 
+/* Compare two snapshots by key (ascending). */
+static const char *snap_sort_key;
+static int snap_cmp(const void *a, const void *b)
+{
+    json_t *x = json_object_get(*(json_t *const *)a, snap_sort_key);
+    json_t *y = json_object_get(*(json_t *const *)b, snap_sort_key);
+    int c;
+    if (json_is_integer(x) && json_is_integer(y))
+        c = json_integer_value(x) < json_integer_value(y)   ? -1
+            : json_integer_value(x) > json_integer_value(y) ? 1
+                                                            : 0;
+    else
+        c = strcmp(json_string_value(x) ? json_string_value(x) : "",
+                   json_string_value(y) ? json_string_value(y) : "");
+    if (c == 0)
+        c = strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
+                   json_string_value(json_object_get(*(json_t *const *)b, "id")));
+    return c;
+}
+
+/* Sort (sort=key:dir or sort_key/sort_dir; created_at, id, name, size, status; default
+ * created_at desc), then marker, offset and limit, as Cinder pages snapshots. A new array, or
+ * NULL with err. */
+static pthread_mutex_t snap_sort_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *snap_page(struct http_req *req, json_t *arr, struct nph_error *err)
+{
+    static const char *const keys[] = {"created_at", "id", "name", "size", "status", "updated_at"};
+    char key[64] = "created_at";
+    const char *sort = http_req_query(req, "sort"), *marker = http_req_query(req, "marker");
+    const char *lim = http_req_query(req, "limit"), *off = http_req_query(req, "offset");
+    int asc = 0, known = 0;
+    long limit = -1, offset = 0;
+    size_t n = json_array_size(arr), start = 0;
+    json_t **items, *out;
+    if (sort) {
+        char *colon;
+        snprintf(key, sizeof(key), "%s", sort);
+        if ((colon = strchr(key, ',')))
+            *colon = '\0';
+        if ((colon = strchr(key, ':'))) {
+            *colon = '\0';
+            asc = strcasecmp(colon + 1, "asc") == 0;
+        }
+    } else {
+        if (http_req_query(req, "sort_key"))
+            snprintf(key, sizeof(key), "%s", http_req_query(req, "sort_key"));
+        asc = http_req_query(req, "sort_dir") &&
+              strcasecmp(http_req_query(req, "sort_dir"), "asc") == 0;
+    }
+    if (strcmp(key, "display_name") == 0)
+        snprintf(key, sizeof(key), "name");
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        known |= strcmp(key, keys[i]) == 0;
+    if (!known) {
+        nph_error_set(err, NPH_E_INVALID, "Invalid input received: Invalid sort key %s.", key);
+        return NULL;
+    }
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (!*lim || *end || limit < 0) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "Invalid input received: limit param must be an integer");
+            return NULL;
+        }
+    }
+    if (off) {
+        char *end;
+        offset = strtol(off, &end, 10);
+        if (!*off || *end || offset < 0) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "Invalid input received: offset param must be an integer");
+            return NULL;
+        }
+    }
+    if (!(items = calloc(n ? n : 1, sizeof(*items)))) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(arr, i);
+    pthread_mutex_lock(&snap_sort_lock);
+    snap_sort_key = key;
+    qsort(items, n, sizeof(*items), snap_cmp);
+    pthread_mutex_unlock(&snap_sort_lock);
+    if (!asc)
+        for (size_t i = 0; i < n / 2; i++) {
+            json_t *t = items[i];
+            items[i] = items[n - 1 - i];
+            items[n - 1 - i] = t;
+        }
+    if (marker) {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (strcmp(json_string_value(json_object_get(items[i], "id")), marker) == 0)
+                break;
+        if (i == n) {
+            free(items);
+            nph_error_set(err, NPH_E_INVALID, "Invalid input received: marker [%s] not found",
+                          marker);
+            return NULL;
+        }
+        start = i + 1;
+    }
+    start += (size_t)offset;
+    out = json_array();
+    for (size_t i = start; i < n && (limit < 0 || json_array_size(out) < (size_t)limit); i++)
+        json_array_append(out, items[i]);
+    free(items);
+    return out;
+}
+
 static int snap_list(struct http_req *req, struct http_resp *resp, struct nph_error *err,
                      int detail)
 {
@@ -756,6 +888,12 @@ static int snap_list(struct http_req *req, struct http_resp *resp, struct nph_er
                                            http_req_query(req, "volume_id"),
                                            parse_bool_q(http_req_query(req, "all_tenants")), err)))
         return -1;
+    {
+        json_t *page = snap_page(req, arr, err);
+        json_decref(arr);
+        if (!(arr = page))
+            return -1;
+    }
     out = json_array();
     json_array_foreach(arr, i, s) json_array_append_new(out, snap_view(s, detail));
     json_decref(arr);

@@ -69,9 +69,8 @@ json_t *local_volume_snapshot_create(struct local_volume *lv, const struct local
     json_t *out = NULL;
     int rc;
     if (!vol_id || !*vol_id) {
-        nph_error_set(err, NPH_E_INVALID,
-                      "Invalid input for field/attribute snapshot. 'volume_id' is a required "
-                      "property");
+        /* Cinder looks the volume up and answers 404 */
+        nph_error_set(err, NPH_E_NOT_FOUND, "Volume None could not be found.");
         return NULL;
     }
     if (force && !json_is_null(force)) {

@@ -50,15 +50,15 @@ static json_t *volume_row(struct nph_stmt *st)
 {
     return json_pack(
         "{s:s,s:s,s:s,s:s?,s:s?,s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:b,s:b,s:o,s:s?,s:s,s:s?,"
-        "s:o,s:o}",
+        "s:o,s:o,s:b}",
         "id", T(0), "project_id", T(1), "user_id", T(2), "name", T(3), "description", T(4), "size",
         (json_int_t)nph_stmt_col_int64(st, 5), "status", T(6), "volume_type_id", T(7),
         "volume_type", T(8), "image_id", T(9), "image_name", T(10), "source_volid", T(11),
         "snapshot_id", T(12), "bootable", (int)nph_stmt_col_int64(st, 13), "readonly",
-        (int)nph_stmt_col_int64(st, 14), "metadata", vol_json_load(T(15), json_object()), "path",
+        nph_stmt_col_int64(st, 14) == 1, "metadata", vol_json_load(T(15), json_object()), "path",
         T(16), "format", T(17), "fault", T(18), "created_at",
         vol_time_json(nph_stmt_col_int64(st, 19)), "updated_at",
-        vol_time_json(nph_stmt_col_int64(st, 20)));
+        vol_time_json(nph_stmt_col_int64(st, 20)), "readonly_set", nph_stmt_col_int64(st, 14) != 0);
 }
 
 /* The volume `id` as the caller may see it, with its attachments; NULL with err. */
@@ -638,7 +638,9 @@ int local_volume_set_flag(struct local_volume *lv, const struct local_volume_cal
     if (!(db = vol_db(lv, err)))
         return -1;
     if ((v = volume_load(db, c, id, err))) {
-        if (vol_exec(db, err, sql, "iis", (int64_t)(value != 0), nph_clock_now(), id) >= 0)
+        /* readonly: 1 set, -1 cleared (shown as "False"), 0 never set */
+        int64_t stored = strcmp(flag, "readonly") == 0 ? (value ? 1 : -1) : (value != 0);
+        if (vol_exec(db, err, sql, "iis", stored, nph_clock_now(), id) >= 0)
             rc = 0;
         json_decref(v);
     }
