@@ -180,6 +180,12 @@ measure() {
 
 HA="X-Auth-Token: $TOK_A"
 HB="X-Auth-Token: $TOK_B"
+# NPH_BENCH_HOLD=SECONDS keeps the brokers up (after setup, before measuring) for profiling.
+if [ -n "${NPH_BENCH_HOLD:-}" ]; then
+    printf 'holding %ss: A=%s (pid %s) B=%s (pid %s)\nTOK_A=%s\nTOK_B=%s\n' "$NPH_BENCH_HOLD" \
+        "${URL[A]}" "${PID[A]:-?}" "${URL[B]}" "${PID[B]:-?}" "$TOK_A" "$TOK_B"
+    sleep "$NPH_BENCH_HOLD"
+fi
 echo "nephele federation bench: $("$NEPHELE_BIN" version), $N_SERVERS servers per cloud (libvirt test:///default under each native cloud),"
 echo "wrk ${DURATION}s per figure, $(nproc) CPUs shared by wrk and three brokers (load before the run: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "raw figures:"

@@ -361,6 +361,12 @@ static int placements_create(struct http_req *req, struct http_resp *resp, struc
     if (only)
         snprintf(cloud, sizeof(cloud), "%s", only);
     json_object_del(preq, "cloud");
+    if (cloud[0] && !fed_cloud_name(v.app->fed, cloud)) {
+        json_decref(preq);
+        v1_end(&v);
+        return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
+                             cloud);
+    }
     struct fed_placement pl;
     json_t *doc = fed_place(v.app->fed, &v.who, preq, cloud[0] ? cloud : NULL, 1, &pl, err);
     json_decref(preq);

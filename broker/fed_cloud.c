@@ -390,6 +390,7 @@ struct fed *fed_open(struct nph_store *store, const struct nph_config *cfg,
     f->cfg = cfg;
     f->host = host;
     pthread_rwlock_init(&f->lock, NULL);
+    pthread_mutex_init(&f->cloud_mu, NULL);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     const char *fi = getenv("NEPHELE_FAULT_INJECTION");
@@ -488,6 +489,7 @@ void fed_close(struct fed *f)
     OPENSSL_cleanse(f->master_key, sizeof(f->master_key));
     pthread_rwlock_destroy(&f->lock);
     pthread_mutex_destroy(&f->mu);
+    pthread_mutex_destroy(&f->cloud_mu);
     pthread_cond_destroy(&f->cv);
     free(f);
 }
@@ -670,12 +672,88 @@ static void probe(struct fed *f, struct fed_cloud *c)
     }
 }
 
+/* A cloud leaves the registry (f->lock held for writing); the default moves to the first left. */
+static void mark_removed_locked(struct fed *f, struct fed_cloud *c)
+{
+    c->removed = 1;
+    if (strcmp(f->default_cloud, c->name) != 0)
+        return;
+    f->default_cloud[0] = '\0';
+    for (size_t i = 0; i < f->n_clouds && !f->default_cloud[0]; i++)
+        if (!f->clouds[i]->removed)
+            nph_backend_strlcpy(f->default_cloud, sizeof(f->default_cloud), f->clouds[i]->name);
+}
+
+/* Another broker on the same store may have added or removed clouds through /v1/clouds:
+ * take up the stored clouds this registry lacks and drop the API clouds the store no longer
+ * has. Runs each health interval, so a change reaches every broker within one. */
+static void sync_stored_clouds_locked(struct fed *f)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    char names[FED_MAX_CLOUDS][64];
+    size_t n = 0;
+    struct nph_db *db = nph_store_acquire(f->store, &err);
+    struct nph_stmt *st =
+        db ? nph_db_prepare(db, "SELECT name, config FROM fed_cloud ORDER BY created_at, name",
+                            &err)
+           : NULL;
+    int step = st ? 0 : -1;
+    while (st && (step = nph_stmt_step(st, &err)) == 1) {
+        const char *name = nph_stmt_col_text(st, 0);
+        if (n < FED_MAX_CLOUDS)
+            nph_backend_strlcpy(names[n++], sizeof(names[0]), name);
+        if (fed_cloud_find(f, name, NULL))
+            continue;
+        struct nph_error e2 = NPH_ERROR_INIT;
+        json_t *conf = unseal(f, name, nph_stmt_col_text(st, 1), &e2);
+        struct fed_cloud *c = conf ? cloud_new(f, conf, "api", &e2) : NULL;
+        json_decref(conf);
+        if (c && registry_add(f, c, &e2) == 0) {
+            nph_log(NPH_LOG_INFO, "federation.cloud_added", "cloud", name, "kind", c->kind,
+                    "source", "store", NULL);
+        } else {
+            cloud_free(c);
+            if (e2.code != NPH_E_CONFLICT) /* a concurrent add of ours: nothing to do */
+                nph_log(NPH_LOG_WARN, "federation.cloud_sync", "cloud", name, "msg", e2.msg, NULL);
+        }
+    }
+    nph_stmt_done(st);
+    nph_store_release(db);
+    if (step < 0) {
+        nph_log(NPH_LOG_WARN, "federation.cloud_sync", "msg", err.msg, NULL);
+        return; /* never drop clouds on a failed read */
+    }
+    pthread_rwlock_wrlock(&f->lock);
+    for (size_t i = 0; i < f->n_clouds; i++) {
+        struct fed_cloud *c = f->clouds[i];
+        int stored = 0;
+        if (c->removed || strcmp(c->source, "api") != 0)
+            continue;
+        for (size_t k = 0; k < n && !stored; k++)
+            stored = strcmp(names[k], c->name) == 0;
+        if (stored)
+            continue;
+        mark_removed_locked(f, c);
+        nph_log(NPH_LOG_INFO, "federation.cloud_removed", "cloud", c->name, "source", "store",
+                NULL);
+    }
+    pthread_rwlock_unlock(&f->lock);
+}
+
+static void sync_stored_clouds(struct fed *f)
+{
+    pthread_mutex_lock(&f->cloud_mu);
+    sync_stored_clouds_locked(f);
+    pthread_mutex_unlock(&f->cloud_mu);
+}
+
 static void *health_main(void *arg)
 {
     struct fed *f = arg;
     for (;;) {
         struct fed_cloud *list[FED_MAX_CLOUDS];
         size_t n = 0;
+        sync_stored_clouds(f);
         pthread_rwlock_rdlock(&f->lock);
         for (size_t i = 0; i < f->n_clouds; i++)
             if (!f->clouds[i]->removed)
@@ -845,7 +923,7 @@ json_t *fed_cloud_get(struct fed *f, const char *name, struct nph_error *err)
     return o;
 }
 
-json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err)
+static json_t *cloud_add(struct fed *f, const json_t *config, struct nph_error *err)
 {
     if (check_entry(config, "cloud", err) != 0)
         return NULL;
@@ -910,7 +988,7 @@ json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err
     return cloud_json(f, c);
 }
 
-int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err)
+static int cloud_remove(struct fed *f, const char *name, struct nph_error *err)
 {
     struct fed_cloud *c = fed_cloud_find(f, name, err);
     if (!c)
@@ -941,16 +1019,26 @@ int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err)
     if (rc != 0)
         return -1;
     pthread_rwlock_wrlock(&f->lock);
-    c->removed = 1;
-    if (strcmp(f->default_cloud, name) == 0) {
-        f->default_cloud[0] = '\0';
-        for (size_t i = 0; i < f->n_clouds && !f->default_cloud[0]; i++)
-            if (!f->clouds[i]->removed)
-                nph_backend_strlcpy(f->default_cloud, sizeof(f->default_cloud), f->clouds[i]->name);
-    }
+    mark_removed_locked(f, c);
     pthread_rwlock_unlock(&f->lock);
     nph_log(NPH_LOG_INFO, "federation.cloud_removed", "cloud", name, NULL);
     return 0;
+}
+
+json_t *fed_cloud_add(struct fed *f, const json_t *config, struct nph_error *err)
+{
+    pthread_mutex_lock(&f->cloud_mu);
+    json_t *out = cloud_add(f, config, err);
+    pthread_mutex_unlock(&f->cloud_mu);
+    return out;
+}
+
+int fed_cloud_remove(struct fed *f, const char *name, struct nph_error *err)
+{
+    pthread_mutex_lock(&f->cloud_mu);
+    int rc = cloud_remove(f, name, err);
+    pthread_mutex_unlock(&f->cloud_mu);
+    return rc;
 }
 
 int fed_cloud_set_fault(struct fed *f, const char *name, const json_t *spec, struct nph_error *err)

@@ -82,6 +82,7 @@ struct fed {
     struct fed_cloud *clouds[FED_MAX_CLOUDS];
     size_t n_clouds;
     char default_cloud[FED_NAME_MAX + 1];
+    pthread_mutex_t cloud_mu; /* runtime adds/removes and the sync with the store, one at a time */
 
     pthread_mutex_t mu; /* threads */
     pthread_cond_t cv;

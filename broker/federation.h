@@ -142,7 +142,7 @@ struct fed_placement {
     int placed;
     char cloud[64], region[64], offering[128];
     char why[2048]; /* when not placed: why each cloud was ruled out */
-    int quota_only;  /* when not placed: every candidate was ruled out by the project's quota */
+    int quota_only; /* when not placed: every candidate was ruled out by the project's quota */
 };
 /* Ask the policy engine where `request` (pol_request_parse's shape: kind, project,
  * project_labels, labels, size | vcpus/ram_mb/disk_gb/gpus) goes over the live clouds; only_cloud

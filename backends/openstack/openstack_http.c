@@ -368,12 +368,10 @@ cleanup:
     return rc;
 }
 
-int os_request(struct os_call *call, enum os_service svc, const char *method, const char *path,
-               const json_t *body, json_t **out, struct nph_error *err)
+int os_request_raw(struct os_call *call, enum os_service svc, const char *method, const char *path,
+                   const json_t *body, struct nph_http_response *resp, struct nph_error *err)
 {
     struct os_backend *os = call->os;
-    struct nph_http_response resp;
-    struct nph_error perr = NPH_ERROR_INIT;
     char *text = NULL, *url = NULL;
     int rc = -1;
 
@@ -390,21 +388,35 @@ int os_request(struct os_call *call, enum os_service svc, const char *method, co
         return nph_error_nomem(err);
     }
     int mv = svc == OS_SVC_COMPUTE && call->compute_mv >= OS_COMPUTE_MV;
-    if (exchange(call, mv, method, url, text, &resp, err) != 0)
-        goto out;
-    if (resp.status < 200 || resp.status > 299) {
-        os_fault_error(os->cfg.name, resp.status, method, path, resp.body, resp.body_len, err);
-    } else if (!out) {
-        rc = 0;
-    } else if (!(*out = nph_json_parse(resp.body, resp.body_len, 64, 1, &perr))) {
-        os_garbage(err, os->cfg.name, method, path, perr.msg);
-    } else {
-        rc = 0;
+    if (exchange(call, mv, method, url, text, resp, err) == 0) {
+        if (resp->status < 200 || resp->status > 299) {
+            os_fault_error(os->cfg.name, resp->status, method, path, resp->body, resp->body_len,
+                           err);
+            nph_http_response_fini(resp);
+        } else {
+            rc = 0;
+        }
     }
-    nph_http_response_fini(&resp);
-out:
     free(text);
     free(url);
+    return rc;
+}
+
+int os_request(struct os_call *call, enum os_service svc, const char *method, const char *path,
+               const json_t *body, json_t **out, struct nph_error *err)
+{
+    struct nph_http_response resp;
+    struct nph_error perr = NPH_ERROR_INIT;
+    int rc = -1;
+    if (os_request_raw(call, svc, method, path, body, &resp, err) != 0)
+        return -1;
+    if (!out)
+        rc = 0;
+    else if (!(*out = nph_json_parse(resp.body, resp.body_len, 64, 1, &perr)))
+        os_garbage(err, call->os->cfg.name, method, path, perr.msg);
+    else
+        rc = 0;
+    nph_http_response_fini(&resp);
     return rc;
 }
 
@@ -424,11 +436,36 @@ static const char *next_link(const json_t *doc, const char *key)
     return json_string_value(json_object_get(doc, "next"));
 }
 
+/* Follow a page's next link (href, NULL when none) from *cur: 1 with *cur the next page's path,
+ * 0 at the last page, -1 for a link without a query or one that does not advance. */
+static int advance(const char *cloud, const char *path, const char *href, char **cur,
+                   struct nph_error *err)
+{
+    size_t base_len = strcspn(path, "?");
+    char *next = NULL;
+    if (!href)
+        return 0;
+    char *q = os_link_query(href);
+    if (!q)
+        return os_garbage(err, cloud, "GET", path, "a next link without a query");
+    if (asprintf(&next, "%.*s?%s", (int)base_len, path, q) < 0) {
+        free(q);
+        return nph_error_nomem(err);
+    }
+    free(q);
+    if (strcmp(next, *cur) == 0) {
+        free(next);
+        return os_garbage(err, cloud, "GET", path, "the next link does not advance");
+    }
+    free(*cur);
+    *cur = next;
+    return 1;
+}
+
 int os_list_all(struct os_call *call, enum os_service svc, const char *path, const char *key,
                 os_item_fn fn, void *arg, struct nph_error *err)
 {
     const char *cloud = call->os->cfg.name;
-    size_t base_len = strcspn(path, "?");
     char *cur = strdup(path);
     int rc = -1;
     if (!cur)
@@ -463,30 +500,95 @@ int os_list_all(struct os_call *call, enum os_service svc, const char *path, con
             }
         }
         const char *href = bad ? NULL : next_link(doc, key);
-        char *next = NULL;
-        if (href) {
-            char *q = os_link_query(href);
-            if (!q) {
-                os_garbage(err, cloud, "GET", path, "a next link without a query");
-            } else if (asprintf(&next, "%.*s?%s", (int)base_len, path, q) < 0) {
-                next = NULL;
-                nph_error_nomem(err);
-            } else if (strcmp(next, cur) == 0) {
-                os_garbage(err, cloud, "GET", path, "the next link does not advance");
-                free(next);
-                next = NULL;
-            }
-            free(q);
-        }
+        int adv = bad ? -1 : advance(cloud, path, href, &cur, err);
         json_decref(doc);
-        if (bad || (href && !next))
-            break;
-        if (!href) {
-            rc = 0;
+        if (adv <= 0) {
+            rc = adv;
             break;
         }
-        free(cur);
-        cur = next;
+    }
+    free(cur);
+    return rc;
+}
+
+int os_list_scan(struct os_call *call, enum os_service svc, const char *path, const char *key,
+                 os_scan_fn fn, void *arg, struct nph_error *err)
+{
+    const char *cloud = call->os->cfg.name;
+    char lk[64], href[2048];
+    char *cur = strdup(path);
+    int rc = -1;
+    if (!cur)
+        return nph_error_nomem(err);
+    snprintf(lk, sizeof(lk), "%s_links", key);
+    for (int page = 0;; page++) {
+        struct nph_http_response resp;
+        struct nph_jscan s;
+        int seen = 0, r, bad = 0;
+        char rel[16];
+        if (page == OS_MAX_PAGES) {
+            os_garbage(err, cloud, "GET", path, "more than 10000 pages");
+            break;
+        }
+        if (os_request_raw(call, svc, "GET", cur, NULL, &resp, err) != 0)
+            break;
+        href[0] = '\0';
+        nph_jscan_init(&s, resp.body, resp.body_len, 64);
+        if (nph_jscan_enter(&s, NPH_J_OBJECT) == 0) {
+            while (!bad && (r = nph_jscan_member(&s)) == 1) {
+                if (nph_jscan_key_is(&s, key)) {
+                    seen = 1;
+                    if (nph_jscan_enter(&s, NPH_J_ARRAY))
+                        break;
+                    while (!bad && nph_jscan_element(&s) == 1) {
+                        struct nph_error ierr = NPH_ERROR_INIT;
+                        if (fn(&s, arg, &ierr) != 0 && !s.err) {
+                            if (ierr.code == NPH_E_NOMEM)
+                                nph_error_nomem(err);
+                            else
+                                os_garbage(err, cloud, "GET", path, ierr.msg);
+                            bad = 1;
+                        }
+                    }
+                } else if (nph_jscan_key_is(&s, lk) && nph_jscan_peek(&s) == NPH_J_ARRAY) {
+                    /* [{"rel": "next", "href": ...}, ...] */
+                    nph_jscan_enter(&s, NPH_J_ARRAY);
+                    while (nph_jscan_element(&s) == 1 && nph_jscan_enter(&s, NPH_J_OBJECT) == 0) {
+                        char h[sizeof(href)] = "";
+                        rel[0] = '\0';
+                        while (nph_jscan_member(&s) == 1) {
+                            if (nph_jscan_key_is(&s, "rel"))
+                                nph_jscan_string_or_null(&s, rel, sizeof(rel), 1);
+                            else if (nph_jscan_key_is(&s, "href"))
+                                nph_jscan_string_or_null(&s, h, sizeof(h), 0);
+                            else
+                                nph_jscan_skip(&s);
+                        }
+                        if (strcmp(rel, "next") == 0)
+                            memcpy(href, h, sizeof(href));
+                    }
+                } else {
+                    nph_jscan_skip(&s);
+                }
+            }
+        }
+        if (!bad && nph_jscan_end(&s) != 0) {
+            char why[160];
+            snprintf(why, sizeof(why), "invalid JSON at byte %zu: %s", s.pos, s.err);
+            os_garbage(err, cloud, "GET", path, why);
+            bad = 1;
+        } else if (!bad && !seen) {
+            char why[96];
+            snprintf(why, sizeof(why), "no '%s' array", key);
+            os_garbage(err, cloud, "GET", path, why);
+            bad = 1;
+        }
+        nph_http_response_fini(&resp);
+        int adv = bad ? -1 : advance(cloud, path, href[0] ? href : NULL, &cur, err);
+        if (adv <= 0) {
+            rc = adv;
+            break;
+        }
     }
     free(cur);
     return rc;

@@ -23,6 +23,7 @@
 #include "backend.h"
 #include "nph_error.h"
 #include "nph_http.h"
+#include "nph_jscan.h"
 
 /* ---- configuration (openstack_config.c) ---------------------------------------------------- */
 
@@ -166,6 +167,9 @@ int os_call_service(struct os_call *call, enum os_service svc, struct nph_error 
  * object (NPH_E_BACKEND "... answered garbage ..." otherwise), returned as a new reference. */
 int os_request(struct os_call *call, enum os_service svc, const char *method, const char *path,
                const json_t *body, json_t **out, struct nph_error *err);
+/* The same, answering the 2xx response itself (the caller finis it). */
+int os_request_raw(struct os_call *call, enum os_service svc, const char *method, const char *path,
+                   const json_t *body, struct nph_http_response *resp, struct nph_error *err);
 
 /* GET every page of a collection: `path` first, then each "next" link (Nova's `<key>_links`,
  * Glance's `next`), calling fn on each element of the array `key`. fn reports a malformed item
@@ -173,6 +177,12 @@ int os_request(struct os_call *call, enum os_service svc, const char *method, co
 typedef int (*os_item_fn)(const json_t *item, void *arg, struct nph_error *err);
 int os_list_all(struct os_call *call, enum os_service svc, const char *path, const char *key,
                 os_item_fn fn, void *arg, struct nph_error *err);
+/* The same over the raw pages with the JSON scanner (no tree is built: large lists are read
+ * several times faster): fn is called at each element of `key` and must consume it; Nova's
+ * `<key>_links` gives the next page. A malformed page is garbage, wherever the fault lies. */
+typedef int (*os_scan_fn)(struct nph_jscan *s, void *arg, struct nph_error *err);
+int os_list_scan(struct os_call *call, enum os_service svc, const char *path, const char *key,
+                 os_scan_fn fn, void *arg, struct nph_error *err);
 
 /* The error for a non-2xx answer: code from the status (400 INVALID, 401 UNAUTHORIZED, 403
  * FORBIDDEN or LIMIT for quota faults, 404 NOT_FOUND, 409 CONFLICT, 413/429 LIMIT, 503
@@ -198,6 +208,8 @@ char *os_link_query(const char *href);
 /* A Nova server document (the object inside {"server": ...}) into *out. NPH_E_BACKEND with
  * the reason (naming the field) when it is not a server; *out written only on success. */
 int os_server_from_json(const json_t *j, struct nph_server *out, struct nph_error *err);
+/* The same from the scanner standing at the server's object (consumed). */
+int os_server_scan(struct nph_jscan *s, struct nph_server *out, struct nph_error *err);
 /* A Nova flavor into an offering; -1 with the reason in err (NPH_E_BACKEND). */
 int os_offering_from_json(const json_t *j, struct nph_offering *out, struct nph_error *err);
 /* A Glance v2 image into *out; -1 with the reason in err (NPH_E_BACKEND). */

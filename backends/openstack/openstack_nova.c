@@ -54,57 +54,181 @@ static int opt_obj(const json_t *o, const char *key, const json_t **out, struct 
     return 0;
 }
 
-int os_server_from_json(const json_t *j, struct nph_server *out, struct nph_error *err)
+/* The scanner's reading of a member that must be a string or null (""), cut to fit when
+ * `cut`, else refused when longer. */
+static int scan_str(struct nph_jscan *s, const char *what, char *out, size_t cap, int cut,
+                    struct nph_error *err)
+{
+    enum nph_jtype t = nph_jscan_peek(s);
+    if (t != NPH_J_STRING && t != NPH_J_NULL)
+        return t == NPH_J_BAD ? -1
+                              : nph_error_set(err, NPH_E_BACKEND, "'%s' is not a string", what);
+    if (nph_jscan_string_or_null(s, out, cap, cut) >= 0)
+        return 0;
+    if (s->err && strcmp(s->err, "a string is too long") == 0)
+        return nph_error_set(err, NPH_E_BACKEND, "'%s' is longer than %zu bytes", what, cap - 1);
+    return -1;
+}
+
+/* A required string (ids are never cut): a missing one is found at the end. */
+static int scan_req(struct nph_jscan *s, const char *what, char *out, size_t cap,
+                    struct nph_error *err)
+{
+    enum nph_jtype t = nph_jscan_peek(s);
+    if (t != NPH_J_STRING)
+        return t == NPH_J_BAD
+                   ? -1
+                   : nph_error_set(err, NPH_E_BACKEND, "'%s' is missing or not a string", what);
+    return scan_str(s, what, out, cap, 0, err);
+}
+
+/* An object member (or null): 1 entered, 0 null (consumed), -1 not an object. */
+static int scan_obj(struct nph_jscan *s, const char *what, struct nph_error *err)
+{
+    switch (nph_jscan_peek(s)) {
+    case NPH_J_OBJECT:
+        return nph_jscan_enter(s, NPH_J_OBJECT) ? -1 : 1;
+    case NPH_J_NULL:
+        return nph_jscan_skip(s) ? -1 : 0;
+    case NPH_J_BAD:
+        return -1;
+    default:
+        return nph_error_set(err, NPH_E_BACKEND, "'%s' is not an object", what);
+    }
+}
+
+/* Within an entered object: the string member `key` into out (others skipped). */
+static int scan_pick(struct nph_jscan *s, const char *key, const char *what, char *out, size_t cap,
+                     struct nph_error *err)
+{
+    int r;
+    while ((r = nph_jscan_member(s)) == 1) {
+        if (nph_jscan_key_is(s, key) ? scan_str(s, what, out, cap, 1, err) : nph_jscan_skip(s))
+            return -1;
+    }
+    return r;
+}
+
+int os_server_scan(struct nph_jscan *js, struct nph_server *out, struct nph_error *err)
 {
     struct nph_server s = {0};
-    const char *id, *status, *name, *az, *created, *updated, *flavor_id = "", *image_id = "";
-    const json_t *flavor, *meta, *fault, *addr;
-
-    if (!json_is_object(j))
-        return nph_error_set(err, NPH_E_BACKEND, "a server is not an object");
-    if (req_id(j, "id", sizeof(s.remote_id), &id, err) ||
-        req_id(j, "status", sizeof(s.status), &status, err) || opt_str(j, "name", &name, err) ||
-        opt_str(j, "OS-EXT-AZ:availability_zone", &az, err) ||
-        opt_str(j, "created", &created, err) || opt_str(j, "updated", &updated, err) ||
-        opt_obj(j, "flavor", &flavor, err) || opt_obj(j, "metadata", &meta, err) ||
-        opt_obj(j, "fault", &fault, err) || opt_obj(j, "addresses", &addr, err))
+    char fl_id[sizeof(s.offering_id)] = "", fl_name[sizeof(s.offering_id)] = "";
+    int has_fl_id = 0, r;
+    const char *a_start = NULL;
+    size_t a_len = 0;
+    enum nph_jtype t = nph_jscan_peek(js);
+    if (t != NPH_J_OBJECT)
+        return t == NPH_J_BAD ? -1 : nph_error_set(err, NPH_E_BACKEND, "a server is not an object");
+    if (nph_jscan_enter(js, NPH_J_OBJECT))
         return -1;
-    if (flavor) { /* linked {"id", "links"} before 2.47, embedded {"original_name", ...} from it */
-        const json_t *fid = json_object_get(flavor, "id");
-        if (fid && !json_is_string(fid))
-            return nph_error_set(err, NPH_E_BACKEND, "'flavor.id' is not a string");
-        if (!fid && opt_str(flavor, "original_name", &flavor_id, err))
+    while ((r = nph_jscan_member(js)) == 1) {
+        int rc = 0;
+        if (nph_jscan_key_is(js, "id"))
+            rc = scan_req(js, "id", s.remote_id, sizeof(s.remote_id), err);
+        else if (nph_jscan_key_is(js, "status"))
+            rc = scan_req(js, "status", s.status, sizeof(s.status), err);
+        else if (nph_jscan_key_is(js, "name"))
+            rc = scan_str(js, "name", s.name, sizeof(s.name), 1, err);
+        else if (nph_jscan_key_is(js, "OS-EXT-AZ:availability_zone"))
+            rc = scan_str(js, "OS-EXT-AZ:availability_zone", s.availability_zone,
+                          sizeof(s.availability_zone), 1, err);
+        else if (nph_jscan_key_is(js, "created"))
+            rc = scan_str(js, "created", s.created, sizeof(s.created), 1, err);
+        else if (nph_jscan_key_is(js, "updated"))
+            rc = scan_str(js, "updated", s.updated, sizeof(s.updated), 1, err);
+        else if (nph_jscan_key_is(js, "flavor")) {
+            /* linked {"id", "links"} before 2.47, embedded {"original_name", ...} from it */
+            if ((rc = scan_obj(js, "flavor", err)) == 1) {
+                while ((rc = nph_jscan_member(js)) == 1) {
+                    if (nph_jscan_key_is(js, "id")) {
+                        if (nph_jscan_peek(js) != NPH_J_STRING) {
+                            rc = nph_jscan_peek(js) == NPH_J_BAD
+                                     ? -1
+                                     : nph_error_set(err, NPH_E_BACKEND,
+                                                     "'flavor.id' is not a string");
+                            break;
+                        }
+                        has_fl_id = 1;
+                        rc = scan_str(js, "flavor.id", fl_id, sizeof(fl_id), 1, err);
+                    } else if (nph_jscan_key_is(js, "original_name")) {
+                        rc = scan_str(js, "original_name", fl_name, sizeof(fl_name), 1, err);
+                    } else {
+                        rc = nph_jscan_skip(js);
+                    }
+                    if (rc)
+                        break;
+                }
+            }
+        } else if (nph_jscan_key_is(js, "image")) {
+            t = nph_jscan_peek(js);
+            if (t == NPH_J_OBJECT)
+                rc = nph_jscan_enter(js, NPH_J_OBJECT)
+                         ? -1
+                         : scan_pick(js, "id", "id", s.image_id, sizeof(s.image_id), err);
+            else if (t == NPH_J_NULL || t == NPH_J_STRING) /* "" when booted from a volume */
+                rc = nph_jscan_skip(js);
+            else
+                rc = t == NPH_J_BAD ? -1
+                                    : nph_error_set(err, NPH_E_BACKEND,
+                                                    "'image' is neither an object nor \"\"");
+        } else if (nph_jscan_key_is(js, "metadata")) {
+            if ((rc = scan_obj(js, "metadata", err)) == 1)
+                rc = scan_pick(js, NPH_BACKEND_OP_KEY, NPH_BACKEND_OP_KEY, s.op_key,
+                               sizeof(s.op_key), err);
+        } else if (nph_jscan_key_is(js, "fault")) {
+            if ((rc = scan_obj(js, "fault", err)) == 1)
+                rc = scan_pick(js, "message", "message", s.fault, sizeof(s.fault), err);
+        } else if (nph_jscan_key_is(js, "addresses")) {
+            t = nph_jscan_peek(js);
+            if (t == NPH_J_OBJECT)
+                rc = nph_jscan_span(js, &a_start, &a_len);
+            else if (t == NPH_J_NULL)
+                rc = nph_jscan_skip(js);
+            else
+                rc = t == NPH_J_BAD
+                         ? -1
+                         : nph_error_set(err, NPH_E_BACKEND, "'addresses' is not an object");
+        } else {
+            rc = nph_jscan_skip(js);
+        }
+        if (rc < 0)
             return -1;
-        if (fid)
-            flavor_id = json_string_value(fid);
     }
-    const json_t *image = json_object_get(j, "image");
-    if (json_is_object(image)) {
-        if (opt_str(image, "id", &image_id, err))
-            return -1;
-    } else if (image && !json_is_null(image) && !json_is_string(image)) {
-        return nph_error_set(err, NPH_E_BACKEND, "'image' is neither an object nor \"\"");
+    if (r < 0)
+        return -1;
+    if (!s.remote_id[0])
+        return nph_error_set(err, NPH_E_BACKEND, "'id' is missing or not a string");
+    if (!s.status[0])
+        return nph_error_set(err, NPH_E_BACKEND, "'status' is missing or not a string");
+    nph_backend_strlcpy(s.offering_id, sizeof(s.offering_id), has_fl_id ? fl_id : fl_name);
+    if (a_start) {
+        json_error_t jerr;
+        /* the scanner validated it; only memory can fail here */
+        if (!(s.addresses = json_loadb(a_start, a_len, 0, &jerr)))
+            return nph_error_nomem(err);
     }
-    const char *op = "", *fmsg = "";
-    if (meta && opt_str(meta, NPH_BACKEND_OP_KEY, &op, err))
-        return -1;
-    if (fault && opt_str(fault, "message", &fmsg, err))
-        return -1;
-    if (addr && !(s.addresses = json_deep_copy(addr)))
-        return nph_error_nomem(err);
-
-    nph_backend_strlcpy(s.remote_id, sizeof(s.remote_id), id);
-    nph_backend_strlcpy(s.name, sizeof(s.name), name);
-    nph_backend_strlcpy(s.status, sizeof(s.status), status);
-    nph_backend_strlcpy(s.offering_id, sizeof(s.offering_id), flavor_id);
-    nph_backend_strlcpy(s.image_id, sizeof(s.image_id), image_id);
-    nph_backend_strlcpy(s.availability_zone, sizeof(s.availability_zone), az);
-    nph_backend_strlcpy(s.created, sizeof(s.created), created);
-    nph_backend_strlcpy(s.updated, sizeof(s.updated), updated);
-    nph_backend_strlcpy(s.op_key, sizeof(s.op_key), op);
-    nph_backend_strlcpy(s.fault, sizeof(s.fault), fmsg);
     *out = s;
     return 0;
+}
+
+int os_server_from_json(const json_t *j, struct nph_server *out, struct nph_error *err)
+{
+    if (!json_is_object(j))
+        return nph_error_set(err, NPH_E_BACKEND, "a server is not an object");
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text)
+        return nph_error_nomem(err);
+    struct nph_jscan s;
+    nph_jscan_init(&s, text, strlen(text), 64);
+    int rc = os_server_scan(&s, out, err);
+    if (rc == 0 && nph_jscan_end(&s) != 0) {
+        nph_server_fini(out);
+        rc = -1;
+    }
+    if (rc != 0 && s.err && !err->msg[0])
+        nph_error_set(err, NPH_E_BACKEND, "invalid JSON at byte %zu: %s", s.pos, s.err);
+    free(text);
+    return rc;
 }
 
 /* A non-negative integer member (absent = 0). */
@@ -123,7 +247,7 @@ static int opt_count(const json_t *o, const char *key, uint64_t *out, struct nph
 int os_offering_from_json(const json_t *j, struct nph_offering *out, struct nph_error *err)
 {
     struct nph_offering o = {0};
-    const char *id, *name;
+    const char *id = "", *name = "";
     const json_t *specs;
     uint64_t vcpus, gpus = 0;
     if (!json_is_object(j))
@@ -378,10 +502,10 @@ cleanup:
     return rc;
 }
 
-static int server_item(const json_t *item, void *arg, struct nph_error *err)
+static int server_item(struct nph_jscan *js, void *arg, struct nph_error *err)
 {
     struct nph_server s;
-    if (os_server_from_json(item, &s, err) != 0)
+    if (os_server_scan(js, &s, err) != 0)
         return -1;
     if (strcmp(s.status, "DELETED") == 0 || strcmp(s.status, "SOFT_DELETED") == 0) {
         nph_server_fini(&s);
@@ -400,7 +524,8 @@ static int os_server_list(struct nph_backend *b, const struct nph_backend_ctx *c
     struct os_call call;
     struct nph_server_list l = {0};
     os_call_init(&call, OS(b), ctx);
-    int rc = os_list_all(&call, OS_SVC_COMPUTE, "/servers/detail", "servers", server_item, &l, err);
+    int rc =
+        os_list_scan(&call, OS_SVC_COMPUTE, "/servers/detail", "servers", server_item, &l, err);
     os_call_fini(&call);
     if (rc != 0) {
         nph_server_list_fini(&l);

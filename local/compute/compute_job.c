@@ -225,16 +225,24 @@ static int disk_create(struct local_compute *lc, virConnectPtr conn, struct job_
     xmlDocDumpMemory(doc, &xml, &len);
     xmlFreeDoc(doc);
     vol = virStorageVolLookupByName(pool, name); /* left by a crashed build */
+    if (!vol && !xml) {
+        virStoragePoolFree(pool);
+        return nph_error_nomem(err);
+    }
     if (!vol)
-        vol = xml ? virStorageVolCreateXML(pool, (const char *)xml, 0) : NULL;
+        vol = virStorageVolCreateXML(pool, (const char *)xml, 0);
     xmlFree(xml);
+    /* read libvirt's error before virStoragePoolFree, which resets it */
+    int rc = vol ? 0 : cmp_virt_error(err, NPH_E_BACKEND, "cannot create the server's root disk");
     virStoragePoolFree(pool);
-    if (!vol)
-        return cmp_virt_error(err, NPH_E_BACKEND, "cannot create the server's root disk");
+    if (rc)
+        return rc;
     path = virStorageVolGetPath(vol);
+    if (!path)
+        cmp_virt_error(err, NPH_E_BACKEND, "cannot read the root disk's path");
     virStorageVolFree(vol);
     if (!path)
-        return cmp_virt_error(err, NPH_E_BACKEND, "cannot read the root disk's path");
+        return -1;
     snprintf(js->disk_path, sizeof(js->disk_path), "%s", path);
     free(path);
     return 0;

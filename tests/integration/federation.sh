@@ -19,6 +19,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
+. "$HERE/fed_lib.sh"
 
 if [ -z "$NPH_OPENSTACK" ]; then
     echo "federation.sh: the openstack client is not installed" >&2
@@ -41,17 +42,6 @@ B_PW=$(nph_random_password)
 mkdir -p "$A_DATA" "$B_DATA"
 
 # ---- processes -------------------------------------------------------------------------------
-
-# wait_http URL PID SECONDS: /readyz answers 200 while PID lives.
-wait_ready() {
-    local url=$1 pid=$2 i
-    for i in $(seq $(($3 * 10))); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        [ "$(nph_status --max-time 2 "$url/readyz")" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 b_start() {
     echo "# --- B starts $(date +%T)" >>"$B_LOG"
@@ -79,34 +69,10 @@ a_start() {
     return 1
 }
 
-# stop_pid PID NAME LOG: TERM, wait up to 15 s (then KILL); 0 when it exited 0.
-stop_pid() {
-    local pid=$1 name=$2 log=$3 i status
-    [ -n "$pid" ] || return 0
-    kill -CONT "$pid" 2>/dev/null
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "     | $name (pid $pid) ignored TERM for 15 s; killing"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "     | $name exited with status $status; log tail:"
-        tail -n 25 "$log" | sed 's/^/     | /'
-        return 1
-    fi
-    return 0
-}
-
 cleanup() {
     local rc=$?
     local p
-    for p in "${OSC_PID[@]}"; do kill "$p" 2>/dev/null; done
+    osc_stop_all
     [ -n "$BAD_PID" ] && kill "$BAD_PID" 2>/dev/null && wait "$BAD_PID" 2>/dev/null
     [ -n "$A_PID" ] && stop_pid "$A_PID" A "$A_LOG" >/dev/null
     [ -n "$B_PID" ] && stop_pid "$B_PID" B "$B_LOG" >/dev/null
@@ -131,142 +97,13 @@ failx() {
     log_tails
 }
 
-# ---- HTTP and JSON ---------------------------------------------------------------------------
+# ---- HTTP and clients (api, jv, jt, token, osc_call: fed_lib.sh) -----------------------------
 
-RESP_STATUS= RESP_BODY=
-# api METHOD PATH [JSON]: a request to A's API with the admin token.
-api() {
-    local method=$1 path=$2 f
-    f=$(mktemp "$WORK/resp.XXXXXX")
-    if [ $# -ge 3 ]; then
-        RESP_STATUS=$(curl -s -o "$f" -w '%{http_code}' --max-time 30 -X "$method" \
-            -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' -d "$3" "$A_URL$path")
-    else
-        RESP_STATUS=$(curl -s -o "$f" -w '%{http_code}' --max-time 30 -X "$method" \
-            -H "X-Auth-Token: $TOKEN" "$A_URL$path")
-    fi
-    RESP_BODY=$(cat "$f")
-    rm -f "$f"
-}
-# jq_ EXPR: evaluate a Python expression over d = the last response; prints it (str() of it).
-jv() {
-    printf '%s' "$RESP_BODY" | "$NPH_PYTHON" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    v = eval(sys.argv[1])
-except Exception as e:
-    sys.exit(1)
-print("" if v is None else v)' "$1" 2>/dev/null
-}
-# jt EXPR: true when the expression holds over the last response.
-jt() { [ "$(jv "bool($1)")" = True ]; }
 
-# token URL PASSWORD: a project-scoped admin token from a broker's Keystone API.
-token() {
-    curl -s -D - -o /dev/null --max-time 10 -H 'Content-Type: application/json' \
-        -d '{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": "'"$2"'"}}}, "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}' \
-        "$1/identity/v3/auth/tokens" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}'
-}
-
-# The openstack client on B (the remote cloud's own view) and on A (home's own view). Under load
-# the `openstack` program spends seconds importing its libraries for each command, so one Python
-# process of python-openstackclient per cloud (the program is openstackclient.shell.main) serves
-# that cloud's commands: it reads argv lines (\x1f-separated) on a FIFO and answers "<rc> <n>" and
-# n lines of output on another. The program itself is the fallback.
-cat >"$WORK/osc_server.py" <<'PYEOF'
-import contextlib, io, sys
-from openstackclient import shell
-
-for line in sys.stdin:
-    argv = line.rstrip("\n").split("\x1f")
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = shell.OpenStackShell().run(argv)
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else 1
-        except Exception as e:  # the client's own crash: reported like a failed command
-            print("%s: %s" % (type(e).__name__, e), file=sys.stderr)
-            rc = 1
-    lines = (out.getvalue() + err.getvalue()).splitlines()
-    sys.stdout.write("%d %d\n" % (rc or 0, len(lines)))
-    for l in lines:
-        sys.stdout.write(l + "\n")
-    sys.stdout.flush()
-PYEOF
-declare -A OSC_PID OSC_IN OSC_OUT
-os_vars() { # URL PASSWORD: the environment of the client for that broker
-    echo "OS_AUTH_URL=$1/identity/v3" OS_IDENTITY_API_VERSION=3 OS_USERNAME=admin \
-        "OS_PASSWORD=$2" OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default \
-        OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=RegionOne OS_INTERFACE=public
-}
-osc_start() { # NAME URL PASSWORD
-    local name=$1 fd_in fd_out
-    [ "$NPH_OPENSTACK" = /usr/bin/openstack ] || return 0
-    mkfifo "$WORK/osc-$name.in" "$WORK/osc-$name.out" || return 0
-    env -u OS_TOKEN -u OS_CLOUD -u OS_AUTH_TYPE $(os_vars "$2" "$3") /usr/bin/python3 -u \
-        "$WORK/osc_server.py" <"$WORK/osc-$name.in" >"$WORK/osc-$name.out" 2>>"$WORK/osc-$name.err" &
-    OSC_PID[$name]=$!
-    exec {fd_in}>"$WORK/osc-$name.in" {fd_out}<"$WORK/osc-$name.out"
-    OSC_IN[$name]=$fd_in OSC_OUT[$name]=$fd_out
-}
-osc_call() { # NAME URL PASSWORD ARGV...: one command through that cloud's client process
-    local name=$1 url=$2 pw=$3 line= f rc n i l pid
-    shift 3
-    set -- --os-compute-api-version 2.37 "$@"
-    pid=${OSC_PID[$name]:-}
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        for f in "$@"; do line+=${line:+$'\x1f'}$f; done
-        printf '%s\n' "$line" >&"${OSC_IN[$name]}"
-        if IFS=' ' read -r -t 180 rc n <&"${OSC_OUT[$name]}"; then
-            for ((i = 0; i < n; i++)); do
-                IFS= read -r -t 10 l <&"${OSC_OUT[$name]}" && printf '%s\n' "$l"
-            done
-            return "$rc"
-        fi
-        echo "the openstack client process for $name did not answer; using the program" >&2
-        kill "$pid" 2>/dev/null
-    fi
-    env -u OS_TOKEN -u OS_CLOUD -u OS_AUTH_TYPE $(os_vars "$url" "$pw") "$NPH_OPENSTACK" "$@"
-}
 osb() { osc_call b "$B_URL" "$B_PW" "$@"; }
 osa() { osc_call a "$A_URL" "$A_PW" "$@"; }
 
 # ---- federation helpers ----------------------------------------------------------------------
-
-OP_STATE= OP_ERROR=
-# wait_op OPID [SECONDS]: until the operation is done or error; sets OP_STATE, OP_ERROR.
-wait_op() {
-    local id=$1 n=$((${2:-30} * 5)) i
-    OP_STATE= OP_ERROR=
-    for i in $(seq "$n"); do
-        api GET "/v1/operations/$id"
-        OP_STATE=$(jv 'd["operation"]["state"]')
-        OP_ERROR=$(jv 'd["operation"].get("error")')
-        case $OP_STATE in done | error) return 0 ;; esac
-        sleep 0.2
-    done
-    return 1
-}
-
-# cloud_field NAME FIELD: a field of GET /v1/clouds/NAME.
-cloud_field() {
-    api GET "/v1/clouds/$1"
-    jv "d['cloud']['$2']"
-}
-
-# wait_cloud NAME STATE BREAKER SECONDS: until the cloud shows that state and breaker.
-wait_cloud() {
-    local name=$1 state=$2 breaker=$3 i
-    for i in $(seq $(($4 * 5))); do
-        api GET "/v1/clouds/$name"
-        jt "d['cloud']['state'] == '$state' and d['cloud']['breaker'] == '$breaker'" && return 0
-        sleep 0.2
-    done
-    echo "cloud $name: $RESP_BODY"
-    return 1
-}
 
 # create NAME CLOUD: POST /v1/servers; sets SID, OPID (empty on failure).
 SID= OPID=
@@ -274,28 +111,6 @@ create() {
     api POST /v1/servers "{\"server\": {\"name\": \"$1\", \"flavor\": \"m1.tiny\", \"image\": \"cirros\", \"cloud\": \"$2\"}}"
     SID=$(jv 'd["server"]["id"]')
     OPID=$(jv 'd["operation"]["id"]')
-}
-
-# act SERVER ACTION: POST /v1/servers/ID/action; sets OPID.
-act() {
-    api POST "/v1/servers/$1/action" "{\"action\": \"$2\"}"
-    OPID=$(jv 'd["operation"]["id"]')
-}
-
-# check_op LABEL: the operation OPID ends done within SECONDS (default 30).
-check_op() {
-    local label=$1
-    if [ -z "$OPID" ]; then
-        failx "$label: no operation (HTTP $RESP_STATUS: ${RESP_BODY:0:300})"
-        return 1
-    fi
-    wait_op "$OPID" "${2:-30}"
-    if [ "$OP_STATE" = done ]; then
-        pass "$label: operation done"
-        return 0
-    fi
-    failx "$label: operation $OPID is '${OP_STATE:-?}' (error: ${OP_ERROR:-none})"
-    return 1
 }
 
 # b_status REMOTE_ID: the server's status as B's own API shows it (openstack client).
@@ -383,7 +198,7 @@ check "image cirros on B (openstack client)" osb image create --disk-format raw 
 if a_start; then pass "broker A (home + remote) starts at $A_URL"; else fail "broker A starts"; nph_summary; fi
 osc_start a "$A_URL" "$A_PW"
 check "image cirros on A (openstack client)" osa image create --disk-format raw --container-format bare --public --file "$WORK/image.raw" cirros
-TOKEN=$(token "$A_URL" "$A_PW")
+TOKEN=$(token "$A_URL" admin "$A_PW" admin)
 if [ -n "$TOKEN" ]; then pass "admin token from A"; else fail "admin token from A"; nph_summary; fi
 
 # ==== 1. both clouds ===========================================================================
@@ -606,9 +421,9 @@ fi
 create keep-home home
 KEEP_HOME=$SID
 check_op "create keep-home on home"
-# The create's call to B waits a second (fault injection), B is stopped meanwhile: the call
+# The create's call to B waits 3 s (fault injection), B is stopped meanwhile: the call
 # times out (call_timeout_ms 1500), the operation retries, the breaker opens.
-api PUT /v1/clouds/remote/fault '{"fault": {"op": "server_create", "delay_ms": 1000, "count": 1}}'
+api PUT /v1/clouds/remote/fault '{"fault": {"op": "server_create", "delay_ms": 3000, "count": 1}}'
 [ "$RESP_STATUS" = 204 ] || fail "PUT fault (delay): HTTP $RESP_STATUS ${RESP_BODY:0:200}"
 create s2a remote
 S2A=$SID S2A_OP=$OPID
@@ -655,7 +470,7 @@ no_orphans "stopped B"
 # it), then restarted on the same port and data directory. (B's native cloud runs on libvirt's
 # test driver, whose domains do not survive a restart of B: what follows creates new servers
 # rather than acting on old ones.)
-api PUT /v1/clouds/remote/fault '{"fault": {"op": "server_create", "delay_ms": 1500, "count": 1}}'
+api PUT /v1/clouds/remote/fault '{"fault": {"op": "server_create", "delay_ms": 3000, "count": 1}}'
 [ "$RESP_STATUS" = 204 ] || fail "PUT fault (delay): HTTP $RESP_STATUS ${RESP_BODY:0:200}"
 create s2a-refused remote
 S2R=$SID S2R_OP=$OPID
@@ -689,13 +504,15 @@ no_orphans "refused B"
 
 # B's token keys rotated twice with identity.max_active_keys 2: the key that signed A's cached
 # token is gone, B answers A's next call 401 and the driver authenticates again.
-OLD_B_TOKEN=$(token "$B_URL" "$B_PW")
+OLD_B_TOKEN=$(token "$B_URL" admin "$B_PW" admin)
 if stop_pid "$B_PID" B "$B_LOG"; then pass "B stopped for key rotation"; else fail "B stopped for key rotation"; fi
 B_PID=
 check "token-keys rotate on B (1)" "$NEPHELE_BIN" token-keys rotate --config "$WORK/b.yaml" --data-dir "$B_DATA"
 check "token-keys rotate on B (2)" "$NEPHELE_BIN" token-keys rotate --config "$WORK/b.yaml" --data-dir "$B_DATA"
 B_LINES=$(wc -l <"$B_LOG")
 if b_start; then pass "B restarted with rotated keys"; else fail "B restarted with rotated keys"; fi
+# A may have seen B down while it restarted: the breaker closes again before the create
+if wait_cloud remote up closed 30; then pass "B back after the rotation: remote up"; else failx "B back after the rotation: remote not up/closed"; fi
 create s2c remote
 if [ "$RESP_STATUS" = 202 ]; then
     pass "after the rotation: create s2c through A accepted (202)"

@@ -67,6 +67,24 @@ TOK=$(token "${A_URLS[0]}")
 [ "$(nph_status -H "X-Auth-Token: $TOK" "${A_URLS[1]}/v1/clouds")" = 200 ] &&
     pass "A1's token is valid on A2" || fail "A1's token is valid on A2"
 
+# a cloud added at runtime through A1 reaches A2 within a health interval (1 s here), and so
+# does its removal
+cloud_names() { curl -s -H "X-Auth-Token: $TOK" "$1/v1/clouds" | jq -r '[.clouds[].name]|sort|join(",")'; }
+st=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $TOK" -H 'Content-Type: application/json' \
+    -d '{"cloud": {"name": "remote2", "kind": "openstack", "auth": {"auth_url": "'"$B_URL"'/identity/v3", "username": "admin", "password": "'"$B_PW"'", "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"}}}' \
+    "${A_URLS[0]}/v1/clouds")
+[ "$st" = 201 ] && pass "POST /v1/clouds remote2 on A1 (201)" || fail "POST /v1/clouds remote2 on A1: HTTP $st"
+deadline=$((SECONDS + 10))
+while [ $SECONDS -lt $deadline ] && [ "$(cloud_names "${A_URLS[1]}")" != remote,remote2 ]; do sleep 0.2; done
+[ "$(cloud_names "${A_URLS[1]}")" = remote,remote2 ] && pass "A2 lists remote2 without a restart" ||
+    fail "A2 lists remote2 without a restart ($(cloud_names "${A_URLS[1]}"))"
+st=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "X-Auth-Token: $TOK" "${A_URLS[0]}/v1/clouds/remote2")
+[ "$st" = 204 ] && pass "DELETE /v1/clouds/remote2 on A1 (204)" || fail "DELETE /v1/clouds/remote2 on A1: HTTP $st"
+deadline=$((SECONDS + 10))
+while [ $SECONDS -lt $deadline ] && [ "$(cloud_names "${A_URLS[1]}")" != remote ]; do sleep 0.2; done
+[ "$(cloud_names "${A_URLS[1]}")" = remote ] && pass "A2 drops remote2 without a restart" ||
+    fail "A2 drops remote2 without a restart ($(cloud_names "${A_URLS[1]}"))"
+
 OPS=()
 for i in $(seq 1 "$N"); do
     u=${A_URLS[$((i % 2))]}

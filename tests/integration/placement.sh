@@ -24,6 +24,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
+. "$HERE/fed_lib.sh"
 
 if [ -z "$NPH_OPENSTACK" ]; then
     echo "placement.sh: the openstack client is not installed" >&2
@@ -46,15 +47,6 @@ mkdir -p "$WORK/a" "$WORK/b"
 
 # ---- processes -------------------------------------------------------------------------------
 
-wait_ready() { # URL PID SECONDS: /readyz answers 200 while PID lives
-    for _ in $(seq $(($3 * 10))); do
-        kill -0 "$2" 2>/dev/null || return 1
-        [ "$(nph_status --max-time 2 "$1/readyz")" = 200 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 start_broker() { # NAME URL PORT PASSWORD CONFIG LOG: starts it, sets START_PID
     NEPHELE_BOOTSTRAP_PASSWORD=$4 "$NEPHELE_BIN" serve --data-dir "$WORK/$1" \
         --listen "127.0.0.1:$3" --config "$5" >>"$6" 2>&1 &
@@ -63,29 +55,6 @@ start_broker() { # NAME URL PORT PASSWORD CONFIG LOG: starts it, sets START_PID
     echo "     | broker $1 did not become ready; log tail:"
     tail -n 30 "$6" | sed 's/^/     | /'
     return 1
-}
-
-stop_pid() { # PID NAME LOG: TERM (after CONT), wait up to 15 s (then KILL); 0 when it exited 0
-    local pid=$1 status
-    [ -n "$pid" ] || return 0
-    kill -CONT "$pid" 2>/dev/null
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "     | $2 (pid $pid) ignored TERM for 15 s; killing"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "     | $2 exited with status $status; log tail:"
-        tail -n 25 "$3" | sed 's/^/     | /'
-        return 1
-    fi
-    return 0
 }
 
 cleanup() {
@@ -107,41 +76,9 @@ failx() { # a failed check, with what the brokers said last
     tail -n 8 "$A_LOG" | cut -c1-400 | sed 's/^/     | /'
 }
 
-# ---- HTTP and JSON ---------------------------------------------------------------------------
+# ---- HTTP and clients (api, jv, jt, token, osc_call: fed_lib.sh) -----------------------------
 
-RESP_STATUS= RESP_BODY= RESP_LOCATION=
-# api METHOD PATH [JSON]: a request to A with $TOKEN (default: the admin's); sets RESP_*.
-api() {
-    local method=$1 path=$2 f=$WORK/resp h=$WORK/resp.h
-    local args=(-s -o "$f" -D "$h" -w '%{http_code}' --max-time 30 -X "$method"
-        -H "X-Auth-Token: ${TOKEN:-$ADMIN_TOKEN}")
-    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
-    [ -n "${EXTRA_HEADER:-}" ] && args+=(-H "$EXTRA_HEADER")
-    RESP_STATUS=$(curl "${args[@]}" "$A_URL$path")
-    RESP_BODY=$(cat "$f" 2>/dev/null)
-    RESP_LOCATION=$(tr -d '\r' <"$h" 2>/dev/null | awk -F': ' 'tolower($1) == "location" {print $2}')
-}
 as_alice() { TOKEN=$ALICE_TOKEN api "$@"; }
-
-# jv EXPR: a Python expression over d = the last response body, printed (None as "").
-jv() {
-    printf '%s' "$RESP_BODY" | "$NPH_PYTHON" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.read())
-    v = eval(sys.argv[1])
-except Exception:
-    sys.exit(1)
-print("" if v is None else v)' "$1" 2>/dev/null
-}
-jt() { [ "$(jv "bool($1)")" = True ]; }
-
-# token URL USER PASSWORD PROJECT: a project-scoped token from a broker's Keystone API.
-token() {
-    curl -s -D - -o /dev/null --max-time 10 -H 'Content-Type: application/json' \
-        -d '{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "'"$2"'", "domain": {"name": "Default"}, "password": "'"$3"'"}}}, "scope": {"project": {"name": "'"$4"'", "domain": {"name": "Default"}}}}}' \
-        "$1/identity/v3/auth/tokens" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}'
-}
 
 # upload_image URL TOKEN: the image `cirros` (64 KiB of zeros) through the Image API; prints its id.
 upload_image() {
@@ -160,29 +97,6 @@ osa() { # the openstack client on A as admin
         OS_IDENTITY_API_VERSION=3 OS_USERNAME=admin OS_PASSWORD="$A_PW" OS_PROJECT_NAME=admin \
         OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=RegionOne \
         OS_INTERFACE=public "$NPH_OPENSTACK" "$@"
-}
-
-OP_STATE= OP_ERROR=
-wait_op() { # OPID [SECONDS]: until the operation is done or error
-    OP_STATE= OP_ERROR=
-    for _ in $(seq $((${2:-30} * 5))); do
-        TOKEN= api GET "/v1/operations/$1"
-        OP_STATE=$(jv 'd["operation"]["state"]')
-        OP_ERROR=$(jv 'd["operation"].get("error")')
-        case $OP_STATE in done | error) return 0 ;; esac
-        sleep 0.2
-    done
-    return 1
-}
-
-wait_cloud() { # NAME STATE BREAKER SECONDS
-    for _ in $(seq $(($4 * 5))); do
-        TOKEN= api GET "/v1/clouds/$1"
-        jt "d['cloud']['state'] == '$2' and d['cloud']['breaker'] == '$3'" && return 0
-        sleep 0.2
-    done
-    echo "cloud $1: $RESP_BODY"
-    return 1
 }
 
 TINY='"vcpus": 1, "ram_mb": 512, "disk_gb": 1'
@@ -294,6 +208,12 @@ if [ "$RESP_STATUS" = 201 ] && [ "$RESP_LOCATION" = "$A_URL/v1/placements/$pid" 
     pass "a: dry run chooses remote m1.tiny at 0.01 EUR/h (201, Location $RESP_LOCATION)"
 else
     failx "a: dry run: HTTP $RESP_STATUS (Location '$RESP_LOCATION') ${RESP_BODY:0:500}"
+fi
+api POST /v1/placements '{"request": {"kind": "server", "cloud": "nowhere", '"$TINY"'}}'
+if [ "$RESP_STATUS" = 400 ] && jt '"no cloud \x27nowhere\x27" in d["error"]["message"]'; then
+    pass "a: a dry run naming an unknown cloud is refused (400), as a create is"
+else
+    failx "a: dry run on an unknown cloud: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
 fi
 create a-cheap
 A_SID=$SID A_PL=$SPLACEMENT

@@ -584,6 +584,34 @@ static void test_outside_changes(void **state)
     assert_null(local_compute_server_get(f->lc, &alice, id, &err));
 }
 
+/* A root disk the hypervisor's pool cannot hold: the server is ERROR and its fault carries
+ * libvirt's reason (it was once "no error": the pool was freed before the error was read). */
+static void test_disk_too_large(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *attrs = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "id", "huge", "name", "x.huge", "vcpus",
+                              1, "ram", 256, "disk", 900000, "is_public", 1);
+    json_t *fl = local_compute_flavor_create(f->lc, attrs, &err);
+    assert_non_null(fl);
+    json_decref(fl);
+    json_decref(attrs);
+    json_t *s = create(f, &alice, "vm-huge", "huge", &err);
+    assert_non_null(s);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", S(s, "id"));
+    json_decref(s);
+    assert_status(f, &alice, id, "ERROR");
+    s = local_compute_server_get(f->lc, &alice, id, &err);
+    assert_non_null(s);
+    json_t *fault = json_object_get(s, "fault");
+    const char *msg = json_is_object(fault) ? S(fault, "message") : S(s, "fault");
+    assert_non_null(msg);
+    if (!strstr(msg, "root disk") || strstr(msg, "no error"))
+        fail_msg("fault without libvirt's reason: %s", msg);
+    json_decref(s);
+}
+
 static void test_keypairs(void **state)
 {
     struct fx *f = *state;
@@ -686,6 +714,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quota, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_access_ips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outside_changes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_disk_too_large, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_keypairs, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_keypairs_x509, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_append_checks, fx_setup, fx_teardown),
