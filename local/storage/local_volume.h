@@ -176,8 +176,7 @@ json_t *local_volume_get(struct local_volume *lv, const struct local_volume_call
 
 struct local_volume_filter {
     const char *name;       /* exact */
-    const char *status;     /* exact; must be a known status (NPH_E_INVALID otherwise? no: Cinder
-                               answers an empty list for an unknown one) */
+    const char *status;     /* exact; an unknown status matches nothing (as in Cinder) */
     const json_t *metadata; /* every key/value must match */
     const char *availability_zone;
     int all_projects;       /* admins */
@@ -187,8 +186,8 @@ struct local_volume_filter {
     const char *sort_key;   /* created_at (default), id, name, size, status, updated_at */
     int sort_asc;           /* default descending */
 };
-/* NPH_E_NOT_FOUND for an unknown marker ("Marker ... could not be found."), NPH_E_INVALID for
- * a bad sort key. Returns an array (new reference). */
+/* NPH_E_INVALID for an unknown marker ("marker [id] not found") or a bad sort key. Returns
+ * an array (new reference). */
 json_t *local_volume_list(struct local_volume *lv, const struct local_volume_caller *c,
                           const struct local_volume_filter *f, struct nph_error *err);
 /* attrs: name, description, metadata (replaces). */
