@@ -88,6 +88,30 @@ const struct nph_image_ops *nph_backend_image(const struct nph_backend *b, struc
     return offers(b, NPH_FAM_IMAGE, b->ops->image, "image", err) ? b->ops->image : NULL;
 }
 
+const struct nph_usage_ops *nph_backend_usage(const struct nph_backend *b, struct nph_error *err)
+{
+    return offers(b, NPH_FAM_USAGE, b->ops->usage, "usage reporting", err) ? b->ops->usage : NULL;
+}
+
+void nph_usage_report_fini(struct nph_usage_report *r)
+{
+    if (!r)
+        return;
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+}
+
+int nph_usage_report_push(struct nph_usage_report *r, const struct nph_usage_server *s)
+{
+    struct nph_usage_server *v = realloc(r->v, (r->n + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    v[r->n++] = *s;
+    r->v = v;
+    return 0;
+}
+
 const char *nph_server_action_name(enum nph_server_action a)
 {
     static const char *const names[] = {

@@ -178,7 +178,37 @@ struct nph_image_ops {
                       const char *id_or_name, struct nph_image *out, struct nph_error *err);
 };
 
-/* Volume, object, network and usage families are declared as their issues land. */
+/* What a cloud itself reports about its usage (Nova's os-simple-tenant-usage): one server. */
+struct nph_usage_server {
+    char remote_id[64];
+    char name[256];
+    char offering[128]; /* the flavor's name */
+    char state[24];     /* "active", "terminated", ... as the cloud says */
+    int64_t started;    /* UTC seconds; 0 unknown */
+    int64_t ended;      /* UTC seconds; 0 while it runs */
+    double hours;       /* inside the period */
+    unsigned vcpus;
+    uint64_t memory_mb, local_gb;
+};
+
+/* The usage of the cloud account's project over a period. */
+struct nph_usage_report {
+    char tenant_id[64];
+    double total_hours, total_vcpus_usage, total_memory_mb_usage, total_local_gb_usage;
+    struct nph_usage_server *v;
+    size_t n;
+};
+void nph_usage_report_fini(struct nph_usage_report *r);
+int nph_usage_report_push(struct nph_usage_report *r, const struct nph_usage_server *s);
+
+struct nph_usage_ops {
+    /* The usage the cloud reports for the project the backend acts in, over [from, to) (UTC
+     * seconds), with every server it counts. */
+    int (*usage_get)(struct nph_backend *b, const struct nph_backend_ctx *ctx, int64_t from,
+                     int64_t to, struct nph_usage_report *out, struct nph_error *err);
+};
+
+/* Volume, object and network families are declared as their issues land. */
 
 struct nph_backend_ops {
     const char *kind; /* "local", "openstack", "ec2", ... */
@@ -192,6 +222,7 @@ struct nph_backend_ops {
 
     const struct nph_compute_ops *compute; /* NULL = never offered by this kind */
     const struct nph_image_ops *image;
+    const struct nph_usage_ops *usage; /* NULL = the cloud reports no usage of its own */
 };
 
 /* Services the host process lends to in-process drivers (the `local` kind). Opaque here so
@@ -232,6 +263,7 @@ void nph_backend_close(struct nph_backend *b);
 const struct nph_compute_ops *nph_backend_compute(const struct nph_backend *b,
                                                   struct nph_error *err);
 const struct nph_image_ops *nph_backend_image(const struct nph_backend *b, struct nph_error *err);
+const struct nph_usage_ops *nph_backend_usage(const struct nph_backend *b, struct nph_error *err);
 
 /* Driver tables (one file or folder each). */
 extern const struct nph_backend_ops nph_backend_local_ops;     /* backends/local/ */

@@ -50,13 +50,14 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
     int n = 0;
     int c = 0, l = 0;
-    int fm = 0, vm = 0;
+    int fm = 0, bm = 0, vm = 0;
     if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err) ||
         nph_ledger_migrate(store, &l, err) || local_compute_migrate(store, &c, err) ||
-        fed_migrate(store, &fm, err) || local_volume_migrate(store, &vm, err))
+        fed_migrate(store, &fm, err) || budget_migrate(store, &bm, err) ||
+        local_volume_migrate(store, &vm, err))
         return -1;
     if (applied)
-        *applied += n + c + l + fm + vm;
+        *applied += n + c + l + fm + bm + vm;
     return 0;
 }
 
@@ -221,6 +222,8 @@ int app_open(struct nph_app *app, struct nph_error *err)
     app->fed = fed_open(app->store, &app->cfg, &app->host, err);
     if (!app->fed)
         return nph_error_prefix(err, "opening the clouds");
+    if (!(app->budget = budget_open(app->store, &app->cfg, err)))
+        return nph_error_prefix(err, "opening the budgets");
     if (!env_pw || !*env_pw) {
         uint8_t raw[18];
         if (nph_random_bytes(raw, sizeof(raw), err))
@@ -262,7 +265,7 @@ int app_upload_allowed(void *ctx, const char *auth_token, struct nph_error *err)
 
 int app_start(struct nph_app *app, struct nph_error *err)
 {
-    return fed_start(app->fed, err);
+    return fed_start(app->fed, err) || budget_start(app->budget, err) ? -1 : 0;
 }
 
 char *app_extra_metrics(void *ctx, size_t *len)
@@ -273,6 +276,8 @@ char *app_extra_metrics(void *ctx, size_t *len)
 
 void app_close(struct nph_app *app)
 {
+    budget_close(app->budget);
+    app->budget = NULL;
     fed_close(app->fed); /* first: its workers call the native cloud */
     app->fed = NULL;
     local_volume_close(app->volume); /* before compute: it plugs volumes through compute */
@@ -292,8 +297,9 @@ static struct http_route all_routes[512];
 const struct http_route *app_routes(void)
 {
     const struct http_route *tables[] = {
-        api_native_routes,    api_v1_routes,      api_billing_routes,  compat_keystone_routes,
-        compat_glance_routes, compat_nova_routes, compat_cinder_routes};
+        api_native_routes,    api_v1_routes,      api_billing_routes, compat_keystone_routes,
+        compat_glance_routes, compat_nova_routes, api_budgets_routes, compat_nova_usage_routes,
+        compat_cinder_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

@@ -6,6 +6,7 @@
 #define NPH_APP_H
 
 #include "backend.h"
+#include "budget.h"
 #include "federation.h"
 #include "http_server.h"
 #include "image/local_image.h"
@@ -25,6 +26,7 @@ struct nph_app {
     struct http_server *http;
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
+    struct budget_svc *budget;    /* budgets' thresholds, alerts and webhook (budget.h) */
 };
 
 /* Open the store, apply migrations, open the identity service, bootstrap when the store is
@@ -73,6 +75,10 @@ extern const struct http_route compat_cinder_routes[];
 extern const struct http_route api_v1_routes[];
 /* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */
 extern const struct http_route api_billing_routes[];
+/* Budgets, alerts, the usage cross-check and the test clock (api_budgets.c). */
+extern const struct http_route api_budgets_routes[];
+/* Nova's os-simple-tenant-usage (compat_nova_usage.c), terminated by {NULL}. */
+extern const struct http_route compat_nova_usage_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 

@@ -111,6 +111,12 @@ static int nova_microversion(struct http_req *req, struct http_resp *resp, int *
     return 0;
 }
 
+int nova_request_microversion(struct http_req *req, struct http_resp *resp, int *minor,
+                              struct nph_error *err)
+{
+    return nova_microversion(req, resp, minor, err);
+}
+
 /* What a handler returns when nova_begin (or what follows it in the same statement) failed:
  * 0 when the answer is already written (the 406 of an unsupported microversion), else -1. */
 static int nova_fail(const struct http_resp *resp)

@@ -45,4 +45,10 @@ json_t *nova_fed_zones(struct nph_app *app, int detail, struct nph_error *err);
 /* 1 when some cloud is not the native one (lists cannot be cached on the native stamp). */
 int nova_fed_has_remote(struct nph_app *app);
 
+/* The request's microversion (compat_nova.c): 0 with *minor (and the answer's version
+ * headers), -1 with err for a malformed one, or -1 with resp->status 406 already written for
+ * one out of range (the caller then returns 0). */
+int nova_request_microversion(struct http_req *req, struct http_resp *resp, int *minor,
+                              struct nph_error *err);
+
 #endif

@@ -36,6 +36,7 @@ static const char *const op_names[FED_OP_COUNT] = {
     [FED_OP_SERVER_CONSOLE] = "server_console",
     [FED_OP_IMAGE_LIST] = "image_list",
     [FED_OP_IMAGE_FIND] = "image_find",
+    [FED_OP_USAGE_GET] = "usage_get",
 };
 
 const char *fed_op_name(enum fed_op op)
@@ -439,6 +440,7 @@ fail:
 }
 
 static void *health_main(void *arg);
+static void *sync_main(void *arg);
 
 int fed_start(struct fed *f, struct nph_error *err)
 {
@@ -464,7 +466,8 @@ int fed_start(struct fed *f, struct nph_error *err)
         f->n_workers++;
     }
     if (pthread_create(&f->health_thread, NULL, health_main, f) != 0 ||
-        pthread_create(&f->reconcile_thread, NULL, fed_reconcile_main, f) != 0)
+        pthread_create(&f->reconcile_thread, NULL, fed_reconcile_main, f) != 0 ||
+        pthread_create(&f->sync_thread, NULL, sync_main, f) != 0)
         return nph_error_set(err, NPH_E_INTERNAL, "cannot start federation loops");
     f->started = 1;
     return 0;
@@ -483,6 +486,7 @@ void fed_close(struct fed *f)
     if (f->started) {
         pthread_join(f->health_thread, NULL);
         pthread_join(f->reconcile_thread, NULL);
+        pthread_join(f->sync_thread, NULL);
     }
     for (size_t i = 0; i < f->n_clouds; i++)
         cloud_free(f->clouds[i]);
@@ -747,13 +751,29 @@ static void sync_stored_clouds(struct fed *f)
     pthread_mutex_unlock(&f->cloud_mu);
 }
 
+/* The sync runs on its own thread, so that a slow probe never delays it. */
+static void *sync_main(void *arg)
+{
+    struct fed *f = arg;
+    int64_t every = f->cfg->federation_health_interval * 1000000, next = nph_clock_mono() + every;
+    for (;;) {
+        int64_t left = next - nph_clock_mono();
+        if (left > 0) { /* fed_wake (every create) ends a sleep early: sleep the rest */
+            if (fed_sleep(f, (left + 999) / 1000))
+                return NULL;
+            continue;
+        }
+        sync_stored_clouds(f);
+        next = nph_clock_mono() + every;
+    }
+}
+
 static void *health_main(void *arg)
 {
     struct fed *f = arg;
     for (;;) {
         struct fed_cloud *list[FED_MAX_CLOUDS];
         size_t n = 0;
-        sync_stored_clouds(f);
         pthread_rwlock_rdlock(&f->lock);
         for (size_t i = 0; i < f->n_clouds; i++)
             if (!f->clouds[i]->removed)

@@ -25,6 +25,7 @@ enum fed_op {
     FED_OP_SERVER_CONSOLE,
     FED_OP_IMAGE_LIST,
     FED_OP_IMAGE_FIND,
+    FED_OP_USAGE_GET,
     FED_OP_COUNT
 };
 const char *fed_op_name(enum fed_op op);
@@ -89,7 +90,7 @@ struct fed {
     int stopping, started;
     pthread_t workers[64];
     int n_workers;
-    pthread_t health_thread, reconcile_thread;
+    pthread_t health_thread, reconcile_thread, sync_thread;
 };
 
 /* The cloud named `name` (not removed), or NULL with NPH_E_NOT_FOUND "no cloud 'x'". Clouds

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "fed_internal.h"
 #include "nph_clock.h"
 #include "nph_id.h"
@@ -225,39 +226,18 @@ int fed_policy_delete(struct fed *f, const char *name, struct nph_error *err)
 }
 
 /* The project's spend this calendar month so far, rated from the ledger in the configuration's
- * currency (budgets). A ledger the configuration cannot price (a cloud without prices) counts
- * as nothing spent, with a warning in the log. */
+ * currency (budgets; the same figure /v1/budgets shows: budget_project_spend). A ledger the
+ * configuration cannot price (a cloud without prices) counts as nothing spent, with a warning
+ * in the log. */
 static int set_spend(struct fed *f, struct pol_cands *c, const char *project, struct nph_error *err)
 {
-    int64_t now = nph_clock_now() / 1000000, y;
-    int m, d;
-    pol_time_to_civil(now, &y, &m, &d);
-    struct pol_bill_query q = {.from = pol_time_from_civil(y, m, 1, 0, 0, 0),
-                               .to = now + 1,
-                               .open_end = now,
-                               .currency = c->currency,
-                               .group_by = POL_G_PROJECT};
     struct nph_error rerr = NPH_ERROR_INIT;
-    struct pol_catalog *cat =
-        pol_catalog_from_config(f->cfg->sections, NULL, "configuration", &rerr);
-    struct pol_uevents ev;
-    struct pol_bill *bill = NULL;
-    pol_uevents_init(&ev);
-    struct nph_db *db = cat ? nph_store_acquire(f->store, &rerr) : NULL;
-    int rc = db && usage_ledger_load(db, INT64_MIN / 1000000, q.to, project, &ev, &rerr) == 0 &&
-                     pol_bill_rate(cat, &ev, &q, &bill, &rerr) == 0
-                 ? 0
-                 : -1;
-    nph_store_release(db);
-    /* unrounded: a budget compares exact amounts; rounding is for report lines */
     int64_t spent = 0;
-    for (size_t i = 0; rc == 0 && i < bill->nlines; i++)
-        spent += bill->lines[i].raw;
-    if (rc != 0)
+    if (budget_project_spend(f->store, f->cfg->sections, project, nph_clock_now() / 1000000, &spent,
+                             &rerr) != 0) {
         nph_log(NPH_LOG_WARN, "placement.spend_unknown", "project", project, "msg", rerr.msg, NULL);
-    pol_bill_free(bill);
-    pol_uevents_fini(&ev);
-    pol_catalog_free(cat);
+        spent = 0;
+    }
     return pol_cands_set_spend(c, project, spent, err);
 }
 
@@ -499,6 +479,8 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
     if (rc == 0) {
         const struct pol_result *r = &d.c[d.chosen];
         out->placed = 1;
+        if (store)
+            budget_poke(); /* the budgets' thresholds are checked again soon */
         nph_backend_strlcpy(out->cloud, sizeof(out->cloud), c->clouds[r->cloud].name);
         nph_backend_strlcpy(out->region, sizeof(out->region), c->regions[r->region].name);
         nph_backend_strlcpy(out->offering, sizeof(out->offering), c->offerings[r->offering].name);

@@ -1524,20 +1524,28 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
     struct fed_caller all = {.project_id = "", .user_id = "", .is_admin = 1};
     struct fed_call k;
     int local = strcmp(c->kind, "local") == 0;
-    if (!ops || fed_call_begin(f, c, FED_OP_SERVER_LIST, &all, &k, err) ||
+    struct recs rs = {0};
+    /* The records first, then the cloud's list: a server whose remote id a record held before
+     * the list was taken is in that list unless it is really gone (the other order lost a
+     * create finishing in between: its server was marked deleted, then cleaned up). */
+    struct nph_db *db = ops ? nph_store_acquire(f->store, err) : NULL;
+    int rc =
+        db ? q(db, err, recs_row, &rs,
+               "SELECT " SERVER_COLS " FROM fed_server WHERE cloud = ? AND status <> 'DELETED'",
+               "s", c->name) < 0
+           : -1;
+    nph_store_release(db);
+    db = NULL;
+    if (rc || fed_call_begin(f, c, FED_OP_SERVER_LIST, &all, &k, err) ||
         fed_call_end(&k, ops->server_list(c->b, &k.ctx, &live, err), err)) {
         nph_server_list_fini(&live);
+        free(rs.v);
         return -1;
     }
-    struct recs rs = {0};
     int64_t now = nph_clock_now();
     int checked = 0, marked = 0, orphans = 0, adopted = 0, cleaned = 0;
-    struct nph_db *db = nph_store_acquire(f->store, err);
-    int rc = db ? 0 : -1;
-    if (!rc)
-        rc = q(db, err, recs_row, &rs,
-               "SELECT " SERVER_COLS " FROM fed_server WHERE cloud = ? AND status <> 'DELETED'",
-               "s", c->name) < 0;
+    db = nph_store_acquire(f->store, err);
+    rc = db ? 0 : -1;
     /* records whose server is gone (and no operation is working on them) */
     for (size_t i = 0; !rc && i < rs.n; i++) {
         struct rec *r = &rs.v[i];
@@ -1551,6 +1559,19 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
                       strcmp(live.v[s].status, "DELETED") != 0;
         if (present || op_in_progress(db, r->id, busy, err) != 0 || busy[0])
             continue;
+        /* missing from the list: the cloud itself must say it is gone */
+        struct nph_server one = {0};
+        struct nph_error gerr = NPH_ERROR_INIT;
+        struct fed_caller scoped = all;
+        scoped.project_id = r->project_id;
+        if (live_get(f, &scoped, r, &one, &gerr) == 0) {
+            int gone = strcmp(one.status, "DELETED") == 0;
+            nph_server_fini(&one);
+            if (!gone)
+                continue;
+        } else if (gerr.code != NPH_E_NOT_FOUND) {
+            continue; /* cannot tell now: the next pass will */
+        }
         rc = nph_db_begin(db, err) ||
              q(db, err, NULL, NULL,
                "UPDATE fed_server SET status = 'DELETED', fault = 'deleted outside Nephele',"
@@ -1582,6 +1603,8 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
         if (l.found) {
             struct rec r;
             int have = rec_get(db, NULL, l.server_id, &r, err) == 0;
+            if (have && strcmp(r.remote_id, sv->remote_id) == 0)
+                continue; /* recorded since the records were read */
             if (have && !r.remote_id[0]) {
                 /* a create that reached the cloud but whose answer was lost: adopt */
                 if (q(db, err, NULL, NULL,

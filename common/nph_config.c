@@ -100,6 +100,10 @@ static const struct nph_config_key config_table[] = {
             "milliseconds between status polls of an operation in progress"),
     INT_ROW("federation.workers", federation_workers, "4", 1, 64,
             "threads running federated operations"),
+    INT_ROW("billing.budget_check_interval", billing_budget_check_interval, "300", 0, 86400,
+            "seconds between checks of the budgets' thresholds; 0 = only after placements"),
+    STR_ROW("billing.alert_webhook", billing_alert_webhook, "", NULL,
+            "URL that receives each budget alert as a JSON POST; empty = none"),
     {NULL, NPH_CFG_STR, 0, NULL, 0, 0, NULL, NULL},
 };
 

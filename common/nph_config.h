@@ -62,6 +62,9 @@ struct nph_config {
     int64_t federation_poll_interval_ms;   /* operation status polls, default 1000 */
     int64_t federation_workers;            /* operation worker threads, default 4 */
 
+    int64_t billing_budget_check_interval; /* seconds, default 300; 0 = after placements only */
+    char *billing_alert_webhook;           /* "" = no webhook */
+
     /* Document sections: top-level keys whose values are structures rather than settings
      * (`clouds:`, and placement's `currency:`, `sizes:`, `exchange_rates:`), kept as JSON (a YAML
      * scalar becomes a string, an integer, a real, a boolean or null as YAML 1.2's core schema

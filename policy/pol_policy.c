@@ -260,7 +260,8 @@ static int valid_currency(const char *s)
 
 static int load_budget(struct load *l, const json_t *e, size_t i)
 {
-    static const char *const keys[] = {"project", "monthly", "on_exceed", NULL};
+    static const char *const keys[] = {"project",    "monthly", "on_exceed",
+                                       "thresholds", "name",    NULL};
     static const char *const mkeys[] = {"amount", "currency", NULL};
     struct pol_budget *b = &l->p->budgets[i];
     char path[64], what[64], mp[80];
@@ -310,6 +311,35 @@ static int load_budget(struct load *l, const json_t *e, size_t i)
                         "%s: 'on_exceed' must be deny or warn", what);
         b->deny = strcmp(s, "deny") == 0;
     }
+    if ((v = json_object_get(e, "name"))) {
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64 ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return fail(l, pol_yaml_line(l->lines, "%s.name", path),
+                        "%s: 'name' must be a non-empty string of at most 64 bytes", what);
+        if (!(b->name = strdup(json_string_value(v))))
+            return nph_error_nomem(l->err);
+    }
+    static const int dflt[] = {50, 80, 100};
+    b->nthresholds = 3;
+    memcpy(b->thresholds, dflt, sizeof(dflt));
+    if ((v = json_object_get(e, "thresholds"))) {
+        int tl = pol_yaml_line(l->lines, "%s.thresholds", path);
+        size_t n = json_is_array(v) ? json_array_size(v) : 0;
+        if (n == 0 || n > POL_BUDGET_MAX_THRESHOLDS)
+            return fail(l, tl, "%s: 'thresholds' must be a list of 1 to %d percentages", what,
+                        POL_BUDGET_MAX_THRESHOLDS);
+        for (size_t k = 0; k < n; k++) {
+            const json_t *t = json_array_get(v, k);
+            json_int_t pc = json_is_integer(t) ? json_integer_value(t) : -1;
+            if (pc < 1 || pc > 1000 || (k > 0 && pc <= b->thresholds[k - 1]))
+                return fail(l, tl,
+                            "%s: 'thresholds' must be ascending whole percentages from 1 to "
+                            "1000 (thresholds[%zu])",
+                            what, k);
+            b->thresholds[k] = (int)pc;
+        }
+        b->nthresholds = n;
+    }
     return 0;
 }
 
@@ -327,8 +357,10 @@ void pol_policy_free(struct pol_policy *p)
         free(r->prefer);
     }
     free(p->rules);
-    for (size_t i = 0; i < p->nbudgets; i++)
+    for (size_t i = 0; i < p->nbudgets; i++) {
         free(p->budgets[i].project);
+        free(p->budgets[i].name);
+    }
     free(p->budgets);
     pol_symtab_fini(&p->sym);
     free(p->name);

@@ -13,6 +13,8 @@
  *     - project: acme                                    # or "*" for every project
  *       monthly: { amount: "5000.00", currency: EUR }
  *       on_exceed: deny                                  # or warn
+ *       thresholds: [50, 80, 100]                        # alert percentages (the default)
+ *       name: acme-compute                               # optional, names its alerts
  *
  * Every rule needs at least one of require, weigh and prefer. Unknown keys, wrong types and bad
  * expressions are errors naming the file, the line of the offending key, the rule and, for an
@@ -49,12 +51,19 @@ struct pol_rule {
     double weigh[POL_W__COUNT];
 };
 
+#define POL_BUDGET_MAX_THRESHOLDS 8
+
 struct pol_budget {
     char *project;  /* "*" = every project */
+    char *name;     /* `name`, or NULL: alerts then key the budget by its project */
     int64_t amount; /* micro-units of currency */
     char currency[8];
     int deny; /* on_exceed: deny (1) or warn (0) */
     int line;
+    /* percentages of the amount that raise an alert, ascending, distinct, 1..1000; default
+     * 50, 80, 100 */
+    int thresholds[POL_BUDGET_MAX_THRESHOLDS];
+    size_t nthresholds;
 };
 
 struct pol_policy {

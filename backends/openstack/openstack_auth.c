@@ -206,6 +206,10 @@ int os_token_parse(const char *cloud, const char *subject_token, const char *bod
     }
     if (!(t.id = strdup(subject_token)))
         goto nomem;
+    snprintf(t.project_id, sizeof(t.project_id), "%s",
+             json_string_value(json_object_get(json_object_get(tok, "project"), "id"))
+                 ? json_string_value(json_object_get(json_object_get(tok, "project"), "id"))
+                 : "");
     json_decref(doc);
     *out = t;
     return 0;
@@ -305,7 +309,7 @@ static int authenticate(struct os_call *call, struct nph_error *err)
                        resp.body_len, os->cfg.region, os->cfg.interface, &t, err) != 0)
         goto cleanup;
 
-    unsigned fam = (t.ep.url[OS_SVC_COMPUTE] ? NPH_FAM_COMPUTE : 0) |
+    unsigned fam = (t.ep.url[OS_SVC_COMPUTE] ? NPH_FAM_COMPUTE | NPH_FAM_USAGE : 0) |
                    (t.ep.url[OS_SVC_IMAGE] ? NPH_FAM_IMAGE : 0);
     pthread_mutex_lock(&os->mu);
     os_token_fini(&os->tok);
@@ -333,6 +337,7 @@ static int snapshot_locked(struct os_call *call)
     os_call_fini(call);
     call->gen = os->gen;
     call->compute_mv = os->compute_mv;
+    memcpy(call->project_id, os->tok.project_id, sizeof(call->project_id));
     if (!(call->token = strdup(os->tok.id)) ||
         (os->compute_url && !(call->compute_url = strdup(os->compute_url))))
         return -1;

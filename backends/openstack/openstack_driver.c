@@ -55,7 +55,7 @@ static int os_open(struct nph_backend *b, const json_t *config, struct nph_error
     }
     os->b = b;
     b->priv = os;
-    b->families = NPH_FAM_COMPUTE | NPH_FAM_IMAGE;
+    b->families = NPH_FAM_COMPUTE | NPH_FAM_IMAGE | NPH_FAM_USAGE;
     return 0;
 }
 
@@ -101,4 +101,5 @@ const struct nph_backend_ops nph_backend_openstack_ops = {
     .health = os_health,
     .compute = &os_compute_ops,
     .image = &os_image_ops,
+    .usage = &os_usage_ops,
 };

@@ -106,6 +106,7 @@ struct os_token {
     char *id;           /* X-Subject-Token (a secret) */
     int64_t expires_at; /* UTC microseconds */
     struct os_endpoints ep;
+    char project_id[64]; /* the token's project ("" when the token does not say) */
 };
 void os_token_fini(struct os_token *t);
 /* Parse a 201 from POST /auth/tokens. NPH_E_BACKEND "cloud 'x' answered garbage to POST
@@ -147,7 +148,8 @@ struct os_call {
     struct os_endpoints ep;
     int compute_mv;
     char *compute_url;
-    char *image_url; /* Glance's /v2 root, set by os_call_service */
+    char *image_url;     /* Glance's /v2 root, set by os_call_service */
+    char project_id[64]; /* the session token's project */
 };
 
 void os_call_init(struct os_call *call, struct os_backend *os, const struct nph_backend_ctx *ctx);
@@ -221,7 +223,13 @@ json_t *os_server_create_body(const struct nph_server_spec *spec, enum os_networ
 /* The body of POST /servers/{id}/action; NULL with NPH_E_INVALID. */
 json_t *os_action_body(enum nph_server_action action, const char *arg, struct nph_error *err);
 
+/* Nova's os-simple-tenant-usage document (the object inside {"tenant_usage": ...}) into *out
+ * (server_usages included). NPH_E_BACKEND naming the field when it is not that shape; an
+ * empty object is a project without usage. *out written only on success. */
+int os_usage_from_json(const json_t *j, struct nph_usage_report *out, struct nph_error *err);
+
 extern const struct nph_compute_ops os_compute_ops;
+extern const struct nph_usage_ops os_usage_ops;
 extern const struct nph_image_ops os_image_ops;
 
 #endif

@@ -74,10 +74,11 @@ st=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $TOK" -H 'Content-
     -d '{"cloud": {"name": "remote2", "kind": "openstack", "auth": {"auth_url": "'"$B_URL"'/identity/v3", "username": "admin", "password": "'"$B_PW"'", "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"}}}' \
     "${A_URLS[0]}/v1/clouds")
 [ "$st" = 201 ] && pass "POST /v1/clouds remote2 on A1 (201)" || fail "POST /v1/clouds remote2 on A1: HTTP $st"
-deadline=$((SECONDS + 10))
+deadline=$((SECONDS + 10)) t0=$SECONDS
 while [ $SECONDS -lt $deadline ] && [ "$(cloud_names "${A_URLS[1]}")" != remote,remote2 ]; do sleep 0.2; done
+echo "# A2 saw remote2 after $((SECONDS - t0)) s"
 [ "$(cloud_names "${A_URLS[1]}")" = remote,remote2 ] && pass "A2 lists remote2 without a restart" ||
-    fail "A2 lists remote2 without a restart ($(cloud_names "${A_URLS[1]}"))"
+    { fail "A2 lists remote2 without a restart ($(cloud_names "${A_URLS[1]}"))"; grep -h 'federation\.cloud\|error' "${A_LOGS[1]}" | cut -c1-300 | tail -n 20 | sed 's/^/     | A2: /'; }
 st=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "X-Auth-Token: $TOK" "${A_URLS[0]}/v1/clouds/remote2")
 [ "$st" = 204 ] && pass "DELETE /v1/clouds/remote2 on A1 (204)" || fail "DELETE /v1/clouds/remote2 on A1: HTTP $st"
 deadline=$((SECONDS + 10))
@@ -106,8 +107,17 @@ while [ $SECONDS -lt $deadline ]; do
 done
 [ "$pending" = 0 ] && pass "every operation done" || fail "every operation done ($pending left)"
 count=$(b_os server list -f value -c Name | grep -c '^pg-')
-[ "$count" = "$N" ] && pass "B holds exactly $N servers (each create ran once)" ||
+if [ "$count" = "$N" ]; then
+    pass "B holds exactly $N servers (each create ran once)"
+else
     fail "B holds exactly $N servers (has $count)"
+    b_os server list --all-projects -f value -c ID -c Name -c Status | sed 's/^/     | B: /'
+    for op in "${OPS[@]}"; do
+        curl -s -H "X-Auth-Token: $TOK" "${A_URLS[0]}/v1/operations/$op" | jq -c '.operation | {id, server_id, state, phase, attempts, error}' | sed 's/^/     | op: /'
+    done
+    curl -s -H "X-Auth-Token: $TOK" "${A_URLS[0]}/v1/servers" | jq -c '.servers[] | {id, name, status, remote_id}' | sed 's/^/     | A: /'
+    grep -h 'federation\.' "${A_LOGS[@]}" | grep -v 'cloud_health' | cut -c1-300 | tail -n 40 | sed 's/^/     | log: /'
+fi
 dups=$(b_os server list -f value -c Name | grep '^pg-' | sort | uniq -d | wc -l)
 [ "$dups" = 0 ] && pass "no server was created twice" || fail "no server was created twice ($dups names twice)"
 l1=$(curl -s -H "X-Auth-Token: $TOK" "${A_URLS[0]}/v1/servers" | jq -r '[.servers[].id]|sort|join(",")')

@@ -239,7 +239,7 @@ static void test_paging_and_microversion(void **state)
     struct nph_offering_list l = {0};
     script(0, 3600, 0, 0, 0);
     struct nph_backend *b = open_fake();
-    assert_int_equal(b->families, NPH_FAM_COMPUTE | NPH_FAM_IMAGE);
+    assert_int_equal(b->families, NPH_FAM_COMPUTE | NPH_FAM_IMAGE | NPH_FAM_USAGE);
     if (b->ops->compute->list_offerings(b, &ctx, &l, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(l.n, 2);
@@ -299,7 +299,8 @@ static void test_garbage_and_families(void **state)
     assert_int_equal(b->ops->compute->server_list(b, &ctx, &l, &err), -1);
     assert_int_equal(err.code, NPH_E_BACKEND);
     assert_non_null(strstr(err.msg, "cloud 'fake' answered garbage to GET /servers/detail"));
-    assert_int_equal(b->families, NPH_FAM_COMPUTE); /* no image service in the catalog */
+    assert_int_equal(b->families,
+                     NPH_FAM_COMPUTE | NPH_FAM_USAGE); /* no image service in the catalog */
     assert_int_equal(b->ops->image->image_list(b, &ctx, &il, &err), -1);
     assert_int_equal(err.code, NPH_E_NOT_SUPPORTED);
     nph_backend_close(b);

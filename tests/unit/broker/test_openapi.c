@@ -350,8 +350,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static const struct http_route *const served[] = {api_native_routes, api_v1_routes,
-                                                  api_billing_routes, builtin_routes, NULL};
+static const struct http_route *const served[] = {
+    api_native_routes, api_v1_routes, api_billing_routes, api_budgets_routes, builtin_routes, NULL};
 
 /* Problems of the real document (0 when test_matches_routes passes): the negative tests count
  * what their change adds to it. */
@@ -437,8 +437,13 @@ static void test_detects_undocumented_route(void **state)
         {"PATCH", "/v1/servers/{id}", NULL, "v1.servers.update", NPH_FAULT_NATIVE},
         {NULL, NULL, NULL, NULL, 0},
     };
-    const struct http_route *const tables[] = {api_native_routes, api_v1_routes, api_billing_routes,
-                                               builtin_routes,    extra,         NULL};
+    const struct http_route *const tables[] = {api_native_routes,
+                                               api_v1_routes,
+                                               api_billing_routes,
+                                               api_budgets_routes,
+                                               builtin_routes,
+                                               extra,
+                                               NULL};
     struct report r = {0};
     int base = baseline();
     assert_int_equal(check_doc(g_doc, tables, &r), base + 2);

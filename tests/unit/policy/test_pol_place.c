@@ -685,6 +685,19 @@ static void test_policy_errors(void **state)
     expect_policy_error("budgets:\n  - { monthly: { amount: \"1\", currency: EUR } }\n",
                         "'project' must be a non-empty string");
     expect_policy_error("policies:\n  - name: a\n    require: [\n", "policy.yaml:");
+    expect_policy_error("budgets:\n  - project: acme\n    monthly: { amount: \"1\", currency: EUR "
+                        "}\n    thresholds: [80, 50]\n",
+                        "policy.yaml:4: budgets[0]: 'thresholds' must be ascending whole "
+                        "percentages from 1 to 1000 (thresholds[1])");
+    expect_policy_error("budgets:\n  - project: acme\n    monthly: { amount: \"1\", currency: EUR "
+                        "}\n    thresholds: []\n",
+                        "policy.yaml:4: budgets[0]: 'thresholds' must be a list of 1 to 8");
+    expect_policy_error("budgets:\n  - project: acme\n    monthly: { amount: \"1\", currency: EUR "
+                        "}\n    thresholds: [0.5]\n",
+                        "'thresholds' must be ascending whole percentages");
+    expect_policy_error("budgets:\n  - project: acme\n    monthly: { amount: \"1\", currency: EUR "
+                        "}\n    name: \"\"\n",
+                        "policy.yaml:4: budgets[0]: 'name' must be a non-empty string");
     /* a good one, with every key */
     struct nph_error err = NPH_ERROR_INIT;
     struct pol_policy *p = policy_yaml(
@@ -696,7 +709,9 @@ static void test_policy_errors(void **state)
         "    weigh: { cost: 1, headroom: 0.5, spread: 0.25, preference: 2 }\n"
         "    prefer: { expr: 'cloud.kind == \"local\"', bonus: 3.5 }\n"
         "budgets:\n"
-        "  - { project: acme, monthly: { amount: 5000, currency: EUR }, on_exceed: warn }\n",
+        "  - { project: acme, monthly: { amount: 5000, currency: EUR }, on_exceed: warn }\n"
+        "  - { project: b, name: bee, monthly: { amount: 1, currency: EUR },"
+        " thresholds: [90, 150] }\n",
         &err);
     assert_non_null(p);
     assert_int_equal(p->nrules, 1);
@@ -704,6 +719,13 @@ static void test_policy_errors(void **state)
     assert_true(p->rules[0].prefer[0].bonus == 3.5);
     assert_int_equal(p->budgets[0].amount, 5000 * POL_MICRO);
     assert_int_equal(p->budgets[0].deny, 0);
+    assert_null(p->budgets[0].name); /* the defaults: 50, 80, 100 % */
+    assert_int_equal(p->budgets[0].nthresholds, 3);
+    assert_int_equal(p->budgets[0].thresholds[0], 50);
+    assert_int_equal(p->budgets[0].thresholds[2], 100);
+    assert_string_equal(p->budgets[1].name, "bee");
+    assert_int_equal(p->budgets[1].nthresholds, 2);
+    assert_int_equal(p->budgets[1].thresholds[1], 150);
     pol_policy_free(p);
     /* empty documents are empty policies */
     p = policy_yaml("", &err);
