@@ -40,7 +40,6 @@ static int billing_reports(struct http_req *req, struct http_resp *resp, struct 
     const char *group = http_req_query(req, "group_by");
     struct pol_bill_query q;
     struct pol_catalog *cat = NULL;
-    struct pol_uevents ev;
     struct pol_bill *bill = NULL;
     struct nph_db *db = NULL;
     char *doc = NULL;
@@ -75,16 +74,13 @@ static int billing_reports(struct http_req *req, struct http_resp *resp, struct 
     if (q.currency && !*q.currency)
         q.currency = NULL;
     q.open_end = now < q.to ? now : q.to;
-    pol_uevents_init(&ev);
     if (!(cat = pol_catalog_from_config(app->cfg.sections, NULL, "configuration", err)))
         goto cleanup;
-    if (!(db = nph_store_acquire(app->store, err)) ||
-        usage_ledger_load(db, INT64_MIN / NPH_USEC_PER_SEC, q.to, project, &ev, err))
+    /* PostgreSQL: the usage is aggregated in SQL; SQLite: the events are rated in memory. */
+    if (!(db = nph_store_acquire(app->store, err)) || usage_bill(db, cat, &q, project, &bill, err))
         goto cleanup;
     nph_store_release(db);
     db = NULL;
-    if (pol_bill_rate(cat, &ev, &q, &bill, err))
-        goto cleanup;
     if (!strcmp(format, "json")) {
         json_t *j = pol_bill_to_json(bill);
         if (!j || http_resp_json(resp, 200, j)) {
@@ -107,7 +103,6 @@ cleanup:
     free(doc);
     nph_store_release(db);
     pol_bill_free(bill);
-    pol_uevents_fini(&ev);
     pol_catalog_free(cat);
     return rc;
 }

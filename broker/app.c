@@ -14,8 +14,10 @@
 
 #include "app.h"
 #include "nph_crypto.h"
+#include "meter_poller.h"
 #include "nph_ledger.h"
 #include "nph_log.h"
+#include "nph_meter.h"
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
@@ -52,9 +54,9 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
     int c = 0, l = 0;
     int fm = 0, bm = 0, vm = 0;
     if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err) ||
-        nph_ledger_migrate(store, &l, err) || local_compute_migrate(store, &c, err) ||
-        fed_migrate(store, &fm, err) || budget_migrate(store, &bm, err) ||
-        local_volume_migrate(store, &vm, err))
+        nph_ledger_migrate(store, &l, err) || nph_meter_migrate(store, NULL, err) ||
+        local_compute_migrate(store, &c, err) || fed_migrate(store, &fm, err) ||
+        budget_migrate(store, &bm, err) || local_volume_migrate(store, &vm, err))
         return -1;
     if (applied)
         *applied += n + c + l + fm + bm + vm;
@@ -265,7 +267,28 @@ int app_upload_allowed(void *ctx, const char *auth_token, struct nph_error *err)
 
 int app_start(struct nph_app *app, struct nph_error *err)
 {
-    return fed_start(app->fed, err) || budget_start(app->budget, err) ? -1 : 0;
+    if (fed_start(app->fed, err))
+        return -1;
+    /* metering: samples of the native servers (docs/billing.md, "Samples") */
+    if (app->compute && app->cfg.metering_sample_interval > 0) {
+        const char *cloud = "local";
+        size_t ci;
+        json_t *ce;
+        json_array_foreach(json_object_get(app->cfg.sections, "clouds"), ci, ce)
+        {
+            const char *kind = json_string_value(json_object_get(ce, "kind"));
+            if (kind && strcmp(kind, "local") == 0 && json_object_get(ce, "name")) {
+                cloud = json_string_value(json_object_get(ce, "name"));
+                break;
+            }
+        }
+        app->meters =
+            meter_poller_start(app->store, app->compute, cloud, app->cfg.metering_sample_interval,
+                               app->cfg.metering_raw_retention, app->cfg.metering_retention, err);
+        if (!app->meters)
+            return -1;
+    }
+    return budget_start(app->budget, err) ? -1 : 0;
 }
 
 char *app_extra_metrics(void *ctx, size_t *len)
@@ -278,6 +301,8 @@ void app_close(struct nph_app *app)
 {
     budget_close(app->budget);
     app->budget = NULL;
+    meter_poller_stop(app->meters); /* first: it samples the native cloud */
+    app->meters = NULL;
     fed_close(app->fed); /* first: its workers call the native cloud */
     app->fed = NULL;
     local_volume_close(app->volume); /* before compute: it plugs volumes through compute */
@@ -297,9 +322,9 @@ static struct http_route all_routes[512];
 const struct http_route *app_routes(void)
 {
     const struct http_route *tables[] = {
-        api_native_routes,    api_v1_routes,      api_billing_routes, compat_keystone_routes,
-        compat_glance_routes, compat_nova_routes, api_budgets_routes, compat_nova_usage_routes,
-        compat_cinder_routes};
+        api_native_routes,        api_v1_routes,        api_billing_routes, api_meters_routes,
+        compat_keystone_routes,   compat_glance_routes, compat_nova_routes, api_budgets_routes,
+        compat_nova_usage_routes, compat_cinder_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

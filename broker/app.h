@@ -27,6 +27,7 @@ struct nph_app {
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
     struct budget_svc *budget;    /* budgets' thresholds, alerts and webhook (budget.h) */
+    struct meter_poller *meters;  /* samples of the native servers (app_start), or NULL */
 };
 
 /* Open the store, apply migrations, open the identity service, bootstrap when the store is
@@ -79,6 +80,8 @@ extern const struct http_route api_billing_routes[];
 extern const struct http_route api_budgets_routes[];
 /* Nova's os-simple-tenant-usage (compat_nova_usage.c), terminated by {NULL}. */
 extern const struct http_route compat_nova_usage_routes[];
+/* Samples of the native servers (api_meters.c: /v1/meters), terminated by {NULL}. */
+extern const struct http_route api_meters_routes[];
 /* Native API routes (api_native.c), terminated by {NULL}. */
 extern const struct http_route api_native_routes[];
 

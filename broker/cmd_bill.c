@@ -108,12 +108,14 @@ int cmd_bill(int argc, char **argv)
     json_t *lines = NULL;
     struct pol_catalog *cat = NULL;
     struct pol_uevents ev;
+    struct pol_usamples samples = {0}; /* sample lines of --events: read, not rated */
     struct pol_bill *bill = NULL;
     struct pol_bill_query q;
     struct nph_store *store = NULL;
     struct nph_db *db = NULL;
     memset(&q, 0, sizeof(q));
     pol_uevents_init(&ev);
+    ev.samples = &samples;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:e:g:f:o:d:h", opts, NULL)) != -1) {
@@ -189,14 +191,18 @@ int cmd_bill(int argc, char **argv)
     } else {
         int64_t now = nph_clock_now() / NPH_USEC_PER_SEC;
         rc = 1;
-        if (usage_open_store(&cfg, &store, &err) || !(db = nph_store_acquire(store, &err)) ||
-            usage_ledger_load(db, INT64_MIN / NPH_USEC_PER_SEC, q.to, NULL, &ev, &err))
+        if (usage_open_store(&cfg, &store, &err) || !(db = nph_store_acquire(store, &err)))
             goto fail;
         if (now < q.open_end)
             q.open_end = now;
         rc = 2;
+        /* PostgreSQL: aggregated in SQL; SQLite: the events rated in memory */
+        if (usage_bill(db, cat, &q, NULL, &bill, &err)) {
+            rc = err.code == NPH_E_INVALID ? 2 : 1;
+            goto fail;
+        }
     }
-    if (pol_bill_rate(cat, &ev, &q, &bill, &err))
+    if (!bill && pol_bill_rate(cat, &ev, &q, &bill, &err))
         goto fail;
     rc = 1;
     if (bill_render(bill, format, &doc, &dlen, &err))
@@ -224,6 +230,7 @@ cleanup:
     nph_store_release(db);
     nph_store_close(store);
     pol_uevents_fini(&ev);
+    pol_usamples_fini(&samples);
     pol_catalog_free(cat);
     json_decref(lines);
     free(etext);

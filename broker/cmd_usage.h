@@ -22,6 +22,16 @@ int cmd_usage(int argc, char **argv);
 int usage_ledger_load(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
                       struct pol_uevents *out, struct nph_error *err);
 
+/* Rate the store's ledger for q (project_id's events only when not NULL): on PostgreSQL the
+ * usage is aggregated in SQL (usage_bill_sql) and only sums come back, elsewhere the events
+ * are loaded and rated in memory; both give the same bill. A rating error found on the SQL
+ * path is reported from the in-memory path, so that it names the resource. */
+int usage_bill(struct nph_db *db, const struct pol_catalog *cat, const struct pol_bill_query *q,
+               const char *project_id, struct pol_bill **out, struct nph_error *err);
+/* The SQL aggregation alone (PostgreSQL only). */
+int usage_bill_sql(struct nph_db *db, const struct pol_catalog *cat, const struct pol_bill_query *q,
+                   const char *project_id, struct pol_bill **out, struct nph_error *err);
+
 /* Append every event of ev to the ledger in one transaction (all or nothing). Returns 0, or -1
  * with err naming the line of the first event that failed. */
 int usage_ledger_import(struct nph_db *db, const struct pol_uevents *ev, struct nph_error *err);

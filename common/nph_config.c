@@ -104,6 +104,12 @@ static const struct nph_config_key config_table[] = {
             "seconds between checks of the budgets' thresholds; 0 = only after placements"),
     STR_ROW("billing.alert_webhook", billing_alert_webhook, "", NULL,
             "URL that receives each budget alert as a JSON POST; empty = none"),
+    INT_ROW("metering.sample_interval", metering_sample_interval, "60", 0, 86400,
+            "seconds between samples of the native servers (CPU, disk, network); 0 = off"),
+    INT_ROW("metering.raw_retention", metering_raw_retention, "86400", 3600, 31536000,
+            "seconds raw samples are kept before they become hourly averages and maxima"),
+    INT_ROW("metering.retention", metering_retention, "7776000", 3600, 315360000,
+            "seconds samples (hourly ones included) are kept"),
     {NULL, NPH_CFG_STR, 0, NULL, 0, 0, NULL, NULL},
 };
 

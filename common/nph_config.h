@@ -61,6 +61,9 @@ struct nph_config {
     int64_t federation_reconcile_interval; /* seconds, default 60; 0 = never */
     int64_t federation_poll_interval_ms;   /* operation status polls, default 1000 */
     int64_t federation_workers;            /* operation worker threads, default 4 */
+    int64_t metering_sample_interval; /* seconds between libvirt samples, default 60; 0 = off */
+    int64_t metering_raw_retention;   /* seconds raw samples are kept, default 86400 */
+    int64_t metering_retention;       /* seconds any sample is kept, default 90 days */
 
     int64_t billing_budget_check_interval; /* seconds, default 300; 0 = after placements only */
     char *billing_alert_webhook;           /* "" = no webhook */

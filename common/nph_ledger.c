@@ -8,6 +8,8 @@
 #include "nph_clock.h"
 #include "nph_id.h"
 
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 
 static const struct nph_migration ledger_migrations[] = {
@@ -44,15 +46,72 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
                              err);
 }
 
+/* Event ids are time-ordered UUIDs (version 7 layout: 48 bits of Unix milliseconds, then a
+ * 62-bit sequence that starts at a random value each millisecond and counts up), so that ids
+ * written later sort later (the tie-break of events with the same time is the order they were
+ * written in) and index inserts append instead of landing at random pages. */
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t id_ms = -1;
+static uint64_t id_seq;
+
+static int ledger_ids(char (*out)[NPH_UUID_LEN + 1], size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int64_t ms = nph_clock_now() / 1000;
+    int rc = 0;
+    pthread_mutex_lock(&id_lock);
+    if (ms > id_ms) {
+        uint64_t r = 0;
+        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+            rc = -1;
+        id_ms = ms;
+        id_seq = r >> 3; /* room to count up within the millisecond */
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t b[16];
+        uint64_t q = id_seq++ & ((1ULL << 62) - 1);
+        if (q == (1ULL << 62) - 1) /* a sequence exhausted: borrow the next millisecond */
+            id_ms++;
+        for (int k = 0; k < 6; k++)
+            b[k] = (uint8_t)((uint64_t)id_ms >> (40 - 8 * k));
+        b[6] = (uint8_t)(0x70 | ((q >> 58) & 0x0f));
+        b[7] = (uint8_t)(q >> 50);
+        b[8] = (uint8_t)(0x80 | ((q >> 44) & 0x3f));
+        for (int k = 9; k < 14; k++)
+            b[k] = (uint8_t)(q >> (36 - 8 * (k - 9)));
+        b[14] = (uint8_t)((q & 0x0f) << 4);
+        b[15] = 0;
+        char *p = out[i];
+        for (int k = 0; k < 16; k++) {
+            if (k == 4 || k == 6 || k == 8 || k == 10)
+                *p++ = '-';
+            *p++ = hex[b[k] >> 4];
+            *p++ = hex[b[k] & 15];
+        }
+        *p = '\0';
+    }
+    pthread_mutex_unlock(&id_lock);
+    return rc;
+}
+
+static int event_valid(const struct nph_ledger_event *ev, struct nph_error *err)
+{
+    if (!ev->resource_id || !ev->resource_type || !ev->project_id || !ev->cloud)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "a ledger event needs a resource id and type, a project and a cloud");
+    if ((unsigned)ev->kind > NPH_LEDGER_DELETED)
+        return nph_error_set(err, NPH_E_INVALID, "unknown ledger event kind %d", (int)ev->kind);
+    return 0;
+}
+
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err)
 {
     char id[NPH_UUID_LEN + 1];
     struct nph_stmt *st;
     int rc;
-    if (!ev->resource_id || !ev->resource_type || !ev->project_id || !ev->cloud)
-        return nph_error_set(err, NPH_E_INVALID,
-                             "a ledger event needs a resource id and type, a project and a cloud");
-    if (nph_uuid4(id))
+    if (event_valid(ev, err))
+        return -1;
+    if (ledger_ids(&id, 1))
         return nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
     st = nph_db_prepare(db,
                         "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
@@ -77,6 +136,70 @@ int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, stru
     rc = nph_stmt_step(st, err);
     nph_stmt_done(st);
     return rc < 0 ? -1 : 0;
+}
+
+int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
+                           size_t *failed, struct nph_error *err)
+{
+    static const char *const cols[] = {
+        "id",         "ts",    "event",  "resource_id", "resource_type",
+        "project_id", "cloud", "region", "offering",    "size_gb"};
+    struct nph_bulk *b = NULL;
+    int own = 0, rc = -1;
+    int64_t now = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (event_valid(&evs[i], err)) {
+            if (failed)
+                *failed = i;
+            return nph_error_prefix(err, "event %zu", i + 1);
+        }
+    if (n == 0)
+        return 0;
+    if (!nph_db_in_transaction(db)) {
+        if (nph_db_begin(db, err))
+            return -1;
+        own = 1;
+    }
+    if (!(b = nph_db_bulk_begin(db, "ledger_event", cols, 10, err)))
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        const struct nph_ledger_event *ev = &evs[i];
+        char id[NPH_UUID_LEN + 1];
+        if (ledger_ids(&id, 1)) {
+            nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
+            goto cleanup;
+        }
+        if (!ev->ts && !now)
+            now = nph_clock_now();
+        struct nph_bulk_val v[10] = {
+            {NPH_BULK_TEXT, 0, id},
+            {NPH_BULK_INT64, ev->ts ? ev->ts : now, NULL},
+            {NPH_BULK_TEXT, 0, nph_ledger_kind_name(ev->kind)},
+            {NPH_BULK_TEXT, 0, ev->resource_id},
+            {NPH_BULK_TEXT, 0, ev->resource_type},
+            {NPH_BULK_TEXT, 0, ev->project_id},
+            {NPH_BULK_TEXT, 0, ev->cloud},
+            {NPH_BULK_TEXT, 0, ev->region},
+            {NPH_BULK_TEXT, 0, ev->offering},
+            {ev->size_gb < 0 ? NPH_BULK_NULL : NPH_BULK_INT64, ev->size_gb, NULL},
+        };
+        if (nph_bulk_row(b, v, err)) {
+            if (failed)
+                *failed = i;
+            goto cleanup;
+        }
+    }
+    rc = nph_bulk_end(b, 0, err);
+    b = NULL;
+    if (rc == 0 && own)
+        rc = nph_db_commit(db, err);
+cleanup:
+    if (b)
+        nph_bulk_end(b, 1, NULL);
+    if (rc && own)
+        nph_db_rollback(db, NULL);
+    return rc;
 }
 
 int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out)

@@ -10,6 +10,7 @@
 #ifndef NPH_LEDGER_H
 #define NPH_LEDGER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nph_error.h"
@@ -44,8 +45,17 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
 
 /* Append ev with db (inside the caller's transaction if one is open). resource_id,
  * resource_type, project_id and cloud are required (NPH_E_INVALID otherwise). Returns 0, or -1
- * with the store's error. The event id is a new UUID. */
+ * with the store's error. The event id is a new time-ordered UUID (ids written later sort
+ * later). */
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err);
+
+/* Append n events at once (ingestion, `nephele usage import`): every event is checked first
+ * (on a bad one nothing is written and *failed, when not NULL, receives its index), then they
+ * are loaded in one bulk load (COPY on PostgreSQL, one reused INSERT on SQLite). Inside the
+ * caller's transaction if one is open, else in a transaction of their own: all or nothing.
+ * Returns 0, or -1 with err. */
+int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
+                           size_t *failed, struct nph_error *err);
 
 /* "created" ... -> kind: 0, or -1 for an unknown name. */
 int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out);

@@ -673,6 +673,72 @@ enum nph_store_engine nph_db_engine(const struct nph_db *db)
     return db->store->eng->id;
 }
 
+int nph_db_in_transaction(struct nph_db *db)
+{
+    return !db->broken && db->store->eng->in_transaction(db);
+}
+
+/* ---- bulk loads ---------------------------------------------------------------------------- */
+
+static int plain_identifier(const char *s)
+{
+    if (!s || !*s || strlen(s) > 63 || !((*s >= 'a' && *s <= 'z') || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+struct nph_bulk *nph_db_bulk_begin(struct nph_db *db, const char *table, const char *const *cols,
+                                   int ncols, struct nph_error *err)
+{
+    struct nph_bulk *b;
+    if (ncols <= 0 || ncols > 256 || !plain_identifier(table)) {
+        nph_error_set(err, NPH_E_INTERNAL, "bulk load: bad table name or column count");
+        return NULL;
+    }
+    for (int i = 0; i < ncols; i++)
+        if (!plain_identifier(cols[i])) {
+            nph_error_set(err, NPH_E_INTERNAL, "bulk load into %s: bad column name", table);
+            return NULL;
+        }
+    if (!(b = calloc(1, sizeof(*b)))) {
+        nph_error_nomem(err);
+        return NULL;
+    }
+    b->db = db;
+    b->ncols = ncols;
+    if (db->store->eng->bulk_begin(b, table, cols, err) < 0) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int nph_bulk_row(struct nph_bulk *b, const struct nph_bulk_val *vals, struct nph_error *err)
+{
+    if (b->failed)
+        return nph_error_set(err, NPH_E_STORE, "bulk load: an earlier row failed");
+    if (b->db->store->eng->bulk_row(b, vals, err) < 0) {
+        b->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int nph_bulk_end(struct nph_bulk *b, int abort, struct nph_error *err)
+{
+    int rc;
+    if (!b)
+        return 0;
+    rc = b->db->store->eng->bulk_end(b, abort || b->failed, err);
+    if (b->failed && !abort && rc == 0)
+        rc = nph_error_set(err, NPH_E_STORE, "bulk load failed at an earlier row");
+    free(b);
+    return abort ? 0 : rc;
+}
+
 int nph_db_exec(struct nph_db *db, const char *sql, struct nph_error *err)
 {
     return db->store->eng->exec(db, sql, err);

@@ -82,6 +82,33 @@ int64_t nph_stmt_changes(struct nph_stmt *st);
 /* Reset the statement and clear its bindings, ready for reuse. */
 void nph_stmt_done(struct nph_stmt *st);
 
+/* Bulk loading: many rows into one table, much faster than one INSERT per row. PostgreSQL
+ * streams them with COPY ... FROM STDIN (text format, buffered); SQLite reuses one prepared
+ * INSERT. The rows join the transaction open on db, if any (on SQLite, open one around a
+ * batch: an INSERT outside a transaction commits on its own). Between begin and end the
+ * connection is busy with the load: no other statement may run on it. Errors (a duplicate
+ * key, a lost connection) may surface only at nph_bulk_end; after a failure inside a
+ * transaction, roll it back. */
+struct nph_bulk;
+enum nph_bulk_kind { NPH_BULK_NULL, NPH_BULK_INT64, NPH_BULK_TEXT };
+struct nph_bulk_val {
+    enum nph_bulk_kind kind;
+    int64_t i64;
+    const char *text; /* borrowed for the call; NULL is SQL NULL too */
+};
+/* Start loading into table(cols[0..ncols-1]); names are plain identifiers ([a-z_][a-z0-9_]*).
+ * Returns the handle, or NULL with err. */
+struct nph_bulk *nph_db_bulk_begin(struct nph_db *db, const char *table, const char *const *cols,
+                                   int ncols, struct nph_error *err);
+/* Add one row of ncols values. Returns 0 or -1 with err (the load is then failed: end it). */
+int nph_bulk_row(struct nph_bulk *b, const struct nph_bulk_val *vals, struct nph_error *err);
+/* Finish the load and free b: 0 when every row is stored, else -1 with err (the first
+ * failure). abort != 0 cancels the load (PostgreSQL stores none of its rows) and returns 0.
+ * NULL is a no-op. */
+int nph_bulk_end(struct nph_bulk *b, int abort, struct nph_error *err);
+/* 1 if a transaction is open on db. */
+int nph_db_in_transaction(struct nph_db *db);
+
 /* Versioned migrations, one list per component ("identity", "broker", ...), applied in
  * order inside one transaction each, recorded in table nph_schema_migrations(component,
  * version, name, applied_at). On PostgreSQL a session advisory lock serialises concurrent

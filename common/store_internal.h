@@ -57,6 +57,14 @@ struct nph_db {
     struct nph_db *next_idle;
 };
 
+/* A bulk load in progress (nph_db_bulk_begin). */
+struct nph_bulk {
+    struct nph_db *db;
+    int ncols;
+    int failed; /* a row failed: nph_bulk_end reports failure */
+    void *impl; /* engine state */
+};
+
 /* What an engine provides. Every function that takes an err fills it and returns -1 (or NULL)
  * on failure; a lost connection is reported as NPH_E_UNAVAILABLE with db->broken set. */
 struct store_engine {
@@ -92,6 +100,14 @@ struct store_engine {
     int64_t (*changes)(struct nph_stmt *st);
     /* Forget the current execution (rows, result), ready to run again. */
     void (*reset)(struct nph_stmt *st);
+
+    /* Bulk loads: begin sets b->impl (the names are checked identifiers); row adds one row of
+     * b->ncols values; end finishes (abort: cancel) and frees b->impl, returning the first
+     * failure of the load if any. */
+    int (*bulk_begin)(struct nph_bulk *b, const char *table, const char *const *cols,
+                      struct nph_error *err);
+    int (*bulk_row)(struct nph_bulk *b, const struct nph_bulk_val *vals, struct nph_error *err);
+    int (*bulk_end)(struct nph_bulk *b, int abort, struct nph_error *err);
 
     /* Serialise migrators across processes (may be NULL when transactions suffice). */
     int (*migrate_lock)(struct nph_db *db, struct nph_error *err);

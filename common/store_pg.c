@@ -311,6 +311,160 @@ static void pg_reset(struct nph_stmt *st)
     ps->row = -1;
 }
 
+/* ---- bulk loads: COPY ... FROM STDIN, text format ------------------------------------------ */
+
+#define PG_COPY_FLUSH (256 * 1024)
+
+struct pg_bulk {
+    char *buf;
+    size_t len, cap;
+};
+
+static int pg_bulk_reserve(struct pg_bulk *pb, size_t more)
+{
+    if (pb->len + more <= pb->cap)
+        return 0;
+    size_t nc = pb->cap ? pb->cap : PG_COPY_FLUSH + 4096;
+    while (nc < pb->len + more)
+        nc *= 2;
+    char *nb = realloc(pb->buf, nc);
+    if (!nb)
+        return -1;
+    pb->buf = nb;
+    pb->cap = nc;
+    return 0;
+}
+
+static int pg_bulk_begin(struct nph_bulk *b, const char *table, const char *const *cols,
+                         struct nph_error *err)
+{
+    struct pg_bulk *pb = calloc(1, sizeof(*pb));
+    size_t n = strlen(table) + 32;
+    char *sql;
+    PGresult *res;
+
+    for (int i = 0; i < b->ncols; i++)
+        n += strlen(cols[i]) + 2;
+    if (!pb || !(sql = malloc(n))) {
+        free(pb);
+        return nph_error_nomem(err);
+    }
+    size_t o = (size_t)snprintf(sql, n, "COPY %s (", table);
+    for (int i = 0; i < b->ncols; i++)
+        o += (size_t)snprintf(sql + o, n - o, "%s%s", i ? ", " : "", cols[i]);
+    snprintf(sql + o, n - o, ") FROM STDIN");
+    res = PQexec(conn(b->db), sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        pg_fail(b->db, res, "bulk load", sql, err);
+        PQclear(res);
+        free(sql);
+        free(pb);
+        return -1;
+    }
+    PQclear(res);
+    free(sql);
+    b->impl = pb;
+    return 0;
+}
+
+/* Append v in COPY's text format: backslash, tab, newline and carriage return escaped. */
+static void pg_copy_text(struct pg_bulk *pb, const char *v)
+{
+    char *o = pb->buf + pb->len;
+    for (; *v; v++) {
+        switch (*v) {
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        default:
+            *o++ = *v;
+        }
+    }
+    pb->len = (size_t)(o - pb->buf);
+}
+
+static void pg_copy_int64(struct pg_bulk *pb, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        pb->buf[pb->len++] = '-';
+    while (n > 0)
+        pb->buf[pb->len++] = tmp[--n];
+}
+
+static int pg_bulk_flush(struct nph_bulk *b, struct pg_bulk *pb, struct nph_error *err)
+{
+    if (pb->len > 0 && PQputCopyData(conn(b->db), pb->buf, (int)pb->len) != 1)
+        return pg_fail(b->db, NULL, "bulk load", NULL, err);
+    pb->len = 0;
+    return 0;
+}
+
+static int pg_bulk_row(struct nph_bulk *b, const struct nph_bulk_val *vals, struct nph_error *err)
+{
+    struct pg_bulk *pb = b->impl;
+    size_t need = 1;
+    for (int i = 0; i < b->ncols; i++)
+        need += 1 + (vals[i].kind == NPH_BULK_TEXT && vals[i].text ? 2 * strlen(vals[i].text) : 24);
+    if (pg_bulk_reserve(pb, need))
+        return nph_error_nomem(err);
+    for (int i = 0; i < b->ncols; i++) {
+        if (i)
+            pb->buf[pb->len++] = '\t';
+        if (vals[i].kind == NPH_BULK_INT64) {
+            pg_copy_int64(pb, vals[i].i64);
+        } else if (vals[i].kind == NPH_BULK_TEXT && vals[i].text) {
+            pg_copy_text(pb, vals[i].text);
+        } else {
+            pb->buf[pb->len++] = '\\';
+            pb->buf[pb->len++] = 'N';
+        }
+    }
+    pb->buf[pb->len++] = '\n';
+    return pb->len >= PG_COPY_FLUSH ? pg_bulk_flush(b, pb, err) : 0;
+}
+
+static int pg_bulk_end(struct nph_bulk *b, int abort, struct nph_error *err)
+{
+    struct pg_bulk *pb = b->impl;
+    PGresult *res;
+    int rc = 0;
+
+    if (!abort && pg_bulk_flush(b, pb, err) < 0)
+        rc = -1;
+    if (PQputCopyEnd(conn(b->db), abort || rc ? "cancelled by the client" : NULL) != 1 && !rc)
+        rc = pg_fail(b->db, NULL, "bulk load", NULL, err);
+    /* Drain every result so the connection is usable again. */
+    while ((res = PQgetResult(conn(b->db))) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && !rc && !abort)
+            rc = pg_fail(b->db, res, "bulk load", NULL, err);
+        PQclear(res);
+    }
+    free(pb->buf);
+    free(pb);
+    b->impl = NULL;
+    return abort ? 0 : rc;
+}
+
 static int pg_migrate_lock(struct nph_db *db, struct nph_error *err)
 {
     return pg_exec(db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK_KEY ")", err);
@@ -345,6 +499,9 @@ const struct store_engine store_pg_engine = {
     .col_count = pg_col_count,
     .changes = pg_changes,
     .reset = pg_reset,
+    .bulk_begin = pg_bulk_begin,
+    .bulk_row = pg_bulk_row,
+    .bulk_end = pg_bulk_end,
     .migrate_lock = pg_migrate_lock,
     .migrate_unlock = pg_migrate_unlock,
 };

@@ -10,6 +10,7 @@
  * detail.
  */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +73,7 @@ static int sqlite_connect(struct nph_db *db, const char *target, struct nph_erro
     sqlite3_busy_timeout(h, SQLITE_BUSY_TIMEOUT_MS);
     rc = sqlite3_exec(h,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      " PRAGMA foreign_keys=ON;",
+                      " PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
                       NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         sqlite_fail(h, rc, "configuring the connection", NULL, err);
@@ -243,6 +244,68 @@ static void sqlite_reset(struct nph_stmt *st)
     sqlite3_clear_bindings(ss->stmt);
 }
 
+/* ---- bulk loads: one prepared INSERT, reused ------------------------------------------------- */
+
+static int sqlite_bulk_begin(struct nph_bulk *b, const char *table, const char *const *cols,
+                             struct nph_error *err)
+{
+    size_t n = strlen(table) + 40;
+    sqlite3_stmt *stmt = NULL;
+    char *sql;
+    int rc;
+
+    for (int i = 0; i < b->ncols; i++)
+        n += strlen(cols[i]) + 5;
+    if (!(sql = malloc(n)))
+        return nph_error_nomem(err);
+    size_t o = (size_t)snprintf(sql, n, "INSERT INTO %s (", table);
+    for (int i = 0; i < b->ncols; i++)
+        o += (size_t)snprintf(sql + o, n - o, "%s%s", i ? ", " : "", cols[i]);
+    o += (size_t)snprintf(sql + o, n - o, ") VALUES (");
+    for (int i = 0; i < b->ncols; i++)
+        o += (size_t)snprintf(sql + o, n - o, "%s?", i ? ", " : "");
+    snprintf(sql + o, n - o, ")");
+    rc = sqlite3_prepare_v3(handle(b->db), sql, -1, 0, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite_fail(handle(b->db), rc, "preparing bulk load", sql, err);
+        free(sql);
+        return -1;
+    }
+    free(sql);
+    b->impl = stmt;
+    return 0;
+}
+
+static int sqlite_bulk_row(struct nph_bulk *b, const struct nph_bulk_val *vals,
+                           struct nph_error *err)
+{
+    sqlite3_stmt *stmt = b->impl;
+    int rc = SQLITE_OK;
+    for (int i = 0; i < b->ncols && rc == SQLITE_OK; i++) {
+        if (vals[i].kind == NPH_BULK_INT64)
+            rc = sqlite3_bind_int64(stmt, i + 1, vals[i].i64);
+        else if (vals[i].kind == NPH_BULK_TEXT && vals[i].text)
+            rc = sqlite3_bind_text(stmt, i + 1, vals[i].text, -1, SQLITE_STATIC);
+        else
+            rc = sqlite3_bind_null(stmt, i + 1);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(handle(b->db), rc, "bulk load", sqlite3_sql(stmt), err);
+    return 0;
+}
+
+static int sqlite_bulk_end(struct nph_bulk *b, int abort, struct nph_error *err)
+{
+    (void)abort;
+    (void)err;
+    sqlite3_finalize(b->impl);
+    b->impl = NULL;
+    return 0;
+}
+
 const struct store_engine store_sqlite_engine = {
     .id = NPH_STORE_SQLITE,
     .name = "sqlite",
@@ -265,6 +328,9 @@ const struct store_engine store_sqlite_engine = {
     .col_count = sqlite_col_count,
     .changes = sqlite_changes,
     .reset = sqlite_reset,
+    .bulk_begin = sqlite_bulk_begin,
+    .bulk_row = sqlite_bulk_row,
+    .bulk_end = sqlite_bulk_end,
     .migrate_lock = NULL,
     .migrate_unlock = NULL,
 };

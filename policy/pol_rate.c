@@ -217,6 +217,133 @@ int pol_uevent_from_json(const json_t *obj, struct pol_uevent *ev, struct nph_er
     return 0;
 }
 
+void pol_usamples_fini(struct pol_usamples *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].resource);
+        free(l->v[i].project);
+        free(l->v[i].cloud);
+        free(l->v[i].meter);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+static int int_field(const json_t *obj, const char *key, int required, int64_t dflt, int64_t *out,
+                     struct nph_error *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            return nph_error_set(err, NPH_E_INVALID, "'%s' is required", key);
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return nph_error_set(err, NPH_E_INVALID, "'%s' must be a non-negative integer", key);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int pol_usample_from_json(const json_t *obj, struct pol_usample *smp, struct nph_error *err)
+{
+    static const char *const keys[] = {"ts",    "event", "resource", "type", "project", "cloud",
+                                       "meter", "value", "period",   "max",  "count",   NULL};
+    const char *ts, *type, *k;
+    const json_t *v;
+    int64_t us;
+    struct pol_usample e;
+    memset(&e, 0, sizeof(e));
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int ok = 0;
+        for (int i = 0; keys[i]; i++)
+            ok |= strcmp(keys[i], k) == 0;
+        if (!ok)
+            return nph_error_set(err, NPH_E_INVALID,
+                                 "unknown key '%.64s' in a sample line (expected ts, event, "
+                                 "resource, type, project, cloud, meter, value, period, max, "
+                                 "count)",
+                                 k);
+    }
+    if (str_field(obj, "ts", 1, &ts, err) || str_field(obj, "type", 1, &type, err) ||
+        str_field(obj, "resource", 1, (const char **)&e.resource, err) ||
+        str_field(obj, "project", 1, (const char **)&e.project, err) ||
+        str_field(obj, "cloud", 0, (const char **)&e.cloud, err) ||
+        str_field(obj, "meter", 1, (const char **)&e.meter, err) ||
+        int_field(obj, "value", 1, 0, &e.value, err) ||
+        int_field(obj, "period", 0, 0, &e.period, err) ||
+        int_field(obj, "max", 0, e.value, &e.max, err) ||
+        int_field(obj, "count", 0, 1, &e.count, err))
+        return -1;
+    if (!strchr(ts, 'T') || nph_time_parse(ts, &us) < 0)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "'ts' must be an RFC 3339 time such as \"2026-11-01T08:00:00Z\", "
+                             "got '%.64s'",
+                             ts);
+    e.ts = us >= 0 ? us / NPH_USEC_PER_SEC : -((-us + NPH_USEC_PER_SEC - 1) / NPH_USEC_PER_SEC);
+    if (pol_rtype_parse(type, &e.type) < 0)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "'type' must be server, volume or bucket, got '%.64s'", type);
+    if (e.period != 0 && e.period != 3600)
+        return nph_error_set(err, NPH_E_INVALID, "'period' must be 0 (raw) or 3600 (hourly)");
+    if (e.count < 1 || (e.period == 0 && (e.count != 1 || e.max != e.value)))
+        return nph_error_set(err, NPH_E_INVALID,
+                             "'max' and 'count' are for hourly rows (period 3600); 'count' is "
+                             "at least 1");
+    *smp = e;
+    return 0;
+}
+
+json_t *pol_usample_to_json(const struct pol_usample *s)
+{
+    char ts[32];
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    pol_time_format(s->ts, ts, sizeof(ts));
+    if (json_object_set_new(o, "ts", json_string(ts)) ||
+        json_object_set_new(o, "event", json_string("sample")) ||
+        json_object_set_new(o, "resource", json_string(s->resource)) ||
+        json_object_set_new(o, "type", json_string(pol_rtype_name(s->type))) ||
+        json_object_set_new(o, "project", json_string(s->project)) ||
+        json_object_set_new(o, "cloud", s->cloud ? json_string(s->cloud) : json_null()) ||
+        json_object_set_new(o, "meter", json_string(s->meter)) ||
+        json_object_set_new(o, "value", json_integer(s->value)) ||
+        (s->period && (json_object_set_new(o, "period", json_integer(s->period)) ||
+                       json_object_set_new(o, "max", json_integer(s->max)) ||
+                       json_object_set_new(o, "count", json_integer(s->count))))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int usamples_add(struct pol_usamples *l, const struct pol_usample *s, struct nph_error *err)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        struct pol_usample *nv = realloc(l->v, nc * sizeof(*nv));
+        if (!nv)
+            return nph_error_nomem(err);
+        l->v = nv;
+        l->cap = nc;
+    }
+    struct pol_usample *d = &l->v[l->n];
+    *d = *s;
+    d->resource = d->project = d->cloud = d->meter = NULL;
+    if (dup_opt(&d->resource, s->resource) || dup_opt(&d->project, s->project) ||
+        dup_opt(&d->cloud, s->cloud) || dup_opt(&d->meter, s->meter)) {
+        free(d->resource);
+        free(d->project);
+        free(d->cloud);
+        free(d->meter);
+        return nph_error_nomem(err);
+    }
+    l->n++;
+    return 0;
+}
+
 json_t *pol_uevent_to_json(const struct pol_uevent *ev)
 {
     char ts[32];
@@ -243,7 +370,7 @@ json_t *pol_uevent_to_json(const struct pol_uevent *ev)
 int pol_uevents_parse(struct pol_uevents *l, const char *name, const char *buf, size_t len,
                       struct nph_error *err)
 {
-    size_t start_n = l->n, line = 0;
+    size_t start_n = l->n, line = 0, start_samples = l->samples ? l->samples->n : 0;
     const char *p = buf, *end = buf + len;
     name = name ? name : "<events>";
     while (p < end) {
@@ -267,6 +394,18 @@ int pol_uevents_parse(struct pol_uevents *l, const char *name, const char *buf, 
             goto fail;
         }
         rc = pol_uevent_from_json(obj, &ev, &e2);
+        if (rc == 1 && l->samples) {
+            struct pol_usample smp;
+            if (pol_usample_from_json(obj, &smp, &e2) == 0) {
+                smp.line = line;
+                rc = usamples_add(l->samples, &smp, err);
+                json_decref(obj);
+                if (rc < 0)
+                    goto fail;
+                continue;
+            }
+            rc = -1;
+        }
         if (rc == 1) {
             json_decref(obj);
             nph_error_set(err, NPH_E_INVALID,
@@ -293,6 +432,13 @@ int pol_uevents_parse(struct pol_uevents *l, const char *name, const char *buf, 
 fail:
     while (l->n > start_n)
         uevent_strings_free(&l->v[--l->n]);
+    while (l->samples && l->samples->n > start_samples) {
+        struct pol_usample *d = &l->samples->v[--l->samples->n];
+        free(d->resource);
+        free(d->project);
+        free(d->cloud);
+        free(d->meter);
+    }
     return -1;
 }
 
@@ -549,6 +695,10 @@ struct rater {
     size_t tcap;
     int64_t day0, *daily;
     size_t ndays;
+    struct bucket *buckets;
+    size_t nbuckets, capbuckets;
+    uint32_t *btable; /* open addressing: bucket index + 1, 0 = empty */
+    size_t btcap;
     struct nph_error *err;
 };
 
@@ -587,9 +737,12 @@ static int atom_rehash(struct rater *r, size_t ncap)
 static struct atom *atom_get(struct rater *r, const struct pol_uevent *e, const char *offering)
 {
     uint64_t h = 14695981039346656037ULL;
+    /* Region is part of the atom only when the report groups by it: usage is priced per atom,
+     * day and price (a bucket), and the SQL aggregation groups the same way. */
+    const char *region = (r->q->group_by & POL_G_REGION) ? e->region : NULL;
     h = fnv(h, e->project);
     h = fnv(h, e->cloud);
-    h = fnv(h, e->region);
+    h = fnv(h, region);
     h = fnv(h, offering);
     h = (h ^ (uint64_t)e->type) * 1099511628211ULL;
     if (r->tcap == 0 || (r->natoms + 1) * 2 > r->tcap) {
@@ -602,8 +755,7 @@ static struct atom *atom_get(struct rater *r, const struct pol_uevent *e, const 
     for (; r->table[j]; j = (j + 1) & (r->tcap - 1)) {
         struct atom *a = &r->atoms[r->table[j] - 1];
         if (a->hash == h && a->type == e->type && streq(a->project, e->project) &&
-            streq(a->cloud, e->cloud) && streq(a->region, e->region) &&
-            streq(a->offering, offering))
+            streq(a->cloud, e->cloud) && streq(a->region, region) && streq(a->offering, offering))
             return a;
     }
     if (r->natoms == r->capatoms) {
@@ -621,7 +773,7 @@ static struct atom *atom_get(struct rater *r, const struct pol_uevent *e, const 
     a->type = e->type;
     a->hash = h;
     if (dup_opt(&a->project, e->project) || dup_opt(&a->cloud, e->cloud) ||
-        dup_opt(&a->region, e->region) || dup_opt(&a->offering, offering)) {
+        dup_opt(&a->region, region) || dup_opt(&a->offering, offering)) {
         free(a->project);
         free(a->cloud);
         free(a->region);
@@ -685,6 +837,102 @@ static long plist_at(const struct plist *pl, int64_t t, int64_t *next)
     return best;
 }
 
+/* A bucket: the usage of one atom on one UTC day at one price, summed before it is priced
+ * (once per bucket, half-even to the micro-unit, then converted at the day's rate). The
+ * in-memory rating and the SQL aggregation fill the same buckets, so they give the same bill. */
+struct bucket {
+    uint32_t atom;
+    long pi; /* index in pl, -1 = free of charge */
+    int64_t day;
+    struct plist pl;
+    int server;
+    int64_t units;                /* seconds (servers) or GB-seconds */
+    const char *type_name, *what; /* for messages: a resource (or project) it holds */
+    uint64_t hash;
+};
+
+static int bucket_rehash(struct rater *r, size_t ncap)
+{
+    uint32_t *t = calloc(ncap, sizeof(*t));
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < r->nbuckets; i++) {
+        size_t j = r->buckets[i].hash & (ncap - 1);
+        while (t[j])
+            j = (j + 1) & (ncap - 1);
+        t[j] = (uint32_t)(i + 1);
+    }
+    free(r->btable);
+    r->btable = t;
+    r->btcap = ncap;
+    return 0;
+}
+
+/* Add units to the bucket of (atom, day, price), created on first use. */
+static int bucket_add(struct rater *r, const struct atom *a, int64_t day, const struct plist *pl,
+                      long pi, int server, int64_t units, const char *type_name, const char *what)
+{
+    uint32_t ai = (uint32_t)(a - r->atoms);
+    uint64_t h = ((uint64_t)ai * 1099511628211ULL) ^ ((uint64_t)day * 0x9e3779b97f4a7c15ULL) ^
+                 ((uint64_t)(pi + 1) * 0xc2b2ae3d27d4eb4fULL);
+    h ^= h >> 29;
+    if (r->btcap == 0 || (r->nbuckets + 1) * 2 > r->btcap) {
+        if (r->nbuckets >= UINT32_MAX / 4 || bucket_rehash(r, r->btcap ? r->btcap * 2 : 256))
+            return nph_error_nomem(r->err);
+    }
+    size_t j = h & (r->btcap - 1);
+    for (; r->btable[j]; j = (j + 1) & (r->btcap - 1)) {
+        struct bucket *b = &r->buckets[r->btable[j] - 1];
+        if (b->atom == ai && b->day == day && b->pi == pi) {
+            if (__builtin_add_overflow(b->units, units, &b->units))
+                return nph_error_set(r->err, NPH_E_INVALID, "%s '%s': the usage overflows",
+                                     type_name, what);
+            return 0;
+        }
+    }
+    if (r->nbuckets == r->capbuckets) {
+        size_t nc = r->capbuckets ? r->capbuckets * 2 : 256;
+        struct bucket *nb = realloc(r->buckets, nc * sizeof(*nb));
+        if (!nb)
+            return nph_error_nomem(r->err);
+        r->buckets = nb;
+        r->capbuckets = nc;
+    }
+    r->buckets[r->nbuckets] = (struct bucket){ai, pi, day, *pl, server, units, type_name, what, h};
+    r->btable[j] = (uint32_t)(++r->nbuckets);
+    return 0;
+}
+
+/* Price every bucket into its atom's raw amount and the daily costs. */
+static int price_buckets(struct rater *r)
+{
+    char t2[32];
+    for (size_t i = 0; i < r->nbuckets; i++) {
+        const struct bucket *b = &r->buckets[i];
+        struct atom *a = &r->atoms[b->atom];
+        int64_t amount = 0, pf, pu, cost = 0, conv = 0;
+        const char *cur = r->currency;
+        if (b->pi >= 0)
+            plist_get(&b->pl, (size_t)b->pi, &amount, &cur, &pf, &pu);
+        if (pol_muldiv(amount, b->units, b->server ? 3600 : GB_MONTH_SECONDS, &cost) < 0)
+            return nph_error_set(r->err, NPH_E_INVALID, "%s '%s': the cost overflows", b->type_name,
+                                 b->what);
+        int rc = pol_cands_convert(r->cat->cands, cost, cur, r->currency, b->day, &conv);
+        if (rc == -1)
+            return nph_error_set(r->err, NPH_E_INVALID,
+                                 "no exchange rate from %s to %s dated on or before %s (%s '%s')",
+                                 cur, r->currency, pol_date_format(b->day, t2, sizeof(t2)),
+                                 b->type_name, b->what);
+        if (rc < 0 || __builtin_add_overflow(a->raw, conv, &a->raw))
+            return nph_error_set(r->err, NPH_E_INVALID, "%s '%s': the cost overflows", b->type_name,
+                                 b->what);
+        size_t di = (size_t)((b->day - r->day0) / POL_DAY);
+        if (b->day >= r->day0 && di < r->ndays)
+            r->daily[di] += conv;
+    }
+    return 0;
+}
+
 /* Bill the segment [s, e) of event ev's resource with the given offering and size. */
 static int bill_segment(struct rater *r, const struct pol_uevent *ev, const char *offering,
                         int64_t size_gb, int64_t s, int64_t e)
@@ -731,7 +979,7 @@ static int bill_segment(struct rater *r, const struct pol_uevent *ev, const char
         return -1;
     for (int64_t t = s; t < e;) {
         int64_t day = floor_div(t, POL_DAY) * POL_DAY, next, end = day + POL_DAY;
-        int64_t amount = 0, pf, pu, cost = 0, conv = 0, secs, units;
+        int64_t amount = 0, pf, pu, secs, units, conv = 0;
         const char *cur = r->currency;
         long pi = plist_at(&pl, t, &next);
         if (pl.n > 0 && pi < 0)
@@ -747,23 +995,18 @@ static int bill_segment(struct rater *r, const struct pol_uevent *ev, const char
             end = e;
         secs = end - t;
         units = ev->type == POL_RT_SERVER ? secs : secs * size_gb;
-        if (pol_muldiv(amount, units, ev->type == POL_RT_SERVER ? 3600 : GB_MONTH_SECONDS, &cost) <
-            0)
-            return nph_error_set(r->err, NPH_E_INVALID, "%s '%s': the cost overflows",
-                                 pol_rtype_name(ev->type), ev->resource);
-        int rc = pol_cands_convert(cat->cands, cost, cur, r->currency, day, &conv);
-        if (rc == -1)
+        /* A missing rate is reported here, naming the resource (pricing happens later). */
+        if (pol_cands_convert(cat->cands, 0, cur, r->currency, day, &conv) == -1)
             return nph_error_set(r->err, NPH_E_INVALID,
                                  "no exchange rate from %s to %s dated on or before %s (%s '%s')",
                                  cur, r->currency, pol_date_format(day, t2, sizeof(t2)),
                                  pol_rtype_name(ev->type), ev->resource);
-        if (rc < 0 || __builtin_add_overflow(a->raw, conv, &a->raw) ||
-            __builtin_add_overflow(a->usage, units, &a->usage))
-            return nph_error_set(r->err, NPH_E_INVALID, "%s '%s': the cost overflows",
+        if (__builtin_add_overflow(a->usage, units, &a->usage))
+            return nph_error_set(r->err, NPH_E_INVALID, "%s '%s': the usage overflows",
                                  pol_rtype_name(ev->type), ev->resource);
-        size_t di = (size_t)((day - r->day0) / POL_DAY);
-        if (di < r->ndays)
-            r->daily[di] += conv;
+        if (bucket_add(r, a, day, &pl, pi, ev->type == POL_RT_SERVER, units,
+                       pol_rtype_name(ev->type), ev->resource) < 0)
+            return -1;
         t = end;
     }
     return 0;
@@ -949,38 +1192,76 @@ static int build_lines(struct rater *r, struct pol_bill *b, struct nph_error *er
     return 0;
 }
 
+/* Check the query and set up r and a new, empty *bill. */
+static int rater_init(struct rater *r, const struct pol_catalog *cat,
+                      const struct pol_bill_query *q, struct pol_bill **bill, struct nph_error *err)
+{
+    struct pol_bill *b;
+    memset(r, 0, sizeof(*r));
+    r->cat = cat;
+    r->q = q;
+    r->err = err;
+    r->currency = q->currency ? q->currency : cat->cands->currency;
+    if (q->to <= q->from)
+        return nph_error_set(err, NPH_E_INVALID, "the report period is empty ('to' <= 'from')");
+    if ((q->to - q->from) / POL_DAY > 366 * 100)
+        return nph_error_set(err, NPH_E_INVALID, "the report period is longer than a century");
+    if (strlen(r->currency) != 3 || strspn(r->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+        return nph_error_set(err, NPH_E_INVALID, "currency '%.16s' is not a 3-letter code",
+                             r->currency);
+    if (!(b = calloc(1, sizeof(*b))))
+        return nph_error_nomem(err);
+    snprintf(b->currency, sizeof(b->currency), "%s", r->currency);
+    b->digits = pol_currency_digits(b->currency);
+    b->from = q->from;
+    b->to = q->to;
+    b->group_by = q->group_by | POL_G_RESOURCE_TYPE;
+    r->day0 = floor_div(q->from, POL_DAY) * POL_DAY;
+    r->ndays = (size_t)((floor_div(q->to - 1, POL_DAY) * POL_DAY - r->day0) / POL_DAY + 1);
+    if (!(r->daily = calloc(r->ndays, sizeof(*r->daily)))) {
+        free(b);
+        return nph_error_nomem(err);
+    }
+    *bill = b;
+    return 0;
+}
+
+/* Price the buckets, build the lines into b and hand it to *out; frees r's state. */
+static int rater_finish(struct rater *r, struct pol_bill *b, int ok, struct pol_bill **out)
+{
+    int rc = -1;
+    if (ok && price_buckets(r) == 0 && build_lines(r, b, r->err) == 0) {
+        b->daily = r->daily;
+        b->ndays = r->ndays;
+        r->daily = NULL;
+        *out = b;
+        b = NULL;
+        rc = 0;
+    }
+    for (size_t i = 0; i < r->natoms; i++) {
+        free(r->atoms[i].project);
+        free(r->atoms[i].cloud);
+        free(r->atoms[i].region);
+        free(r->atoms[i].offering);
+    }
+    free(r->atoms);
+    free(r->table);
+    free(r->buckets);
+    free(r->btable);
+    free(r->daily);
+    pol_bill_free(b);
+    return rc;
+}
+
 int pol_bill_rate(const struct pol_catalog *cat, struct pol_uevents *ev,
                   const struct pol_bill_query *q, struct pol_bill **out, struct nph_error *err)
 {
     struct rater r;
     struct pol_bill *b = NULL;
     struct pol_uevent **order = NULL;
-    int rc = -1;
-    memset(&r, 0, sizeof(r));
-    r.cat = cat;
-    r.q = q;
-    r.err = err;
-    r.currency = q->currency ? q->currency : cat->cands->currency;
-    if (q->to <= q->from)
-        return nph_error_set(err, NPH_E_INVALID, "the report period is empty ('to' <= 'from')");
-    if ((q->to - q->from) / POL_DAY > 366 * 100)
-        return nph_error_set(err, NPH_E_INVALID, "the report period is longer than a century");
-    if (strlen(r.currency) != 3 || strspn(r.currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
-        return nph_error_set(err, NPH_E_INVALID, "currency '%.16s' is not a 3-letter code",
-                             r.currency);
-    if (!(b = calloc(1, sizeof(*b))))
-        return nph_error_nomem(err);
-    snprintf(b->currency, sizeof(b->currency), "%s", r.currency);
-    b->digits = pol_currency_digits(b->currency);
-    b->from = q->from;
-    b->to = q->to;
-    b->group_by = q->group_by | POL_G_RESOURCE_TYPE;
-    r.day0 = floor_div(q->from, POL_DAY) * POL_DAY;
-    r.ndays = (size_t)((floor_div(q->to - 1, POL_DAY) * POL_DAY - r.day0) / POL_DAY + 1);
-    if (!(r.daily = calloc(r.ndays, sizeof(*r.daily)))) {
-        nph_error_nomem(err);
-        goto cleanup;
-    }
+    int ok = 0;
+    if (rater_init(&r, cat, q, &b, err))
+        return -1;
     if (ev->n && !(order = malloc(ev->n * sizeof(*order)))) {
         nph_error_nomem(err);
         goto cleanup;
@@ -997,27 +1278,151 @@ int pol_bill_rate(const struct pol_catalog *cat, struct pol_uevents *ev,
             goto cleanup;
         i = j;
     }
-    if (build_lines(&r, b, err) < 0)
-        goto cleanup;
-    b->daily = r.daily;
-    b->ndays = r.ndays;
-    r.daily = NULL;
-    *out = b;
-    b = NULL;
-    rc = 0;
+    ok = 1;
 cleanup:
-    for (size_t i = 0; i < r.natoms; i++) {
-        free(r.atoms[i].project);
-        free(r.atoms[i].cloud);
-        free(r.atoms[i].region);
-        free(r.atoms[i].offering);
-    }
-    free(r.atoms);
-    free(r.table);
-    free(r.daily);
     free(order);
-    pol_bill_free(b);
-    return rc;
+    return rater_finish(&r, b, ok, out);
+}
+
+/* ---- rating usage aggregated elsewhere (SQL) ---------------------------------------------- */
+
+static int cmp_i64(const void *pa, const void *pb)
+{
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+int pol_bill_cuts(const struct pol_catalog *cat, const struct pol_bill_query *q, int64_t **cuts,
+                  size_t *n, struct nph_error *err)
+{
+    size_t cap = 64, k = 0;
+    int64_t *v = malloc(cap * sizeof(*v));
+    if (!v)
+        return nph_error_nomem(err);
+#define CUT_ADD(x)                                                                                 \
+    do {                                                                                           \
+        int64_t x_ = (x);                                                                          \
+        if (x_ >= q->from && x_ <= q->to) {                                                        \
+            if (k == cap) {                                                                        \
+                int64_t *nv = realloc(v, (cap *= 2) * sizeof(*v));                                 \
+                if (!nv) {                                                                         \
+                    free(v);                                                                       \
+                    return nph_error_nomem(err);                                                   \
+                }                                                                                  \
+                v = nv;                                                                            \
+            }                                                                                      \
+            v[k++] = x_;                                                                           \
+        }                                                                                          \
+    } while (0)
+    if (q->to <= q->from || (q->to - q->from) / POL_DAY > 366 * 100) {
+        free(v);
+        return nph_error_set(err, NPH_E_INVALID, "the report period is empty or too long");
+    }
+    CUT_ADD(q->from);
+    CUT_ADD(q->to);
+    for (int64_t d = floor_div(q->from, POL_DAY) * POL_DAY + POL_DAY; d < q->to; d += POL_DAY)
+        CUT_ADD(d);
+    for (size_t o = 0; o < cat->cands->noffers; o++)
+        for (size_t i = 0; i < cat->cands->offerings[o].nprices; i++) {
+            CUT_ADD(cat->cands->offerings[o].prices[i].from);
+            CUT_ADD(cat->cands->offerings[o].prices[i].until);
+        }
+    for (size_t c = 0; c < cat->nclouds; c++)
+        for (int m = 0; m < POL_M__COUNT; m++)
+            for (size_t i = 0; i < cat->clouds[c].nprices[m]; i++) {
+                CUT_ADD(cat->clouds[c].prices[m][i].from);
+                CUT_ADD(cat->clouds[c].prices[m][i].until);
+            }
+#undef CUT_ADD
+    qsort(v, k, sizeof(*v), cmp_i64);
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++)
+        if (o == 0 || v[o - 1] != v[i])
+            v[o++] = v[i];
+    *cuts = v;
+    *n = o;
+    return 0;
+}
+
+int pol_bill_rate_usage(const struct pol_catalog *cat, const struct pol_usage_row *rows, size_t n,
+                        const struct pol_bill_query *q, struct pol_bill **out,
+                        struct nph_error *err)
+{
+    struct rater r;
+    struct pol_bill *b = NULL;
+    char t1[32];
+    int ok = 0;
+    if (rater_init(&r, cat, q, &b, err))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct pol_usage_row *u = &rows[i];
+        struct pol_uevent e = {0};
+        struct plist pl = {0};
+        struct atom *a;
+        int64_t ci = pol_cands_find_cloud(cat->cands, u->cloud), next, conv = 0, amount = 0, pf, pu;
+        const char *cur = r.currency;
+        const char *tn = pol_rtype_name(u->type);
+        if (u->start < q->from || u->start >= q->to || u->units < 0) {
+            nph_error_set(err, NPH_E_INTERNAL, "aggregated usage row %zu is out of the report", i);
+            goto cleanup;
+        }
+        if (ci < 0) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "%s usage of project '%s': cloud '%s' is not in "
+                          "the price catalog",
+                          tn, u->project, u->cloud);
+            goto cleanup;
+        }
+        if (u->type == POL_RT_SERVER) {
+            int64_t oi =
+                u->offering ? pol_cands_find_offering(cat->cands, (uint32_t)ci, u->offering) : -1;
+            if (oi < 0) {
+                nph_error_set(err, NPH_E_INVALID,
+                              "server usage of project '%s': offering '%s' of cloud '%s' is not "
+                              "in the price catalog",
+                              u->project, u->offering ? u->offering : "(none)", u->cloud);
+                goto cleanup;
+            }
+            pl.op = cat->cands->offerings[oi].prices;
+            pl.n = cat->cands->offerings[oi].nprices;
+        } else {
+            int m = u->type == POL_RT_VOLUME ? POL_M_VOLUME_GB_MONTH : POL_M_OBJECT_GB_MONTH;
+            pl.mp = cat->clouds[ci].prices[m];
+            pl.n = cat->clouds[ci].nprices[m];
+        }
+        long pi = plist_at(&pl, u->start, &next);
+        int64_t day = floor_div(u->start, POL_DAY) * POL_DAY;
+        if (pl.n > 0 && pi < 0) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "%s usage of project '%s' on cloud '%s': no price is valid at %s", tn,
+                          u->project, u->cloud, pol_time_format(u->start, t1, sizeof(t1)));
+            goto cleanup;
+        }
+        if (pi >= 0)
+            plist_get(&pl, (size_t)pi, &amount, &cur, &pf, &pu);
+        if (pol_cands_convert(cat->cands, 0, cur, r.currency, day, &conv) == -1) {
+            nph_error_set(err, NPH_E_INVALID,
+                          "no exchange rate from %s to %s dated on or before %s (%s usage of "
+                          "project '%s')",
+                          cur, r.currency, pol_date_format(day, t1, sizeof(t1)), tn, u->project);
+            goto cleanup;
+        }
+        e.type = u->type;
+        e.project = (char *)u->project;
+        e.cloud = (char *)u->cloud;
+        e.region = (char *)u->region;
+        if (!(a = atom_get(&r, &e, u->offering)))
+            goto cleanup;
+        if (__builtin_add_overflow(a->usage, u->units, &a->usage)) {
+            nph_error_set(err, NPH_E_INVALID, "%s usage of project '%s' overflows", tn, u->project);
+            goto cleanup;
+        }
+        if (bucket_add(&r, a, day, &pl, pi, u->type == POL_RT_SERVER, u->units, tn, a->project) < 0)
+            goto cleanup;
+    }
+    ok = 1;
+cleanup:
+    return rater_finish(&r, b, ok, out);
 }
 
 char *pol_bill_quantity(const struct pol_bill_line *l, char *buf, size_t len)

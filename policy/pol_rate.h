@@ -56,10 +56,36 @@ struct pol_uevent {
     size_t line;     /* 1-based line in the file it came from, or 0 */
 };
 
+/* One metering sample line: {"ts", "event": "sample", "resource", "type", "project",
+ * "cloud", "meter", "value"} plus, for a downsampled row, "period" (3600), "max" and "count".
+ * Strings are owned by the list that holds it. */
+struct pol_usample {
+    int64_t ts; /* UTC seconds */
+    enum pol_rtype type;
+    char *resource, *project, *cloud; /* cloud may be NULL */
+    char *meter;
+    int64_t value, period, max, count;
+    size_t line;
+};
+
+struct pol_usamples {
+    struct pol_usample *v;
+    size_t n, cap;
+};
+
 struct pol_uevents {
     struct pol_uevent *v;
     size_t n, cap;
+    /* When set, pol_uevents_parse collects sample lines here; when NULL it refuses them. */
+    struct pol_usamples *samples;
 };
+
+void pol_usamples_fini(struct pol_usamples *l);
+/* Validate a sample line (event "sample") into *s with borrowed strings. 0, or -1 with err. */
+int pol_usample_from_json(const json_t *obj, struct pol_usample *s, struct nph_error *err);
+/* The JSON-lines object of a sample (a new reference, keys in the documented order; "period",
+ * "max" and "count" only for a downsampled row), NULL on nomem. */
+json_t *pol_usample_to_json(const struct pol_usample *s);
 
 /* "created", ... / "server", ...; NULL for an out-of-range value. */
 const char *pol_uev_kind_name(enum pol_uev_kind k);
@@ -185,6 +211,32 @@ struct pol_bill {
 int pol_bill_rate(const struct pol_catalog *cat, struct pol_uevents *ev,
                   const struct pol_bill_query *q, struct pol_bill **out, struct nph_error *err);
 void pol_bill_free(struct pol_bill *b);
+
+/* Usage aggregated outside the rating core (the SQL aggregation on PostgreSQL): the seconds
+ * (servers) or GB-seconds (volumes, buckets) of one atom (project, cloud, region when grouped
+ * by it, else NULL, offering for servers, type) inside one piece of the report's cut points
+ * (pol_bill_cuts): the piece starts at `start`, where its price and usage day are taken. */
+struct pol_usage_row {
+    const char *project, *cloud, *region, *offering;
+    enum pol_rtype type;
+    int64_t start; /* a cut point, from <= start < to */
+    int64_t units;
+};
+
+/* The cut points of q's [from, to), sorted, distinct, first `from`, last `to`: every UTC
+ * midnight inside and every price validity boundary (offerings and meters, every cloud) inside.
+ * Usage split at these points and summed per atom and piece is what pol_bill_rate_usage rates.
+ * *cuts is malloc'd. */
+int pol_bill_cuts(const struct pol_catalog *cat, const struct pol_bill_query *q, int64_t **cuts,
+                  size_t *n, struct nph_error *err);
+
+/* Rate aggregated usage rows for q: the same buckets, prices, conversion and rounding as
+ * pol_bill_rate, so the bill is identical to rating the events themselves (q->open_end and
+ * the interval rules were applied by whoever aggregated). Errors name the project and cloud,
+ * not a resource (callers wanting the resource re-rate the events). */
+int pol_bill_rate_usage(const struct pol_catalog *cat, const struct pol_usage_row *rows, size_t n,
+                        const struct pol_bill_query *q, struct pol_bill **out,
+                        struct nph_error *err);
 
 /* Unit of a line: "hour" for servers, "GB-month" for volumes and buckets. */
 const char *pol_bill_unit(enum pol_rtype t);

@@ -33,6 +33,7 @@
 #define LOCAL_COMPUTE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "image/local_image.h" /* local/ is on the include path */
@@ -95,6 +96,12 @@ int local_compute_health(struct local_compute *lc, struct local_compute_node *no
 int local_compute_migrate(struct nph_store *store, int *applied, struct nph_error *err);
 /* Block until no job is queued or running (tests, shutdown). */
 void local_compute_drain(struct local_compute *lc);
+
+/* Sample every server not deleted (compute_meter.c): CPU time, disk and network bytes from
+ * libvirt, written to the store's meter_sample table at time `now` (UTC microseconds) for
+ * `cloud` (may be NULL). *written (may be NULL) receives the number of samples. */
+int local_compute_sample(struct local_compute *lc, struct nph_store *store, const char *cloud,
+                         int64_t now, size_t *written, struct nph_error *err);
 
 /* ---- domain XML (compute_xml.c) ---------------------------------------------------------- */
 

@@ -19,7 +19,7 @@ failed=()
 # NPH_SUITES (space-separated script names) runs a subset.
 suites=${NPH_SUITES:-identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh
     compute_badinput.sh volume_cli.sh federation.sh placement.sh billing_live.sh
-    backend_openstack.sh}
+    backend_openstack.sh meters.sh}
 for t in $suites; do
     echo "=== $t"
     if bash "$HERE/$t"; then

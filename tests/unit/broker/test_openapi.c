@@ -351,7 +351,8 @@ static int teardown(void **state)
 }
 
 static const struct http_route *const served[] = {
-    api_native_routes, api_v1_routes, api_billing_routes, api_budgets_routes, builtin_routes, NULL};
+    api_native_routes, api_v1_routes, api_billing_routes, api_budgets_routes, api_meters_routes,
+    builtin_routes,    NULL};
 
 /* Problems of the real document (0 when test_matches_routes passes): the negative tests count
  * what their change adds to it. */
@@ -441,6 +442,7 @@ static void test_detects_undocumented_route(void **state)
                                                api_v1_routes,
                                                api_billing_routes,
                                                api_budgets_routes,
+                                               api_meters_routes,
                                                builtin_routes,
                                                extra,
                                                NULL};

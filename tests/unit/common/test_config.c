@@ -84,7 +84,10 @@ static void test_defaults(void **state)
         for (const struct nph_config_key *j = k + 1; j->key; j++)
             assert_string_not_equal(k->key, j->key);
     }
-    assert_int_equal(n, 32);
+    assert_int_equal(n, 35);
+    assert_int_equal(cfg->metering_sample_interval, 60);
+    assert_int_equal(cfg->metering_raw_retention, 86400);
+    assert_int_equal(cfg->metering_retention, 7776000);
     assert_int_equal(json_object_size(cfg->sections), 0);
 }
 

@@ -1,0 +1,405 @@
+/*
+ * test_ledger.c - the ledger's batched ingestion (nph_ledger_append_many) and the store's bulk
+ * loads under it, on both engines: group "ledger_sqlite" on a temporary file, group
+ * "ledger_postgresql" on the server named by NPH_TEST_PG_URL (skipped with a printed reason
+ * without one; tests/pg_throwaway.sh starts a real server: ctest runs this suite once more
+ * under it as common/test_ledger_pg).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nph_ledger.h"
+#include "nph_meter.h"
+#include "nph_store.h"
+
+struct fixture {
+    char dir[64];
+    struct nph_store *s;
+};
+
+static int setup_sqlite(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct fixture *f = calloc(1, sizeof(*f));
+    char url[128];
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/nph_test_ledger.XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(url, sizeof(url), "sqlite://%s/ledger.db", f->dir);
+    if (nph_store_open(url, 2, &f->s, &err) || nph_ledger_migrate(f->s, NULL, &err) ||
+        nph_meter_migrate(f->s, NULL, &err)) {
+        fprintf(stderr, "opening %s: %s (%s)\n", url, err.msg, err.detail);
+        nph_store_close(f->s);
+        rmdir(f->dir);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int setup_pg(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct fixture *f = calloc(1, sizeof(*f));
+    const char *url = getenv("NPH_TEST_PG_URL");
+    if (!f)
+        return -1;
+    *state = f;
+    if (!url || !*url) {
+        print_message("ledger_postgresql: NPH_TEST_PG_URL is not set, skipping the PostgreSQL "
+                      "cases (run under tests/pg_throwaway.sh to get a server)\n");
+        return 0;
+    }
+    if (nph_store_open(url, 2, &f->s, &err) || nph_ledger_migrate(f->s, NULL, &err) ||
+        nph_meter_migrate(f->s, NULL, &err)) {
+        fprintf(stderr, "opening %s: %s (%s)\n", url, err.msg, err.detail);
+        nph_store_close(f->s);
+        free(f);
+        *state = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    if (!f)
+        return 0;
+    nph_store_close(f->s);
+    if (f->dir[0]) {
+        static const char *const files[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
+            unlink(path);
+        }
+        rmdir(f->dir);
+    }
+    free(f);
+    return 0;
+}
+
+/* A connection on an empty ledger, or NULL when the engine is not available (skip). */
+static struct nph_db *fresh(void **state)
+{
+    struct fixture *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db;
+    if (!f->s) {
+        skip();
+        return NULL;
+    }
+    db = nph_store_acquire(f->s, &err);
+    assert_non_null(db);
+    assert_int_equal(nph_db_exec(db,
+                                 "DELETE FROM ledger_event; DELETE FROM meter_sample;"
+                                 " DROP TABLE IF EXISTS bulk_t;"
+                                 " CREATE TABLE bulk_t (k TEXT PRIMARY KEY, n BIGINT, s TEXT)",
+                                 &err),
+                     0);
+    return db;
+}
+
+static int64_t count(struct nph_db *db, const char *sql)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_stmt *st = nph_db_prepare(db, sql, &err);
+    int64_t n;
+    assert_non_null(st);
+    assert_int_equal(nph_stmt_step(st, &err), 1);
+    n = nph_stmt_col_int64(st, 0);
+    nph_stmt_done(st);
+    return n;
+}
+
+struct seen {
+    size_t n;
+    struct nph_ledger_event ev[4];
+    char strs[4][4][64];
+};
+
+static int collect(void *ctx, const struct nph_ledger_event *ev, struct nph_error *err)
+{
+    struct seen *s = ctx;
+    (void)err;
+    if (s->n < 4) {
+        struct nph_ledger_event *d = &s->ev[s->n];
+        *d = *ev;
+        snprintf(s->strs[s->n][0], 64, "%s", ev->resource_id);
+        snprintf(s->strs[s->n][1], 64, "%s", ev->region ? ev->region : "(null)");
+        snprintf(s->strs[s->n][2], 64, "%s", ev->offering ? ev->offering : "(null)");
+        snprintf(s->strs[s->n][3], 64, "%s", ev->project_id);
+    }
+    s->n++;
+    return 0;
+}
+
+/* Every field comes back as written, awkward characters and NULLs included. */
+static void test_many_round_trip(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    struct seen seen = {0};
+    const struct nph_ledger_event evs[] = {
+        {1000000, NPH_LEDGER_CREATED, "s\t1\\x", "server", "p\nq", "home", NULL, "m1.small", -1},
+        {2000000, NPH_LEDGER_RESIZED, "v-1", "volume", "alpha", "aws", "eu\r1", NULL, 50},
+        {3000000, NPH_LEDGER_DELETED, "s\t1\\x", "server", "p\nq", "home", "r", "\\N", 0},
+    };
+    size_t bad = 99;
+    assert_int_equal(nph_ledger_append_many(db, evs, 3, &bad, &err), 0);
+    assert_int_equal(bad, 99);
+    assert_false(nph_db_in_transaction(db));
+    assert_int_equal(nph_ledger_scan(db, 0, INT64_MAX, NULL, collect, &seen, &err), 0);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.ev[0].ts, 1000000);
+    assert_int_equal(seen.ev[0].kind, NPH_LEDGER_CREATED);
+    assert_string_equal(seen.strs[0][0], "s\t1\\x");
+    assert_string_equal(seen.strs[0][1], "(null)");
+    assert_string_equal(seen.strs[0][2], "m1.small");
+    assert_string_equal(seen.strs[0][3], "p\nq");
+    assert_int_equal(seen.ev[0].size_gb, -1);
+    assert_int_equal(seen.ev[1].kind, NPH_LEDGER_RESIZED);
+    assert_string_equal(seen.strs[1][1], "eu\r1");
+    assert_string_equal(seen.strs[1][2], "(null)");
+    assert_int_equal(seen.ev[1].size_gb, 50);
+    assert_int_equal(seen.ev[2].kind, NPH_LEDGER_DELETED);
+    assert_string_equal(seen.strs[2][2], "\\N"); /* text, not COPY's NULL marker */
+    assert_int_equal(seen.ev[2].size_gb, 0);
+    assert_int_equal(count(db, "SELECT COUNT(DISTINCT id) FROM ledger_event"), 3);
+    nph_store_release(db);
+}
+
+/* A bad event anywhere in the batch: nothing is written, its index is reported. */
+static void test_many_invalid_writes_nothing(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    const struct nph_ledger_event evs[] = {
+        {1000000, NPH_LEDGER_CREATED, "s1", "server", "p", "home", NULL, "m1", -1},
+        {2000000, NPH_LEDGER_CREATED, "s2", "server", "p", NULL, NULL, "m1", -1},
+    };
+    size_t bad = 99;
+    assert_int_equal(nph_ledger_append_many(db, evs, 2, &bad, &err), -1);
+    assert_int_equal(err.code, NPH_E_INVALID);
+    assert_int_equal(bad, 1);
+    assert_non_null(strstr(err.msg, "event 2"));
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), 0);
+    assert_int_equal(nph_ledger_append_many(db, evs, 0, NULL, &err), 0);
+    nph_store_release(db);
+}
+
+/* Inside the caller's transaction: a rollback takes the batch with it. */
+static void test_many_joins_transaction(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    struct nph_ledger_event ev = {
+        1000000, NPH_LEDGER_CREATED, "s1", "server", "p", "home", NULL, "m1", -1};
+    assert_int_equal(nph_db_begin(db, &err), 0);
+    assert_int_equal(nph_ledger_append_many(db, &ev, 1, NULL, &err), 0);
+    assert_true(nph_db_in_transaction(db));
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), 1);
+    assert_int_equal(nph_db_rollback(db, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), 0);
+    assert_int_equal(nph_db_begin(db, &err), 0);
+    assert_int_equal(nph_ledger_append_many(db, &ev, 1, NULL, &err), 0);
+    assert_int_equal(nph_db_commit(db, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), 1);
+    nph_store_release(db);
+}
+
+/* Tens of thousands in one call (several COPY buffer flushes), with 0 = now. */
+static void test_many_large(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    enum { N = 30000 };
+    struct nph_ledger_event *evs = calloc(N, sizeof(*evs));
+    char(*ids)[16] = calloc(N, sizeof(*ids));
+    assert_non_null(evs);
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "r%d", i / 3);
+        evs[i] = (struct nph_ledger_event){i % 7 ? (int64_t)i * 1000000 : 0,
+                                           (enum nph_ledger_kind)(i % 5),
+                                           ids[i],
+                                           "volume",
+                                           "p",
+                                           "home",
+                                           "home-1",
+                                           NULL,
+                                           i};
+    }
+    assert_int_equal(nph_ledger_append_many(db, evs, N, NULL, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), N);
+    assert_int_equal(count(db, "SELECT COUNT(DISTINCT resource_id) FROM ledger_event"), N / 3);
+    assert_int_equal(count(db, "SELECT SUM(size_gb) FROM ledger_event"), (int64_t)N * (N - 1) / 2);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event WHERE event = 'stopped'"), N / 5);
+    /* the ts = 0 ones got the clock's time, all the same within the batch */
+    assert_int_equal(count(db, "SELECT COUNT(DISTINCT ts) FROM ledger_event"), N - 4286 + 1);
+    free(evs);
+    free(ids);
+    nph_store_release(db);
+}
+
+/* The store's bulk load itself: a duplicate key fails the load, in its transaction nothing
+ * stays, and the connection works afterwards; bad names are refused; abort stores nothing. */
+static void test_bulk_conflict_and_abort(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    static const char *const cols[] = {"k", "n", "s"};
+    static const char *const bad_cols[] = {"k", "n; DROP TABLE x", "s"};
+    struct nph_bulk_val row[3] = {
+        {NPH_BULK_TEXT, 0, "a"}, {NPH_BULK_INT64, -42, NULL}, {NPH_BULK_NULL, 0, NULL}};
+    struct nph_bulk *b;
+    int rc = 0;
+
+    assert_null(nph_db_bulk_begin(db, "bulk_t", bad_cols, 3, &err));
+    assert_int_equal(err.code, NPH_E_INTERNAL);
+    assert_null(nph_db_bulk_begin(db, "Bulk-T", cols, 3, &err));
+    assert_null(nph_db_bulk_begin(db, "no_such_table", cols, 3, &err));
+    assert_int_equal(err.code, NPH_E_STORE);
+    assert_int_equal(count(db, "SELECT 1"), 1);
+
+    /* a duplicate key: SQLite fails the row, PostgreSQL the end of the load */
+    assert_int_equal(nph_db_begin(db, &err), 0);
+    assert_non_null(b = nph_db_bulk_begin(db, "bulk_t", cols, 3, &err));
+    assert_int_equal(nph_bulk_row(b, row, &err), 0);
+    rc = nph_bulk_row(b, row, &err);
+    rc = nph_bulk_end(b, 0, rc ? NULL : &err) || rc;
+    assert_int_equal(rc, 1);
+    assert_int_equal(err.code, NPH_E_CONFLICT);
+    assert_int_equal(nph_db_rollback(db, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM bulk_t"), 0);
+
+    /* abort: PostgreSQL cancels the COPY; the transaction's rollback clears SQLite's rows */
+    assert_int_equal(nph_db_begin(db, &err), 0);
+    assert_non_null(b = nph_db_bulk_begin(db, "bulk_t", cols, 3, &err));
+    assert_int_equal(nph_bulk_row(b, row, &err), 0);
+    assert_int_equal(nph_bulk_end(b, 1, &err), 0);
+    assert_int_equal(nph_db_rollback(db, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM bulk_t"), 0);
+
+    /* a good load; values come back typed */
+    assert_non_null(b = nph_db_bulk_begin(db, "bulk_t", cols, 3, &err));
+    assert_int_equal(nph_bulk_row(b, row, &err), 0);
+    row[0].text = "b";
+    row[2] = (struct nph_bulk_val){NPH_BULK_TEXT, 0, "x\ty"};
+    assert_int_equal(nph_bulk_row(b, row, &err), 0);
+    assert_int_equal(nph_bulk_end(b, 0, &err), 0);
+    assert_int_equal(count(db, "SELECT SUM(n) FROM bulk_t"), -84);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM bulk_t WHERE s IS NULL"), 1);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM bulk_t WHERE s = 'x\ty'"), 1);
+    assert_int_equal(nph_bulk_end(NULL, 0, &err), 0);
+    nph_store_release(db);
+}
+
+/* ---- metering samples (nph_meter) ---------------------------------------------------------- */
+
+#define H ((int64_t)3600 * 1000000)
+
+struct msum {
+    int n;
+    int64_t value_sum, last_value, last_period, last_max, last_count;
+};
+
+static int msum_visit(void *ctx, const struct nph_meter_sample *s, struct nph_error *err)
+{
+    struct msum *m = ctx;
+    (void)err;
+    m->n++;
+    m->value_sum += s->value;
+    m->last_value = s->value;
+    m->last_period = s->period;
+    m->last_max = s->max;
+    m->last_count = s->count;
+    return 0;
+}
+
+/* Raw samples of whole hours past raw_keep fold into one hourly row (average rounded down,
+ * maximum, count); the current hour stays raw; rows past the retention go. */
+static void test_meter_compact(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    struct nph_meter_sample s[8];
+    int64_t now = 100 * H + 30 * 60 * 1000000LL, down = -1, gone = -1;
+    size_t bad = 99;
+    /* now = 100:30, raw_keep 1 h: raw samples before 99:00 fold. Hour 97: 10, 20, 25 (average
+     * 18.33 -> 18, max 25); hour 98: 7; hour 99 and 100 stay raw; hour 2 folds too, and its
+     * hourly row is past the 90-hour retention (before 10:30). */
+    const int64_t at[] = {97 * H,     97 * H + 60, 97 * H + H - 1, 98 * H + 5,
+                          99 * H + 7, 100 * H,     2 * H,          2 * H + 1};
+    const int64_t val[] = {10, 20, 25, 7, 3, 1, 1000, 2000};
+    for (int i = 0; i < 8; i++)
+        s[i] = (struct nph_meter_sample){at[i], "srv-1", "server", "p1",   "home",
+                                         "cpu", val[i],  0,        val[i], 1};
+    assert_int_equal(nph_meter_append_many(db, s, 8, &bad, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample"), 8);
+    assert_int_equal(nph_meter_compact(db, now, H, 90 * H, &down, &gone, &err), 0);
+    assert_int_equal(down, 6); /* hours 2, 2, 97 x 3, 98 */
+    assert_int_equal(gone, 1); /* the hourly row of hour 2 */
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample WHERE period = 0"), 2);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample WHERE period = 3600"), 2);
+    struct msum m = {0};
+    assert_int_equal(nph_meter_scan(db, 97 * H, 98 * H, "srv-1", NULL, "cpu", msum_visit, &m, &err),
+                     0);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.last_value, 18);
+    assert_int_equal(m.last_max, 25);
+    assert_int_equal(m.last_count, 3);
+    assert_int_equal(m.last_period, 3600);
+    /* compacting again changes nothing */
+    assert_int_equal(nph_meter_compact(db, now, H, 90 * H, &down, &gone, &err), 0);
+    assert_int_equal(down, 0);
+    assert_int_equal(gone, 0);
+    /* filters: another project sees nothing; a meter name filters */
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(nph_meter_scan(db, 0, INT64_MAX, NULL, "p2", NULL, msum_visit, &m, &err), 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(
+        nph_meter_scan(db, 0, INT64_MAX, NULL, "p1", "disk.read.bytes", msum_visit, &m, &err), 0);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(nph_meter_scan(db, 0, INT64_MAX, NULL, NULL, NULL, msum_visit, &m, &err), 0);
+    assert_int_equal(m.n, 4);
+    assert_int_equal(m.value_sum, 18 + 7 + 3 + 1);
+    /* a bad sample writes nothing */
+    s[1].meter = NULL;
+    assert_int_equal(nph_meter_append_many(db, s, 3, &bad, &err), -1);
+    assert_int_equal(bad, 1);
+    s[1].meter = "cpu";
+    s[2].period = 60;
+    assert_int_equal(nph_meter_append_many(db, s, 3, &bad, &err), -1);
+    assert_int_equal(bad, 2);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM meter_sample"), 4);
+    nph_store_release(db);
+}
+
+#define LEDGER_TESTS                                                                               \
+    cmocka_unit_test(test_many_round_trip), cmocka_unit_test(test_many_invalid_writes_nothing),    \
+        cmocka_unit_test(test_many_joins_transaction), cmocka_unit_test(test_many_large),          \
+        cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_meter_compact)
+
+int main(void)
+{
+    const struct CMUnitTest sqlite[] = {LEDGER_TESTS};
+    const struct CMUnitTest pg[] = {LEDGER_TESTS};
+    int failed = cmocka_run_group_tests_name("ledger_sqlite", sqlite, setup_sqlite, teardown);
+    failed += cmocka_run_group_tests_name("ledger_postgresql", pg, setup_pg, teardown);
+    return failed;
+}
