@@ -17,7 +17,7 @@ DEMO_PW=$(pw) ALT_PW=$(pw)
 for u in demo alt; do
   p=DEMO_PW; [ $u = alt ] && p=ALT_PW
   os project create "$u" -f value -c id >/dev/null &&
-    os user create --password "${!p}" "$u" -f value -c id >/dev/null &&
+    os user create --password="${!p}" "$u" -f value -c id >/dev/null &&
     os role add --user "$u" --project "$u" member || { fail "creating the $u account"; nph_summary; }
 done
 
