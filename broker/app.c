@@ -21,10 +21,12 @@
 
 /* The services Nephele lists in its catalog: type, name, path under the public URL. */
 static const char *const catalog_services[] = {
-    "identity",      "keystone",     "/identity", "image",
-    "glance",        "/image",       "compute",   "nova",
-    "/compute/v2.1", "object-store", "swift",     "/object-store/v1/AUTH_%(project_id)s",
-    "network",       "neutron",      "/network",  NULL,
+    "identity",      "keystone",     "/identity",     "image",
+    "glance",        "/image",       "compute",       "nova",
+    "/compute/v2.1", "object-store", "swift",         "/object-store/v1/AUTH_%(project_id)s",
+    "network",       "neutron",      "/network",      "volumev3",
+    "cinderv3",      "/volume/v3",   "block-storage", "cinder",
+    "/volume/v3",    NULL,
 };
 
 /* local_image_locate in the shape compute expects (the service as an opaque context). */
@@ -34,15 +36,31 @@ static int app_image_locate(void *ctx, const char *image_id, const char *project
     return local_image_locate(ctx, image_id, project_id, is_admin, out, err);
 }
 
+/* Volumes are plugged into servers by compute (storage does not know compute). */
+static int app_volume_plug(void *ctx, const struct local_volume_caller *c, const char *server_id,
+                           const char *disk_xml, struct nph_error *err)
+{
+    struct local_compute_caller cc = {c->project_id, c->user_id, c->is_admin, NULL};
+    return local_compute_server_attach_device(ctx, &cc, server_id, disk_xml, err);
+}
+
+static int app_volume_unplug(void *ctx, const struct local_volume_caller *c, const char *server_id,
+                             const char *disk_xml, struct nph_error *err)
+{
+    struct local_compute_caller cc = {c->project_id, c->user_id, c->is_admin, NULL};
+    return local_compute_server_detach_device(ctx, &cc, server_id, disk_xml, err);
+}
+
 int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
     int n = 0;
     int c = 0, l = 0;
-    int fm = 0, bm = 0, nw = 0;
+    int fm = 0, bm = 0, nw = 0, vm = 0;
     if (local_identity_migrate(store, applied, err) || local_image_migrate(store, &n, err) ||
         nph_ledger_migrate(store, &l, err) || nph_meter_migrate(store, NULL, err) ||
         local_compute_migrate(store, &c, err) || fed_migrate(store, &fm, err) ||
-        budget_migrate(store, &bm, err) || local_network_migrate(store, &nw, err))
+        budget_migrate(store, &bm, err) || local_network_migrate(store, &nw, err) ||
+        local_volume_migrate(store, &vm, err))
         return -1;
     {
         int ob = 0;
@@ -51,7 +69,7 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
         n += ob;
     }
     if (applied)
-        *applied += n + c + l + fm + bm + nw;
+        *applied += n + c + l + fm + bm + nw + vm;
     return 0;
 }
 
@@ -198,6 +216,20 @@ int app_open(struct nph_app *app, struct nph_error *err)
         co.bootstrap_flavors = 1;
         if (local_compute_start(app->compute, &co, err))
             return nph_error_prefix(err, "starting the compute service");
+        struct local_volume_opts vo;
+        memset(&vo, 0, sizeof(vo));
+        vo.store = app->store;
+        vo.data_dir = app->cfg.data_dir;
+        vo.region = co.region;
+        vo.cloud = co.cloud;
+        vo.image_locate = app_image_locate;
+        vo.image_ctx = app->image;
+        vo.attach.attach = app_volume_plug;
+        vo.attach.detach = app_volume_unplug;
+        vo.attach.ctx = app->compute;
+        if (!(app->volume = local_volume_open(app->cfg.compute_libvirt_uri, err)) ||
+            local_volume_start(app->volume, &vo, err))
+            return nph_error_prefix(err, "starting the volume service");
     }
     {
         struct local_object_opts oo;
@@ -308,6 +340,8 @@ void app_close(struct nph_app *app)
     app->meters = NULL;
     fed_close(app->fed); /* first: its workers call the native cloud */
     app->fed = NULL;
+    local_volume_close(app->volume); /* before compute: it plugs volumes through compute */
+    app->volume = NULL;
     local_compute_close(app->compute); /* first: its workers use the image service */
     app->compute = NULL;
     local_identity_close(app->identity);
@@ -330,7 +364,8 @@ const struct http_route *app_routes(void)
         api_native_routes,   api_v1_routes,          api_billing_routes,
         api_meters_routes,   compat_keystone_routes, compat_glance_routes,
         compat_nova_routes,  api_budgets_routes,     compat_nova_usage_routes,
-        compat_swift_routes, compat_neutron_routes,  compat_nova_net_routes};
+        compat_swift_routes, compat_neutron_routes,  compat_nova_net_routes,
+        compat_cinder_routes};
     size_t n = 0;
     if (all_routes[0].method)
         return all_routes;

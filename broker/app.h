@@ -14,6 +14,7 @@
 #include "local_identity.h"
 #include "local_object.h"
 #include "local_network.h"
+#include "local_volume.h"
 #include "nph_config.h"
 #include "nph_store.h"
 
@@ -25,6 +26,7 @@ struct nph_app {
     struct local_image *image;     /* the native cloud's images, data in <data_dir>/images */
     struct local_object *object;   /* the native cloud's objects, data in <data_dir>/objects */
     struct local_network *network; /* the native cloud's networks (Neutron-compatible) */
+    struct local_volume *volume;   /* the native cloud's block storage */
     struct http_server *http;
     struct nph_backend_host host; /* what the local cloud driver borrows */
     struct fed *fed;              /* the clouds and servers across them */
@@ -78,6 +80,8 @@ extern const struct http_route compat_nova_routes[];
 extern const struct http_route compat_neutron_routes[];
 /* Nova os-interface routes over local/network (compat_nova_net.c), terminated by {NULL}. */
 extern const struct http_route compat_nova_net_routes[];
+/* Cinder v3 compatible block-storage API routes (compat_cinder.c), terminated by {NULL}. */
+extern const struct http_route compat_cinder_routes[];
 /* Native federation API routes (api_v1.c), terminated by {NULL}. */
 extern const struct http_route api_v1_routes[];
 /* Native billing API routes (api_billing.c: /v1/billing/reports), terminated by {NULL}. */

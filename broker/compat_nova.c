@@ -564,6 +564,22 @@ static json_t *server_view(struct nova_ctx *ctx, json_t *s, int detail)
         "OS-EXT-STS:power_state", json_object_get(s, "power_state"),
         "os-extended-volumes:volumes_attached", "progress",
         status && strcmp(status, "BUILD") == 0 ? 0 : 100, "config_drive", "");
+    {
+        /* the volumes attached through block storage (local/storage) */
+        json_t *atts = ctx->app->volume
+                           ? local_volume_server_attachments(ctx->app->volume, id, NULL)
+                           : NULL,
+               *a, *va = json_object_get(out, "os-extended-volumes:volumes_attached");
+        size_t ai;
+        json_array_foreach(atts, ai, a)
+        {
+            json_t *e = json_pack("{s:O}", "id", json_object_get(a, "volume_id"));
+            if (ctx->minor >= 3)
+                json_object_set_new(e, "delete_on_termination", json_false());
+            json_array_append_new(va, e);
+        }
+        json_decref(atts);
+    }
     /* Nova shows progress only while a server is (or may be) in motion */
     if (!status || (strcmp(status, "ACTIVE") != 0 && strcmp(status, "BUILD") != 0 &&
                     strcmp(status, "REBUILD") != 0 && strcmp(status, "RESIZE") != 0 &&
@@ -1096,7 +1112,116 @@ static int nova_server_delete(struct http_req *req, struct http_resp *resp, stru
     if (local_compute_server_delete(ctx.app->compute, &ctx.caller, req->params[0], err))
         return nova_fail(resp);
     nova_net_release(ctx.app, req->params[0]); /* its ports go with it */
+    /* its volumes are free again (the domain and its disks go with the deletion) */
+    if (ctx.app->volume && local_volume_server_gone(ctx.app->volume, req->params[0], err))
+        return -1;
     resp->status = 204;
+    return 0;
+}
+
+/* ---- os-volume_attachments (over local/storage) -------------------------------------------- */
+
+static json_t *attachment_view(json_t *a, const char *server_id)
+{
+    return json_pack("{s:O,s:s,s:O,s:O}", "id", json_object_get(a, "volume_id"), "serverId",
+                     server_id, "volumeId", json_object_get(a, "volume_id"), "device",
+                     json_object_get(a, "device"));
+}
+
+static int attachments_begin(struct http_req *req, struct http_resp *resp, struct nova_ctx *ctx,
+                             json_t **atts, struct nph_error *err)
+{
+    json_t *s;
+    if (nova_begin(req, resp, ctx, err))
+        return -1;
+    if (!(s = local_compute_server_get(ctx->app->compute, &ctx->caller, req->params[0], err)))
+        return -1;
+    json_decref(s);
+    if (!atts)
+        return 0;
+    *atts = local_volume_server_attachments(ctx->app->volume, req->params[0], err);
+    return *atts ? 0 : -1;
+}
+
+static int nova_vol_att_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *atts, *a, *out;
+    size_t i;
+    if (attachments_begin(req, resp, &ctx, &atts, err))
+        return nova_fail(resp);
+    out = json_array();
+    json_array_foreach(atts, i, a) json_array_append_new(out, attachment_view(a, req->params[0]));
+    json_decref(atts);
+    return http_resp_json(resp, 200, json_pack("{s:o}", "volumeAttachments", out));
+}
+
+static int nova_vol_att_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    json_t *atts, *a;
+    size_t i;
+    if (attachments_begin(req, resp, &ctx, &atts, err))
+        return nova_fail(resp);
+    json_array_foreach(atts, i, a)
+    {
+        if (strcmp(S_(a, "volume_id"), req->params[1]) == 0) {
+            http_resp_json(
+                resp, 200,
+                json_pack("{s:o}", "volumeAttachment", attachment_view(a, req->params[0])));
+            json_decref(atts);
+            return 0;
+        }
+    }
+    json_decref(atts);
+    return nph_error_set(err, NPH_E_NOT_FOUND, "volume_id not found: %s", req->params[1]);
+}
+
+static int nova_vol_att_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    struct local_volume_caller vc;
+    json_t *root, *in, *a;
+    const char *vol;
+    if (attachments_begin(req, resp, &ctx, NULL, err))
+        return nova_fail(resp);
+    if (!(in = body_obj(req, "volumeAttachment", &root, err)))
+        return -1;
+    vol = S_(in, "volumeId");
+    if (!vol || !*vol) {
+        json_decref(root);
+        return nph_error_set(err, NPH_E_INVALID,
+                             "Invalid input for field/attribute volumeAttachment. 'volumeId' is "
+                             "a required property");
+    }
+    vc.project_id = ctx.caller.project_id;
+    vc.user_id = ctx.caller.user_id;
+    vc.is_admin = ctx.caller.is_admin;
+    a = local_volume_attach(ctx.app->volume, &vc, vol, req->params[0], S_(in, "device"), err);
+    json_decref(root);
+    if (!a)
+        return -1;
+    http_resp_json(resp, 200,
+                   json_pack("{s:o}", "volumeAttachment", attachment_view(a, req->params[0])));
+    json_decref(a);
+    return 0;
+}
+
+static int nova_vol_att_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct nova_ctx ctx;
+    struct local_volume_caller vc;
+    if (attachments_begin(req, resp, &ctx, NULL, err))
+        return nova_fail(resp);
+    vc.project_id = ctx.caller.project_id;
+    vc.user_id = ctx.caller.user_id;
+    vc.is_admin = ctx.caller.is_admin;
+    if (local_volume_detach(ctx.app->volume, &vc, req->params[1], req->params[0], err)) {
+        if (err->code == NPH_E_NOT_FOUND)
+            nph_error_set(err, NPH_E_NOT_FOUND, "volume_id not found: %s", req->params[1]);
+        return -1;
+    }
+    resp->status = 202;
     return 0;
 }
 
@@ -1969,6 +2094,14 @@ const struct http_route compat_nova_routes[] = {
     {"GET", P "/servers/{id}/os-instance-actions", nova_actions_list, "compute.actions.list", OS},
     {"GET", P "/servers/{id}/os-instance-actions/{req}", nova_action_get, "compute.actions.get",
      OS},
+    {"GET", P "/servers/{id}/os-volume_attachments", nova_vol_att_list,
+     "compute.volume_attachments.list", OS},
+    {"POST", P "/servers/{id}/os-volume_attachments", nova_vol_att_create,
+     "compute.volume_attachments.create", OS},
+    {"GET", P "/servers/{id}/os-volume_attachments/{volume}", nova_vol_att_get,
+     "compute.volume_attachments.get", OS},
+    {"DELETE", P "/servers/{id}/os-volume_attachments/{volume}", nova_vol_att_delete,
+     "compute.volume_attachments.delete", OS},
     {"GET", P "/images", nova_image_list, "compute.images.list", OS},
     {"GET", P "/images/detail", nova_image_detail, "compute.images.detail", OS},
     {"GET", P "/images/{id}", nova_image_get, "compute.images.get", OS},

@@ -116,6 +116,13 @@ tempest_identity() {
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/tempest/identity.sh
 }
 
+tempest_volume() {
+  # 64 of the 65 Tempest tests behind the list's 125 entries pass (os-volume_upload_image is
+  # not implemented); about 2 minutes.
+  TEMPEST_MIN_PASS=64 NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 \
+    tests/integration/tempest/volume.sh
+}
+
 tempest_object() {
   NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 tests/integration/tempest/object.sh
 }
@@ -142,6 +149,7 @@ stage "integration: federation, two brokers on one PostgreSQL" federation_pg
 stage "tempest: interop 2022.11 identity" tempest_identity
 stage "tempest: interop 2022.11 image" tempest_image
 stage "tempest: interop 2022.11 object storage" tempest_object
+stage "tempest: interop 2022.11 volume" tempest_volume
 stage "integration: a real guest under TCG" guest_tcg
 stage "tempest: interop 2022.11 compute" tempest_compute
 stage "integration: federating a real OpenStack (Zed)" federation_peer

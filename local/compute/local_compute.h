@@ -263,6 +263,18 @@ json_t *local_compute_action_get(struct local_compute *lc, const struct local_co
                                  const char *server_id, const char *request_id,
                                  struct nph_error *err);
 
+/* Hot-plug a device (libvirt XML, e.g. a volume's <disk>) into the server's domain, live
+ * when it runs and in its definition (compute_attach.c). The server must be visible to the
+ * caller, active or stopped, with no task in progress (NPH_E_CONFLICT otherwise, as Nova
+ * words it). On libvirt's test driver, which cannot hot-plug, the definition is edited. */
+int local_compute_server_attach_device(struct local_compute *lc,
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err);
+/* Unplug it (matched by its target); a server without a domain has nothing to unplug (0). */
+int local_compute_server_detach_device(struct local_compute *lc,
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err);
+
 /* ---- quotas and key pairs (compute_quota.c) ---------------------------------------------- */
 
 /* {"instances":10,"cores":20,"ram":51200,"key_pairs":100,"metadata_items":128,...} for a

@@ -18,8 +18,8 @@ fi
 failed=()
 # NPH_SUITES (space-separated script names) runs a subset.
 suites=${NPH_SUITES:-identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh
-    compute_badinput.sh network_cli.sh federation.sh placement.sh billing_live.sh
-    backend_openstack.sh meters.sh object_cli.sh}
+    compute_badinput.sh network_cli.sh volume_cli.sh federation.sh placement.sh
+    billing_live.sh backend_openstack.sh meters.sh object_cli.sh}
 for t in $suites; do
     echo "=== $t"
     if bash "$HERE/$t"; then

@@ -1,0 +1,161 @@
+/*
+ * compute_attach.c - hot-plugging devices (block storage's volumes) into a server's domain.
+ * Compute knows nothing of volumes: it receives the device's XML from the caller (the broker
+ * wires local/storage to these two functions) and plugs it in or out.
+ *
+ * virDomainAttachDeviceFlags / DetachDeviceFlags act on the live domain when it runs and on
+ * its persistent definition always. libvirt's test driver implements neither: there the
+ * persistent definition is edited instead (the device added to or removed from <devices> and
+ * the domain redefined), which is what a running test domain can show.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "compute_internal.h"
+#include "nph_clock.h"
+
+/* The device's <target dev=...>, for matching on detach; "" if none. */
+static void target_of(xmlNodePtr disk, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (xmlNodePtr n = disk ? disk->children : NULL; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)"target") == 0) {
+            xmlChar *dev = xmlGetProp(n, (const xmlChar *)"dev");
+            snprintf(out, len, "%s", dev ? (const char *)dev : "");
+            xmlFree(dev);
+        }
+    }
+}
+
+/* Edit the persistent definition: add the device (attach) or remove the disk with the same
+ * target (detach). */
+static int edit_definition(virConnectPtr conn, virDomainPtr dom, const char *device_xml, int attach,
+                           struct nph_error *err)
+{
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, 0) : NULL;
+    xmlDocPtr dev = xmlReadMemory(device_xml, (int)strlen(device_xml), "device.xml", NULL, 0);
+    xmlNodePtr devices = NULL, root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlChar *out = NULL;
+    int len = 0, rc = -1, found = 0;
+    char want[32], have[32];
+    virDomainPtr d2;
+    free(xml);
+    if (!doc || !dev || !root) {
+        nph_error_set(err, NPH_E_BACKEND, "cannot read the domain or device definition");
+        goto cleanup;
+    }
+    for (xmlNodePtr n = root->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)"devices") == 0)
+            devices = n;
+    if (!devices) {
+        nph_error_set(err, NPH_E_BACKEND, "the domain has no <devices>");
+        goto cleanup;
+    }
+    target_of(xmlDocGetRootElement(dev), want, sizeof(want));
+    for (xmlNodePtr n = devices->children, next; n; n = next) {
+        next = n->next;
+        if (n->type != XML_ELEMENT_NODE || xmlStrcmp(n->name, (const xmlChar *)"disk") != 0)
+            continue;
+        target_of(n, have, sizeof(have));
+        if (strcmp(have, want) == 0) {
+            found = 1;
+            if (!attach) {
+                xmlUnlinkNode(n);
+                xmlFreeNode(n);
+            }
+        }
+    }
+    if (attach && found) {
+        nph_error_set(err, NPH_E_CONFLICT, "the server has a disk at target '%s' already", want);
+        goto cleanup;
+    }
+    if (!attach && !found) {
+        rc = 0; /* nothing to remove */
+        goto cleanup;
+    }
+    if (attach)
+        xmlAddChild(devices, xmlDocCopyNode(xmlDocGetRootElement(dev), doc, 1));
+    xmlDocDumpMemory(doc, &out, &len);
+    if (!out || !(d2 = virDomainDefineXML(conn, (const char *)out))) {
+        cmp_virt_error(err, NPH_E_BACKEND, "libvirt refused the domain definition");
+        goto cleanup;
+    }
+    virDomainFree(d2);
+    rc = 0;
+cleanup:
+    xmlFree(out);
+    xmlFreeDoc(doc);
+    xmlFreeDoc(dev);
+    return rc;
+}
+
+static int plug(struct local_compute *lc, const struct local_compute_caller *c,
+                const char *server_id, const char *device_xml, int attach, struct nph_error *err)
+{
+    json_t *s = local_compute_server_get(lc, c, server_id, err);
+    const char *vm, *task;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    int state = 0, reason = 0, rc = -1;
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    struct nph_db *db;
+    if (!s)
+        return -1;
+    vm = json_string_value(json_object_get(s, "vm_state"));
+    task = json_string_value(json_object_get(s, "task_state"));
+    if (task || !vm || (strcmp(vm, "active") != 0 && strcmp(vm, "stopped") != 0)) {
+        nph_error_set(err, NPH_E_CONFLICT, "Cannot '%s' instance %s while it is in %s %s",
+                      attach ? "attach_volume" : "detach_volume", server_id,
+                      task ? "task_state" : "vm_state", task ? task : (vm ? vm : "unknown"));
+        json_decref(s);
+        return -1;
+    }
+    json_decref(s);
+    if (!(conn = cmp_conn(lc, err)))
+        return -1;
+    if (!(dom = virDomainLookupByUUIDString(conn, server_id))) {
+        if (!attach)
+            return 0; /* no domain, nothing plugged */
+        return nph_error_set(err, NPH_E_CONFLICT, "the server '%s' has no domain", server_id);
+    }
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    rc = attach ? virDomainAttachDeviceFlags(dom, device_xml, flags)
+                : virDomainDetachDeviceFlags(dom, device_xml, flags);
+    if (rc != 0) {
+        virErrorPtr e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_SUPPORT)
+            rc = edit_definition(conn, dom, device_xml, attach, err);
+        else
+            cmp_virt_error(err, NPH_E_BACKEND,
+                           attach ? "cannot attach the disk" : "cannot detach the disk");
+    }
+    virDomainFree(dom);
+    if (rc == 0 && (db = cmp_db(lc, NULL))) {
+        /* the server's listing changes (its volumes): move its stamp */
+        cmp_exec(db, NULL, "UPDATE compute_server SET updated_at = ? WHERE id = ?", "is",
+                 nph_clock_now(), server_id);
+        nph_store_release(db);
+    }
+    return rc;
+}
+
+int local_compute_server_attach_device(struct local_compute *lc,
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err)
+{
+    return plug(lc, c, server_id, device_xml, 1, err);
+}
+
+int local_compute_server_detach_device(struct local_compute *lc,
+                                       const struct local_compute_caller *c, const char *server_id,
+                                       const char *device_xml, struct nph_error *err)
+{
+    return plug(lc, c, server_id, device_xml, 0, err);
+}
