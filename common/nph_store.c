@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -918,5 +919,54 @@ cleanup:
     if (locked)
         s->eng->migrate_unlock(db);
     nph_store_release(db);
+    return rc;
+}
+
+static struct nph_stmt *prepare_bind(struct nph_db *db, struct nph_error *err, const char *sql,
+                                     const char *types, va_list ap)
+{
+    struct nph_stmt *st = nph_db_prepare(db, sql, err);
+    if (!st)
+        return NULL;
+    for (int i = 0; types && types[i]; i++) {
+        int rc = types[i] == 'i' ? nph_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t), err)
+                                 : nph_stmt_bind_text(st, i + 1, va_arg(ap, const char *), err);
+        if (rc) {
+            nph_stmt_done(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
+int64_t nph_db_execf(struct nph_db *db, struct nph_error *err, const char *sql, const char *types,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    struct nph_stmt *st = prepare_bind(db, err, sql, types, ap);
+    va_end(ap);
+    if (!st)
+        return -1;
+    int64_t changes = nph_stmt_step(st, err) < 0 ? -1 : nph_stmt_changes(st);
+    nph_stmt_done(st);
+    return changes;
+}
+
+int nph_db_queryf(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
+                  const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    struct nph_stmt *st = prepare_bind(db, err, sql, types, ap);
+    va_end(ap);
+    if (!st)
+        return -1;
+    int rc = nph_stmt_step(st, err);
+    if (rc == 1) {
+        *out = st;
+        return 1;
+    }
+    nph_stmt_done(st);
     return rc;
 }

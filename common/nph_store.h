@@ -126,4 +126,13 @@ int nph_store_migrate(struct nph_store *s, const char *component, const struct n
 int nph_store_schema_version(struct nph_store *s, const char *component, int *version,
                              struct nph_error *err);
 
+/* Prepare `sql`, bind the variadic arguments in order by `types` ('i': int64_t, 's': const char *,
+ * NULL binding NULL) and run it. nph_db_execf returns the rows changed or -1; nph_db_queryf
+ * returns 1 with *out on the first row (the caller steps on and calls nph_stmt_done), 0 when
+ * there is none (statement finished), or -1. */
+int64_t nph_db_execf(struct nph_db *db, struct nph_error *err, const char *sql, const char *types,
+                     ...);
+int nph_db_queryf(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
+                  const char *types, ...);
+
 #endif

@@ -139,8 +139,8 @@ static int plug(struct local_compute *lc, const struct local_compute_caller *c,
     virDomainFree(dom);
     if (rc == 0 && (db = cmp_db(lc, NULL))) {
         /* the server's listing changes (its volumes): move its stamp */
-        cmp_exec(db, NULL, "UPDATE compute_server SET updated_at = ? WHERE id = ?", "is",
-                 nph_clock_now(), server_id);
+        nph_db_execf(db, NULL, "UPDATE compute_server SET updated_at = ? WHERE id = ?", "is",
+                     nph_clock_now(), server_id);
         nph_store_release(db);
     }
     return rc;

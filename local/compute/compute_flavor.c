@@ -32,7 +32,7 @@ json_t *cmp_flavor_get_any(struct nph_db *db, const char *id, struct nph_error *
 {
     struct nph_stmt *st;
     json_t *out;
-    int rc = cmp_query(db, err, &st, FLAVOR_COLS " WHERE id = ?", "s", id);
+    int rc = nph_db_queryf(db, err, &st, FLAVOR_COLS " WHERE id = ?", "s", id);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -54,9 +54,9 @@ static int flavor_visible(struct nph_db *db, const struct local_compute_caller *
     int rc;
     if (c->is_admin || json_is_true(json_object_get(f, "is_public")))
         return 1;
-    rc = cmp_query(db, err, &st,
-                   "SELECT 1 FROM compute_flavor_access WHERE flavor_id = ? AND project_id = ?",
-                   "ss", json_string_value(json_object_get(f, "id")), c->project_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT 1 FROM compute_flavor_access WHERE flavor_id = ? AND project_id = ?",
+                       "ss", json_string_value(json_object_get(f, "id")), c->project_id);
     if (rc == 1)
         nph_stmt_done(st);
     return rc;
@@ -125,12 +125,12 @@ static json_t *flavor_insert(struct nph_db *db, const json_t *attrs, struct nph_
         id = uuid;
     }
     specs = js ? cmp_json_dump(js) : NULL;
-    rc = cmp_exec(db, err,
-                  "INSERT INTO compute_flavor (id, name, vcpus, ram_mb, disk_gb, ephemeral_gb,"
-                  " swap_mb, is_public, description, extra_specs, created_at)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  "ssiiiiiissi", id, name, vcpus, ram, disk, eph, swap, (int64_t)is_public, desc,
-                  specs ? specs : "{}", nph_clock_now());
+    rc = nph_db_execf(db, err,
+                      "INSERT INTO compute_flavor (id, name, vcpus, ram_mb, disk_gb, ephemeral_gb,"
+                      " swap_mb, is_public, description, extra_specs, created_at)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "ssiiiiiissi", id, name, vcpus, ram, disk, eph, swap, (int64_t)is_public,
+                      desc, specs ? specs : "{}", nph_clock_now());
     free(specs);
     if (rc < 0) {
         if (err && err->code == NPH_E_CONFLICT)
@@ -170,7 +170,7 @@ int cmp_flavors_bootstrap(struct local_compute *lc, struct nph_error *err)
         return -1;
     if (nph_db_begin(db, err))
         goto cleanup;
-    have = cmp_query(db, err, &st, "SELECT 1 FROM compute_flavor", NULL);
+    have = nph_db_queryf(db, err, &st, "SELECT 1 FROM compute_flavor", NULL);
     if (have < 0)
         goto cleanup;
     if (have == 1) {
@@ -227,15 +227,15 @@ json_t *local_compute_flavor_list(struct local_compute *lc, const struct local_c
         return NULL;
     }
     if (c->is_admin)
-        rc = cmp_query(db, err, &st,
-                       FLAVOR_COLS " WHERE ? = -1 OR is_public = ? ORDER BY ram_mb, id", "ii",
-                       (int64_t)is_public, (int64_t)is_public);
+        rc = nph_db_queryf(db, err, &st,
+                           FLAVOR_COLS " WHERE ? = -1 OR is_public = ? ORDER BY ram_mb, id", "ii",
+                           (int64_t)is_public, (int64_t)is_public);
     else
-        rc = cmp_query(db, err, &st,
-                       FLAVOR_COLS " WHERE is_public = 1 OR id IN (SELECT flavor_id"
-                                   " FROM compute_flavor_access WHERE project_id = ?)"
-                                   " ORDER BY ram_mb, id",
-                       "s", c->project_id);
+        rc = nph_db_queryf(db, err, &st,
+                           FLAVOR_COLS " WHERE is_public = 1 OR id IN (SELECT flavor_id"
+                                       " FROM compute_flavor_access WHERE project_id = ?)"
+                                       " ORDER BY ram_mb, id",
+                           "s", c->project_id);
     while (rc == 1) {
         json_array_append_new(out, flavor_row(st));
         rc = nph_stmt_step(st, err);
@@ -256,9 +256,10 @@ int local_compute_flavor_delete(struct local_compute *lc, const char *id, struct
     int64_t n;
     if (!db)
         return -1;
-    n = cmp_exec(db, err, "DELETE FROM compute_flavor WHERE id = ?", "s", id);
+    n = nph_db_execf(db, err, "DELETE FROM compute_flavor WHERE id = ?", "s", id);
     if (n > 0)
-        n = cmp_exec(db, err, "DELETE FROM compute_flavor_access WHERE flavor_id = ?", "s", id) < 0
+        n = nph_db_execf(db, err, "DELETE FROM compute_flavor_access WHERE flavor_id = ?", "s",
+                         id) < 0
                 ? -1
                 : 1;
     nph_store_release(db);
@@ -275,8 +276,8 @@ json_t *local_compute_flavor_update(struct local_compute *lc, const char *id,
     int64_t n;
     if (!db)
         return NULL;
-    n = cmp_exec(db, err, "UPDATE compute_flavor SET description = ? WHERE id = ?", "ss",
-                 description, id);
+    n = nph_db_execf(db, err, "UPDATE compute_flavor SET description = ? WHERE id = ?", "ss",
+                     description, id);
     if (n == 0)
         nph_error_set(err, NPH_E_NOT_FOUND, "Flavor %s could not be found.", id);
     else if (n > 0)
@@ -330,8 +331,8 @@ static json_t *specs_change(struct local_compute *lc, const char *id, const json
     }
     text = cmp_json_dump(cur);
     if (!text ||
-        cmp_exec(db, err, "UPDATE compute_flavor SET extra_specs = ? WHERE id = ?", "ss", text,
-                 id) < 0 ||
+        nph_db_execf(db, err, "UPDATE compute_flavor SET extra_specs = ? WHERE id = ?", "ss", text,
+                     id) < 0 ||
         nph_db_commit(db, err))
         goto cleanup;
     out = json_incref(cur);
@@ -379,17 +380,17 @@ int local_compute_flavor_access(struct local_compute *lc, const char *id, const 
         goto cleanup;
     }
     if (grant) {
-        n = cmp_exec(db, err,
-                     "INSERT INTO compute_flavor_access (flavor_id, project_id) VALUES (?, ?)",
-                     "ss", id, project_id);
+        n = nph_db_execf(db, err,
+                         "INSERT INTO compute_flavor_access (flavor_id, project_id) VALUES (?, ?)",
+                         "ss", id, project_id);
         if (n < 0 && err && err->code == NPH_E_CONFLICT)
             nph_error_set(err, NPH_E_CONFLICT,
                           "Flavor access already exists for flavor %s and project %s combination.",
                           id, project_id);
     } else {
-        n = cmp_exec(db, err,
-                     "DELETE FROM compute_flavor_access WHERE flavor_id = ? AND project_id = ?",
-                     "ss", id, project_id);
+        n = nph_db_execf(db, err,
+                         "DELETE FROM compute_flavor_access WHERE flavor_id = ? AND project_id = ?",
+                         "ss", id, project_id);
         if (n == 0) {
             nph_error_set(err, NPH_E_NOT_FOUND, "Flavor access not found for %s / %s combination.",
                           id, project_id);
@@ -419,10 +420,10 @@ json_t *local_compute_flavor_access_list(struct local_compute *lc, const char *i
         goto cleanup;
     }
     out = json_array();
-    rc = cmp_query(db, err, &st,
-                   "SELECT project_id FROM compute_flavor_access WHERE flavor_id = ?"
-                   " ORDER BY project_id",
-                   "s", id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT project_id FROM compute_flavor_access WHERE flavor_id = ?"
+                       " ORDER BY project_id",
+                       "s", id);
     while (rc == 1) {
         json_array_append_new(
             out, json_pack("{s:s,s:s}", "flavor_id", id, "tenant_id", nph_stmt_col_text(st, 0)));

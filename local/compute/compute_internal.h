@@ -81,14 +81,6 @@ int cmp_virt_error(struct nph_error *err, enum nph_err_code code, const char *wh
 /* A store connection, or NULL with err (NPH_E_INVALID if the service was not started). */
 struct nph_db *cmp_db(struct local_compute *lc, struct nph_error *err);
 
-/* Prepare sql, bind `types` ('s' text or NULL, 'i' int64) from the arguments, step once.
- * For statements without rows: returns the number of changed rows, or -1. */
-int64_t cmp_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...);
-/* Same, but leaves the statement on its first row: returns 1 (row; *out set, call
- * nph_stmt_done), 0 (no row), -1. */
-int cmp_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
-              const char *types, ...);
-
 /* Queue a job (compute_worker.c). */
 int cmp_queue(struct local_compute *lc, enum cmp_job_kind kind, const char *server_id,
               const char *action_id, struct nph_error *err);

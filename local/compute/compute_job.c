@@ -48,7 +48,7 @@ struct job_server {
 static int job_load(struct nph_db *db, const char *id, struct job_server *js, struct nph_error *err)
 {
     struct nph_stmt *st;
-    int rc = cmp_query(db, err, &st, SERVER_JOB_COLS, "s", id);
+    int rc = nph_db_queryf(db, err, &st, SERVER_JOB_COLS, "s", id);
     if (rc <= 0)
         return rc == 0 ? nph_error_set(err, NPH_E_NOT_FOUND, "server '%s' is gone", id) : -1;
     memset(js, 0, sizeof(*js));
@@ -500,24 +500,25 @@ static int record(struct local_compute *lc, struct job_server *js, const struct 
         goto cleanup;
     if (o->flavor_text) {
         json_t *f = cmp_json_load(o->flavor_text, json_object());
-        n = cmp_exec(db, err,
-                     "UPDATE compute_server SET flavor = ?, flavor_id = ?, vcpus = ?, ram_mb = ?"
-                     " WHERE id = ?",
-                     "ssiis", o->flavor_text, S(f, "id") ? S(f, "id") : "", (int64_t)SI(f, "vcpus"),
-                     (int64_t)SI(f, "ram"), js->id);
+        n = nph_db_execf(
+            db, err,
+            "UPDATE compute_server SET flavor = ?, flavor_id = ?, vcpus = ?, ram_mb = ?"
+            " WHERE id = ?",
+            "ssiis", o->flavor_text, S(f, "id") ? S(f, "id") : "", (int64_t)SI(f, "vcpus"),
+            (int64_t)SI(f, "ram"), js->id);
         json_decref(f);
         if (n < 0)
             goto cleanup;
     }
-    n = cmp_exec(db, err,
-                 "UPDATE compute_server SET vm_state = ?, task_state = NULL, power_state = ?,"
-                 " fault = ?, disk_path = ?, updated_at = ?,"
-                 " launched_at = CASE WHEN ? = 1 THEN ? ELSE launched_at END,"
-                 " old_flavor = CASE WHEN ? = 1 THEN old_flavor ELSE NULL END"
-                 " WHERE id = ? AND task_state = ?",
-                 "sissiiiiss", o->vm_state, (int64_t)o->power, o->fault,
-                 js->disk_path[0] ? js->disk_path : NULL, now, (int64_t)o->set_launched, now,
-                 (int64_t)o->keep_old_flavor, js->id, js->task_state);
+    n = nph_db_execf(db, err,
+                     "UPDATE compute_server SET vm_state = ?, task_state = NULL, power_state = ?,"
+                     " fault = ?, disk_path = ?, updated_at = ?,"
+                     " launched_at = CASE WHEN ? = 1 THEN ? ELSE launched_at END,"
+                     " old_flavor = CASE WHEN ? = 1 THEN old_flavor ELSE NULL END"
+                     " WHERE id = ? AND task_state = ?",
+                     "sissiiiiss", o->vm_state, (int64_t)o->power, o->fault,
+                     js->disk_path[0] ? js->disk_path : NULL, now, (int64_t)o->set_launched, now,
+                     (int64_t)o->keep_old_flavor, js->id, js->task_state);
     if (n < 0)
         goto cleanup;
     if (n == 1 && o->ledger >= 0) {
@@ -538,10 +539,11 @@ static int record(struct local_compute *lc, struct job_server *js, const struct 
         if (bad)
             goto cleanup;
     }
-    if (cmp_exec(db, err,
-                 "UPDATE compute_action SET finish_time = ?, result = ?, message = ? WHERE id = ?",
-                 "isss", now, o->fault ? "Error" : "Success", o->fault ? "Error" : NULL,
-                 job->action_id) < 0)
+    if (nph_db_execf(
+            db, err,
+            "UPDATE compute_action SET finish_time = ?, result = ?, message = ? WHERE id = ?",
+            "isss", now, o->fault ? "Error" : "Success", o->fault ? "Error" : NULL,
+            job->action_id) < 0)
         goto cleanup;
     rc = nph_db_commit(db, err);
 cleanup:
@@ -737,11 +739,11 @@ void cmp_job_run(struct local_compute *lc, const struct cmp_job *job)
                 nph_store_release(d2);
                 break;
             }
-            n = cmp_exec(d2, &err,
-                         "UPDATE compute_server SET vm_state = 'deleted', task_state = NULL,"
-                         " power_state = 0, deleted = 1, deleted_at = ?, updated_at = ?"
-                         " WHERE id = ? AND task_state = 'deleting'",
-                         "iis", now, now, js.id);
+            n = nph_db_execf(d2, &err,
+                             "UPDATE compute_server SET vm_state = 'deleted', task_state = NULL,"
+                             " power_state = 0, deleted = 1, deleted_at = ?, updated_at = ?"
+                             " WHERE id = ? AND task_state = 'deleting'",
+                             "iis", now, now, js.id);
             if (n == 1 && js.launched_at) {
                 struct nph_ledger_event ev = {0};
                 ev.ts = now;
@@ -757,10 +759,10 @@ void cmp_job_run(struct local_compute *lc, const struct cmp_job *job)
                     n = -1;
             }
             if (n >= 0 &&
-                cmp_exec(d2, &err,
-                         "UPDATE compute_action SET finish_time = ?, result = 'Success'"
-                         " WHERE id = ?",
-                         "is", now, job->action_id) >= 0 &&
+                nph_db_execf(d2, &err,
+                             "UPDATE compute_action SET finish_time = ?, result = 'Success'"
+                             " WHERE id = ?",
+                             "is", now, job->action_id) >= 0 &&
                 nph_db_commit(d2, &err) == 0)
                 ok = 1; /* recorded here */
             nph_db_rollback(d2, NULL);
@@ -833,11 +835,12 @@ int cmp_requeue(struct local_compute *lc, struct nph_error *err)
     int rc, n = 0;
     if (!db)
         return -1;
-    rc = cmp_query(db, err, &st,
-                   "SELECT s.id, s.task_state, (SELECT a.id FROM compute_action a WHERE"
-                   " a.server_id = s.id AND a.finish_time = 0 ORDER BY a.start_time DESC LIMIT 1)"
-                   " FROM compute_server s WHERE s.task_state IS NOT NULL AND s.deleted = 0",
-                   NULL);
+    rc = nph_db_queryf(
+        db, err, &st,
+        "SELECT s.id, s.task_state, (SELECT a.id FROM compute_action a WHERE"
+        " a.server_id = s.id AND a.finish_time = 0 ORDER BY a.start_time DESC LIMIT 1)"
+        " FROM compute_server s WHERE s.task_state IS NOT NULL AND s.deleted = 0",
+        NULL);
     while (rc == 1) {
         const char *task = nph_stmt_col_text(st, 1);
         for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {

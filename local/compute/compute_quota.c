@@ -59,9 +59,9 @@ static json_t *quota_read(struct nph_db *db, const char *project_id, struct nph_
     for (size_t i = 0; i < N_QUOTAS; i++)
         json_object_set_new(out, quota_defaults[i].name, json_integer(quota_defaults[i].def));
     if (project_id)
-        rc = cmp_query(db, err, &st,
-                       "SELECT resource, hard_limit FROM compute_quota WHERE project_id = ?", "s",
-                       project_id);
+        rc = nph_db_queryf(db, err, &st,
+                           "SELECT resource, hard_limit FROM compute_quota WHERE project_id = ?",
+                           "s", project_id);
     while (rc == 1) {
         json_object_set_new(out, nph_stmt_col_text(st, 0), json_integer(nph_stmt_col_int64(st, 1)));
         rc = nph_stmt_step(st, err);
@@ -91,10 +91,10 @@ static int usage_read(struct nph_db *db, const char *project_id, int64_t u[3],
                       struct nph_error *err)
 {
     struct nph_stmt *st;
-    int rc = cmp_query(db, err, &st,
-                       "SELECT COUNT(*), SUM(vcpus), SUM(ram_mb) FROM compute_server"
-                       " WHERE project_id = ? AND deleted = 0",
-                       "s", project_id);
+    int rc = nph_db_queryf(db, err, &st,
+                           "SELECT COUNT(*), SUM(vcpus), SUM(ram_mb) FROM compute_server"
+                           " WHERE project_id = ? AND deleted = 0",
+                           "s", project_id);
     if (rc < 0)
         return -1;
     u[0] = u[1] = u[2] = 0;
@@ -135,9 +135,9 @@ int cmp_quota_check(struct nph_db *db, const char *project_id, int64_t instances
      * SELECT ... FOR UPDATE: a project without limits of its own has no row to lock. */
     if (nph_db_engine(db) == NPH_STORE_POSTGRES) {
         struct nph_stmt *st;
-        int rc = cmp_query(db, err, &st,
-                           "SELECT pg_advisory_xact_lock(" CMP_QUOTA_LOCK_CLASS ", hashtext(?))",
-                           "s", project_id ? project_id : "");
+        int rc = nph_db_queryf(
+            db, err, &st, "SELECT pg_advisory_xact_lock(" CMP_QUOTA_LOCK_CLASS ", hashtext(?))",
+            "s", project_id ? project_id : "");
         if (rc < 0)
             return -1;
         if (rc == 1)
@@ -203,9 +203,9 @@ json_t *local_compute_quota_set(struct local_compute *lc, const char *project_id
     {
         if (!json_is_integer(v) || strcmp(k, "force") == 0)
             continue;
-        if (cmp_exec(db, err, "DELETE FROM compute_quota WHERE project_id = ? AND resource = ?",
-                     "ss", project_id, k) < 0 ||
-            cmp_exec(
+        if (nph_db_execf(db, err, "DELETE FROM compute_quota WHERE project_id = ? AND resource = ?",
+                         "ss", project_id, k) < 0 ||
+            nph_db_execf(
                 db, err,
                 "INSERT INTO compute_quota (project_id, resource, hard_limit) VALUES (?, ?, ?)",
                 "ssi", project_id, k, (int64_t)json_integer_value(v)) < 0)
@@ -226,7 +226,7 @@ int local_compute_quota_delete(struct local_compute *lc, const char *project_id,
     int64_t n;
     if (!db)
         return -1;
-    n = cmp_exec(db, err, "DELETE FROM compute_quota WHERE project_id = ?", "s", project_id);
+    n = nph_db_execf(db, err, "DELETE FROM compute_quota WHERE project_id = ?", "s", project_id);
     nph_store_release(db);
     return n < 0 ? -1 : 0;
 }
@@ -373,7 +373,8 @@ json_t *local_compute_keypair_get(struct local_compute *lc, const char *user_id,
     int rc;
     if (!db)
         return NULL;
-    rc = cmp_query(db, err, &st, KP_COLS " WHERE user_id = ? AND name = ?", "ss", user_id, name);
+    rc =
+        nph_db_queryf(db, err, &st, KP_COLS " WHERE user_id = ? AND name = ?", "ss", user_id, name);
     if (rc == 1) {
         out = keypair_row(st);
         nph_stmt_done(st);
@@ -395,7 +396,7 @@ json_t *local_compute_keypair_list(struct local_compute *lc, const char *user_id
         json_decref(out);
         return NULL;
     }
-    rc = cmp_query(db, err, &st, KP_COLS " WHERE user_id = ? ORDER BY name", "s", user_id);
+    rc = nph_db_queryf(db, err, &st, KP_COLS " WHERE user_id = ? ORDER BY name", "s", user_id);
     while (rc == 1) {
         json_array_append_new(out, keypair_row(st));
         rc = nph_stmt_step(st, err);
@@ -539,10 +540,10 @@ json_t *local_compute_keypair_create(struct local_compute *lc, const char *user_
     }
     if (!(db = cmp_db(lc, err)))
         goto cleanup;
-    n = cmp_exec(db, err,
-                 "INSERT INTO compute_keypair (user_id, name, type, public_key, fingerprint,"
-                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 "sssssi", user_id, name, type, public_key, fp, nph_clock_now());
+    n = nph_db_execf(db, err,
+                     "INSERT INTO compute_keypair (user_id, name, type, public_key, fingerprint,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     "sssssi", user_id, name, type, public_key, fp, nph_clock_now());
     if (n < 0) {
         if (err && err->code == NPH_E_CONFLICT)
             nph_error_set(err, NPH_E_CONFLICT, "Key pair '%s' already exists.", name);
@@ -570,8 +571,8 @@ int local_compute_keypair_delete(struct local_compute *lc, const char *user_id, 
     int64_t n;
     if (!db)
         return -1;
-    n = cmp_exec(db, err, "DELETE FROM compute_keypair WHERE user_id = ? AND name = ?", "ss",
-                 user_id, name);
+    n = nph_db_execf(db, err, "DELETE FROM compute_keypair WHERE user_id = ? AND name = ?", "ss",
+                     user_id, name);
     nph_store_release(db);
     if (n == 0)
         return nph_error_set(err, NPH_E_NOT_FOUND, "Keypair %s not found for user %s", name,

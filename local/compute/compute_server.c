@@ -168,7 +168,7 @@ static json_t *server_load(struct nph_db *db, const struct local_compute_caller 
 {
     struct nph_stmt *st;
     json_t *s;
-    int rc = cmp_query(db, err, &st, SERVER_COLS " WHERE id = ?", "s", id);
+    int rc = nph_db_queryf(db, err, &st, SERVER_COLS " WHERE id = ?", "s", id);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -216,7 +216,7 @@ static int action_start(struct nph_db *db, const struct local_compute_caller *c,
         nph_request_id(rid);
     else
         snprintf(rid, sizeof(rid), "%s", c->request_id);
-    return cmp_exec(
+    return nph_db_execf(
                db, err,
                "INSERT INTO compute_action (id, server_id, project_id, user_id, action,"
                " request_id, start_time, finish_time, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -299,10 +299,10 @@ static void reconcile(struct local_compute *lc, struct nph_db *db, json_t *s, in
     if (nph_db_begin(db, &err))
         goto fail;
     int64_t n =
-        cmp_exec(db, &err,
-                 "UPDATE compute_server SET vm_state = ?, power_state = ?, fault = ?,"
-                 " updated_at = ? WHERE id = ? AND vm_state = ? AND task_state IS NULL",
-                 "sisiss", new_vm, (int64_t)new_power, fault, nph_clock_now(), S(s, "id"), vm);
+        nph_db_execf(db, &err,
+                     "UPDATE compute_server SET vm_state = ?, power_state = ?, fault = ?,"
+                     " updated_at = ? WHERE id = ? AND vm_state = ? AND task_state IS NULL",
+                     "sisiss", new_vm, (int64_t)new_power, fault, nph_clock_now(), S(s, "id"), vm);
     if (n < 0)
         goto fail;
     if (n == 1 && ((kind == NPH_LEDGER_STARTED) || was_running) &&
@@ -489,16 +489,17 @@ json_t *local_compute_server_create(struct local_compute *lc, const struct local
         cmp_quota_check(db, c->project_id, quota_count, quota_count * SI(flavor, "vcpus"),
                         quota_count * SI(flavor, "ram"), err))
         goto cleanup;
-    if (cmp_exec(db, err,
-                 "INSERT INTO compute_server (id, name, project_id, user_id, vm_state, task_state,"
-                 " power_state, flavor_id, flavor, vcpus, ram_mb, image_id, key_name,"
-                 " availability_zone, description, metadata, tags, user_data, host, created_at,"
-                 " updated_at, access_ipv4, access_ipv6) VALUES (?, ?, ?, ?, 'building',"
-                 " 'spawning', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ssssssiissssssssiiss", id, name, c->project_id, c->user_id ? c->user_id : "",
-                 S(flavor, "id"), flavor_text, (int64_t)SI(flavor, "vcpus"),
-                 (int64_t)SI(flavor, "ram"), image_id, key, "nova", desc, meta_text, tags_text,
-                 user_data, "nephele", now, now, ip4, ip6) < 0)
+    if (nph_db_execf(
+            db, err,
+            "INSERT INTO compute_server (id, name, project_id, user_id, vm_state, task_state,"
+            " power_state, flavor_id, flavor, vcpus, ram_mb, image_id, key_name,"
+            " availability_zone, description, metadata, tags, user_data, host, created_at,"
+            " updated_at, access_ipv4, access_ipv6) VALUES (?, ?, ?, ?, 'building',"
+            " 'spawning', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "ssssssiissssssssiiss", id, name, c->project_id, c->user_id ? c->user_id : "",
+            S(flavor, "id"), flavor_text, (int64_t)SI(flavor, "vcpus"), (int64_t)SI(flavor, "ram"),
+            image_id, key, "nova", desc, meta_text, tags_text, user_data, "nephele", now, now, ip4,
+            ip6) < 0)
         goto cleanup;
     out = server_load(db, NULL, id, 0, err);
     if (!out || action_start(db, c, out, "create", 0, act, err) || nph_db_commit(db, err)) {
@@ -654,8 +655,8 @@ json_t *local_compute_server_list(struct local_compute *lc, const struct local_c
     {
         int64_t want_deleted = c->is_admin && f->deleted ? 1 : 0;
         int64_t any_deleted = f->changes_since && !want_deleted ? 1 : 0;
-        rc = cmp_query(db, err, &st, sql, "siii", project, want_deleted, any_deleted,
-                       f->changes_since);
+        rc = nph_db_queryf(db, err, &st, sql, "siii", project, want_deleted, any_deleted,
+                           f->changes_since);
     }
     rows = json_array();
     while (rc == 1) {
@@ -736,10 +737,10 @@ int local_compute_list_stamp(struct local_compute *lc, const struct local_comput
         project = c->project_id;
     else if (f->project_id)
         project = f->project_id;
-    rc = cmp_query(db, err, &st,
-                   "SELECT COUNT(*), MAX(updated_at) FROM compute_server"
-                   " WHERE project_id = COALESCE(?, project_id)",
-                   "s", project);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT COUNT(*), MAX(updated_at) FROM compute_server"
+                       " WHERE project_id = COALESCE(?, project_id)",
+                       "s", project);
     if (rc == 1) {
         v[0] = nph_stmt_col_int64(st, 0);
         v[1] = nph_stmt_col_int64(st, 1);
@@ -785,11 +786,12 @@ json_t *local_compute_server_update(struct local_compute *lc, const struct local
         goto cleanup;
     json_decref(s);
     s = NULL;
-    if (cmp_exec(db, err,
-                 "UPDATE compute_server SET name = COALESCE(?, name), description = CASE WHEN ? = 1"
-                 " THEN ? ELSE description END, access_ipv4 = COALESCE(?, access_ipv4),"
-                 " access_ipv6 = COALESCE(?, access_ipv6), updated_at = ? WHERE id = ?",
-                 "sisssis", name, (int64_t)(dv != NULL), desc, ip4, ip6, nph_clock_now(), id) < 0)
+    if (nph_db_execf(
+            db, err,
+            "UPDATE compute_server SET name = COALESCE(?, name), description = CASE WHEN ? = 1"
+            " THEN ? ELSE description END, access_ipv4 = COALESCE(?, access_ipv4),"
+            " access_ipv6 = COALESCE(?, access_ipv6), updated_at = ? WHERE id = ?",
+            "sisssis", name, (int64_t)(dv != NULL), desc, ip4, ip6, nph_clock_now(), id) < 0)
         goto cleanup;
     nph_store_release(db);
     return local_compute_server_get(lc, c, id, err);
@@ -817,9 +819,10 @@ int local_compute_server_delete(struct local_compute *lc, const struct local_com
         rc = 0; /* already on its way */
         goto cleanup;
     }
-    if (cmp_exec(db, err,
-                 "UPDATE compute_server SET task_state = 'deleting', updated_at = ? WHERE id = ?",
-                 "is", nph_clock_now(), id) < 0 ||
+    if (nph_db_execf(
+            db, err,
+            "UPDATE compute_server SET task_state = 'deleting', updated_at = ? WHERE id = ?", "is",
+            nph_clock_now(), id) < 0 ||
         action_start(db, c, s, "delete", 0, act, err) || nph_db_commit(db, err))
         goto cleanup;
     rc = cmp_queue(lc, CMP_JOB_DELETE, id, act, err);
@@ -910,11 +913,11 @@ int local_compute_server_action(struct local_compute *lc, const struct local_com
     switch (a) {
     case LC_ACT_LOCK:
     case LC_ACT_UNLOCK:
-        if (cmp_exec(db, err,
-                     "UPDATE compute_server SET locked = ?, locked_reason = ?, updated_at = ?"
-                     " WHERE id = ?",
-                     "isis", (int64_t)(a == LC_ACT_LOCK), a == LC_ACT_LOCK ? arg : NULL, now,
-                     id) < 0 ||
+        if (nph_db_execf(db, err,
+                         "UPDATE compute_server SET locked = ?, locked_reason = ?, updated_at = ?"
+                         " WHERE id = ?",
+                         "isis", (int64_t)(a == LC_ACT_LOCK), a == LC_ACT_LOCK ? arg : NULL, now,
+                         id) < 0 ||
             action_start(db, c, s, action_record_name(a), 1, act, err) || nph_db_commit(db, err))
             goto cleanup;
         rc = 0;
@@ -922,10 +925,10 @@ int local_compute_server_action(struct local_compute *lc, const struct local_com
     case LC_ACT_CONFIRM_RESIZE: {
         json_t *of = json_object_get(s, "old_flavor");
         const char *back = json_is_true(json_object_get(of, "was_running")) ? "active" : "stopped";
-        if (cmp_exec(db, err,
-                     "UPDATE compute_server SET vm_state = ?, old_flavor = NULL, updated_at = ?"
-                     " WHERE id = ? AND vm_state = 'resized' AND task_state IS NULL",
-                     "sis", back, now, id) < 0 ||
+        if (nph_db_execf(db, err,
+                         "UPDATE compute_server SET vm_state = ?, old_flavor = NULL, updated_at = ?"
+                         " WHERE id = ? AND vm_state = 'resized' AND task_state IS NULL",
+                         "sis", back, now, id) < 0 ||
             action_start(db, c, s, "confirmResize", 1, act, err) || nph_db_commit(db, err))
             goto cleanup;
         rc = 0;
@@ -960,12 +963,12 @@ int local_compute_server_action(struct local_compute *lc, const struct local_com
         newf_text = cmp_json_dump(newf);
         oldf_text = cmp_json_dump(oldf);
         if (!newf_text || !oldf_text ||
-            cmp_exec(db, err,
-                     "UPDATE compute_server SET task_state = 'resize_prep', flavor_id = ?,"
-                     " flavor = ?, old_flavor = ?, vcpus = ?, ram_mb = ?, updated_at = ?"
-                     " WHERE id = ?",
-                     "sssiiis", S(newf, "id"), newf_text, oldf_text, (int64_t)SI(newf, "vcpus"),
-                     (int64_t)SI(newf, "ram"), now, id) < 0)
+            nph_db_execf(db, err,
+                         "UPDATE compute_server SET task_state = 'resize_prep', flavor_id = ?,"
+                         " flavor = ?, old_flavor = ?, vcpus = ?, ram_mb = ?, updated_at = ?"
+                         " WHERE id = ?",
+                         "sssiiis", S(newf, "id"), newf_text, oldf_text, (int64_t)SI(newf, "vcpus"),
+                         (int64_t)SI(newf, "ram"), now, id) < 0)
             goto cleanup;
         break;
     }
@@ -977,15 +980,15 @@ int local_compute_server_action(struct local_compute *lc, const struct local_com
                 nph_error_set(err, NPH_E_INVALID, "Image %s could not be found.", arg);
                 goto cleanup;
             }
-            if (cmp_exec(db, err, "UPDATE compute_server SET image_id = ? WHERE id = ?", "ss", arg,
-                         id) < 0)
+            if (nph_db_execf(db, err, "UPDATE compute_server SET image_id = ? WHERE id = ?", "ss",
+                             arg, id) < 0)
                 goto cleanup;
         }
         /* fall through */
     default:
-        if (cmp_exec(db, err,
-                     "UPDATE compute_server SET task_state = ?, updated_at = ? WHERE id = ?", "sis",
-                     rules[a].task, now, id) < 0)
+        if (nph_db_execf(db, err,
+                         "UPDATE compute_server SET task_state = ?, updated_at = ? WHERE id = ?",
+                         "sis", rules[a].task, now, id) < 0)
             goto cleanup;
         break;
     }
@@ -1035,10 +1038,10 @@ int local_compute_server_snapshot(struct local_compute *lc, const struct local_c
                       "Cannot 'createImage' instance %s while it is in vm_state %s", id, vm);
         goto cleanup;
     }
-    if (cmp_exec(db, err,
-                 "UPDATE compute_server SET task_state = 'image_snapshot', updated_at = ?"
-                 " WHERE id = ? AND task_state IS NULL",
-                 "is", nph_clock_now(), id) != 1) {
+    if (nph_db_execf(db, err,
+                     "UPDATE compute_server SET task_state = 'image_snapshot', updated_at = ?"
+                     " WHERE id = ? AND task_state IS NULL",
+                     "is", nph_clock_now(), id) != 1) {
         if (err && err->code == NPH_E_OK)
             nph_error_set(err, NPH_E_CONFLICT, "Instance %s changed meanwhile", id);
         goto cleanup;
@@ -1076,7 +1079,7 @@ static json_t *column_change(struct local_compute *lc, const struct local_comput
     snprintf(sql, sizeof(sql), "UPDATE compute_server SET %s = ?, updated_at = ? WHERE id = ?",
              column);
     if (!(text = cmp_json_dump(cur)) ||
-        cmp_exec(db, err, sql, "sis", text, nph_clock_now(), id) < 0 || nph_db_commit(db, err))
+        nph_db_execf(db, err, sql, "sis", text, nph_clock_now(), id) < 0 || nph_db_commit(db, err))
         goto cleanup;
     out = json_incref(cur);
 cleanup:
@@ -1260,8 +1263,9 @@ json_t *local_compute_actions_list(struct local_compute *lc, const struct local_
         goto cleanup;
     json_decref(s);
     out = json_array();
-    rc = cmp_query(db, err, &st, ACTION_COLS " WHERE server_id = ? ORDER BY start_time DESC, id",
-                   "s", server_id);
+    rc =
+        nph_db_queryf(db, err, &st, ACTION_COLS " WHERE server_id = ? ORDER BY start_time DESC, id",
+                      "s", server_id);
     while (rc == 1) {
         json_array_append_new(out, action_row(st));
         rc = nph_stmt_step(st, err);
@@ -1290,8 +1294,8 @@ json_t *local_compute_action_get(struct local_compute *lc, const struct local_co
     if (!(s = server_load(db, c, server_id, 1, err)))
         goto cleanup;
     json_decref(s);
-    rc = cmp_query(db, err, &st, ACTION_COLS " WHERE server_id = ? AND request_id = ?", "ss",
-                   server_id, request_id);
+    rc = nph_db_queryf(db, err, &st, ACTION_COLS " WHERE server_id = ? AND request_id = ?", "ss",
+                       server_id, request_id);
     if (rc == 1) {
         out = action_row(st);
         nph_stmt_done(st);

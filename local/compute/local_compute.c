@@ -198,65 +198,6 @@ struct nph_db *cmp_db(struct local_compute *lc, struct nph_error *err)
     return nph_store_acquire(lc->store, err);
 }
 
-static struct nph_stmt *prepare_bind(struct nph_db *db, struct nph_error *err, const char *sql,
-                                     const char *types, va_list ap)
-{
-    struct nph_stmt *st = nph_db_prepare(db, sql, err);
-    if (!st)
-        return NULL;
-    for (int i = 0; types && types[i]; i++) {
-        int rc;
-        if (types[i] == 'i')
-            rc = nph_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t), err);
-        else
-            rc = nph_stmt_bind_text(st, i + 1, va_arg(ap, const char *), err);
-        if (rc) {
-            nph_stmt_done(st);
-            return NULL;
-        }
-    }
-    return st;
-}
-
-int64_t cmp_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...)
-{
-    va_list ap;
-    struct nph_stmt *st;
-    int64_t changes;
-    va_start(ap, types);
-    st = prepare_bind(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    if (nph_stmt_step(st, err) < 0) {
-        nph_stmt_done(st);
-        return -1;
-    }
-    changes = nph_stmt_changes(st);
-    nph_stmt_done(st);
-    return changes;
-}
-
-int cmp_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
-              const char *types, ...)
-{
-    va_list ap;
-    struct nph_stmt *st;
-    int rc;
-    va_start(ap, types);
-    st = prepare_bind(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    rc = nph_stmt_step(st, err);
-    if (rc == 1) {
-        *out = st;
-        return 1;
-    }
-    nph_stmt_done(st);
-    return rc;
-}
-
 json_t *cmp_json_load(const char *text, json_t *fallback)
 {
     json_t *v = text ? json_loads(text, 0, NULL) : NULL;

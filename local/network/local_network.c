@@ -90,65 +90,6 @@ void local_network_close(struct local_network *ln)
 
 /* ---- store helpers ------------------------------------------------------------------------ */
 
-static struct nph_stmt *prepare_bind(struct nph_db *db, struct nph_error *err, const char *sql,
-                                     const char *types, va_list ap)
-{
-    struct nph_stmt *st = nph_db_prepare(db, sql, err);
-    if (!st)
-        return NULL;
-    for (int i = 0; types && types[i]; i++) {
-        int rc;
-        if (types[i] == 'i')
-            rc = nph_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t), err);
-        else
-            rc = nph_stmt_bind_text(st, i + 1, va_arg(ap, const char *), err);
-        if (rc) {
-            nph_stmt_done(st);
-            return NULL;
-        }
-    }
-    return st;
-}
-
-int64_t ln_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...)
-{
-    va_list ap;
-    struct nph_stmt *st;
-    int64_t changes;
-    va_start(ap, types);
-    st = prepare_bind(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    if (nph_stmt_step(st, err) < 0) {
-        nph_stmt_done(st);
-        return -1;
-    }
-    changes = nph_stmt_changes(st);
-    nph_stmt_done(st);
-    return changes;
-}
-
-int ln_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
-             const char *types, ...)
-{
-    va_list ap;
-    struct nph_stmt *st;
-    int rc;
-    va_start(ap, types);
-    st = prepare_bind(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    rc = nph_stmt_step(st, err);
-    if (rc == 1) {
-        *out = st;
-        return 1;
-    }
-    nph_stmt_done(st);
-    return rc;
-}
-
 int ln_lock(struct nph_db *db, const char *cls, const char *key, struct nph_error *err)
 {
     struct nph_stmt *st;
@@ -157,7 +98,7 @@ int ln_lock(struct nph_db *db, const char *cls, const char *key, struct nph_erro
     if (nph_db_engine(db) != NPH_STORE_POSTGRES)
         return 0; /* SQLite: BEGIN IMMEDIATE made this transaction the only writer */
     snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%s, hashtext(?))", cls);
-    rc = ln_query(db, err, &st, sql, "s", key ? key : "");
+    rc = nph_db_queryf(db, err, &st, sql, "s", key ? key : "");
     if (rc == 1)
         nph_stmt_done(st);
     return rc < 0 ? -1 : 0;
@@ -179,9 +120,9 @@ json_t *ln_fetch(struct nph_db *db, const struct local_network_caller *c,
 {
     struct nph_stmt *st;
     json_t *doc = NULL;
-    int rc = ln_query(db, err, &st,
-                      "SELECT doc, project_id, shared FROM net_resource WHERE id = ? AND kind = ?",
-                      "ss", id ? id : "", kinds[kind].name);
+    int rc = nph_db_queryf(
+        db, err, &st, "SELECT doc, project_id, shared FROM net_resource WHERE id = ? AND kind = ?",
+        "ss", id ? id : "", kinds[kind].name);
     if (rc < 0)
         return NULL;
     if (rc == 1) {
@@ -211,12 +152,13 @@ int ln_row_insert(struct nph_db *db, enum local_network_kind kind, const json_t 
     int64_t rc;
     if (!text)
         return nph_error_nomem(err);
-    rc = ln_exec(db, err,
-                 "INSERT INTO net_resource (id, kind, project_id, parent_id, shared, doc,"
-                 " created_at, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 "ssssisis", json_string_value(json_object_get(doc, "id")), kinds[kind].name,
-                 json_string_value(json_object_get(doc, "project_id")), parent_id, (int64_t)shared,
-                 text, nph_clock_now(), json_string_value(json_object_get(doc, "device_id")));
+    rc = nph_db_execf(db, err,
+                      "INSERT INTO net_resource (id, kind, project_id, parent_id, shared, doc,"
+                      " created_at, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      "ssssisis", json_string_value(json_object_get(doc, "id")), kinds[kind].name,
+                      json_string_value(json_object_get(doc, "project_id")), parent_id,
+                      (int64_t)shared, text, nph_clock_now(),
+                      json_string_value(json_object_get(doc, "device_id")));
     free(text);
     return rc < 0 ? -1 : 0;
 }
@@ -237,17 +179,17 @@ int ln_row_update(struct nph_db *db, json_t *doc, int shared, struct nph_error *
     stamp_now(doc, "updated_at");
     if (!(text = json_dumps(doc, JSON_COMPACT)))
         return nph_error_nomem(err);
-    rc =
-        ln_exec(db, err, "UPDATE net_resource SET doc = ?, shared = ?, device_id = ? WHERE id = ?",
-                "siss", text, (int64_t)shared, json_string_value(json_object_get(doc, "device_id")),
-                json_string_value(json_object_get(doc, "id")));
+    rc = nph_db_execf(
+        db, err, "UPDATE net_resource SET doc = ?, shared = ?, device_id = ? WHERE id = ?", "siss",
+        text, (int64_t)shared, json_string_value(json_object_get(doc, "device_id")),
+        json_string_value(json_object_get(doc, "id")));
     free(text);
     return rc < 0 ? -1 : 0;
 }
 
 int ln_row_delete(struct nph_db *db, const char *id, struct nph_error *err)
 {
-    return ln_exec(db, err, "DELETE FROM net_resource WHERE id = ?", "s", id) < 0 ? -1 : 0;
+    return nph_db_execf(db, err, "DELETE FROM net_resource WHERE id = ?", "s", id) < 0 ? -1 : 0;
 }
 
 json_t *ln_children(struct nph_db *db, enum local_network_kind kind, const char *parent,
@@ -260,7 +202,7 @@ json_t *ln_children(struct nph_db *db, enum local_network_kind kind, const char 
         nph_error_nomem(err);
         return NULL;
     }
-    rc = ln_query(
+    rc = nph_db_queryf(
         db, err, &st,
         "SELECT doc FROM net_resource WHERE kind = ? AND (CAST(? AS TEXT) IS NULL OR parent_id = ?)"
         " ORDER BY created_at, id",
@@ -426,8 +368,9 @@ static json_t *quota_read(struct nph_db *db, const char *project_id, struct nph_
     int rc;
     for (size_t i = 0; i < N_QUOTAS; i++)
         json_object_set_new(out, quota_defaults[i].name, json_integer(quota_defaults[i].def));
-    rc = ln_query(db, err, &st, "SELECT resource, hard_limit FROM net_quota WHERE project_id = ?",
-                  "s", project_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT resource, hard_limit FROM net_quota WHERE project_id = ?", "s",
+                       project_id);
     while (rc == 1) {
         json_object_set_new(out, nph_stmt_col_text(st, 0), json_integer(nph_stmt_col_int64(st, 1)));
         rc = nph_stmt_step(st, err);
@@ -462,9 +405,9 @@ int ln_quota_check(struct nph_db *db, const char *project_id, enum local_network
     json_decref(q);
     if (limit < 0)
         return 0;
-    rc = ln_query(db, err, &st,
-                  "SELECT COUNT(*) FROM net_resource WHERE kind = ? AND project_id = ?", "ss",
-                  kinds[kind].name, project_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT COUNT(*) FROM net_resource WHERE kind = ? AND project_id = ?", "ss",
+                       kinds[kind].name, project_id);
     if (rc < 0)
         return -1;
     if (rc == 1) {
@@ -532,11 +475,12 @@ json_t *local_network_quota_set(struct local_network *ln, const char *project_id
     {
         int64_t n =
             json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : json_integer_value(v);
-        if (ln_exec(db, err, "DELETE FROM net_quota WHERE project_id = ? AND resource = ?", "ss",
-                    project_id, k) < 0 ||
-            ln_exec(db, err,
-                    "INSERT INTO net_quota (project_id, resource, hard_limit) VALUES (?, ?, ?)",
-                    "ssi", project_id, k, n) < 0)
+        if (nph_db_execf(db, err, "DELETE FROM net_quota WHERE project_id = ? AND resource = ?",
+                         "ss", project_id, k) < 0 ||
+            nph_db_execf(
+                db, err,
+                "INSERT INTO net_quota (project_id, resource, hard_limit) VALUES (?, ?, ?)", "ssi",
+                project_id, k, n) < 0)
             goto cleanup;
     }
     if (nph_db_commit(db, err))
@@ -554,7 +498,7 @@ int local_network_quota_reset(struct local_network *ln, const char *project_id,
     int64_t rc;
     if (!db)
         return -1;
-    rc = ln_exec(db, err, "DELETE FROM net_quota WHERE project_id = ?", "s", project_id);
+    rc = nph_db_execf(db, err, "DELETE FROM net_quota WHERE project_id = ?", "s", project_id);
     nph_store_release(db);
     return rc < 0 ? -1 : 0;
 }
@@ -678,10 +622,10 @@ json_t *local_network_list(struct local_network *ln, const struct local_network_
             goto cleanup;
     }
     out = json_array();
-    rc = ln_query(db, err, &st,
-                  "SELECT doc FROM net_resource WHERE kind = ? AND (? = 1 OR shared = 1 OR"
-                  " project_id = ?) ORDER BY created_at, id",
-                  "sis", kinds[kind].name, (int64_t)(c->is_admin != 0), c->project_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT doc FROM net_resource WHERE kind = ? AND (? = 1 OR shared = 1 OR"
+                       " project_id = ?) ORDER BY created_at, id",
+                       "sis", kinds[kind].name, (int64_t)(c->is_admin != 0), c->project_id);
     while (rc == 1) {
         json_t *d = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
         if (d)

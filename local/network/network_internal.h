@@ -25,12 +25,6 @@ struct local_network {
 #define LN_SET(err, code, type, ...)                                                               \
     (nph_error_set((err), (code), __VA_ARGS__), nph_error_detail((err), "%s", (type)))
 
-/* Prepare, bind ('s' text or NULL, 'i' int64), step once. exec: changed rows or -1. query: 1
- * (row, *out set: call nph_stmt_done), 0, -1. */
-int64_t ln_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...);
-int ln_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
-             const char *types, ...);
-
 /* A row's doc by id and kind, NULL (NPH_E_NOT_FOUND with Neutron's words) if absent or not
  * visible to c (c NULL: no visibility check). */
 json_t *ln_fetch(struct nph_db *db, const struct local_network_caller *c,

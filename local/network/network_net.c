@@ -132,7 +132,8 @@ int ln_network_update(struct nph_db *db, json_t *doc, const json_t *attrs,
         if (was_shared) {
             /* Neutron refuses to unshare a network other projects have ports on */
             struct nph_stmt *st;
-            int rc = ln_query(db, err, &st,
+            int rc =
+                nph_db_queryf(db, err, &st,
                               "SELECT 1 FROM net_resource WHERE kind = 'port' AND parent_id = ?"
                               " AND project_id <> ? AND project_id <> ''",
                               "ss", id, json_string_value(json_object_get(doc, "project_id")));
@@ -146,10 +147,10 @@ int ln_network_update(struct nph_db *db, json_t *doc, const json_t *attrs,
                               id);
             }
         }
-        if (ln_exec(db, err,
-                    "UPDATE net_resource SET shared = ? WHERE kind = 'subnet' AND"
-                    " parent_id = ?",
-                    "is", (int64_t)json_is_true(json_object_get(doc, "shared")), id) < 0)
+        if (nph_db_execf(db, err,
+                         "UPDATE net_resource SET shared = ? WHERE kind = 'subnet' AND"
+                         " parent_id = ?",
+                         "is", (int64_t)json_is_true(json_object_get(doc, "shared")), id) < 0)
             return -1;
     }
     return ln_row_update(db, doc, net_shared_flag(doc), err);
@@ -658,7 +659,7 @@ int ln_subnet_delete(struct nph_db *db, const json_t *doc, struct nph_error *err
 {
     const char *id = json_string_value(json_object_get(doc, "id"));
     struct nph_stmt *st;
-    int rc = ln_query(db, err, &st, "SELECT 1 FROM net_ip WHERE subnet_id = ?", "s", id);
+    int rc = nph_db_queryf(db, err, &st, "SELECT 1 FROM net_ip WHERE subnet_id = ?", "s", id);
     if (rc < 0)
         return -1;
     if (rc == 1) {

@@ -31,8 +31,8 @@ static struct ln_addr *allocated(struct nph_db *db, const char *subnet_id, size_
     struct nph_stmt *st = NULL;
     struct ln_addr *arr = NULL;
     size_t cap = 0;
-    int rc =
-        ln_query(db, err, &st, "SELECT address FROM net_ip WHERE subnet_id = ?", "s", subnet_id);
+    int rc = nph_db_queryf(db, err, &st, "SELECT address FROM net_ip WHERE subnet_id = ?", "s",
+                           subnet_id);
     *n = 0;
     while (rc == 1) {
         if (*n == cap) {
@@ -100,11 +100,11 @@ static int record(struct nph_db *db, const json_t *subnet, const struct ln_addr 
 {
     char buf[64];
     ln_addr_format(a, buf, sizeof(buf));
-    if (ln_exec(db, err,
-                "INSERT INTO net_ip (subnet_id, address, network_id, port_id)"
-                " VALUES (?, ?, ?, ?)",
-                "ssss", json_string_value(json_object_get(subnet, "id")), buf,
-                json_string_value(json_object_get(subnet, "network_id")), port_id) < 0) {
+    if (nph_db_execf(db, err,
+                     "INSERT INTO net_ip (subnet_id, address, network_id, port_id)"
+                     " VALUES (?, ?, ?, ?)",
+                     "ssss", json_string_value(json_object_get(subnet, "id")), buf,
+                     json_string_value(json_object_get(subnet, "network_id")), port_id) < 0) {
         if (err && err->code == NPH_E_CONFLICT)
             return LN_SET(err, NPH_E_CONFLICT, "IpAddressAlreadyAllocated",
                           "IP address %s already allocated in subnet %s", buf,
@@ -259,7 +259,7 @@ fail:
 
 int ln_ipam_release(struct nph_db *db, const char *port_id, struct nph_error *err)
 {
-    return ln_exec(db, err, "DELETE FROM net_ip WHERE port_id = ?", "s", port_id) < 0 ? -1 : 0;
+    return nph_db_execf(db, err, "DELETE FROM net_ip WHERE port_id = ?", "s", port_id) < 0 ? -1 : 0;
 }
 
 /* ---- MAC addresses ------------------------------------------------------------------------ */
@@ -293,10 +293,10 @@ static int mac_take(struct nph_db *db, const char *mac, const char *port_id, con
                 return -1;
             snprintf(buf, 18, "fa:16:3e:%02x:%02x:%02x", r[0], r[1], r[2]);
         }
-        rc = ln_exec(db, err,
-                     "INSERT INTO net_mac (mac, port_id) VALUES (?, ?)"
-                     " ON CONFLICT DO NOTHING",
-                     "ss", buf, port_id);
+        rc = nph_db_execf(db, err,
+                          "INSERT INTO net_mac (mac, port_id) VALUES (?, ?)"
+                          " ON CONFLICT DO NOTHING",
+                          "ss", buf, port_id);
         if (rc < 0)
             return -1;
         if (rc == 1)
@@ -605,7 +605,7 @@ int ln_port_remove(struct nph_db *db, const json_t *doc, struct nph_error *err)
 {
     const char *id = json_string_value(json_object_get(doc, "id"));
     if (ln_ipam_release(db, id, err) ||
-        ln_exec(db, err, "DELETE FROM net_mac WHERE port_id = ?", "s", id) < 0 ||
+        nph_db_execf(db, err, "DELETE FROM net_mac WHERE port_id = ?", "s", id) < 0 ||
         ln_fip_port_gone(db, id, err))
         return -1;
     return ln_row_delete(db, id, err);
@@ -676,10 +676,10 @@ json_t *local_network_server_ports(struct local_network *ln, const char *server_
     if (!db)
         return NULL;
     out = json_array();
-    rc = ln_query(db, err, &st,
-                  "SELECT doc FROM net_resource WHERE device_id = ? AND kind = 'port'"
-                  " ORDER BY created_at, id",
-                  "s", server_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT doc FROM net_resource WHERE device_id = ? AND kind = 'port'"
+                       " ORDER BY created_at, id",
+                       "s", server_id);
     while (rc == 1) {
         json_t *d = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
         if (d)

@@ -270,8 +270,8 @@ int ln_default_sg(struct nph_db *db, const char *project_id, char *out, struct n
     struct nph_stmt *st;
     struct local_network_caller c = {project_id, 0};
     json_t *doc;
-    int rc = ln_query(db, err, &st, "SELECT sg_id FROM net_default_sg WHERE project_id = ?", "s",
-                      project_id);
+    int rc = nph_db_queryf(db, err, &st, "SELECT sg_id FROM net_default_sg WHERE project_id = ?",
+                           "s", project_id);
     if (rc < 0)
         return -1;
     if (rc == 1) {
@@ -282,8 +282,8 @@ int ln_default_sg(struct nph_db *db, const char *project_id, char *out, struct n
     if (ln_lock(db, "1313953106", project_id, err))
         return -1;
     /* the lock holder before us may have created it (PostgreSQL) */
-    rc = ln_query(db, err, &st, "SELECT sg_id FROM net_default_sg WHERE project_id = ?", "s",
-                  project_id);
+    rc = nph_db_queryf(db, err, &st, "SELECT sg_id FROM net_default_sg WHERE project_id = ?", "s",
+                       project_id);
     if (rc < 0)
         return -1;
     if (rc == 1) {
@@ -295,8 +295,8 @@ int ln_default_sg(struct nph_db *db, const char *project_id, char *out, struct n
         return -1;
     snprintf(out, NPH_UUID_LEN + 1, "%s", json_string_value(json_object_get(doc, "id")));
     json_decref(doc);
-    return ln_exec(db, err, "INSERT INTO net_default_sg (project_id, sg_id) VALUES (?, ?)", "ss",
-                   project_id, out) < 0
+    return nph_db_execf(db, err, "INSERT INTO net_default_sg (project_id, sg_id) VALUES (?, ?)",
+                        "ss", project_id, out) < 0
                ? -1
                : 0;
 }
@@ -366,7 +366,7 @@ int ln_sg_delete(struct nph_db *db, const struct local_network_caller *c, const 
     struct nph_stmt *st;
     json_t *ports, *p;
     size_t i;
-    int rc = ln_query(db, err, &st, "SELECT 1 FROM net_default_sg WHERE sg_id = ?", "s", id);
+    int rc = nph_db_queryf(db, err, &st, "SELECT 1 FROM net_default_sg WHERE sg_id = ?", "s", id);
     if (rc < 0)
         return -1;
     if (rc == 1) {
@@ -391,11 +391,11 @@ int ln_sg_delete(struct nph_db *db, const struct local_network_caller *c, const 
         }
     }
     json_decref(ports);
-    if (ln_exec(db, err,
-                "DELETE FROM net_resource WHERE kind = 'security_group_rule' AND"
-                " parent_id = ?",
-                "s", id) < 0 ||
-        ln_exec(db, err, "DELETE FROM net_default_sg WHERE sg_id = ?", "s", id) < 0)
+    if (nph_db_execf(db, err,
+                     "DELETE FROM net_resource WHERE kind = 'security_group_rule' AND"
+                     " parent_id = ?",
+                     "s", id) < 0 ||
+        nph_db_execf(db, err, "DELETE FROM net_default_sg WHERE sg_id = ?", "s", id) < 0)
         return -1;
     return ln_row_delete(db, id, err);
 }

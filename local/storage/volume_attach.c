@@ -19,7 +19,7 @@ static int set_status(struct nph_db *db, const char *id, const char *from_list, 
     snprintf(sql, sizeof(sql),
              "UPDATE volume_volume SET status = ?, updated_at = ? WHERE id = ? AND status IN (%s)",
              from_list);
-    return (int)vol_exec(db, err, sql, "sis", to, nph_clock_now(), id);
+    return (int)nph_db_execf(db, err, sql, "sis", to, nph_clock_now(), id);
 }
 
 int local_volume_reserve(struct local_volume *lv, const struct local_volume_caller *c,
@@ -50,8 +50,8 @@ static int targets_used(struct nph_db *db, const char *server_id, char used[24][
                         struct nph_error *err)
 {
     struct nph_stmt *st = NULL;
-    int rc = vol_query(db, err, &st, "SELECT device FROM volume_attachment WHERE server_id = ?",
-                       "s", server_id);
+    int rc = nph_db_queryf(db, err, &st, "SELECT device FROM volume_attachment WHERE server_id = ?",
+                           "s", server_id);
     *n = 0;
     while (rc == 1) {
         if (*n < 24)
@@ -129,10 +129,10 @@ json_t *local_volume_attach(struct local_volume *lv, const struct local_volume_c
         goto cleanup;
     snprintf(dev_path, sizeof(dev_path), "/dev/%s", target);
     if (nph_uuid4(att_id) || nph_db_begin(db, err) ||
-        vol_exec(db, err,
-                 "INSERT INTO volume_attachment (id, volume_id, server_id, device, created_at)"
-                 " VALUES (?, ?, ?, ?, ?)",
-                 "ssssi", att_id, id, server_id, target, nph_clock_now()) < 0 ||
+        nph_db_execf(db, err,
+                     "INSERT INTO volume_attachment (id, volume_id, server_id, device, created_at)"
+                     " VALUES (?, ?, ?, ?, ?)",
+                     "ssssi", att_id, id, server_id, target, nph_clock_now()) < 0 ||
         set_status(db, id, "'attaching'", "in-use", err) < 0 || nph_db_commit(db, err)) {
         struct nph_error e2 = NPH_ERROR_INIT;
         lv->hook.detach(lv->hook.ctx, c, server_id, xml, &e2);
@@ -201,13 +201,13 @@ int local_volume_detach(struct local_volume *lv, const struct local_volume_calle
                                 json_string_value(json_object_get(hit, "server_id")), xml, err))
         goto cleanup;
     if (nph_db_begin(db, err) ||
-        vol_exec(db, err, "DELETE FROM volume_attachment WHERE id = ?", "s",
-                 json_string_value(json_object_get(hit, "id"))) < 0 ||
-        vol_exec(db, err,
-                 "UPDATE volume_volume SET status = CASE WHEN EXISTS (SELECT 1 FROM"
-                 " volume_attachment WHERE volume_id = ?) THEN 'in-use' ELSE 'available' END,"
-                 " updated_at = ? WHERE id = ?",
-                 "sis", id, nph_clock_now(), id) < 0 ||
+        nph_db_execf(db, err, "DELETE FROM volume_attachment WHERE id = ?", "s",
+                     json_string_value(json_object_get(hit, "id"))) < 0 ||
+        nph_db_execf(db, err,
+                     "UPDATE volume_volume SET status = CASE WHEN EXISTS (SELECT 1 FROM"
+                     " volume_attachment WHERE volume_id = ?) THEN 'in-use' ELSE 'available' END,"
+                     " updated_at = ? WHERE id = ?",
+                     "sis", id, nph_clock_now(), id) < 0 ||
         nph_db_commit(db, err))
         goto cleanup;
     moved = 0;
@@ -234,10 +234,10 @@ json_t *local_volume_server_attachments(struct local_volume *lv, const char *ser
     if (!db)
         return NULL;
     arr = json_array();
-    rc = vol_query(db, err, &st,
-                   "SELECT id, volume_id, device FROM volume_attachment WHERE server_id = ?"
-                   " ORDER BY device",
-                   "s", server_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT id, volume_id, device FROM volume_attachment WHERE server_id = ?"
+                       " ORDER BY device",
+                       "s", server_id);
     while (rc == 1) {
         char dev[32];
         snprintf(dev, sizeof(dev), "/dev/%s", nph_stmt_col_text(st, 2));
@@ -263,13 +263,13 @@ int local_volume_server_gone(struct local_volume *lv, const char *server_id, str
     if (!db)
         return -1;
     if (nph_db_begin(db, err) == 0 &&
-        vol_exec(db, err,
-                 "UPDATE volume_volume SET status = 'available', updated_at = ? WHERE id IN"
-                 " (SELECT volume_id FROM volume_attachment WHERE server_id = ?) AND"
-                 " status IN ('in-use', 'detaching', 'attaching')",
-                 "is", nph_clock_now(), server_id) >= 0 &&
-        vol_exec(db, err, "DELETE FROM volume_attachment WHERE server_id = ?", "s", server_id) >=
-            0 &&
+        nph_db_execf(db, err,
+                     "UPDATE volume_volume SET status = 'available', updated_at = ? WHERE id IN"
+                     " (SELECT volume_id FROM volume_attachment WHERE server_id = ?) AND"
+                     " status IN ('in-use', 'detaching', 'attaching')",
+                     "is", nph_clock_now(), server_id) >= 0 &&
+        nph_db_execf(db, err, "DELETE FROM volume_attachment WHERE server_id = ?", "s",
+                     server_id) >= 0 &&
         nph_db_commit(db, err) == 0)
         rc = 0;
     nph_db_rollback(db, NULL);

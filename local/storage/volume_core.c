@@ -94,11 +94,11 @@ static int default_type(struct local_volume *lv, struct nph_error *err)
     if (!db)
         return -1;
     if (nph_uuid4(id) == 0 &&
-        vol_exec(db, err,
-                 "INSERT INTO volume_type (id, name, description, is_public, extra_specs,"
-                 " created_at) VALUES (?, ?, 'Default Volume Type', 1, '{}', ?)"
-                 " ON CONFLICT DO NOTHING",
-                 "ssi", id, LOCAL_VOLUME_DEFAULT_TYPE, nph_clock_now()) >= 0)
+        nph_db_execf(db, err,
+                     "INSERT INTO volume_type (id, name, description, is_public, extra_specs,"
+                     " created_at) VALUES (?, ?, 'Default Volume Type', 1, '{}', ?)"
+                     " ON CONFLICT DO NOTHING",
+                     "ssi", id, LOCAL_VOLUME_DEFAULT_TYPE, nph_clock_now()) >= 0)
         rc = 0;
     nph_store_release(db);
     return rc;
@@ -247,62 +247,6 @@ struct nph_db *vol_db(struct local_volume *lv, struct nph_error *err)
         return NULL;
     }
     return nph_store_acquire(lv->store, err);
-}
-
-static struct nph_stmt *bind_all(struct nph_db *db, struct nph_error *err, const char *sql,
-                                 const char *types, va_list ap)
-{
-    struct nph_stmt *st = nph_db_prepare(db, sql, err);
-    if (!st)
-        return NULL;
-    for (int i = 0; types && types[i]; i++) {
-        int rc = types[i] == 'i' ? nph_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t), err)
-                                 : nph_stmt_bind_text(st, i + 1, va_arg(ap, const char *), err);
-        if (rc) {
-            nph_stmt_done(st);
-            return NULL;
-        }
-    }
-    return st;
-}
-
-int64_t vol_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...)
-{
-    va_list ap;
-    struct nph_stmt *st;
-    int64_t n;
-    va_start(ap, types);
-    st = bind_all(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    if (nph_stmt_step(st, err) < 0) {
-        nph_stmt_done(st);
-        return -1;
-    }
-    n = nph_stmt_changes(st);
-    nph_stmt_done(st);
-    return n;
-}
-
-int vol_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
-              const char *types, ...)
-{
-    va_list ap;
-    struct nph_stmt *st;
-    int rc;
-    va_start(ap, types);
-    st = bind_all(db, err, sql, types, ap);
-    va_end(ap);
-    if (!st)
-        return -1;
-    rc = nph_stmt_step(st, err);
-    if (rc == 1) {
-        *out = st;
-        return 1;
-    }
-    nph_stmt_done(st);
-    return rc;
 }
 
 json_t *vol_json_load(const char *text, json_t *fallback)

@@ -54,10 +54,6 @@ virStoragePoolPtr vol_pool(struct local_volume *lv, virConnectPtr conn, struct n
 int vol_virt_error(struct nph_error *err, enum nph_err_code code, const char *what);
 
 struct nph_db *vol_db(struct local_volume *lv, struct nph_error *err);
-/* As cmp_exec / cmp_query in compute: types 's' (text or NULL) and 'i' (int64). */
-int64_t vol_exec(struct nph_db *db, struct nph_error *err, const char *sql, const char *types, ...);
-int vol_query(struct nph_db *db, struct nph_error *err, struct nph_stmt **out, const char *sql,
-              const char *types, ...);
 json_t *vol_json_load(const char *text, json_t *fallback);
 char *vol_json_dump(const json_t *v);
 json_t *vol_time_json(int64_t us);

@@ -93,11 +93,11 @@ static int load_volume(struct nph_db *db, const char *id, struct row *r, struct 
 {
     struct nph_stmt *st;
     int rc =
-        vol_query(db, err, &st,
-                  "SELECT v.project_id, v.status, t.name, v.image_id, v.source_volid,"
-                  " v.snapshot_id, v.path, v.size_gb, v.new_size_gb, v.billed FROM"
-                  " volume_volume v LEFT JOIN volume_type t ON t.id = v.type_id WHERE v.id = ?",
-                  "s", id);
+        nph_db_queryf(db, err, &st,
+                      "SELECT v.project_id, v.status, t.name, v.image_id, v.source_volid,"
+                      " v.snapshot_id, v.path, v.size_gb, v.new_size_gb, v.billed FROM"
+                      " volume_volume v LEFT JOIN volume_type t ON t.id = v.type_id WHERE v.id = ?",
+                      "s", id);
     if (rc <= 0)
         return rc == 0 ? nph_error_set(err, NPH_E_NOT_FOUND, "volume '%s' is gone", id) : -1;
     memset(r, 0, sizeof(*r));
@@ -119,10 +119,11 @@ static int load_volume(struct nph_db *db, const char *id, struct row *r, struct 
 static int load_snapshot(struct nph_db *db, const char *id, struct row *r, struct nph_error *err)
 {
     struct nph_stmt *st;
-    int rc = vol_query(db, err, &st,
-                       "SELECT project_id, status, volume_id, path, size_gb FROM volume_snapshot"
-                       " WHERE id = ?",
-                       "s", id);
+    int rc =
+        nph_db_queryf(db, err, &st,
+                      "SELECT project_id, status, volume_id, path, size_gb FROM volume_snapshot"
+                      " WHERE id = ?",
+                      "s", id);
     if (rc <= 0)
         return rc == 0 ? nph_error_set(err, NPH_E_NOT_FOUND, "snapshot '%s' is gone", id) : -1;
     memset(r, 0, sizeof(*r));
@@ -141,7 +142,7 @@ static int path_of(struct nph_db *db, const char *table_sql, const char *id, cha
                    struct nph_error *err)
 {
     struct nph_stmt *st;
-    int rc = vol_query(db, err, &st, table_sql, "s", id);
+    int rc = nph_db_queryf(db, err, &st, table_sql, "s", id);
     if (rc < 0)
         return -1;
     out[0] = '\0';
@@ -241,9 +242,9 @@ static int record(struct local_volume *lv, const struct row *r, int ledger_kind,
     if (nph_db_begin(db, err))
         goto cleanup;
     if (strcmp(types, "iss") == 0)
-        n = vol_exec(db, err, sql, types, now, a1, a2);
+        n = nph_db_execf(db, err, sql, types, now, a1, a2);
     else
-        n = vol_exec(db, err, sql, types, now, a1);
+        n = nph_db_execf(db, err, sql, types, now, a1);
     if (n < 0)
         goto cleanup;
     if (n == 1 && ledger_kind >= 0 &&
@@ -269,7 +270,7 @@ static void fail(struct local_volume *lv, const char *table, const struct row *r
     snprintf(sql, sizeof(sql),
              "UPDATE %s SET status = ?, fault = ?, updated_at = ? WHERE id = ? AND status = ?",
              table);
-    vol_exec(db, NULL, sql, "ssiss", status, fault, nph_clock_now(), r->id, expect);
+    nph_db_execf(db, NULL, sql, "ssiss", status, fault, nph_clock_now(), r->id, expect);
     nph_store_release(db);
 }
 
@@ -350,10 +351,10 @@ static void run_delete(struct local_volume *lv, virConnectPtr conn, struct row *
         goto failed;
     if (nph_db_begin(db, err))
         goto rollback;
-    n = vol_exec(db, err, "DELETE FROM volume_volume WHERE id = ? AND status = 'deleting'", "s",
-                 r->id);
+    n = nph_db_execf(db, err, "DELETE FROM volume_volume WHERE id = ? AND status = 'deleting'", "s",
+                     r->id);
     if (n < 0 ||
-        vol_exec(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", r->id) < 0)
+        nph_db_execf(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", r->id) < 0)
         goto rollback;
     if (n == 1 && r->billed && ledger(lv, db, r, NPH_LEDGER_DELETED, r->size_gb, now, err))
         goto rollback;
@@ -395,9 +396,9 @@ static void run_snap_delete(struct local_volume *lv, virConnectPtr conn, struct 
     struct nph_db *db;
     drop_volume(conn, r->path);
     if ((db = vol_db(lv, err))) {
-        int64_t n =
-            vol_exec(db, err, "DELETE FROM volume_snapshot WHERE id = ? AND status = 'deleting'",
-                     "s", r->id);
+        int64_t n = nph_db_execf(db, err,
+                                 "DELETE FROM volume_snapshot WHERE id = ? AND status = 'deleting'",
+                                 "s", r->id);
         nph_store_release(db);
         if (n >= 0)
             return;
@@ -464,18 +465,18 @@ int vol_requeue(struct local_volume *lv, struct nph_error *err)
         return -1;
     /* An attach or detach cut short by a stop: the hypervisor's side is unknown, so the
      * volume goes back to where it came from (an admin's reset fixes the rest). */
-    if (vol_exec(db, err,
-                 "UPDATE volume_volume SET status = 'available' WHERE status = 'attaching'"
-                 " AND id NOT IN (SELECT volume_id FROM volume_attachment)",
-                 NULL) < 0 ||
-        vol_exec(db, err,
-                 "UPDATE volume_volume SET status = 'in-use' WHERE status IN"
-                 " ('attaching', 'detaching')",
-                 NULL) < 0)
+    if (nph_db_execf(db, err,
+                     "UPDATE volume_volume SET status = 'available' WHERE status = 'attaching'"
+                     " AND id NOT IN (SELECT volume_id FROM volume_attachment)",
+                     NULL) < 0 ||
+        nph_db_execf(db, err,
+                     "UPDATE volume_volume SET status = 'in-use' WHERE status IN"
+                     " ('attaching', 'detaching')",
+                     NULL) < 0)
         rc = -1;
     for (size_t i = 0; rc == 0 && i < sizeof(work) / sizeof(work[0]); i++) {
         struct nph_stmt *st = NULL;
-        int q = vol_query(db, err, &st, work[i].sql, NULL);
+        int q = nph_db_queryf(db, err, &st, work[i].sql, NULL);
         while (q == 1) {
             if (vol_queue(lv, work[i].kind, nph_stmt_col_text(st, 0), err) == 0)
                 n++;

@@ -25,9 +25,9 @@ json_t *vol_type_lookup(struct nph_db *db, const char *id_or_name, struct nph_er
 {
     struct nph_stmt *st;
     json_t *t;
-    int rc = vol_query(db, err, &st, TYPE_COLS " WHERE id = ?", "s", id_or_name);
+    int rc = nph_db_queryf(db, err, &st, TYPE_COLS " WHERE id = ?", "s", id_or_name);
     if (rc == 0)
-        rc = vol_query(db, err, &st, TYPE_COLS " WHERE name = ?", "s", id_or_name);
+        rc = nph_db_queryf(db, err, &st, TYPE_COLS " WHERE name = ?", "s", id_or_name);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -92,12 +92,12 @@ json_t *local_volume_type_create(struct local_volume *lv, const json_t *attrs,
         nph_error_nomem(err);
         goto cleanup;
     }
-    if (vol_exec(db, err,
-                 "INSERT INTO volume_type (id, name, description, is_public, extra_specs,"
-                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                 "sssisi", id, json_string_value(json_object_get(attrs, "name")),
-                 json_string_value(desc), (int64_t)(pub ? json_is_true(pub) : 1), specs_text,
-                 nph_clock_now()) < 0) {
+    if (nph_db_execf(db, err,
+                     "INSERT INTO volume_type (id, name, description, is_public, extra_specs,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     "sssisi", id, json_string_value(json_object_get(attrs, "name")),
+                     json_string_value(desc), (int64_t)(pub ? json_is_true(pub) : 1), specs_text,
+                     nph_clock_now()) < 0) {
         if (err && err->code == NPH_E_CONFLICT)
             nph_error_set(err, NPH_E_CONFLICT, "Volume Type %s already exists.",
                           json_string_value(json_object_get(attrs, "name")));
@@ -137,8 +137,8 @@ json_t *local_volume_type_list(struct local_volume *lv, const struct local_volum
     if (!db)
         return NULL;
     arr = json_array();
-    rc = vol_query(db, err, &st, TYPE_COLS " WHERE is_public = 1 OR ? = 1 ORDER BY name", "i",
-                   (int64_t)c->is_admin);
+    rc = nph_db_queryf(db, err, &st, TYPE_COLS " WHERE is_public = 1 OR ? = 1 ORDER BY name", "i",
+                       (int64_t)c->is_admin);
     while (rc == 1) {
         json_array_append_new(arr, type_row(st));
         rc = nph_stmt_step(st, err);
@@ -179,13 +179,13 @@ json_t *local_volume_type_update(struct local_volume *lv, const char *id, const 
         nph_error_set(err, NPH_E_INVALID, "The default volume type cannot be renamed.");
         goto cleanup;
     }
-    if (vol_exec(db, err,
-                 "UPDATE volume_type SET name = COALESCE(?, name),"
-                 " description = CASE WHEN ? = 1 THEN ? ELSE description END,"
-                 " is_public = CASE WHEN ? = 1 THEN ? ELSE is_public END WHERE id = ?",
-                 "sisiis", json_string_value(name), (int64_t)(desc != NULL),
-                 json_string_value(desc), (int64_t)(pub != NULL), (int64_t)json_is_true(pub),
-                 json_string_value(json_object_get(t, "id"))) < 0)
+    if (nph_db_execf(db, err,
+                     "UPDATE volume_type SET name = COALESCE(?, name),"
+                     " description = CASE WHEN ? = 1 THEN ? ELSE description END,"
+                     " is_public = CASE WHEN ? = 1 THEN ? ELSE is_public END WHERE id = ?",
+                     "sisiis", json_string_value(name), (int64_t)(desc != NULL),
+                     json_string_value(desc), (int64_t)(pub != NULL), (int64_t)json_is_true(pub),
+                     json_string_value(json_object_get(t, "id"))) < 0)
         goto cleanup;
     out = vol_type_lookup(db, json_string_value(json_object_get(t, "id")), err);
 cleanup:
@@ -209,16 +209,16 @@ int local_volume_type_delete(struct local_volume *lv, const char *id, struct nph
                       "Invalid volume type: Default volume type can not be deleted.");
         goto cleanup;
     }
-    rc = vol_query(db, err, &st, "SELECT id FROM volume_volume WHERE type_id = ? LIMIT 1", "s",
-                   json_string_value(json_object_get(t, "id")));
+    rc = nph_db_queryf(db, err, &st, "SELECT id FROM volume_volume WHERE type_id = ? LIMIT 1", "s",
+                       json_string_value(json_object_get(t, "id")));
     if (rc == 1) {
         nph_stmt_done(st);
         rc = nph_error_set(err, NPH_E_INVALID, "Target volume type is still in use.");
         goto cleanup;
     }
     if (rc == 0)
-        rc = vol_exec(db, err, "DELETE FROM volume_type WHERE id = ?", "s",
-                      json_string_value(json_object_get(t, "id"))) < 0
+        rc = nph_db_execf(db, err, "DELETE FROM volume_type WHERE id = ?", "s",
+                          json_string_value(json_object_get(t, "id"))) < 0
                  ? -1
                  : 0;
 cleanup:
@@ -248,8 +248,8 @@ static json_t *specs_write(struct local_volume *lv, const char *id, const json_t
         goto cleanup;
     }
     text = vol_json_dump(specs);
-    if (!text || vol_exec(db, err, "UPDATE volume_type SET extra_specs = ? WHERE id = ?", "ss",
-                          text, json_string_value(json_object_get(t, "id"))) < 0) {
+    if (!text || nph_db_execf(db, err, "UPDATE volume_type SET extra_specs = ? WHERE id = ?", "ss",
+                              text, json_string_value(json_object_get(t, "id"))) < 0) {
         json_decref(specs);
         specs = NULL;
     }
@@ -288,9 +288,9 @@ static int limits_db(struct nph_db *db, const char *project_id, struct local_vol
     struct nph_stmt *st = NULL;
     int rc;
     if (project_id) {
-        rc = vol_query(db, err, &st,
-                       "SELECT resource, hard_limit FROM volume_quota WHERE project_id = ?", "s",
-                       project_id);
+        rc = nph_db_queryf(db, err, &st,
+                           "SELECT resource, hard_limit FROM volume_quota WHERE project_id = ?",
+                           "s", project_id);
         while (rc == 1) {
             for (int i = 0; i < 3; i++)
                 if (strcmp(nph_stmt_col_text(st, 0), resources[i]) == 0)
@@ -312,20 +312,21 @@ static int usage_db(struct nph_db *db, const char *project_id, struct local_volu
                     struct nph_error *err)
 {
     struct nph_stmt *st;
-    int rc = vol_query(db, err, &st,
-                       "SELECT COUNT(*), COALESCE(SUM(CASE WHEN new_size_gb > size_gb THEN"
-                       " new_size_gb ELSE size_gb END), 0) FROM volume_volume WHERE project_id = ?",
-                       "s", project_id);
+    int rc =
+        nph_db_queryf(db, err, &st,
+                      "SELECT COUNT(*), COALESCE(SUM(CASE WHEN new_size_gb > size_gb THEN"
+                      " new_size_gb ELSE size_gb END), 0) FROM volume_volume WHERE project_id = ?",
+                      "s", project_id);
     if (rc < 0)
         return -1;
     out->volumes = rc == 1 ? nph_stmt_col_int64(st, 0) : 0;
     out->gigabytes = rc == 1 ? nph_stmt_col_int64(st, 1) : 0;
     if (rc == 1)
         nph_stmt_done(st);
-    rc = vol_query(db, err, &st,
-                   "SELECT COUNT(*), COALESCE(SUM(size_gb), 0) FROM volume_snapshot"
-                   " WHERE project_id = ?",
-                   "s", project_id);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT COUNT(*), COALESCE(SUM(size_gb), 0) FROM volume_snapshot"
+                       " WHERE project_id = ?",
+                       "s", project_id);
     if (rc < 0)
         return -1;
     out->snapshots = rc == 1 ? nph_stmt_col_int64(st, 0) : 0;
@@ -406,11 +407,12 @@ json_t *local_volume_quota_set(struct local_volume *lv, const char *project_id,
         goto fail;
     json_object_foreach((json_t *)limits, k, v)
     {
-        if (vol_exec(db, err, "DELETE FROM volume_quota WHERE project_id = ? AND resource = ?",
-                     "ss", project_id, k) < 0 ||
-            vol_exec(db, err,
-                     "INSERT INTO volume_quota (project_id, resource, hard_limit) VALUES (?, ?, ?)",
-                     "ssi", project_id, k, (int64_t)json_integer_value(v)) < 0)
+        if (nph_db_execf(db, err, "DELETE FROM volume_quota WHERE project_id = ? AND resource = ?",
+                         "ss", project_id, k) < 0 ||
+            nph_db_execf(
+                db, err,
+                "INSERT INTO volume_quota (project_id, resource, hard_limit) VALUES (?, ?, ?)",
+                "ssi", project_id, k, (int64_t)json_integer_value(v)) < 0)
             goto fail;
     }
     if (nph_db_commit(db, err))
@@ -430,7 +432,7 @@ int local_volume_quota_delete(struct local_volume *lv, const char *project_id,
     int64_t n;
     if (!db)
         return -1;
-    n = vol_exec(db, err, "DELETE FROM volume_quota WHERE project_id = ?", "s", project_id);
+    n = nph_db_execf(db, err, "DELETE FROM volume_quota WHERE project_id = ?", "s", project_id);
     nph_store_release(db);
     return n < 0 ? -1 : 0;
 }

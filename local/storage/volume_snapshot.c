@@ -31,8 +31,8 @@ static json_t *snap_load(struct nph_db *db, const struct local_volume_caller *c,
 {
     struct nph_stmt *st;
     json_t *s;
-    int rc = vol_query(db, err, &st, SCOLS " WHERE id = ? AND (project_id = ? OR ? = 1)", "ssi", id,
-                       c->project_id ? c->project_id : "", (int64_t)c->is_admin);
+    int rc = nph_db_queryf(db, err, &st, SCOLS " WHERE id = ? AND (project_id = ? OR ? = 1)", "ssi",
+                           id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -95,10 +95,10 @@ json_t *local_volume_snapshot_create(struct local_volume *lv, const struct local
     }
     if (!(db = vol_db(lv, err)) || nph_db_begin(db, err))
         goto cleanup;
-    rc = vol_query(db, err, &st,
-                   "SELECT size_gb, status, project_id FROM volume_volume WHERE id = ? AND"
-                   " (project_id = ? OR ? = 1)",
-                   "ssi", vol_id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT size_gb, status, project_id FROM volume_volume WHERE id = ? AND"
+                       " (project_id = ? OR ? = 1)",
+                       "ssi", vol_id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
     if (rc <= 0) {
         if (rc == 0)
             nph_error_set(err, NPH_E_NOT_FOUND, "Volume %s could not be found.", vol_id);
@@ -117,14 +117,14 @@ json_t *local_volume_snapshot_create(struct local_volume *lv, const struct local
     }
     if (vol_quota_check_db(db, project, 0, size, 1, err))
         goto cleanup;
-    if (vol_exec(db, err,
-                 "INSERT INTO volume_snapshot (id, volume_id, project_id, user_id, name,"
-                 " description, size_gb, status, metadata, created_at, updated_at)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
-                 "ssssssisii", id, vol_id, project, c->user_id ? c->user_id : "",
-                 json_string_value(json_object_get(spec, "name")),
-                 json_string_value(json_object_get(spec, "description")), size, meta_text, now,
-                 now) < 0 ||
+    if (nph_db_execf(db, err,
+                     "INSERT INTO volume_snapshot (id, volume_id, project_id, user_id, name,"
+                     " description, size_gb, status, metadata, created_at, updated_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
+                     "ssssssisii", id, vol_id, project, c->user_id ? c->user_id : "",
+                     json_string_value(json_object_get(spec, "name")),
+                     json_string_value(json_object_get(spec, "description")), size, meta_text, now,
+                     now) < 0 ||
         nph_db_commit(db, err) || vol_queue(lv, VOL_JOB_SNAP_CREATE, id, err))
         goto cleanup;
     out = snap_load(db, c, id, err);
@@ -160,7 +160,7 @@ json_t *local_volume_snapshot_list(struct local_volume *lv, const struct local_v
     if (!db)
         return NULL;
     arr = json_array();
-    rc = vol_query(
+    rc = nph_db_queryf(
         db, err, &st,
         SCOLS
         " WHERE (CAST(? AS TEXT) IS NULL OR project_id = ?) AND (CAST(? AS TEXT) IS NULL OR name = "
@@ -194,12 +194,13 @@ json_t *local_volume_snapshot_update(struct local_volume *lv, const struct local
     if (!(db = vol_db(lv, err)))
         return NULL;
     if ((s = snap_load(db, c, id, err))) {
-        if (vol_exec(db, err,
-                     "UPDATE volume_snapshot SET name = CASE WHEN ? = 1 THEN ? ELSE name END,"
-                     " description = CASE WHEN ? = 1 THEN ? ELSE description END,"
-                     " updated_at = ? WHERE id = ?",
-                     "isisis", (int64_t)(name != NULL), json_string_value(name),
-                     (int64_t)(desc != NULL), json_string_value(desc), nph_clock_now(), id) >= 0)
+        if (nph_db_execf(db, err,
+                         "UPDATE volume_snapshot SET name = CASE WHEN ? = 1 THEN ? ELSE name END,"
+                         " description = CASE WHEN ? = 1 THEN ? ELSE description END,"
+                         " updated_at = ? WHERE id = ?",
+                         "isisis", (int64_t)(name != NULL), json_string_value(name),
+                         (int64_t)(desc != NULL), json_string_value(desc), nph_clock_now(),
+                         id) >= 0)
             out = snap_load(db, c, id, err);
         json_decref(s);
     }
@@ -213,8 +214,9 @@ static int meta_write(struct nph_db *db, const char *id, const json_t *m, struct
     int64_t n;
     if (!text)
         return nph_error_nomem(err);
-    n = vol_exec(db, err, "UPDATE volume_snapshot SET metadata = ?, updated_at = ? WHERE id = ?",
-                 "sis", text, nph_clock_now(), id);
+    n = nph_db_execf(db, err,
+                     "UPDATE volume_snapshot SET metadata = ?, updated_at = ? WHERE id = ?", "sis",
+                     text, nph_clock_now(), id);
     free(text);
     return n < 0 ? -1 : 0;
 }
@@ -289,10 +291,10 @@ int local_volume_snapshot_delete(struct local_volume *lv, const struct local_vol
                       status);
         goto done;
     }
-    if (vol_exec(db, err,
-                 "UPDATE volume_snapshot SET status = 'deleting', updated_at = ? WHERE id = ?"
-                 " AND status = ?",
-                 "iss", nph_clock_now(), id, status) != 1) {
+    if (nph_db_execf(db, err,
+                     "UPDATE volume_snapshot SET status = 'deleting', updated_at = ? WHERE id = ?"
+                     " AND status = ?",
+                     "iss", nph_clock_now(), id, status) != 1) {
         if (!err || err->code == NPH_E_OK)
             nph_error_set(err, NPH_E_CONFLICT, "snapshot '%s' changed meanwhile", id);
         goto done;

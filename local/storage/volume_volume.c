@@ -26,10 +26,10 @@ static json_t *attachments_of(struct nph_db *db, const char *id, struct nph_erro
 {
     struct nph_stmt *st = NULL;
     json_t *arr = json_array();
-    int rc = vol_query(db, err, &st,
-                       "SELECT id, server_id, device, created_at FROM volume_attachment"
-                       " WHERE volume_id = ? ORDER BY created_at",
-                       "s", id);
+    int rc = nph_db_queryf(db, err, &st,
+                           "SELECT id, server_id, device, created_at FROM volume_attachment"
+                           " WHERE volume_id = ? ORDER BY created_at",
+                           "s", id);
     while (rc == 1) {
         json_array_append_new(arr,
                               json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", T(0), "attachment_id",
@@ -67,8 +67,8 @@ static json_t *volume_load(struct nph_db *db, const struct local_volume_caller *
 {
     struct nph_stmt *st;
     json_t *v, *att;
-    int rc = vol_query(db, err, &st, VCOLS " WHERE v.id = ? AND (v.project_id = ? OR ? = 1)", "ssi",
-                       id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
+    int rc = nph_db_queryf(db, err, &st, VCOLS " WHERE v.id = ? AND (v.project_id = ? OR ? = 1)",
+                           "ssi", id, c->project_id ? c->project_id : "", (int64_t)c->is_admin);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -213,14 +213,14 @@ json_t *local_volume_create(struct local_volume *lv, const struct local_volume_c
     }
     if (snap_id || src_id) {
         struct nph_stmt *st;
-        int rc = snap_id ? vol_query(db, err, &st,
-                                     "SELECT size_gb, status FROM volume_snapshot WHERE id = ?"
-                                     " AND (project_id = ? OR ? = 1)",
-                                     "ssi", snap_id, c->project_id, (int64_t)c->is_admin)
-                         : vol_query(db, err, &st,
-                                     "SELECT size_gb, status FROM volume_volume WHERE id = ?"
-                                     " AND (project_id = ? OR ? = 1)",
-                                     "ssi", src_id, c->project_id, (int64_t)c->is_admin);
+        int rc = snap_id ? nph_db_queryf(db, err, &st,
+                                         "SELECT size_gb, status FROM volume_snapshot WHERE id = ?"
+                                         " AND (project_id = ? OR ? = 1)",
+                                         "ssi", snap_id, c->project_id, (int64_t)c->is_admin)
+                         : nph_db_queryf(db, err, &st,
+                                         "SELECT size_gb, status FROM volume_volume WHERE id = ?"
+                                         " AND (project_id = ? OR ? = 1)",
+                                         "ssi", src_id, c->project_id, (int64_t)c->is_admin);
         int64_t src_gb;
         char status[32];
         if (rc < 0)
@@ -256,17 +256,17 @@ json_t *local_volume_create(struct local_volume *lv, const struct local_volume_c
     }
     if (vol_quota_check_db(db, c->project_id, 1, size, 0, err))
         goto cleanup;
-    if (vol_exec(db, err,
-                 "INSERT INTO volume_volume (id, project_id, user_id, name, description, size_gb,"
-                 " status, type_id, image_id, image_name, source_volid, snapshot_id, bootable,"
-                 " metadata, format, created_at, updated_at)"
-                 " VALUES (?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, 'qcow2', ?, ?)",
-                 "sssssisssssisii", id, c->project_id, c->user_id ? c->user_id : "",
-                 json_string_value(json_object_get(spec, "name")),
-                 json_string_value(json_object_get(spec, "description")), size,
-                 json_string_value(json_object_get(type, "id")), image_id,
-                 image_id ? img.name : NULL, src_id, snap_id, (int64_t)(image_id != NULL),
-                 meta_text, now, now) < 0)
+    if (nph_db_execf(
+            db, err,
+            "INSERT INTO volume_volume (id, project_id, user_id, name, description, size_gb,"
+            " status, type_id, image_id, image_name, source_volid, snapshot_id, bootable,"
+            " metadata, format, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, 'qcow2', ?, ?)",
+            "sssssisssssisii", id, c->project_id, c->user_id ? c->user_id : "",
+            json_string_value(json_object_get(spec, "name")),
+            json_string_value(json_object_get(spec, "description")), size,
+            json_string_value(json_object_get(type, "id")), image_id, image_id ? img.name : NULL,
+            src_id, snap_id, (int64_t)(image_id != NULL), meta_text, now, now) < 0)
         goto cleanup;
     if (nph_db_commit(db, err))
         goto cleanup;
@@ -339,7 +339,7 @@ json_t *local_volume_list(struct local_volume *lv, const struct local_volume_cal
     if (!(db = vol_db(lv, err)))
         return NULL;
     all = json_array();
-    rc = vol_query(db, err, &st, sql, "ss", proj, proj);
+    rc = nph_db_queryf(db, err, &st, sql, "ss", proj, proj);
     while (rc == 1) {
         int keep = (!f->name || (T(3) && strcmp(T(3), f->name) == 0)) &&
                    (!f->status || strcmp(T(6), f->status) == 0);
@@ -410,13 +410,13 @@ json_t *local_volume_update(struct local_volume *lv, const struct local_volume_c
         nph_error_nomem(err);
         goto cleanup;
     }
-    if (vol_exec(db, err,
-                 "UPDATE volume_volume SET name = CASE WHEN ? = 1 THEN ? ELSE name END,"
-                 " description = CASE WHEN ? = 1 THEN ? ELSE description END,"
-                 " metadata = COALESCE(?, metadata), updated_at = ? WHERE id = ?",
-                 "isissis", (int64_t)(name != NULL), json_string_value(name),
-                 (int64_t)(desc != NULL), json_string_value(desc), meta_text, nph_clock_now(),
-                 id) < 0)
+    if (nph_db_execf(db, err,
+                     "UPDATE volume_volume SET name = CASE WHEN ? = 1 THEN ? ELSE name END,"
+                     " description = CASE WHEN ? = 1 THEN ? ELSE description END,"
+                     " metadata = COALESCE(?, metadata), updated_at = ? WHERE id = ?",
+                     "isissis", (int64_t)(name != NULL), json_string_value(name),
+                     (int64_t)(desc != NULL), json_string_value(desc), meta_text, nph_clock_now(),
+                     id) < 0)
         goto cleanup;
     out = volume_load(db, c, id, err);
 cleanup:
@@ -451,8 +451,8 @@ json_t *local_volume_metadata(struct local_volume *lv, const struct local_volume
         nph_error_nomem(err);
         goto cleanup;
     }
-    if (vol_exec(db, err, "UPDATE volume_volume SET metadata = ?, updated_at = ? WHERE id = ?",
-                 "sis", text, nph_clock_now(), id) < 0)
+    if (nph_db_execf(db, err, "UPDATE volume_volume SET metadata = ?, updated_at = ? WHERE id = ?",
+                     "sis", text, nph_clock_now(), id) < 0)
         goto cleanup;
     out = json_incref(m);
 cleanup:
@@ -483,8 +483,8 @@ int local_volume_metadata_delete(struct local_volume *lv, const struct local_vol
         nph_error_nomem(err);
         goto cleanup;
     }
-    if (vol_exec(db, err, "UPDATE volume_volume SET metadata = ?, updated_at = ? WHERE id = ?",
-                 "sis", text, nph_clock_now(), id) >= 0)
+    if (nph_db_execf(db, err, "UPDATE volume_volume SET metadata = ?, updated_at = ? WHERE id = ?",
+                     "sis", text, nph_clock_now(), id) >= 0)
         rc = 0;
 cleanup:
     free(text);
@@ -520,8 +520,8 @@ int local_volume_delete(struct local_volume *lv, const struct local_volume_calle
         nph_error_set(err, NPH_E_INVALID, NOT_DELETABLE);
         goto done;
     }
-    rc = vol_query(db, err, &st, "SELECT id FROM volume_snapshot WHERE volume_id = ? LIMIT 1", "s",
-                   id);
+    rc = nph_db_queryf(db, err, &st, "SELECT id FROM volume_snapshot WHERE volume_id = ? LIMIT 1",
+                       "s", id);
     if (rc != 0) {
         if (rc == 1) {
             nph_stmt_done(st);
@@ -530,10 +530,10 @@ int local_volume_delete(struct local_volume *lv, const struct local_volume_calle
         goto done;
     }
     rc = -1;
-    if (vol_exec(db, err,
-                 "UPDATE volume_volume SET status = 'deleting', updated_at = ? WHERE id = ?"
-                 " AND status = ?",
-                 "iss", nph_clock_now(), id, status) != 1) {
+    if (nph_db_execf(db, err,
+                     "UPDATE volume_volume SET status = 'deleting', updated_at = ? WHERE id = ?"
+                     " AND status = ?",
+                     "iss", nph_clock_now(), id, status) != 1) {
         if (!err || err->code == NPH_E_OK)
             nph_error_set(err, NPH_E_CONFLICT, "volume '%s' changed meanwhile", id);
         goto done;
@@ -583,10 +583,11 @@ int local_volume_extend(struct local_volume *lv, const struct local_volume_calle
     if (vol_quota_check_db(db, json_string_value(json_object_get(v, "project_id")), 0,
                            new_gb - size, 0, err))
         goto done;
-    if (vol_exec(db, err,
-                 "UPDATE volume_volume SET status = 'extending', new_size_gb = ?, updated_at = ?"
-                 " WHERE id = ? AND status = 'available'",
-                 "iis", new_gb, nph_clock_now(), id) != 1) {
+    if (nph_db_execf(
+            db, err,
+            "UPDATE volume_volume SET status = 'extending', new_size_gb = ?, updated_at = ?"
+            " WHERE id = ? AND status = 'available'",
+            "iis", new_gb, nph_clock_now(), id) != 1) {
         if (!err || err->code == NPH_E_OK)
             nph_error_set(err, NPH_E_CONFLICT, "volume '%s' changed meanwhile", id);
         goto done;
@@ -611,11 +612,12 @@ int local_volume_reset_status(struct local_volume *lv, const char *id, const cha
                              status ? status : "None");
     if (!(db = vol_db(lv, err)))
         return -1;
-    n = vol_exec(db, err, "UPDATE volume_volume SET status = ?, updated_at = ? WHERE id = ?", "sis",
-                 status, nph_clock_now(), id);
+    n = nph_db_execf(db, err, "UPDATE volume_volume SET status = ?, updated_at = ? WHERE id = ?",
+                     "sis", status, nph_clock_now(), id);
     if (n >= 0 && strcmp(status, "available") == 0)
-        n = vol_exec(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", id) < 0 ? -1
-                                                                                                : 1;
+        n = nph_db_execf(db, err, "DELETE FROM volume_attachment WHERE volume_id = ?", "s", id) < 0
+                ? -1
+                : 1;
     nph_store_release(db);
     if (n == 0)
         return nph_error_set(err, NPH_E_NOT_FOUND, "Volume %s could not be found.", id);
@@ -640,7 +642,7 @@ int local_volume_set_flag(struct local_volume *lv, const struct local_volume_cal
     if ((v = volume_load(db, c, id, err))) {
         /* readonly: 1 set, -1 cleared (shown as "False"), 0 never set */
         int64_t stored = strcmp(flag, "readonly") == 0 ? (value ? 1 : -1) : (value != 0);
-        if (vol_exec(db, err, sql, "iis", stored, nph_clock_now(), id) >= 0)
+        if (nph_db_execf(db, err, sql, "iis", stored, nph_clock_now(), id) >= 0)
             rc = 0;
         json_decref(v);
     }
