@@ -356,9 +356,9 @@ static int merge_cloud(struct fed *f, struct pol_cands *c, struct fed_cloud *fc,
     return 0;
 }
 
-static struct pol_cands *live_candidates(struct fed *f, const struct fed_caller *who,
-                                         const char *only, const int64_t need[3],
-                                         struct nph_error *err)
+static struct pol_cands *live_candidates(struct fed *f, const struct pol_policy *p,
+                                         const struct fed_caller *who, const char *only,
+                                         const int64_t need[3], struct nph_error *err)
 {
     struct pol_cands *c = pol_cands_from_config(f->cfg->sections, NULL, "configuration", err);
     if (!c)
@@ -386,9 +386,11 @@ static struct pol_cands *live_candidates(struct fed *f, const struct fed_caller 
             return NULL;
         }
     }
+    /* the month's spend (the ledger rated) only when a budget of the policy reads it */
     if (who->project_id && *who->project_id &&
         (set_spread(f, c, who->project_id, err) != 0 ||
-         set_spend(f, c, who->project_id, err) != 0)) {
+         (pol_policy_has_budget(p, who->project_id) &&
+          set_spend(f, c, who->project_id, err) != 0))) {
         pol_cands_free(c);
         return NULL;
     }
@@ -444,7 +446,7 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
     }
     int64_t need[3] = {req.vcpus, req.ram_mb, req.disk_gb};
     pol_cands_free(base);
-    struct pol_cands *c = live_candidates(f, who, only_cloud, need, err);
+    struct pol_cands *c = live_candidates(f, p, who, only_cloud, need, err);
     if (!c) {
         pol_policy_free(p);
         return NULL;

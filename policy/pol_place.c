@@ -421,7 +421,7 @@ int pol_place(struct pol_decision *d, const struct pol_policy *p, const struct p
     for (size_t b = 0; b < p->nbudgets; b++) {
         const struct pol_budget *bu = &p->budgets[b];
         d->budget_limit[b] = -1;
-        if (strcmp(bu->project, "*") != 0 && (!req->project || strcmp(bu->project, req->project)))
+        if (!pol_budget_applies(bu, req->project))
             continue;
         if (pol_cands_convert(c, bu->amount, bu->currency, c->currency, at, &d->budget_limit[b]) <
             0) {

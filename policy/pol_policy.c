@@ -443,3 +443,16 @@ struct pol_policy *pol_policy_load(const char *name, const char *buf, size_t len
     json_decref(doc);
     return p;
 }
+
+int pol_budget_applies(const struct pol_budget *bu, const char *project)
+{
+    return strcmp(bu->project, "*") == 0 || (project && strcmp(bu->project, project) == 0);
+}
+
+int pol_policy_has_budget(const struct pol_policy *p, const char *project)
+{
+    for (size_t b = 0; b < p->nbudgets; b++)
+        if (pol_budget_applies(&p->budgets[b], project))
+            return 1;
+    return 0;
+}

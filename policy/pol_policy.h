@@ -66,6 +66,12 @@ struct pol_budget {
     size_t nthresholds;
 };
 
+struct pol_policy;
+/* Whether budget bu covers project (its own id, or "*" for every project). */
+int pol_budget_applies(const struct pol_budget *bu, const char *project);
+/* Whether any budget of p covers project: only then does placement need its spend. */
+int pol_policy_has_budget(const struct pol_policy *p, const char *project);
+
 struct pol_policy {
     char *name; /* the file name, for messages */
     struct pol_rule *rules;
