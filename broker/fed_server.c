@@ -1214,6 +1214,43 @@ static int step_commit(struct fed *f, const struct op *o, const struct step_out 
     return rc;
 }
 
+/* A create that was submitted more than once (a call timed out after its request reached the
+ * cloud, and the retry found no stamp yet) may have made twins: every server stamped with the
+ * operation's id except the one recorded is deleted. Best effort; reconciliation catches the
+ * rest. */
+static void create_dedup(struct fed *f, struct fed_cloud *c, const struct nph_compute_ops *ops,
+                         const struct op *o, const char *keep)
+{
+    struct nph_error err = {0};
+    struct nph_server_list l = {0};
+    struct fed_caller any = {.project_id = fed_cloud_is_local(f, o->cloud) ? "" : o->project_id,
+                             .user_id = o->user_id,
+                             .is_admin = 1};
+    struct fed_call k;
+    if (fed_call_begin(f, c, FED_OP_SERVER_LIST, &any, &k, &err) ||
+        fed_call_end(&k, ops->server_list(c->b, &k.ctx, &l, &err), &err)) {
+        nph_log(NPH_LOG_WARN, "federation.dedup_failed", "op", o->id, "cloud", c->name, "msg",
+                err.msg, NULL);
+        nph_server_list_fini(&l);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        const struct nph_server *sv = &l.v[i];
+        if (strcmp(sv->op_key, o->id) != 0 || strcmp(sv->remote_id, keep) == 0 ||
+            strcmp(sv->status, "DELETED") == 0)
+            continue;
+        nph_error_clear(&err);
+        if (fed_call_begin(f, c, FED_OP_SERVER_DELETE, &any, &k, &err) ||
+            fed_call_end(&k, ops->server_delete(c->b, &k.ctx, sv->remote_id, &err), &err))
+            nph_log(NPH_LOG_WARN, "federation.dedup_failed", "op", o->id, "cloud", c->name,
+                    "remote_id", sv->remote_id, "msg", err.msg, NULL);
+        else
+            nph_log(NPH_LOG_WARN, "federation.cleanup", "cloud", c->name, "remote_id",
+                    sv->remote_id, "op", o->id, "msg", "a twin of a retried create", NULL);
+    }
+    nph_server_list_fini(&l);
+}
+
 static void run_step(struct fed *f, struct op *o)
 {
     struct nph_error err = {0};
@@ -1388,6 +1425,8 @@ static void run_step(struct fed *f, struct op *o)
     if (strcmp(status, o->target) == 0) {
         out.state = "done";
         out.has_ledger = !del;
+        if (create && o->attempts > 1)
+            create_dedup(f, c, ops, o, r.remote_id);
         if (create)
             out.ledger_kind = NPH_LEDGER_CREATED;
         else if (strcmp(o->kind, "stop") == 0)
@@ -1625,7 +1664,21 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
                 }
                 continue;
             }
-            if (!have)
+            if (have && r.remote_id[0] && strcmp(l.state, "running") != 0 &&
+                strcmp(l.state, "pending") != 0) {
+                /* a twin of a create submitted twice: the record holds the other one */
+                struct fed_call k2;
+                if (fed_call_begin(f, c, FED_OP_SERVER_DELETE, &all, &k2, err) == 0 &&
+                    fed_call_end(&k2, ops->server_delete(c->b, &k2.ctx, sv->remote_id, err), err) ==
+                        0) {
+                    cleaned++;
+                    nph_log(NPH_LOG_WARN, "federation.cleanup", "cloud", c->name, "remote_id",
+                            sv->remote_id, "op", sv->op_key, "msg", "a twin of a retried create",
+                            NULL);
+                }
+                continue;
+            }
+            if (!have || r.remote_id[0])
                 continue; /* its create is still running */
         }
         orphans++;
