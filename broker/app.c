@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "app.h"
+#include "net_realise.h"
 #include "nph_crypto.h"
 #include "meter_poller.h"
 #include "nph_ledger.h"
@@ -196,6 +197,8 @@ int app_open(struct nph_app *app, struct nph_error *err)
                     "cannot open the data directory to the hypervisor's user", "dir",
                     app->cfg.data_dir, NULL);
     }
+    if (net_realise_wire(app, err)) /* networks in libvirt, ports on domains */
+        return nph_error_prefix(err, "realising networks");
     {
         struct local_compute_opts co;
         memset(&co, 0, sizeof(co));

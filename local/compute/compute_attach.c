@@ -19,15 +19,25 @@
 #include "compute_internal.h"
 #include "nph_clock.h"
 
-/* The device's <target dev=...>, for matching on detach; "" if none. */
-static void target_of(xmlNodePtr disk, char *out, size_t len)
+/* What identifies a device on detach: "disk:<target dev>" for a disk, "interface:<mac
+ * address>" for an interface; "" for anything else. */
+static void key_of(xmlNodePtr dev, char *out, size_t len)
 {
+    const char *kind = NULL, *sub = NULL, *prop = NULL;
     out[0] = '\0';
-    for (xmlNodePtr n = disk ? disk->children : NULL; n; n = n->next) {
-        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)"target") == 0) {
-            xmlChar *dev = xmlGetProp(n, (const xmlChar *)"dev");
-            snprintf(out, len, "%s", dev ? (const char *)dev : "");
-            xmlFree(dev);
+    if (!dev)
+        return;
+    if (xmlStrcmp(dev->name, (const xmlChar *)"disk") == 0)
+        kind = "disk", sub = "target", prop = "dev";
+    else if (xmlStrcmp(dev->name, (const xmlChar *)"interface") == 0)
+        kind = "interface", sub = "mac", prop = "address";
+    else
+        return;
+    for (xmlNodePtr n = dev->children; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)sub) == 0) {
+            xmlChar *v = xmlGetProp(n, (const xmlChar *)prop);
+            snprintf(out, len, "%s:%s", kind, v ? (const char *)v : "");
+            xmlFree(v);
         }
     }
 }
@@ -43,7 +53,7 @@ static int edit_definition(virConnectPtr conn, virDomainPtr dom, const char *dev
     xmlNodePtr devices = NULL, root = doc ? xmlDocGetRootElement(doc) : NULL;
     xmlChar *out = NULL;
     int len = 0, rc = -1, found = 0;
-    char want[32], have[32];
+    char want[64], have[64];
     virDomainPtr d2;
     free(xml);
     if (!doc || !dev || !root) {
@@ -57,13 +67,13 @@ static int edit_definition(virConnectPtr conn, virDomainPtr dom, const char *dev
         nph_error_set(err, NPH_E_BACKEND, "the domain has no <devices>");
         goto cleanup;
     }
-    target_of(xmlDocGetRootElement(dev), want, sizeof(want));
+    key_of(xmlDocGetRootElement(dev), want, sizeof(want));
     for (xmlNodePtr n = devices->children, next; n; n = next) {
         next = n->next;
-        if (n->type != XML_ELEMENT_NODE || xmlStrcmp(n->name, (const xmlChar *)"disk") != 0)
+        if (n->type != XML_ELEMENT_NODE)
             continue;
-        target_of(n, have, sizeof(have));
-        if (strcmp(have, want) == 0) {
+        key_of(n, have, sizeof(have));
+        if (*want && strcmp(have, want) == 0) {
             found = 1;
             if (!attach) {
                 xmlUnlinkNode(n);
@@ -72,7 +82,7 @@ static int edit_definition(virConnectPtr conn, virDomainPtr dom, const char *dev
         }
     }
     if (attach && found) {
-        nph_error_set(err, NPH_E_CONFLICT, "the server has a disk at target '%s' already", want);
+        nph_error_set(err, NPH_E_CONFLICT, "the server has a device '%s' already", want);
         goto cleanup;
     }
     if (!attach && !found) {
@@ -158,4 +168,44 @@ int local_compute_server_detach_device(struct local_compute *lc,
                                        const char *device_xml, struct nph_error *err)
 {
     return plug(lc, c, server_id, device_xml, 0, err);
+}
+
+int local_compute_server_nic(struct local_compute *lc, const char *server_id,
+                             const struct local_compute_nic *nic, int plug, struct nph_error *err)
+{
+    char *xml = local_compute_nic_xml(nic, err);
+    virConnectPtr conn;
+    virDomainPtr dom = NULL;
+    int state = 0, reason = 0, rc = -1;
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (!xml)
+        return -1;
+    pthread_mutex_lock(&lc->nic_lock);
+    if (!(conn = cmp_conn(lc, err)))
+        goto cleanup;
+    if (!(dom = virDomainLookupByUUIDString(conn, server_id))) {
+        rc = 0; /* not defined yet (its definition asks for its nics) or gone */
+        goto cleanup;
+    }
+    if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    rc = plug ? virDomainAttachDeviceFlags(dom, xml, flags)
+              : virDomainDetachDeviceFlags(dom, xml, flags);
+    if (rc != 0) {
+        virErrorPtr e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_SUPPORT)
+            rc = edit_definition(conn, dom, xml, plug, err);
+        else if (!plug && e && e->code == VIR_ERR_DEVICE_MISSING)
+            rc = 0; /* not plugged: nothing to unplug */
+        else
+            cmp_virt_error(err, NPH_E_BACKEND,
+                           plug ? "cannot plug the network interface into the server"
+                                : "cannot unplug the network interface from the server");
+    }
+cleanup:
+    if (dom)
+        virDomainFree(dom);
+    pthread_mutex_unlock(&lc->nic_lock);
+    free(xml);
+    return rc;
 }

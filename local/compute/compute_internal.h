@@ -50,6 +50,11 @@ struct local_compute {
     int stop_timeout_s;
     local_compute_image_fn image_locate;
     void *image_ctx;
+    /* a server's network interfaces; nic_lock serialises a domain's definition (which asks
+     * for them) with hot-plugs (local_compute_server_nic) */
+    local_compute_nics_fn nics;
+    void *nics_ctx;
+    pthread_mutex_t nic_lock;
     /* job queue */
     pthread_mutex_t qlock;
     pthread_cond_t qcond;    /* a job was queued, or stopping */

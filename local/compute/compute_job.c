@@ -162,7 +162,13 @@ static void share_with_qemu(struct local_compute *lc, const char *path)
 {
     uid_t uid;
     gid_t gid;
+    struct stat st;
     if (lc->is_test || !path || !*path || qemu_ids(&uid, &gid))
+        return;
+    /* Owned by qemu's user: libvirt has labelled it for a running guest (a kernel or backing
+     * file two servers share) and remembers the label; changing its group now would make
+     * libvirt refuse the next guest ("Setting different DAC user or group ... in use"). */
+    if (stat(path, &st) == 0 && st.st_uid == uid)
         return;
     if (chown(path, (uid_t)-1, gid) != 0 || chmod(path, 0640) != 0)
         nph_log(NPH_LOG_WARN, "compute.permissions", "path", path, "error", strerror(errno), NULL);
@@ -318,13 +324,42 @@ static virDomainPtr domain_define(struct local_compute *lc, virConnectPtr conn,
         }
         d.cmdline = img.os_command_line[0] ? img.os_command_line : "console=ttyS0";
     }
-    xml = local_compute_domain_xml(&d, err);
-    if (!xml)
+    /* The interfaces are read and the domain defined under nic_lock: a port bound meanwhile is
+     * either read here or plugged into the defined domain (local_compute_server_nic). */
+    struct local_compute_nic nics[16];
+    json_t *nl = NULL, *e;
+    size_t i;
+    pthread_mutex_lock(&lc->nic_lock);
+    if (lc->nics && !(nl = lc->nics(lc->nics_ctx, js->id, err))) {
+        pthread_mutex_unlock(&lc->nic_lock);
         return NULL;
+    }
+    json_array_foreach(nl, i, e)
+    {
+        if (i >= sizeof(nics) / sizeof(nics[0])) {
+            nph_error_set(err, NPH_E_INVALID, "a server has at most %zu network interfaces",
+                          sizeof(nics) / sizeof(nics[0]));
+            json_decref(nl);
+            pthread_mutex_unlock(&lc->nic_lock);
+            return NULL;
+        }
+        nics[i].mac = S(e, "mac");
+        nics[i].network = S(e, "network");
+        nics[i].filter = S(e, "filter");
+        d.n_nics = i + 1;
+    }
+    d.nics = nics;
+    xml = local_compute_domain_xml(&d, err);
+    json_decref(nl);
+    if (!xml) {
+        pthread_mutex_unlock(&lc->nic_lock);
+        return NULL;
+    }
     dom = virDomainDefineXML(conn, xml);
     free(xml);
     if (!dom)
         cmp_virt_error(err, NPH_E_BACKEND, "libvirt refused the domain definition");
+    pthread_mutex_unlock(&lc->nic_lock);
     return dom;
 }
 

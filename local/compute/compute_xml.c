@@ -33,6 +33,54 @@ static void attr(xmlNodePtr n, const char *name, const char *value)
     xmlNewProp(n, X(name), X(value));
 }
 
+/* <interface type='network'><mac/><source network/><model type='virtio'/>[<filterref/>] */
+static void nic_node(xmlNodePtr parent, const struct local_compute_nic *nic)
+{
+    xmlNodePtr n = child(parent, "interface", NULL);
+    attr(n, "type", "network");
+    attr(child(n, "mac", NULL), "address", nic->mac);
+    attr(child(n, "source", NULL), "network", nic->network);
+    attr(child(n, "model", NULL), "type", "virtio");
+    if (nic->filter)
+        attr(child(n, "filterref", NULL), "filter", nic->filter);
+}
+
+static char *dump(xmlDocPtr doc, xmlNodePtr node, struct nph_error *err)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    char *out = NULL;
+    if (buf && xmlNodeDump(buf, doc, node, 0, 1) >= 0)
+        out = strdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    if (!out)
+        nph_error_nomem(err);
+    return out;
+}
+
+char *local_compute_nic_xml(const struct local_compute_nic *nic, struct nph_error *err)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root;
+    char *out;
+    if (!nic->mac || !nic->network) {
+        nph_error_set(err, NPH_E_INVALID, "a network interface needs a MAC and a network");
+        return NULL;
+    }
+    doc = xmlNewDoc(X("1.0"));
+    root = xmlNewNode(NULL, X("devices"));
+    if (!doc || !root) {
+        xmlFreeDoc(doc);
+        xmlFreeNode(root);
+        nph_error_nomem(err);
+        return NULL;
+    }
+    xmlDocSetRootElement(doc, root);
+    nic_node(root, nic);
+    out = dump(doc, root->children, err);
+    xmlFreeDoc(doc);
+    return out;
+}
+
 char *local_compute_domain_xml(const struct local_compute_domain *d, struct nph_error *err)
 {
     xmlDocPtr doc;
@@ -101,6 +149,14 @@ char *local_compute_domain_xml(const struct local_compute_domain *d, struct nph_
         n = child(disk, "target", NULL);
         attr(n, "dev", "vda");
         attr(n, "bus", "virtio");
+    }
+    for (size_t i = 0; i < d->n_nics; i++) {
+        if (!d->nics[i].mac || !d->nics[i].network) {
+            xmlFreeDoc(doc);
+            nph_error_set(err, NPH_E_INVALID, "a network interface needs a MAC and a network");
+            return NULL;
+        }
+        nic_node(dev, &d->nics[i]);
     }
     if (d->console_log) {
         n = child(dev, "serial", NULL);

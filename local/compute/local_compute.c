@@ -85,7 +85,14 @@ struct local_compute *local_compute_open(const char *uri, struct nph_error *err)
     pthread_cond_init(&lc->qcond, NULL);
     pthread_cond_init(&lc->idlecond, NULL);
     pthread_mutex_init(&lc->snap_lock, NULL);
+    pthread_mutex_init(&lc->nic_lock, NULL);
     return lc;
+}
+
+void local_compute_set_nics(struct local_compute *lc, local_compute_nics_fn fn, void *ctx)
+{
+    lc->nics = fn;
+    lc->nics_ctx = ctx;
 }
 
 int local_compute_start(struct local_compute *lc, const struct local_compute_opts *opts,
@@ -151,6 +158,7 @@ void local_compute_close(struct local_compute *lc)
     pthread_cond_destroy(&lc->qcond);
     pthread_cond_destroy(&lc->idlecond);
     pthread_mutex_destroy(&lc->snap_lock);
+    pthread_mutex_destroy(&lc->nic_lock);
     free(lc->snap);
     free(lc->uri);
     free(lc->data_dir);

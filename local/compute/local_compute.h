@@ -105,6 +105,12 @@ int local_compute_sample(struct local_compute *lc, struct nph_store *store, cons
 
 /* ---- domain XML (compute_xml.c) ---------------------------------------------------------- */
 
+/* A network interface of a guest: <interface type='network'> on libvirt network `network` with
+ * MAC `mac` (virtio), and <filterref filter=`filter`> when filter is not NULL. */
+struct local_compute_nic {
+    const char *mac, *network, *filter;
+};
+
 struct local_compute_domain {
     const char *name, *uuid;
     unsigned vcpus;
@@ -115,10 +121,14 @@ struct local_compute_domain {
     const char *kernel, *initrd, *cmdline; /* direct kernel boot; NULL = boot from disk */
     const char *console_log;               /* serial console file; NULL = no serial device */
     const char *project_id, *flavor_name;  /* written as Nephele metadata; may be NULL */
+    const struct local_compute_nic *nics;  /* network interfaces, in order */
+    size_t n_nics;
 };
 
 /* Build the domain XML (libxml2) for a guest. Returns a malloc'd string or NULL with err. */
 char *local_compute_domain_xml(const struct local_compute_domain *d, struct nph_error *err);
+/* The <interface> element of a nic alone (for hot-plug). malloc'd, or NULL with err. */
+char *local_compute_nic_xml(const struct local_compute_nic *nic, struct nph_error *err);
 /* 1 if /dev/kvm is usable (read-write), else 0: then guests run under TCG. */
 int local_compute_have_kvm(void);
 
@@ -274,6 +284,19 @@ int local_compute_server_attach_device(struct local_compute *lc,
 int local_compute_server_detach_device(struct local_compute *lc,
                                        const struct local_compute_caller *c, const char *server_id,
                                        const char *device_xml, struct nph_error *err);
+
+/* Network interfaces. Compute does not know networks: whoever does (the broker joins
+ * local/network here) tells it a server's interfaces, as [{"mac","network","filter"}] (filter
+ * may be absent), or NULL with err. Asked each time a server's domain is defined (build,
+ * resize, rebuild). Set before local_compute_start. */
+typedef json_t *(*local_compute_nics_fn)(void *ctx, const char *server_id, struct nph_error *err);
+void local_compute_set_nics(struct local_compute *lc, local_compute_nics_fn fn, void *ctx);
+/* Plug (plug = 1) or unplug a nic into the server's domain, live when it runs and in its
+ * definition (the test driver: the definition is edited), matched by MAC on unplug. A server
+ * with no domain yet is 0 and nothing is done: the domain's definition will ask for its nics,
+ * and the two are serialised so that no interface is missed. Does not write the store. */
+int local_compute_server_nic(struct local_compute *lc, const char *server_id,
+                             const struct local_compute_nic *nic, int plug, struct nph_error *err);
 
 /* ---- quotas and key pairs (compute_quota.c) ---------------------------------------------- */
 

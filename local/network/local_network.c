@@ -85,6 +85,9 @@ void local_network_set_hook(struct local_network *ln, local_network_hook_fn fn, 
 
 void local_network_close(struct local_network *ln)
 {
+    if (!ln)
+        return;
+    ln_virt_close(ln);
     free(ln);
 }
 
@@ -528,11 +531,44 @@ static int decorate(struct nph_db *db, enum local_network_kind kind, json_t *doc
     return 0;
 }
 
-static void run_hook(struct local_network *ln, enum local_network_kind kind, const char *what,
-                     const json_t *doc)
+/* Undo a committed create or update whose hook failed: the created resource is removed, the
+ * updated one written back as it was (and both realised again). Failures are logged. */
+static void undo(struct local_network *ln, enum local_network_kind kind, const char *what,
+                 const json_t *doc, const json_t *old)
 {
-    if (ln->hook)
-        ln->hook(ln->hook_ctx, kind, what, doc);
+    struct nph_error e = {0};
+    struct nph_db *db = nph_store_acquire(ln->store, &e);
+    int rc = -1;
+    if (db && nph_db_begin(db, &e) == 0) {
+        if (strcmp(what, "create") == 0) {
+            rc = kind == LN_PORT
+                     ? ln_port_remove(db, doc, &e)
+                     : ln_row_delete(db, json_string_value(json_object_get(doc, "id")), &e);
+            if (rc == 0)
+                rc = ln_virt_apply(ln, db, kind, "delete", doc, NULL, &e);
+        } else if (old) {
+            json_t *back = json_deep_copy(old);
+            rc = ln_row_update(db, back, json_is_true(json_object_get(old, "shared")), &e);
+            if (rc == 0)
+                rc = ln_virt_apply(ln, db, kind, "update", back, doc, &e);
+            json_decref(back);
+        }
+        rc = rc == 0 ? nph_db_commit(db, &e) : (nph_db_rollback(db, NULL), -1);
+    }
+    if (rc)
+        nph_log(NPH_LOG_ERROR, "network.undo_failed", "id",
+                json_string_value(json_object_get(doc, "id")), "error", e.msg, NULL);
+    nph_store_release(db);
+}
+
+/* The hook after a committed create/update; on its failure the change is undone. */
+static int run_hook(struct local_network *ln, enum local_network_kind kind, const char *what,
+                    const json_t *doc, const json_t *old, struct nph_error *err)
+{
+    if (!ln->hook || ln->hook(ln->hook_ctx, kind, what, doc, old, err) == 0)
+        return 0;
+    undo(ln, kind, what, doc, old);
+    return -1;
 }
 
 json_t *local_network_create(struct local_network *ln, const struct local_network_caller *c,
@@ -576,7 +612,9 @@ json_t *local_network_create(struct local_network *ln, const struct local_networ
         default:
             nph_error_set(err, NPH_E_INVALID, "unknown resource kind");
         }
-        if (doc && decorate(db, kind, doc, err) == 0 && nph_db_commit(db, err) == 0)
+        if (doc && decorate(db, kind, doc, err) == 0 &&
+            ln_virt_apply(ln, db, kind, "create", doc, NULL, err) == 0 &&
+            nph_db_commit(db, err) == 0)
             break;
         json_decref(doc);
         doc = NULL;
@@ -585,8 +623,10 @@ json_t *local_network_create(struct local_network *ln, const struct local_networ
             break;
     }
     nph_store_release(db);
-    if (doc)
-        run_hook(ln, kind, "create", doc);
+    if (doc && run_hook(ln, kind, "create", doc, NULL, err)) {
+        json_decref(doc);
+        doc = NULL;
+    }
     return doc;
 }
 
@@ -657,7 +697,7 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
                              struct nph_error *err)
 {
     struct nph_db *db;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *old = NULL;
     int rc = -1;
     if (!json_is_object(attrs)) {
         LN_SET(err, NPH_E_INVALID, "HTTPBadRequest", "Resource body required");
@@ -672,6 +712,11 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
             break;
         if (!(doc = ln_fetch(db, c, kind, id, err)) || ln_owner_check(c, doc, action, err))
             goto next;
+        json_decref(old);
+        if (!(old = json_deep_copy(doc))) {
+            nph_error_nomem(err);
+            goto next;
+        }
         switch (kind) {
         case LN_NETWORK:
             rc = ln_network_update(db, doc, attrs, c, err);
@@ -698,7 +743,9 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
         default:
             rc = -1;
         }
-        if (rc == 0 && decorate(db, kind, doc, err) == 0 && nph_db_commit(db, err) == 0)
+        if (rc == 0 && decorate(db, kind, doc, err) == 0 &&
+            ln_virt_apply(ln, db, kind, "update", doc, old, err) == 0 &&
+            nph_db_commit(db, err) == 0)
             break;
     next:
         rc = -1;
@@ -709,8 +756,11 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
             break;
     }
     nph_store_release(db);
-    if (doc)
-        run_hook(ln, kind, "update", doc);
+    if (doc && run_hook(ln, kind, "update", doc, old, err)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    json_decref(old);
     return doc;
 }
 
@@ -754,11 +804,15 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
         rc = -1;
     }
     if (rc == 0)
+        rc = ln_virt_apply(ln, db, kind, "delete", doc, NULL, err);
+    if (rc == 0 && ln->hook)
+        rc = ln->hook(ln->hook_ctx, kind, "delete", doc, NULL, err);
+    if (rc == 0)
         rc = nph_db_commit(db, err);
+    else
+        nph_db_rollback(db, NULL);
 cleanup:
     nph_store_release(db);
-    if (rc == 0)
-        run_hook(ln, kind, "delete", doc);
     json_decref(doc);
     return rc;
 }

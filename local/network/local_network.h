@@ -55,10 +55,14 @@ struct local_network_caller {
     int is_admin;
 };
 
-/* Called after a resource changed, to realise it (libvirt networks, nwfilters): `what` is
- * "create"/"update"/"delete", res the resource (borrowed). Failures are the hook's to log. */
-typedef void (*local_network_hook_fn)(void *ctx, enum local_network_kind kind, const char *what,
-                                      const json_t *res);
+/* Called when a resource changes, for what lies outside the network service (a port's
+ * interface on a server's domain): `what` is "create"/"update" (after the commit; `old` the
+ * resource before an update) or "delete" (before the commit). A failure (-1 with err) undoes
+ * the change: a created resource is deleted again, an update is written back, a delete is
+ * rolled back; the caller gets the error. Not called for server_release (the server's domain
+ * goes away with it). */
+typedef int (*local_network_hook_fn)(void *ctx, enum local_network_kind kind, const char *what,
+                                     const json_t *res, const json_t *old, struct nph_error *err);
 
 /* Apply the network schema migrations (component "network"). */
 int local_network_migrate(struct nph_store *store, int *applied, struct nph_error *err);
@@ -66,6 +70,14 @@ int local_network_migrate(struct nph_store *store, int *applied, struct nph_erro
 struct local_network *local_network_open(struct nph_store *store, struct nph_error *err);
 void local_network_set_hook(struct local_network *ln, local_network_hook_fn fn, void *ctx);
 void local_network_close(struct local_network *ln);
+/* Realise networks in libvirt at `uri` (network_virt.c, docs/network.md): each network a libvirt
+ * network named by local_network_virt_name with DHCP host entries for its ports, kept in step
+ * with every change, in the change's transaction (a libvirt failure is NPH_E_BACKEND or
+ * NPH_E_UNAVAILABLE, and the change is not made). Networks libvirt lacks are realised now
+ * (failures logged). NPH_E_INVALID if set twice. */
+int local_network_set_libvirt(struct local_network *ln, const char *uri, struct nph_error *err);
+/* The libvirt network name of a Nephele network: "nephele-<id>" into buf (>= 48 bytes). */
+const char *local_network_virt_name(const char *network_id, char *buf, size_t cap);
 
 /* The singular name ("network", "security_group", ...) and collection name ("networks",
  * "security_groups") of a kind, as Neutron's bodies use them. */

@@ -19,7 +19,15 @@ struct local_network {
     struct nph_store *store;
     local_network_hook_fn hook;
     void *hook_ctx;
+    struct ln_virt *virt; /* libvirt realisation (network_virt.c); NULL: none */
 };
+
+/* Realise a change in libvirt (network_virt.c), inside the change's transaction, before its
+ * commit: `what` "create"/"update"/"delete", old the resource before an update (or NULL).
+ * 0 when there is no libvirt URI. */
+int ln_virt_apply(struct local_network *ln, struct nph_db *db, enum local_network_kind kind,
+                  const char *what, const json_t *doc, const json_t *old, struct nph_error *err);
+void ln_virt_close(struct local_network *ln);
 
 /* Neutron's exception names, written into err->detail. */
 #define LN_SET(err, code, type, ...)                                                               \

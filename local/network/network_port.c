@@ -16,6 +16,7 @@
 
 #include "network_internal.h"
 #include "nph_crypto.h"
+#include "nph_log.h"
 
 #define LN_IPAM_LOCK_CLASS "1313953105"
 
@@ -629,8 +630,8 @@ json_t *local_network_port_bind(struct local_network *ln, const struct local_net
                                 const char *network_id, const char *port_id, const char *server_id,
                                 const json_t *security_groups, struct nph_error *err)
 {
-    json_t *attrs = NULL, *doc = NULL;
-    struct nph_db *db;
+    json_t *attrs = NULL, *doc = NULL, *old = NULL;
+    struct nph_db *db = NULL;
     if (!port_id) {
         attrs = json_pack("{s:s,s:s,s:s}", "network_id", network_id, "device_owner", "compute:nova",
                           "device_id", server_id);
@@ -652,6 +653,10 @@ json_t *local_network_port_bind(struct local_network *ln, const struct local_net
                json_string_value(json_object_get(doc, "device_id")));
         goto fail;
     }
+    if (!(old = json_deep_copy(doc))) {
+        nph_error_nomem(err);
+        goto fail;
+    }
     json_object_set_new(doc, "device_id", json_string(server_id));
     json_object_set_new(doc, "device_owner", json_string("compute:nova"));
     json_object_set_new(doc, "status", json_string("ACTIVE"));
@@ -659,9 +664,23 @@ json_t *local_network_port_bind(struct local_network *ln, const struct local_net
     if (ln_row_update(db, doc, 0, err) || nph_db_commit(db, err))
         goto fail;
     nph_store_release(db);
+    db = NULL;
+    /* the interface on the server's domain; on failure the port is given back */
+    if (ln->hook && ln->hook(ln->hook_ctx, LN_PORT, "update", doc, old, err)) {
+        struct nph_error e2 = {0};
+        json_t *back = NULL;
+        if (!(db = nph_store_acquire(ln->store, &e2)) || nph_db_begin(db, &e2) ||
+            !(back = json_deep_copy(old)) || ln_row_update(db, back, 0, &e2) ||
+            nph_db_commit(db, &e2))
+            nph_log(NPH_LOG_ERROR, "network.undo_failed", "id", port_id, "error", e2.msg, NULL);
+        json_decref(back);
+        goto fail;
+    }
+    json_decref(old);
     return doc;
 fail:
     json_decref(doc);
+    json_decref(old);
     nph_store_release(db);
     return NULL;
 }
@@ -718,15 +737,16 @@ int local_network_server_release(struct local_network *ln, const char *server_id
             json_object_set_new(p, "status", json_string("DOWN"));
             if (ln_row_update(db, p, 0, err))
                 goto cleanup;
-        } else if (ln_port_remove(db, p, err)) {
+        } else if (ln_port_remove(db, p, err) ||
+                   ln_virt_apply(ln, db, LN_PORT, "delete", p, NULL, err)) {
             goto cleanup;
         }
     }
     rc = nph_db_commit(db, err);
 cleanup:
+    if (rc && db)
+        nph_db_rollback(db, NULL);
     nph_store_release(db);
-    if (rc == 0 && ln->hook)
-        json_array_foreach(ports, i, p) ln->hook(ln->hook_ctx, LN_PORT, "delete", p);
     json_decref(ports);
     return rc;
 }

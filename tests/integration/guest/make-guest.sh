@@ -9,7 +9,17 @@
 #                         Linux ... (uname -a)
 #                         NEPHELE-GUEST: ready
 #                      and then sleeps forever; with `nephele.poweroff` on the kernel command line
-#                      it powers the guest off instead. <name> is nephele.name=NAME or hostname=NAME
+#                      it powers the guest off instead.
+#                      Networking: the kernel's virtio-net modules (virtio_ring, virtio,
+#                      virtio_pci*, failover, net_failover, virtio_net: Debian builds them as
+#                      modules) are in the initramfs and loaded at boot; when an eth0 appears,
+#                      busybox udhcpc asks for an address (its "lease of A obtained" line goes to
+#                      the console) and the guest prints
+#                         NEPHELE-GUEST: dhcp eth0 <mac> <address>/<netmask>
+#                      (or "NEPHELE-GUEST: dhcp eth0 failed"); with nephele.ping=A,B,... it then
+#                      pings each of those addresses that is not its own until one answers (up
+#                      to 90 tries of 2 s) and prints busybox ping's reply line and
+#                         NEPHELE-GUEST: ping <address> ok      (or "... failed") <name> is nephele.name=NAME or hostname=NAME
 #                      from the command line, else the kernel's nodename.
 #   OUTDIR/cmdline     the kernel command line to boot it with ("console=ttyS0 ...")
 #   OUTDIR/inputs      what the artefacts were built from (package versions, hash)
@@ -51,6 +61,8 @@ dpkg-deb -x ./busybox-static_*.deb busybox
 vmlinuz=$(ls kernel/boot/vmlinuz-* 2>/dev/null | head -n 1)
 [ -n "$vmlinuz" ] || die "no boot/vmlinuz-* in $KPKG"
 bb=busybox/bin/busybox
+kmods=$(ls -d kernel/lib/modules/* 2>/dev/null | head -n 1)
+[ -n "$kmods" ] || die "no lib/modules/* in $KPKG"
 [ -x "$bb" ] || die "no bin/busybox in busybox-static"
 if ldd "$bb" >/dev/null 2>&1; then die "$bb is not static"; fi
 
@@ -59,6 +71,28 @@ R=$WORK/root
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root}
 cp "$bb" "$R/bin/busybox"
 ln -s busybox "$R/bin/sh"
+# virtio-net and what it needs, in load order (uncompressed .ko in Debian 12's packages)
+mkdir -p "$R/lib/modules"
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover \
+    net_failover virtio_net; do
+    f=$(find "$kmods" -name "$m.ko" | head -n 1)
+    [ -n "$f" ] || die "module $m.ko is not in $KPKG"
+    cp "$f" "$R/lib/modules/"
+    echo "$m" >>"$R/lib/modules/order"
+done
+cat >"$R/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc's hook: configure the leased address (busybox passes ip, subnet, router)
+case $1 in
+    deconfig) ifconfig "$interface" 0.0.0.0 up ;;
+    bound | renew)
+        ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+        echo "$ip/${subnet:-255.255.255.0}" >/tmp/lease
+        ;;
+esac
+exit 0
+EOF
+chmod 755 "$R/etc/udhcpc.script"
 cat >"$R/init" <<'EOF'
 #!/bin/sh
 # Nephele test guest: say who we are on the console, then idle (or power off on request).
@@ -80,6 +114,32 @@ uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || echo unknown)
 echo "NEPHELE-GUEST: booted $name uuid=$uuid"
 uname -a
 echo "NEPHELE-GUEST: cmdline $(cat /proc/cmdline)"
+for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
+ifconfig lo 127.0.0.1 up 2>/dev/null
+if [ -e /sys/class/net/eth0 ]; then
+    mac=$(cat /sys/class/net/eth0/address)
+    ifconfig eth0 up
+    if udhcpc -i eth0 -n -q -t 10 -T 2 -s /etc/udhcpc.script && [ -s /tmp/lease ]; then
+        echo "NEPHELE-GUEST: dhcp eth0 $mac $(cat /tmp/lease)"
+        own=$(cut -d/ -f1 /tmp/lease)
+        peers=
+        for w in $(cat /proc/cmdline); do
+            case $w in nephele.ping=*) peers=$(echo "${w#nephele.ping=}" | tr , ' ') ;; esac
+        done
+        for p in $peers; do
+            [ "$p" = "$own" ] && continue
+            ok=
+            for i in $(seq 90); do
+                if out=$(ping -c 1 -W 2 "$p" 2>&1); then ok=1; break; fi
+                sleep 1
+            done
+            echo "$out" | grep 'bytes from'
+            if [ -n "$ok" ]; then echo "NEPHELE-GUEST: ping $p ok"; else echo "NEPHELE-GUEST: ping $p failed"; fi
+        done
+    else
+        echo "NEPHELE-GUEST: dhcp eth0 failed"
+    fi
+fi
 echo "NEPHELE-GUEST: ready"
 case " $(cat /proc/cmdline) " in
     *" nephele.poweroff "*) echo "NEPHELE-GUEST: powering off"; sync; poweroff -f ;;
