@@ -74,7 +74,20 @@ struct local_network *local_network_open(struct nph_store *store, struct nph_err
         return NULL;
     }
     ln->store = store;
+    pthread_mutex_init(&ln->wlock, NULL);
     return ln;
+}
+
+void ln_wlock(struct local_network *ln, struct nph_db *db)
+{
+    if (nph_db_engine(db) == NPH_STORE_SQLITE)
+        pthread_mutex_lock(&ln->wlock);
+}
+
+void ln_wunlock(struct local_network *ln, struct nph_db *db)
+{
+    if (nph_db_engine(db) == NPH_STORE_SQLITE)
+        pthread_mutex_unlock(&ln->wlock);
 }
 
 void local_network_set_hook(struct local_network *ln, local_network_hook_fn fn, void *ctx)
@@ -88,6 +101,7 @@ void local_network_close(struct local_network *ln)
     if (!ln)
         return;
     ln_virt_close(ln);
+    pthread_mutex_destroy(&ln->wlock);
     free(ln);
 }
 
@@ -583,6 +597,7 @@ json_t *local_network_create(struct local_network *ln, const struct local_networ
     }
     if (!(db = nph_store_acquire(ln->store, err)))
         return NULL;
+    ln_wlock(ln, db);
     /* PostgreSQL: a unique violation on an address raced by another transaction is retried */
     for (int attempt = 0; attempt < 5; attempt++) {
         if (nph_db_begin(db, err))
@@ -622,6 +637,7 @@ json_t *local_network_create(struct local_network *ln, const struct local_networ
         if (!err || err->code != NPH_E_CONFLICT || strcmp(err->detail, "Retry") != 0)
             break;
     }
+    ln_wunlock(ln, db);
     nph_store_release(db);
     if (doc && run_hook(ln, kind, "create", doc, NULL, err)) {
         json_decref(doc);
@@ -705,6 +721,7 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
     }
     if (!(db = nph_store_acquire(ln->store, err)))
         return NULL;
+    ln_wlock(ln, db);
     for (int attempt = 0; attempt < 5; attempt++) {
         char action[64];
         snprintf(action, sizeof(action), "update_%s", kinds[kind].name);
@@ -755,6 +772,7 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
         if (!err || err->code != NPH_E_CONFLICT || strcmp(err->detail, "Retry") != 0)
             break;
     }
+    ln_wunlock(ln, db);
     nph_store_release(db);
     if (doc && run_hook(ln, kind, "update", doc, old, err)) {
         json_decref(doc);
@@ -774,6 +792,7 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
     if (!db)
         return -1;
     snprintf(action, sizeof(action), "delete_%s", kinds[kind].name);
+    ln_wlock(ln, db);
     if (nph_db_begin(db, err))
         goto cleanup;
     if (!(doc = ln_fetch(db, c, kind, id, err)) || ln_owner_check(c, doc, action, err))
@@ -812,6 +831,7 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
     else
         nph_db_rollback(db, NULL);
 cleanup:
+    ln_wunlock(ln, db);
     nph_store_release(db);
     json_decref(doc);
     return rc;

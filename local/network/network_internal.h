@@ -12,6 +12,8 @@
 #ifndef NETWORK_INTERNAL_H
 #define NETWORK_INTERNAL_H
 
+#include <pthread.h>
+
 #include "local_network.h"
 #include "nph_id.h"
 
@@ -20,7 +22,13 @@ struct local_network {
     local_network_hook_fn hook;
     void *hook_ctx;
     struct ln_virt *virt; /* libvirt realisation (network_virt.c); NULL: none */
+    /* SQLite has one writer at a time: this service's writers queue here instead of in
+     * SQLite's busy handler, whose sleeps (up to 100 ms) make a convoy under concurrency */
+    pthread_mutex_t wlock;
 };
+/* Take / give back wlock around a write transaction on SQLite (nothing on PostgreSQL). */
+void ln_wlock(struct local_network *ln, struct nph_db *db);
+void ln_wunlock(struct local_network *ln, struct nph_db *db);
 
 /* Realise a change in libvirt (network_virt.c), inside the change's transaction, before its
  * commit: `what` "create"/"update"/"delete", old the resource before an update (or NULL).
