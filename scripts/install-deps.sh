@@ -14,7 +14,7 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(postgresql python3-openstackclient tempest keystone-tempest-plugin python3-subunit
          python3-testtools python3-yaml clang-format clang chromium procps
-         libvirt-daemon-system qemu-system-x86 qemu-utils cpio)
+         libvirt-daemon-system qemu-system-x86 qemu-utils cpio dnsmasq-base iptables)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

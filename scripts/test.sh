@@ -10,7 +10,8 @@
 #      guideline 2022.11
 #   6. a real guest under TCG: libvirtd started by the test, a Debian kernel + busybox initramfs
 #      booted straight from libvirt (tests/integration/guest/raw_boot.sh), then as a Nephele
-#      server whose console log shows the guest's boot lines (guest_boot.sh)
+#      server whose console log shows the guest's boot lines (guest_boot.sh), then two guests
+#      on one Nephele network that get their addresses by DHCP and ping each other (guest_net.sh)
 #   7. Tempest's compute tests of the same guideline (tempest/compute.sh)
 #   8. federation: two brokers on one PostgreSQL; Nephele federating a real OpenStack (Zed from
 #      Debian's packages, started on 127.0.0.1 by tests/integration/openstack/peer.sh)
@@ -129,7 +130,8 @@ tempest_object() {
 
 guest_tcg() {
   timeout 600 tests/integration/guest/raw_boot.sh &&
-    NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 tests/integration/guest_boot.sh
+    NEPHELE_BIN=$ROOT/build/broker/nephele timeout 900 tests/integration/guest_boot.sh &&
+    NEPHELE_BIN=$ROOT/build/broker/nephele timeout 600 tests/integration/guest_net.sh
 }
 
 tempest_compute() {
