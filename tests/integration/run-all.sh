@@ -19,7 +19,7 @@ failed=()
 # suites at once, each on its own broker(s) and port(s), its output held back and printed whole
 # when it ends (so logs never interleave). The default list is longest first, so two lanes end
 # close together.
-suites=${NPH_SUITES:-compute_badinput.sh federation.sh volume_cli.sh network_cli.sh
+suites=${NPH_SUITES:-compute_badinput.sh federation.sh volume_cli.sh network_cli.sh nova_secgroups.sh
     object_cli.sh compute_cli.sh billing_live.sh placement.sh identity_cli.sh image_cli.sh
     identity_badinput.sh backend_openstack.sh meters.sh}
 jobs=${NPH_JOBS:-1}

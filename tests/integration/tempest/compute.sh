@@ -142,6 +142,19 @@ else
     SERVICES=identity,compute
 fi
 
+# Networking: one shared network that every server of the run is put on (compute's
+# fixed_network_name), so that servers have ports and the security-group tests run.
+n=$(status_with_token /network/v2.0/networks)
+if [ "$n" = 200 ] && os network create --share tempest-shared -f value -c id >/dev/null &&
+    os subnet create --network tempest-shared --subnet-range 10.99.0.0/16 tempest-shared-v4 \
+        -f value -c id >/dev/null; then
+    SERVICES=$SERVICES,network
+    export TEMPEST_FIXED_NETWORK=tempest-shared
+    nph_log "shared network tempest-shared (10.99.0.0/16) for the servers"
+else
+    nph_log "no network API (GET /network/v2.0/networks answers $n): servers get no network"
+fi
+
 export OS_ADMIN_USERNAME=admin OS_ADMIN_PASSWORD=$OS_PASSWORD OS_ADMIN_PROJECT_NAME=admin
 export OS_USERNAME=demo OS_PASSWORD=$DEMO_PW OS_PROJECT_NAME=demo
 export OS_ALT_USERNAME=alt OS_ALT_PASSWORD=$ALT_PW OS_ALT_PROJECT_NAME=alt
