@@ -1480,6 +1480,18 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
             nph_b64url_encode(raw, sizeof(raw), pass);
         }
         out = server_view(&ctx, s, 2);
+        /* rebuild answers addresses without the extended attributes, as Nova does */
+        const char *net;
+        json_t *list, *addr;
+        size_t k;
+        json_object_foreach(json_object_get(out, "addresses"), net, list)
+        {
+            json_array_foreach(list, k, addr)
+            {
+                json_object_del(addr, "OS-EXT-IPS:type");
+                json_object_del(addr, "OS-EXT-IPS-MAC:mac_addr");
+            }
+        }
         json_object_set_new(out, "adminPass",
                             json_string(json_is_string(pw) ? json_string_value(pw) : pass));
         http_resp_json(resp, 202, json_pack("{s:o}", "server", out));

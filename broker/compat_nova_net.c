@@ -720,6 +720,67 @@ static int sgr_delete(struct http_req *req, struct http_resp *resp, struct nph_e
     return 0;
 }
 
+/* ---- ips: GET /servers/{id}/ips[/{network}] (addresses by network, version and addr only) -- */
+
+static int ips_begin(struct http_req *req, struct http_resp *resp, json_t **addresses,
+                     struct nph_error *err)
+{
+    struct local_compute_caller cc;
+    int minor;
+    const char *net;
+    json_t *view, *list, *a;
+    size_t i;
+    if (nova_request_microversion(req, resp, &minor, err) || iface_begin(req, &cc, err))
+        return -1;
+    view = json_object();
+    nova_net_view(req->app, req->params[0], view);
+    *addresses = json_incref(json_object_get(view, "addresses"));
+    json_decref(view);
+    if (!*addresses)
+        *addresses = json_object();
+    json_object_foreach(*addresses, net, list)
+    {
+        json_array_foreach(list, i, a)
+        {
+            json_object_del(a, "OS-EXT-IPS:type");
+            json_object_del(a, "OS-EXT-IPS-MAC:mac_addr");
+        }
+    }
+    return 0;
+}
+
+static int ips_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    json_t *addresses;
+    if (ips_begin(req, resp, &addresses, err))
+        return resp->status == 406 ? 0 : -1;
+    return http_resp_json(resp, 200, json_pack("{s:o}", "addresses", addresses));
+}
+
+static int ips_show(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    json_t *addresses, *list;
+    if (ips_begin(req, resp, &addresses, err))
+        return resp->status == 406 ? 0 : -1;
+    list = json_object_get(addresses, req->params[1]);
+    if (!list) {
+        json_decref(addresses);
+        return nph_error_set(err, NPH_E_NOT_FOUND, "Instance is not a member of specified network");
+    }
+    json_t *out = json_pack("{s:O}", req->params[1], list);
+    json_decref(addresses);
+    return http_resp_json(resp, 200, out);
+}
+
+/* DELETE os-security-groups/ without an id: Nova's 404 (not the 405 of a collection). */
+static int sg_delete_no_id(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct local_network_caller c;
+    if (sg_begin(req, resp, &c, err))
+        return sg_fail(resp);
+    return nph_error_set(err, NPH_E_NOT_FOUND, "The resource could not be found.");
+}
+
 /* GET /servers/{id}/os-security-groups: the groups of the server's ports. */
 static int sg_by_server(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
@@ -837,6 +898,10 @@ const struct http_route compat_nova_net_routes[] = {
     {"POST", NV, iface_attach, "compute.interfaces.attach", NPH_FAULT_OPENSTACK},
     {"GET", NV "/{port_id}", iface_show, "compute.interfaces.get", NPH_FAULT_OPENSTACK},
     {"DELETE", NV "/{port_id}", iface_detach, "compute.interfaces.detach", NPH_FAULT_OPENSTACK},
+    {"GET", "/compute/v2.1/servers/{server_id}/ips", ips_list, "compute.ips.list",
+     NPH_FAULT_OPENSTACK},
+    {"GET", "/compute/v2.1/servers/{server_id}/ips/{network}", ips_show, "compute.ips.get",
+     NPH_FAULT_OPENSTACK},
     {"GET", "/compute/v2.1/servers/{server_id}/os-security-groups", sg_by_server,
      "compute.security_groups.by_server", NPH_FAULT_OPENSTACK},
     {"GET", "/compute/v2.1/os-security-groups", sg_list, "compute.security_groups.list",
@@ -847,6 +912,8 @@ const struct http_route compat_nova_net_routes[] = {
      NPH_FAULT_OPENSTACK},
     {"PUT", "/compute/v2.1/os-security-groups/{id}", sg_update, "compute.security_groups.update",
      NPH_FAULT_OPENSTACK},
+    {"DELETE", "/compute/v2.1/os-security-groups", sg_delete_no_id,
+     "compute.security_groups.delete", NPH_FAULT_OPENSTACK},
     {"DELETE", "/compute/v2.1/os-security-groups/{id}", sg_delete, "compute.security_groups.delete",
      NPH_FAULT_OPENSTACK},
     {"POST", "/compute/v2.1/os-security-group-rules", sgr_create,

@@ -134,9 +134,9 @@ guest_tcg() {
 }
 
 tempest_compute() {
-  # A ratchet: 76 of the 89 listed tests pass today (the rest need security groups,
-  # networking or volumes); raise it as those land.
-  TEMPEST_MIN_PASS=74 NEPHELE_BIN=$ROOT/build/broker/nephele timeout 1500 \
+  # A ratchet: 85 of the 89 listed tests pass (the other 4 log into a guest over SSH, which
+  # needs run_validation); one of slack for a slow machine.
+  TEMPEST_MIN_PASS=84 NEPHELE_BIN=$ROOT/build/broker/nephele timeout 1500 \
     tests/integration/tempest/compute.sh
 }
 

@@ -123,6 +123,8 @@ nova PUT /os-security-groups/00000000-0000-4000-8000-000000000000 '{"security_gr
 expect "update of a group that does not exist: 404" 404
 nova DELETE /os-security-groups/00000000-0000-4000-8000-000000000000
 expect "delete of a group that does not exist: 404" 404
+nova DELETE /os-security-groups/
+expect "delete without an id: 404, as Nova" 404
 nova DELETE "/os-security-groups/$DEFAULT"
 expect "the default group cannot be deleted by its project" 400
 nova GET /os-security-groups
