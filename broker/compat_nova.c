@@ -1395,6 +1395,17 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
         arg = json_string_value(json_object_get(v, "locked_reason"));
     } else if (strcmp(name, "unlock") == 0) {
         a = LC_ACT_UNLOCK;
+    } else if (strcmp(name, "addSecurityGroup") == 0 || strcmp(name, "removeSecurityGroup") == 0) {
+        json_t *s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err);
+        if (!s)
+            goto cleanup;
+        json_decref(s);
+        if (nova_net_server_group(ctx.app, &ctx.caller, req->params[0], v,
+                                  strcmp(name, "addSecurityGroup") == 0, err))
+            goto cleanup;
+        resp->status = 202;
+        rc = 0;
+        goto cleanup;
     } else if (strcmp(name, "createImage") == 0) {
         rc = server_create_image(&ctx, req, resp, v, err);
         goto cleanup;
@@ -1469,6 +1480,18 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
             nph_b64url_encode(raw, sizeof(raw), pass);
         }
         out = server_view(&ctx, s, 2);
+        /* rebuild answers addresses without the extended attributes, as Nova does */
+        const char *net;
+        json_t *list, *addr;
+        size_t k;
+        json_object_foreach(json_object_get(out, "addresses"), net, list)
+        {
+            json_array_foreach(list, k, addr)
+            {
+                json_object_del(addr, "OS-EXT-IPS:type");
+                json_object_del(addr, "OS-EXT-IPS-MAC:mac_addr");
+            }
+        }
         json_object_set_new(out, "adminPass",
                             json_string(json_is_string(pw) ? json_string_value(pw) : pass));
         http_resp_json(resp, 202, json_pack("{s:o}", "server", out));
