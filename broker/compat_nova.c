@@ -680,6 +680,19 @@ static struct {
     uint64_t tick;
 } list_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* The stamp of a server list: the servers' (local_compute_list_stamp) mixed with the network
+ * service's, since the views show the ports' addresses and security groups. */
+static int list_stamp(struct nova_ctx *ctx, const struct local_compute_server_filter *f,
+                      uint64_t *stamp)
+{
+    uint64_t net = 0;
+    if (local_compute_list_stamp(ctx->app->compute, &ctx->caller, f, stamp, NULL) ||
+        (ctx->app->network && local_network_stamp(ctx->app->network, &net, NULL)))
+        return -1;
+    *stamp ^= (net + 1) * 0x9e3779b97f4a7c15ULL;
+    return 0;
+}
+
 static int list_cache_get(const char *key, struct http_resp *resp)
 {
     int hit = 0;
@@ -787,7 +800,7 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
     }
     {
         http_req_query_each(req, all_query, &qall);
-        if (local_compute_list_stamp(ctx.app->compute, &ctx.caller, &f, &stamp, NULL) == 0)
+        if (list_stamp(&ctx, &f, &stamp) == 0)
             have_stamp = 1;
         snprintf(key, sizeof(key), "%d|%s|%d|%d|%016llx|%s", detail, ctx.caller.project_id,
                  ctx.caller.is_admin, ctx.minor, (unsigned long long)stamp, qall.buf);
@@ -835,8 +848,7 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
     if (http_resp_json(resp, 200, body))
         return nph_error_nomem(err);
     /* Cache under the stamp as it is now: rendering may have recorded a reconciliation. */
-    if (have_stamp &&
-        local_compute_list_stamp(ctx.app->compute, &ctx.caller, &f, &stamp, NULL) == 0) {
+    if (have_stamp && list_stamp(&ctx, &f, &stamp) == 0) {
         snprintf(key, sizeof(key), "%d|%s|%d|%d|%016llx|%s", detail, ctx.caller.project_id,
                  ctx.caller.is_admin, ctx.minor, (unsigned long long)stamp, qall.buf);
         list_cache_put(key, resp);

@@ -67,7 +67,7 @@ integration_asan() {
   # request paths ends it with a non-zero status, which the scripts count as a failure.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     NPH_RSS_LIMIT_KB=0 NPH_JOBS=2 NEPHELE_BIN=$ROOT/build-asan/broker/nephele \
-    NPH_SUITES="identity_badinput.sh image_cli.sh compute_badinput.sh federation.sh placement.sh" \
+    NPH_SUITES="identity_badinput.sh image_cli.sh compute_badinput.sh federation.sh placement.sh nova_secgroups.sh" \
     tests/integration/run-all.sh
 }
 

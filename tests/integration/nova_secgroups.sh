@@ -137,6 +137,8 @@ SRV=$(osc server create --flavor "$FLAVOR" --image "$IMAGE" --network sgnet --wa
     fail "server create: $(cat "$NPH_DATA/err")"
 nova GET "/servers/$SRV/os-security-groups"
 expect "a new server is in the default group" 200 '[g["name"] for g in d["security_groups"]] == ["default"]'
+nova GET /servers/detail
+expect "the server list shows the default group" 200 '[g["name"] for g in d["servers"][0]["security_groups"]] == ["default"]'
 if osc server add security group "$SRV" web 2>&1 && osc server add security group "$SRV" "$SG2" 2>&1; then
     pass "openstack server add security group (by name and by id)"
 else
@@ -144,6 +146,13 @@ else
 fi
 nova GET "/servers/$SRV/os-security-groups"
 expect "the server lists its three groups" 200 'sorted(g["name"] for g in d["security_groups"]) == ["db", "default", "web"]'
+nova GET /servers/detail
+expect "the server list (rendered before) shows the three groups at once" 200 'sorted(g["name"] for g in d["servers"][0]["security_groups"]) == ["db", "default", "web"]'
+osc security group set --name web2 web && nova GET "/servers/$SRV"
+expect "a group renamed through the network API shows its new name on the server" 200 'sorted(g["name"] for g in d["server"]["security_groups"]) == ["db", "default", "web2"]'
+nova GET /servers/detail
+expect "... and in the server list" 200 'sorted(g["name"] for g in d["servers"][0]["security_groups"]) == ["db", "default", "web2"]'
+osc security group set --name web web2
 PORT=$(osc port list --server "$SRV" -f value -c ID)
 if [ "$(osc port show "$PORT" -f json | "$NPH_PYTHON" -c 'import json,sys; print(len(json.load(sys.stdin)["security_group_ids"]))')" = 3 ]; then
     pass "the server's port carries the three groups (network API)"
