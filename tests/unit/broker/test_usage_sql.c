@@ -72,7 +72,11 @@ static struct nph_db *pg_fresh(struct nph_store **s)
     if (nph_store_open(url, 1, s, &err) || nph_ledger_migrate(*s, NULL, &err))
         fail_msg("%s: %s (%s)", url, err.msg, err.detail);
     assert_non_null(db = nph_store_acquire(*s, &err));
-    assert_int_equal(nph_db_exec(db, "DELETE FROM ledger_event", &err), 0);
+    assert_int_equal(nph_db_exec(db,
+                                 "DELETE FROM ledger_event; DELETE FROM usage_interval;"
+                                 " DELETE FROM usage_open",
+                                 &err),
+                     0);
     return db;
 }
 

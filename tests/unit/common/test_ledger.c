@@ -111,6 +111,9 @@ static struct nph_db *fresh(void **state)
                                  " CREATE TABLE bulk_t (k TEXT PRIMARY KEY, n BIGINT, s TEXT)",
                                  &err),
                      0);
+    if (nph_db_engine(db) == NPH_STORE_POSTGRES)
+        assert_int_equal(
+            nph_db_exec(db, "DELETE FROM usage_interval; DELETE FROM usage_open", &err), 0);
     return db;
 }
 
