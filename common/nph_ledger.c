@@ -28,7 +28,8 @@
  * The ids stay (time-ordered, unique by construction, the tie-break of equal times) without a
  * unique index; the by-resource and by-project indexes go. On PostgreSQL a BRIN index on ts
  * (events arrive in time order) and, in version 3, the usage intervals the reports read; on
- * SQLite, whose reports rate the events in memory, one index on ts. */
+ * SQLite, whose reports load and rate the whole ledger in memory anyway (sorting it costs
+ * less than an index on randomly arriving times costs every insert), none. */
 static const struct nph_migration ledger_migrations_pg[] = {
     LEDGER_V1,
     {2, "compact ledger: no unique id index, BRIN on ts",
@@ -85,15 +86,14 @@ static const struct nph_migration ledger_migrations_pg[] = {
 
 static const struct nph_migration ledger_migrations_sqlite[] = {
     LEDGER_V1,
-    {2, "compact ledger: no unique id index, one index on ts",
+    {2, "compact ledger: no indexes",
      "CREATE TABLE ledger_event_v2 (id TEXT NOT NULL, ts BIGINT NOT NULL, event TEXT NOT NULL,"
      " resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, project_id TEXT NOT NULL,"
      " cloud TEXT NOT NULL, region TEXT, offering TEXT, size_gb BIGINT);"
      "INSERT INTO ledger_event_v2 SELECT id, ts, event, resource_id, resource_type, project_id,"
      " cloud, region, offering, size_gb FROM ledger_event ORDER BY ts, id;"
      "DROP TABLE ledger_event;"
-     "ALTER TABLE ledger_event_v2 RENAME TO ledger_event;"
-     "CREATE INDEX ledger_event_ts ON ledger_event (ts);"},
+     "ALTER TABLE ledger_event_v2 RENAME TO ledger_event;"},
 };
 
 const char *nph_ledger_kind_name(enum nph_ledger_kind kind)

@@ -276,7 +276,53 @@ static int read_history(struct nph_db *db, const char *arr, struct nph_ledger_ev
     return 0;
 }
 
-static int emit_closed(struct nph_bulk *b, const struct seg *s, int64_t e_ts, struct nph_error *err)
+/* Rows go to a COPY for batches, to a prepared INSERT for a few events (a live broker's single
+ * event: a COPY costs three round trips). */
+struct sink {
+    struct nph_db *db;
+    struct nph_bulk *b;
+    const char *insert;
+};
+
+#define SMALL_BATCH 8
+
+static int sink_begin(struct sink *k, struct nph_db *db, size_t n, const char *table,
+                      const char *const *cols, int ncols, const char *insert, struct nph_error *err)
+{
+    k->db = db;
+    k->b = NULL;
+    k->insert = insert;
+    if (n <= SMALL_BATCH)
+        return 0;
+    k->b = nph_db_bulk_begin(db, table, cols, ncols, err);
+    return k->b ? 0 : -1;
+}
+
+static int sink_row(struct sink *k, const struct nph_bulk_val *v, int ncols, struct nph_error *err)
+{
+    struct nph_stmt *st;
+    int rc = 0;
+    if (k->b)
+        return nph_bulk_row(k->b, v, err);
+    if (!(st = nph_db_prepare(k->db, k->insert, err)))
+        return -1;
+    for (int i = 0; i < ncols && rc == 0; i++)
+        rc = v[i].kind == NPH_BULK_INT64 ? nph_stmt_bind_int64(st, i + 1, v[i].i64, err)
+                                         : nph_stmt_bind_text(st, i + 1, v[i].text, err);
+    if (rc == 0 && nph_stmt_step(st, err) < 0)
+        rc = -1;
+    nph_stmt_done(st);
+    return rc;
+}
+
+static int sink_end(struct sink *k, int abort, struct nph_error *err)
+{
+    struct nph_bulk *b = k->b;
+    k->b = NULL;
+    return b ? nph_bulk_end(b, abort, err) : 0;
+}
+
+static int emit_closed(struct sink *b, const struct seg *s, int64_t e_ts, struct nph_error *err)
 {
     if (s->state == NPH_USAGE_NONE) /* never billed: the report has no use for it */
         return 0;
@@ -294,7 +340,7 @@ static int emit_closed(struct nph_bulk *b, const struct seg *s, int64_t e_ts, st
         {NPH_BULK_INT64, floor_s(e_ts), NULL},
         {NPH_BULK_INT64, e_ts, NULL},
     };
-    return nph_bulk_row(b, v, err);
+    return sink_row(b, v, 12, err);
 }
 
 static const char *const interval_cols[] = {"resource_id", "rtype",    "project_id", "cloud",
@@ -307,9 +353,8 @@ static const char *const open_cols[] = {"resource_id", "rtype",    "project_id",
 /* Segments of one resource: events ev[0..n) in order, after the open segment *open (NULL for a
  * resource seen for the first time, or re-derived). Closed segments go to b; the last one,
  * open, to *last. */
-static int derive(struct nph_bulk *b, const struct seg *open,
-                  const struct nph_ledger_event *const *ev, size_t n, struct seg *last,
-                  struct nph_error *err)
+static int derive(struct sink *b, const struct seg *open, const struct nph_ledger_event *const *ev,
+                  size_t n, struct seg *last, struct nph_error *err)
 {
     struct seg cur, next;
     int have = open != NULL;
@@ -326,6 +371,13 @@ static int derive(struct nph_bulk *b, const struct seg *open,
     return 0;
 }
 
+static const char interval_insert[] =
+    "INSERT INTO usage_interval (resource_id, rtype, project_id, cloud, region, offering,"
+    " size_gb, state, s, s_ts, e, e_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char open_insert[] =
+    "INSERT INTO usage_open (resource_id, rtype, project_id, cloud, region, offering, size_gb,"
+    " state, s, s_ts, base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
                             int64_t now, struct nph_error *err)
 {
@@ -336,7 +388,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
     struct nph_ledger_event *fixed = NULL, *hist = NULL;
     size_t m = 0, nres = 0, nredo = 0, nhist = 0;
     struct strpool pool = {0};
-    struct nph_bulk *b = NULL;
+    struct sink b = {0};
     int rc = -1;
 
     if (nph_db_engine(db) != NPH_STORE_POSTGRES)
@@ -404,7 +456,8 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
     if (nph_db_execf(db, err, "DELETE FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))",
                      "s", arr) < 0)
         goto cleanup;
-    if (!(b = nph_db_bulk_begin(db, "usage_interval", interval_cols, 12, err)))
+    if (sink_begin(&b, db, nredo ? SMALL_BATCH + 1 : m, "usage_interval", interval_cols, 12,
+                   interval_insert, err))
         goto cleanup;
     for (size_t i = 0, r = 0, h = 0; i < m; r++) {
         size_t j = i;
@@ -417,21 +470,19 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
             k = h;
             while (k < nhist && !strcmp(hist[k].resource_id, res[r]))
                 k++;
-            if (derive(b, NULL, hist_ord + h, k - h, &last[r], err))
+            if (derive(&b, NULL, hist_ord + h, k - h, &last[r], err))
                 goto cleanup;
             last[r].resource = res[r];
             h = k;
-        } else if (derive(b, found[r] ? &open[r] : NULL, ord + i, j - i, &last[r], err)) {
+        } else if (derive(&b, found[r] ? &open[r] : NULL, ord + i, j - i, &last[r], err)) {
             goto cleanup;
         }
         i = j;
     }
-    rc = nph_bulk_end(b, 0, err);
-    b = NULL;
-    if (rc)
+    if ((rc = sink_end(&b, 0, err)) != 0)
         goto cleanup;
     rc = -1;
-    if (!(b = nph_db_bulk_begin(db, "usage_open", open_cols, 11, err)))
+    if (sink_begin(&b, db, nres, "usage_open", open_cols, 11, open_insert, err))
         goto cleanup;
     for (size_t r = 0; r < nres; r++) {
         const struct seg *s = &last[r];
@@ -448,17 +499,15 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
             {NPH_BULK_INT64, s->s_ts, NULL},
             {NPH_BULK_INT64, s->base, NULL},
         };
-        if (nph_bulk_row(b, v, err))
+        if (sink_row(&b, v, 11, err))
             goto cleanup;
     }
-    rc = nph_bulk_end(b, 0, err);
-    b = NULL;
+    rc = sink_end(&b, 0, err);
     goto cleanup;
 nomem:
     nph_error_nomem(err);
 cleanup:
-    if (b)
-        nph_bulk_end(b, 1, NULL);
+    sink_end(&b, 1, NULL);
     free(fixed);
     free(ord);
     free(res);
