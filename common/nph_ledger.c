@@ -29,7 +29,9 @@
  * unique index; the by-resource and by-project indexes go. On PostgreSQL a BRIN index on ts
  * (events arrive in time order) and, in version 3, the usage intervals the reports read; on
  * SQLite, whose reports load and rate the whole ledger in memory anyway (sorting it costs
- * less than an index on randomly arriving times costs every insert), none. */
+ * less than an index on randomly arriving times costs every insert), none, and no id column
+ * either: the rowid of an append-only table is the write order (the old ids' order is kept
+ * by copying the rows in it). */
 static const struct nph_migration ledger_migrations_pg[] = {
     LEDGER_V1,
     {2, "compact ledger: no unique id index, BRIN on ts",
@@ -86,11 +88,11 @@ static const struct nph_migration ledger_migrations_pg[] = {
 
 static const struct nph_migration ledger_migrations_sqlite[] = {
     LEDGER_V1,
-    {2, "compact ledger: no indexes",
-     "CREATE TABLE ledger_event_v2 (id TEXT NOT NULL, ts BIGINT NOT NULL, event TEXT NOT NULL,"
+    {2, "compact ledger: no id (the rowid is the write order), no indexes",
+     "CREATE TABLE ledger_event_v2 (ts BIGINT NOT NULL, event TEXT NOT NULL,"
      " resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, project_id TEXT NOT NULL,"
      " cloud TEXT NOT NULL, region TEXT, offering TEXT, size_gb BIGINT);"
-     "INSERT INTO ledger_event_v2 SELECT id, ts, event, resource_id, resource_type, project_id,"
+     "INSERT INTO ledger_event_v2 SELECT ts, event, resource_id, resource_type, project_id,"
      " cloud, region, offering, size_gb FROM ledger_event ORDER BY ts, id;"
      "DROP TABLE ledger_event;"
      "ALTER TABLE ledger_event_v2 RENAME TO ledger_event;"},
@@ -187,26 +189,31 @@ static int append_one(struct nph_db *db, const struct nph_ledger_event *ev, int6
 {
     char id[NPH_UUID_LEN + 1];
     struct nph_stmt *st;
+    int o = nph_db_engine(db) == NPH_STORE_SQLITE ? 0 : 1; /* SQLite: no id column */
     int rc;
-    if (ledger_ids(&id, 1))
+    if (o && ledger_ids(&id, 1))
         return nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
     st = nph_db_prepare(db,
-                        "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
-                        " project_id, cloud, region, offering, size_gb)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        o ? "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
+                            " project_id, cloud, region, offering, size_gb)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                          : "INSERT INTO ledger_event (ts, event, resource_id, resource_type,"
+                            " project_id, cloud, region, offering, size_gb)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         err);
     if (!st)
         return -1;
-    if (nph_stmt_bind_text(st, 1, id, err) ||
-        nph_stmt_bind_int64(st, 2, ev->ts ? ev->ts : now, err) ||
-        nph_stmt_bind_text(st, 3, nph_ledger_kind_name(ev->kind), err) ||
-        nph_stmt_bind_text(st, 4, ev->resource_id, err) ||
-        nph_stmt_bind_text(st, 5, ev->resource_type, err) ||
-        nph_stmt_bind_text(st, 6, ev->project_id, err) ||
-        nph_stmt_bind_text(st, 7, ev->cloud, err) || nph_stmt_bind_text(st, 8, ev->region, err) ||
-        nph_stmt_bind_text(st, 9, ev->offering, err) ||
-        (ev->size_gb < 0 ? nph_stmt_bind_null(st, 10, err)
-                         : nph_stmt_bind_int64(st, 10, ev->size_gb, err))) {
+    if ((o && nph_stmt_bind_text(st, 1, id, err)) ||
+        nph_stmt_bind_int64(st, o + 1, ev->ts ? ev->ts : now, err) ||
+        nph_stmt_bind_text(st, o + 2, nph_ledger_kind_name(ev->kind), err) ||
+        nph_stmt_bind_text(st, o + 3, ev->resource_id, err) ||
+        nph_stmt_bind_text(st, o + 4, ev->resource_type, err) ||
+        nph_stmt_bind_text(st, o + 5, ev->project_id, err) ||
+        nph_stmt_bind_text(st, o + 6, ev->cloud, err) ||
+        nph_stmt_bind_text(st, o + 7, ev->region, err) ||
+        nph_stmt_bind_text(st, o + 8, ev->offering, err) ||
+        (ev->size_gb < 0 ? nph_stmt_bind_null(st, o + 9, err)
+                         : nph_stmt_bind_int64(st, o + 9, ev->size_gb, err))) {
         nph_stmt_done(st);
         return -1;
     }
@@ -244,6 +251,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
         "project_id", "cloud", "region", "offering",    "size_gb"};
     struct nph_bulk *b = NULL;
     int own = 0, rc = -1;
+    int o = nph_db_engine(db) == NPH_STORE_SQLITE ? 0 : 1; /* SQLite: no id column */
     int64_t now = nph_clock_now();
 
     for (size_t i = 0; i < n; i++)
@@ -259,12 +267,12 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
             return -1;
         own = 1;
     }
-    if (!(b = nph_db_bulk_begin(db, "ledger_event", cols, 10, err)))
+    if (!(b = nph_db_bulk_begin(db, "ledger_event", cols + 1 - o, 9 + o, err)))
         goto cleanup;
     for (size_t i = 0; i < n; i++) {
         const struct nph_ledger_event *ev = &evs[i];
         char id[NPH_UUID_LEN + 1];
-        if (ledger_ids(&id, 1)) {
+        if (o && ledger_ids(&id, 1)) {
             nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
             goto cleanup;
         }
@@ -280,7 +288,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
             {NPH_BULK_TEXT, 0, ev->offering},
             {ev->size_gb < 0 ? NPH_BULK_NULL : NPH_BULK_INT64, ev->size_gb, NULL},
         };
-        if (nph_bulk_row(b, v, err)) {
+        if (nph_bulk_row(b, v + 1 - o, err)) {
             if (failed)
                 *failed = i;
             goto cleanup;
@@ -313,13 +321,18 @@ int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out)
 int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
                     nph_ledger_visit_fn fn, void *ctx, struct nph_error *err)
 {
-    const char *sql = project_id
-                          ? "SELECT ts, event, resource_id, resource_type, project_id, cloud,"
-                            " region, offering, size_gb FROM ledger_event"
-                            " WHERE ts >= ? AND ts < ? AND project_id = ? ORDER BY ts, id"
-                          : "SELECT ts, event, resource_id, resource_type, project_id, cloud,"
-                            " region, offering, size_gb FROM ledger_event"
-                            " WHERE ts >= ? AND ts < ? ORDER BY ts, id";
+    /* ties in the order written: the id on PostgreSQL, the rowid on SQLite */
+    static const char *const sqls[2][2] = {
+        {"SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+         "SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? AND project_id = ? ORDER BY ts, id"},
+        {"SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? ORDER BY ts, rowid",
+         "SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? AND project_id = ?"
+         " ORDER BY ts, rowid"}};
+    const char *sql = sqls[nph_db_engine(db) == NPH_STORE_SQLITE][project_id != NULL];
     struct nph_stmt *st = nph_db_prepare(db, sql, err);
     int rc;
     if (!st)
