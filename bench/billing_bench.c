@@ -131,12 +131,17 @@ static const char *verdict(int ok)
 
 /* Empty the ledger and the intervals derived from it (a bench store only: the ledger is
  * append-only). */
-static void wipe(struct nph_db *db)
+static int die(const char *what, const struct nph_error *err);
+static int wipe(struct nph_db *db)
 {
     struct nph_error err = NPH_ERROR_INIT;
-    nph_db_exec(db, "DELETE FROM ledger_event", &err);
-    if (nph_db_engine(db) == NPH_STORE_POSTGRES)
-        nph_db_exec(db, "DELETE FROM usage_interval; DELETE FROM usage_open; VACUUM ANALYZE", &err);
+    int pg = nph_db_engine(db) == NPH_STORE_POSTGRES;
+    if (nph_db_exec(db, "DELETE FROM ledger_event", &err) ||
+        (pg && (nph_db_exec(db, "DELETE FROM usage_interval; DELETE FROM usage_open", &err) ||
+                /* alone: VACUUM cannot run in a transaction block */
+                nph_db_exec(db, "VACUUM ANALYZE", &err))))
+        return die("emptying the ledger", &err);
+    return 0;
 }
 
 static int die(const char *what, const struct nph_error *err)
@@ -197,9 +202,11 @@ static int ingestion(const char *url, size_t count, const char *label, double ta
      * cost of an insert grows with the indexes); then the batched load of `count`. */
     size_t base_n = count / 10 < 50000 ? count / 10 : 50000;
     double base = ingest(db, base_n, 0, 0);
-    wipe(db);
+    if (wipe(db))
+        return 1;
     double same = ingest(db, base_n, 1, 0);
-    wipe(db);
+    if (wipe(db))
+        return 1;
     double fast = ingest(db, count, 1, 10000000);
     if (base < 0 || same < 0 || fast < 0)
         return 1;
@@ -207,7 +214,8 @@ static int ingestion(const char *url, size_t count, const char *label, double ta
            "%7.0f events/s (%zu events, batched x%.1f on the same)   target >= %.0f: %s\n",
            label, fast, count, base, base_n, same / base, target, verdict(fast >= target));
     fflush(stdout);
-    wipe(db);
+    if (wipe(db))
+        return 1;
     nph_store_release(db);
     nph_store_close(s);
     return 0;
@@ -293,7 +301,8 @@ static int reports(const char *url, size_t intervals, size_t small)
         return die(url, &err);
     if (!(db = nph_store_acquire(s, &err)))
         return die("acquire", &err);
-    wipe(db);
+    if (wipe(db))
+        return 1;
     if (fill(db, &have, small))
         return 1;
     double mem = report_memory(db, cat, &q, &tm);
