@@ -210,16 +210,17 @@ static const char usage_sql_fmt[] =
 
 /* The same over the usage intervals maintained at ingestion (nph_ledger_usage.c): a closed
  * segment whose closing event is at or after `to` is open as far as this report sees (the
- * event-derived form above only reads events before `to`), an open one runs to open_end;
- * segments that end an hour or more before `from` cannot reach the report even rounded up.
- * Parameters: 1 to (us), 2 open_end, 3 to (us), 4 from (s), [project], 5 open_end, 6 to (us),
- * [project], then as above: stopped clouds, from, hourly clouds, to, cut points. %s: the
- * project filters, the region column. */
+ * event-derived form above only reads events before `to`; with `to` in whole seconds, an event
+ * is before it exactly when its second is), an open one runs to open_end; segments that end an
+ * hour or more before `from` cannot reach the report even rounded up. Parameters: 1 to,
+ * 2 open_end, 3 to, 4 from, [project], 5 open_end, 6 to (us), [project], then as above:
+ * from, hourly clouds, to, stopped clouds, cut points. %s: the project filters, the region
+ * column. */
 static const char usage_iv_sql_fmt[] =
     "WITH seg AS ("
     " SELECT project_id, cloud, region, rtype, offering, size_gb, state, s,"
-    "  CASE WHEN e_ts < CAST(? AS BIGINT) THEN e ELSE GREATEST(CAST(? AS BIGINT), s) END AS e"
-    " FROM usage_interval WHERE s_ts < CAST(? AS BIGINT) AND e > CAST(? AS BIGINT) - 3600%s"
+    "  CASE WHEN e < CAST(? AS BIGINT) THEN e ELSE GREATEST(CAST(? AS BIGINT), s) END AS e"
+    " FROM usage_interval WHERE s < CAST(? AS BIGINT) AND e > CAST(? AS BIGINT) - 3600%s"
     " UNION ALL"
     " SELECT project_id, cloud, region, rtype, offering, size_gb, state, s,"
     "  GREATEST(CAST(? AS BIGINT), s) AS e"

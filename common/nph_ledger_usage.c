@@ -326,7 +326,7 @@ static int emit_closed(struct sink *b, const struct seg *s, int64_t e_ts, struct
 {
     if (s->state == NPH_USAGE_NONE) /* never billed: the report has no use for it */
         return 0;
-    struct nph_bulk_val v[12] = {
+    struct nph_bulk_val v[10] = {
         {NPH_BULK_TEXT, 0, s->resource},
         {NPH_BULK_TEXT, 0, s->rtype},
         {NPH_BULK_TEXT, 0, s->project},
@@ -336,16 +336,14 @@ static int emit_closed(struct sink *b, const struct seg *s, int64_t e_ts, struct
         {NPH_BULK_INT64, s->size_gb, NULL},
         {NPH_BULK_INT64, s->state, NULL},
         {NPH_BULK_INT64, floor_s(s->s_ts), NULL},
-        {NPH_BULK_INT64, s->s_ts, NULL},
         {NPH_BULK_INT64, floor_s(e_ts), NULL},
-        {NPH_BULK_INT64, e_ts, NULL},
     };
-    return sink_row(b, v, 12, err);
+    return sink_row(b, v, 10, err);
 }
 
 static const char *const interval_cols[] = {"resource_id", "rtype",    "project_id", "cloud",
                                             "region",      "offering", "size_gb",    "state",
-                                            "s",           "s_ts",     "e",          "e_ts"};
+                                            "s",           "e"};
 static const char *const open_cols[] = {"resource_id", "rtype",    "project_id", "cloud",
                                         "region",      "offering", "size_gb",    "state",
                                         "s",           "s_ts",     "base"};
@@ -373,7 +371,7 @@ static int derive(struct sink *b, const struct seg *open, const struct nph_ledge
 
 static const char interval_insert[] =
     "INSERT INTO usage_interval (resource_id, rtype, project_id, cloud, region, offering,"
-    " size_gb, state, s, s_ts, e, e_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " size_gb, state, s, e) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char open_insert[] =
     "INSERT INTO usage_open (resource_id, rtype, project_id, cloud, region, offering, size_gb,"
     " state, s, s_ts, base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -456,7 +454,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
     if (nph_db_execf(db, err, "DELETE FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))",
                      "s", arr) < 0)
         goto cleanup;
-    if (sink_begin(&b, db, nredo ? SMALL_BATCH + 1 : m, "usage_interval", interval_cols, 12,
+    if (sink_begin(&b, db, nredo ? SMALL_BATCH + 1 : m, "usage_interval", interval_cols, 10,
                    interval_insert, err))
         goto cleanup;
     for (size_t i = 0, r = 0, h = 0; i < m; r++) {
