@@ -1,7 +1,8 @@
 /*
  * nph_ledger.c - the ledger_event table and appending to it. Events are never updated or
- * deleted by Nephele; usage is derived from them by ordered scans per resource (the index on
- * resource_id, ts) and per period (the index on ts).
+ * deleted by Nephele. On PostgreSQL the usage intervals the reports read are maintained with
+ * every append, in the same transaction (nph_ledger_usage.c); on SQLite the reports scan and
+ * rate the events.
  */
 #include "nph_ledger.h"
 

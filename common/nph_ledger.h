@@ -45,8 +45,8 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
 
 /* Append ev with db (inside the caller's transaction if one is open). resource_id,
  * resource_type, project_id and cloud are required (NPH_E_INVALID otherwise). Returns 0, or -1
- * with the store's error. The event id is a new time-ordered UUID (ids written later sort
- * later). */
+ * with the store's error. On PostgreSQL the event id is a new time-ordered UUID (ids written
+ * later sort later); SQLite keeps no id, its rowid is the write order. */
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err);
 
 /* Append n events at once (ingestion, `nephele usage import`): every event is checked first
@@ -65,7 +65,8 @@ int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out);
 typedef int (*nph_ledger_visit_fn)(void *ctx, const struct nph_ledger_event *ev,
                                    struct nph_error *err);
 
-/* Visit the events with from <= ts < to (UTC microseconds), ordered by ts then id; when
+/* Visit the events with from <= ts < to (UTC microseconds), ordered by ts then the order they
+ * were written in (the id on PostgreSQL, the rowid on SQLite); when
  * project_id is not NULL, only that project's. Returns 0, the visitor's non-zero return, or -1
  * with the store's error. Events with an unknown kind name are skipped. */
 int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
