@@ -98,7 +98,7 @@ static uint64_t next_rand(void)
 }
 
 /* Events of resources [first, first + count / PER_RES) into evs; ids point into idbuf. */
-static size_t gen_events(size_t first, size_t count, struct nph_ledger_event *evs, char (*ids)[16])
+static size_t gen_events(size_t first, size_t count, struct nph_ledger_event *evs, char (*ids)[24])
 {
     size_t n = 0;
     for (size_t r = first; n + PER_RES <= count; r++) {
@@ -158,7 +158,7 @@ static double ingest(struct nph_db *db, size_t count, int batched, size_t first_
     struct nph_error err = NPH_ERROR_INIT;
     size_t cap = BATCH - BATCH % PER_RES;
     struct nph_ledger_event *evs = calloc(cap, sizeof(*evs));
-    char(*ids)[16] = calloc(cap / PER_RES + 1, sizeof(*ids));
+    char(*ids)[24] = calloc(cap / PER_RES + 1, sizeof(*ids));
     double spent = 0;
     size_t done = 0;
     if (!evs || !ids)
