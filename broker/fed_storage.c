@@ -94,6 +94,18 @@ static struct fed_cloud *choose_cloud(struct fed *f, const struct fed_caller *wh
                           named);
             return NULL;
         }
+        pthread_mutex_lock(&c->mu);
+        int open = c->breaker == FED_BREAKER_OPEN;
+        char last[sizeof(c->last_error)];
+        memcpy(last, c->last_error, sizeof(last));
+        pthread_mutex_unlock(&c->mu);
+        if (open) {
+            nph_error_set(err, NPH_E_UNAVAILABLE, "cloud '%s' is down: its circuit breaker is open",
+                          c->name);
+            if (last[0])
+                nph_error_detail(err, "last error: %s", last);
+            return NULL;
+        }
         if (!(nph_backend_families(c->b) & fam)) {
             nph_error_set(err, NPH_E_NOT_SUPPORTED, "%s is not supported by cloud '%s'",
                           fam == NPH_FAM_VOLUME ? "block storage" : "object storage", c->name);

@@ -283,8 +283,15 @@ static int stream(struct os_call *call, const char *method, const char *path,
             nph_error_nomem(err);
             break;
         }
-        snprintf(hb, sizeof(hb), "X-Auth-Token: %s", call->token);
-        hdrs = curl_slist_append(hdrs, hb);
+        char *auth = NULL;
+        if (asprintf(&auth, "X-Auth-Token: %s", call->token) < 0) {
+            curl_easy_cleanup(h);
+            nph_error_nomem(err);
+            break;
+        }
+        hdrs = curl_slist_append(hdrs, auth);
+        memset(auth, 0, strlen(auth));
+        free(auth);
         if (body) {
             snprintf(hb, sizeof(hb), "ETag: %s", body->md5);
             hdrs = curl_slist_append(hdrs, hb);

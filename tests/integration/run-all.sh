@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-all.sh - run the integration tests (identity, image, compute, network, federation, placement and
+# run-all.sh - run the integration tests (identity, image, compute, network, federation, placement, storage and
 # the openstack driver, with their bad-input and fault cases) in sequence against an already
 # built broker.
 # Builds nothing. NEPHELE_BIN names the binary (default build/broker/nephele under the repo root).
@@ -19,7 +19,7 @@ failed=()
 # NPH_SUITES (space-separated script names) runs a subset.
 suites=${NPH_SUITES:-identity_cli.sh identity_badinput.sh image_cli.sh compute_cli.sh
     compute_badinput.sh network_cli.sh volume_cli.sh federation.sh placement.sh
-    billing_live.sh backend_openstack.sh meters.sh object_cli.sh}
+    billing_live.sh backend_openstack.sh meters.sh object_cli.sh fed_storage.sh}
 for t in $suites; do
     echo "=== $t"
     if bash "$HERE/$t"; then
