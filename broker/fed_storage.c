@@ -455,8 +455,9 @@ json_t *fed_volume_list(struct fed *f, const struct fed_caller *who, const char 
         int ok = ops && !fed_call_begin(f, c, FED_OP_VOLUME_LIST, who, &k, &lerr) &&
                  !fed_call_end(&k, ops->volume_list(c->b, &k.ctx, &l, &lerr), &lerr);
         if (!ok)
-            json_array_append_new(unavailable, json_pack("{s:s,s:s}", "cloud", rs[i].cloud,
-                                                         "error", lerr.msg));
+            json_array_append_new(unavailable,
+                                  json_pack("{s:s,s:s,s:s}", "cloud", rs[i].cloud, "error",
+                                            nph_error_name(lerr.code), "message", lerr.msg));
         for (size_t j = i; j < n; j++) {
             if (strcmp(rs[j].cloud, rs[i].cloud) != 0)
                 continue;
@@ -801,8 +802,9 @@ json_t *fed_bucket_list(struct fed *f, const struct fed_caller *who, const char 
         struct nph_error lerr = NPH_ERROR_INIT;
         int ok = !down && bcall_head(f, who, &rs[i], &b, &lerr) == 0;
         if (!ok && !down && lerr.code != NPH_E_NOT_FOUND)
-            json_array_append_new(unavailable, json_pack("{s:s,s:s}", "cloud", rs[i].cloud,
-                                                         "error", lerr.msg));
+            json_array_append_new(unavailable,
+                                  json_pack("{s:s,s:s,s:s}", "cloud", rs[i].cloud, "error",
+                                            nph_error_name(lerr.code), "message", lerr.msg));
         json_t *bj = bucket_json(&rs[i], ok ? &b : NULL);
         if (bj && !ok)
             json_object_set_new(bj, "status", json_string(lerr.code == NPH_E_NOT_FOUND
