@@ -100,8 +100,7 @@ const struct nph_volume_ops *nph_backend_volume(const struct nph_backend *b, str
 
 const struct nph_object_ops *nph_backend_object(const struct nph_backend *b, struct nph_error *err)
 {
-    return offers(b, NPH_FAM_OBJECT, b->ops->object, "object storage", err) ? b->ops->object
-                                                                             : NULL;
+    return offers(b, NPH_FAM_OBJECT, b->ops->object, "object storage", err) ? b->ops->object : NULL;
 }
 
 void nph_volume_list_fini(struct nph_volume_list *l)

@@ -292,30 +292,29 @@ struct nph_object_body {
 typedef int (*nph_object_sink_fn)(void *arg, const char *buf, size_t len, struct nph_error *err);
 
 struct nph_object_ops {
-    int (*bucket_create)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                         const char *name, struct nph_error *err);
+    int (*bucket_create)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *name,
+                         struct nph_error *err);
     /* Object count and bytes; NPH_E_NOT_FOUND when there is no such container. */
     int (*bucket_head)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *name,
                        struct nph_bucket *out, struct nph_error *err);
     /* NPH_E_CONFLICT while it holds objects, NPH_E_NOT_FOUND when it does not exist. */
-    int (*bucket_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                         const char *name, struct nph_error *err);
+    int (*bucket_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *name,
+                         struct nph_error *err);
     /* Up to `limit` (1..1000) objects after `marker` (NULL = from the start) whose names start
      * with `prefix` (NULL = any), in name order. */
-    int (*object_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                       const char *bucket, const char *prefix, const char *marker, int limit,
+    int (*object_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                       const char *prefix, const char *marker, int limit,
                        struct nph_object_list *out, struct nph_error *err);
     /* Store the body under `name` (replacing any previous object); *out what was stored. */
-    int (*object_put)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                      const char *bucket, const char *name, const struct nph_object_body *body,
+    int (*object_put)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                      const char *name, const struct nph_object_body *body,
                       struct nph_object_info *out, struct nph_error *err);
     /* The object's content through sink (info first into *out, before any byte). */
-    int (*object_get)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                      const char *bucket, const char *name, nph_object_sink_fn sink, void *arg,
+    int (*object_get)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                      const char *name, nph_object_sink_fn sink, void *arg,
                       struct nph_object_info *out, struct nph_error *err);
-    int (*object_head)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                       const char *bucket, const char *name, struct nph_object_info *out,
-                       struct nph_error *err);
+    int (*object_head)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                       const char *name, struct nph_object_info *out, struct nph_error *err);
     int (*object_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
                          const char *bucket, const char *name, struct nph_error *err);
 };
@@ -380,10 +379,8 @@ const struct nph_compute_ops *nph_backend_compute(const struct nph_backend *b,
                                                   struct nph_error *err);
 const struct nph_image_ops *nph_backend_image(const struct nph_backend *b, struct nph_error *err);
 const struct nph_usage_ops *nph_backend_usage(const struct nph_backend *b, struct nph_error *err);
-const struct nph_volume_ops *nph_backend_volume(const struct nph_backend *b,
-                                                struct nph_error *err);
-const struct nph_object_ops *nph_backend_object(const struct nph_backend *b,
-                                                struct nph_error *err);
+const struct nph_volume_ops *nph_backend_volume(const struct nph_backend *b, struct nph_error *err);
+const struct nph_object_ops *nph_backend_object(const struct nph_backend *b, struct nph_error *err);
 
 /* Driver tables (one file or folder each). */
 extern const struct nph_backend_ops nph_backend_local_ops;     /* backends/local/ */

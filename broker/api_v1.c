@@ -608,9 +608,8 @@ static int objects_list(struct http_req *req, struct http_resp *resp, struct nph
         if (!*lim || *end || limit < 1 || limit > 1000)
             return nph_error_set(err, NPH_E_INVALID, "'limit' must be an integer from 1 to 1000");
     }
-    json_t *out =
-        fed_object_list(v.app->fed, &v.who, req->params[0], http_req_query(req, "prefix"),
-                        http_req_query(req, "marker"), (int)limit, err);
+    json_t *out = fed_object_list(v.app->fed, &v.who, req->params[0], http_req_query(req, "prefix"),
+                                  http_req_query(req, "marker"), (int)limit, err);
     return reply(resp, 200, out, err);
 }
 

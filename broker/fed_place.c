@@ -417,8 +417,8 @@ static struct pol_cands *storage_candidates(struct fed *f, const char *kind, con
     pthread_rwlock_unlock(&f->lock);
     for (size_t i = 0; i < n; i++) {
         struct fed_cloud *fc = list[i];
-        int64_t ci = pol_cands_add_cloud(c, fc->name, fc->kind,
-                                         json_object_get(fc->config, "labels"), err);
+        int64_t ci =
+            pol_cands_add_cloud(c, fc->name, fc->kind, json_object_get(fc->config, "labels"), err);
         if (ci < 0 || pol_cands_add_region(c, (uint32_t)ci, fc->region, NULL, err) < 0 ||
             pol_cands_add_offering(c, (uint32_t)ci, kind, 0, 0, 0, 0, NULL, err) < 0) {
             pol_cands_free(c);
@@ -496,9 +496,8 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
     }
     int64_t need[3] = {req.vcpus, req.ram_mb, req.disk_gb};
     int storage = strcmp(req.kind, "volume") == 0 || strcmp(req.kind, "bucket") == 0;
-    struct pol_cands *c = storage
-                              ? storage_candidates(f, req.kind, base->currency, only_cloud, err)
-                              : live_candidates(f, p, who, only_cloud, need, err);
+    struct pol_cands *c = storage ? storage_candidates(f, req.kind, base->currency, only_cloud, err)
+                                  : live_candidates(f, p, who, only_cloud, need, err);
     pol_cands_free(base);
     if (!c) {
         pol_policy_free(p);

@@ -23,10 +23,10 @@
 #include "nph_ledger.h"
 #include "nph_log.h"
 
-#define GIB               (1024LL * 1024 * 1024)
-#define VOL_NAME_MAX      255
-#define XFER_TIMEOUT_MS   (30L * 60 * 1000) /* an object transfer: 30 min */
-#define STORAGE_LIST_MAX  1000
+#define GIB              (1024LL * 1024 * 1024)
+#define VOL_NAME_MAX     255
+#define XFER_TIMEOUT_MS  (30L * 60 * 1000) /* an object transfer: 30 min */
+#define STORAGE_LIST_MAX 1000
 
 static const struct nph_migration storage_migrations[] = {
     {1, "volumes and buckets across clouds",
@@ -81,9 +81,9 @@ static int check_keys(const json_t *req, const char *const *keys, const char *wh
 
 /* The cloud for a create: the one named (it must offer `fam`), else the placement engine's
  * choice among the clouds that do. *placement receives the decision's id. */
-static struct fed_cloud *choose_cloud(struct fed *f, const struct fed_caller *who,
-                                      const char *kind, const char *named, int64_t size_gb,
-                                      const char *name, char placement[40], struct nph_error *err)
+static struct fed_cloud *choose_cloud(struct fed *f, const struct fed_caller *who, const char *kind,
+                                      const char *named, int64_t size_gb, const char *name,
+                                      char placement[40], struct nph_error *err)
 {
     unsigned fam = strcmp(kind, "volume") == 0 ? NPH_FAM_VOLUME : NPH_FAM_OBJECT;
     placement[0] = '\0';
@@ -112,9 +112,9 @@ static struct fed_cloud *choose_cloud(struct fed *f, const struct fed_caller *wh
             return NULL;
         }
     }
-    json_t *preq = json_pack("{s:s,s:s,s:s,s:I,s:s}", "kind", kind, "type", kind, "project",
-                             who->project_id, "size_gb", (json_int_t)size_gb, "name",
-                             name ? name : "");
+    json_t *preq =
+        json_pack("{s:s,s:s,s:s,s:I,s:s}", "kind", kind, "type", kind, "project", who->project_id,
+                  "size_gb", (json_int_t)size_gb, "name", name ? name : "");
     if (!preq) {
         nph_error_nomem(err);
         return NULL;
@@ -162,15 +162,15 @@ static int ledger(struct nph_db *db, enum nph_ledger_kind kind, const char *type
 /* Run `sql` (with the ledger event when ev_kind >= 0) in one transaction. */
 static int commit_change(struct fed *f, const char *sql, const char *types, const char *a1,
                          int64_t i1, int64_t i2, const char *a2, int ev_kind, const char *type,
-                         const char *id, const char *project, const char *cloud,
-                         const char *region, int64_t gb, struct nph_error *err)
+                         const char *id, const char *project, const char *cloud, const char *region,
+                         int64_t gb, struct nph_error *err)
 {
     struct nph_db *db = nph_store_acquire(f->store, err);
     if (!db)
         return -1;
     int rc = nph_db_begin(db, err);
     if (!rc)
-        rc = strcmp(types, "siis") == 0 ? (nph_db_execf(db, err, sql, types, a1, i1, i2, a2) < 0)
+        rc = strcmp(types, "siis") == 0  ? (nph_db_execf(db, err, sql, types, a1, i1, i2, a2) < 0)
              : strcmp(types, "iis") == 0 ? (nph_db_execf(db, err, sql, types, i1, i2, a2) < 0)
                                          : (nph_db_execf(db, err, sql, types, i1, a2) < 0);
     if (!rc && ev_kind >= 0)
@@ -192,7 +192,7 @@ struct vrec {
 };
 
 #define VREC_COLS                                                                                  \
-    "id, project_id, user_id, cloud, region, COALESCE(remote_id, ''), name, size_gb, image, "    \
+    "id, project_id, user_id, cloud, region, COALESCE(remote_id, ''), name, size_gb, image, "      \
     "status, placement_id, created_at, updated_at"
 
 static void vrec_read(struct nph_stmt *st, struct vrec *r)
@@ -283,16 +283,16 @@ json_t *fed_volume_create(struct fed *f, const struct fed_caller *who, const jso
         return NULL;
     const json_t *jn = json_object_get(req, "name"), *jc = json_object_get(req, "cloud"),
                  *ji = json_object_get(req, "image"), *jd = json_object_get(req, "description");
-    if ((jn && !json_is_string(jn)) || (jc && !json_is_string(jc)) ||
-        (ji && !json_is_string(ji)) || (jd && !json_is_string(jd))) {
+    if ((jn && !json_is_string(jn)) || (jc && !json_is_string(jc)) || (ji && !json_is_string(ji)) ||
+        (jd && !json_is_string(jd))) {
         nph_error_set(err, NPH_E_INVALID, "'name', 'cloud', 'image' and 'description' are strings");
         return NULL;
     }
     const char *name = jn ? json_string_value(jn) : "";
-    if (strlen(name) > VOL_NAME_MAX || strcspn(name, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r"
-                                                     "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17"
-                                                     "\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") !=
-                                            strlen(name)) {
+    if (strlen(name) > VOL_NAME_MAX ||
+        strcspn(name, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r"
+                      "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17"
+                      "\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") != strlen(name)) {
         nph_error_set(err, NPH_E_INVALID,
                       "'name' must have at most %d bytes and no control characters", VOL_NAME_MAX);
         return NULL;
@@ -305,8 +305,8 @@ json_t *fed_volume_create(struct fed *f, const struct fed_caller *who, const jso
     }
     struct vrec r;
     memset(&r, 0, sizeof(r));
-    struct fed_cloud *c = choose_cloud(f, who, "volume", json_string_value(jc), size, name,
-                                       r.placement_id, err);
+    struct fed_cloud *c =
+        choose_cloud(f, who, "volume", json_string_value(jc), size, name, r.placement_id, err);
     const struct nph_volume_ops *ops = c ? nph_backend_volume(c->b, err) : NULL;
     if (!ops)
         return NULL;
@@ -345,8 +345,8 @@ json_t *fed_volume_create(struct fed *f, const struct fed_caller *who, const jso
         "INSERT INTO fed_volume (id, project_id, user_id, cloud, region, remote_id, name,"
         " size_gb, image, status, placement_id, created_at, updated_at) VALUES"
         " (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
-        "ssssssisssii", r.id, r.project_id, r.user_id, r.cloud, r.region,
-        r.name, r.size_gb, r.image, r.status, r.placement_id, r.created_at, r.updated_at);
+        "ssssssisssii", r.id, r.project_id, r.user_id, r.cloud, r.region, r.name, r.size_gb,
+        r.image, r.status, r.placement_id, r.created_at, r.updated_at);
     nph_store_release(db);
     if (n < 0)
         return NULL;
@@ -370,8 +370,9 @@ json_t *fed_volume_create(struct fed *f, const struct fed_caller *who, const jso
     }
     nph_backend_strlcpy(r.remote_id, sizeof(r.remote_id), v.remote_id);
     nph_backend_strlcpy(r.status, sizeof(r.status), v.status);
-    if (commit_change(f, "UPDATE fed_volume SET remote_id = ?, updated_at = ?, size_gb = ? "
-                         "WHERE id = ?",
+    if (commit_change(f,
+                      "UPDATE fed_volume SET remote_id = ?, updated_at = ?, size_gb = ? "
+                      "WHERE id = ?",
                       "siis", v.remote_id, nph_clock_now(), size, r.id,
                       is_local(c) ? -1 : (int)NPH_LEDGER_CREATED, "volume", r.id, r.project_id,
                       r.cloud, r.region, size, err)) {
@@ -410,8 +411,7 @@ json_t *fed_volume_list(struct fed *f, const struct fed_caller *who, const char 
 {
     struct nph_db *db = nph_store_acquire(f->store, err);
     struct nph_stmt *st = NULL;
-    json_t *recs = json_array(), *out = NULL, *volumes = json_array(),
-           *unavailable = json_array();
+    json_t *recs = json_array(), *out = NULL, *volumes = json_array(), *unavailable = json_array();
     if (!db || !recs || !volumes || !unavailable)
         goto done;
     const char *project = who->is_admin && !*who->project_id ? "" : who->project_id;
@@ -466,8 +466,7 @@ json_t *fed_volume_list(struct fed *f, const struct fed_caller *who, const char 
                 if (strcmp(l.v[m].remote_id, rs[j].remote_id) == 0)
                     live = &l.v[m];
             if (!live)
-                nph_backend_strlcpy(rs[j].status, sizeof(rs[j].status),
-                                    ok ? "missing" : "unknown");
+                nph_backend_strlcpy(rs[j].status, sizeof(rs[j].status), ok ? "missing" : "unknown");
             json_t *vj = volume_json(&rs[j], live);
             json_object_set_new(vj, "_order", json_integer((json_int_t)j));
             json_array_append_new(volumes, vj);
@@ -519,9 +518,8 @@ int fed_volume_delete(struct fed *f, const struct fed_caller *who, const char *i
     }
     int64_t now = nph_clock_now();
     return commit_change(f, "UPDATE fed_volume SET deleted_at = ?, status = 'deleted' WHERE id = ?",
-                         "is", NULL, now, 0, r.id,
-                         is_local(c) ? -1 : (int)NPH_LEDGER_DELETED, "volume", r.id,
-                         r.project_id, r.cloud, r.region, r.size_gb, err);
+                         "is", NULL, now, 0, r.id, is_local(c) ? -1 : (int)NPH_LEDGER_DELETED,
+                         "volume", r.id, r.project_id, r.cloud, r.region, r.size_gb, err);
 }
 
 json_t *fed_volume_extend(struct fed *f, const struct fed_caller *who, const char *id,
@@ -550,9 +548,8 @@ json_t *fed_volume_extend(struct fed *f, const struct fed_caller *who, const cha
         fed_call_end(&k, ops->volume_extend(c->b, &k.ctx, r.remote_id, size, err), err))
         return NULL;
     if (commit_change(f, "UPDATE fed_volume SET updated_at = ?, size_gb = ? WHERE id = ?", "iis",
-                      NULL, nph_clock_now(), size, r.id,
-                      is_local(c) ? -1 : (int)NPH_LEDGER_RESIZED, "volume", r.id, r.project_id,
-                      r.cloud, r.region, size, err))
+                      NULL, nph_clock_now(), size, r.id, is_local(c) ? -1 : (int)NPH_LEDGER_RESIZED,
+                      "volume", r.id, r.project_id, r.cloud, r.region, size, err))
         return NULL;
     r.size_gb = size;
     struct nph_error lerr = NPH_ERROR_INIT;
@@ -590,9 +587,9 @@ static void brec_read(struct nph_stmt *st, struct brec *r)
 int fed_bucket_name_check(const char *name, struct nph_error *err)
 {
     size_t n = name ? strlen(name) : 0;
-    int ok = n >= 3 && n <= 63 &&
-             strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n && name[0] != '.' &&
-             name[0] != '-' && name[n - 1] != '.' && name[n - 1] != '-' && !strstr(name, "..");
+    int ok = n >= 3 && n <= 63 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n &&
+             name[0] != '.' && name[0] != '-' && name[n - 1] != '.' && name[n - 1] != '-' &&
+             !strstr(name, "..");
     if (ok)
         return 0;
     return nph_error_set(err, NPH_E_INVALID,
@@ -686,9 +683,8 @@ json_t *fed_bucket_create(struct fed *f, const struct fed_caller *who, const jso
         return NULL;
     }
     memset(&r, 0, sizeof(r));
-    struct fed_cloud *c =
-        choose_cloud(f, who, "bucket", json_string_value(jc),
-                     js ? json_integer_value(js) : 0, name, r.placement_id, err);
+    struct fed_cloud *c = choose_cloud(f, who, "bucket", json_string_value(jc),
+                                       js ? json_integer_value(js) : 0, name, r.placement_id, err);
     const struct nph_object_ops *ops = c ? nph_backend_object(c->b, err) : NULL;
     if (!ops)
         return NULL;
@@ -724,8 +720,8 @@ json_t *fed_bucket_create(struct fed *f, const struct fed_caller *who, const jso
     if (!rc)
         rc = fed_call_end(&k, ops->bucket_create(c->b, &k.ctx, r.remote_name, err), err);
     if (!rc && !is_local(c))
-        rc = commit_change(f, "UPDATE fed_bucket SET ledger_gb = ? WHERE id = ?", "is", NULL, 0,
-                           0, r.id, NPH_LEDGER_CREATED, "bucket", r.id, r.project_id, r.cloud,
+        rc = commit_change(f, "UPDATE fed_bucket SET ledger_gb = ? WHERE id = ?", "is", NULL, 0, 0,
+                           r.id, NPH_LEDGER_CREATED, "bucket", r.id, r.project_id, r.cloud,
                            r.region, 0, err);
     if (rc) {
         struct nph_error e2 = NPH_ERROR_INIT;
@@ -771,10 +767,11 @@ json_t *fed_bucket_list(struct fed *f, const struct fed_caller *who, const char 
     size_t n = 0;
     if (!db || !buckets || !unavailable)
         goto done;
-    int got = nph_db_queryf(db, err, &st,
-                            "SELECT " BREC_COLS " FROM fed_bucket WHERE project_id = ? AND"
-                            " deleted_at IS NULL AND (? = '' OR cloud = ?) ORDER BY name LIMIT 1000",
-                            "sss", who->project_id, cloud ? cloud : "", cloud ? cloud : "");
+    int got =
+        nph_db_queryf(db, err, &st,
+                      "SELECT " BREC_COLS " FROM fed_bucket WHERE project_id = ? AND"
+                      " deleted_at IS NULL AND (? = '' OR cloud = ?) ORDER BY name LIMIT 1000",
+                      "sss", who->project_id, cloud ? cloud : "", cloud ? cloud : "");
     while (got == 1) {
         struct brec *nr = realloc(rs, (n + 1) * sizeof(*rs));
         if (!nr) {
@@ -807,9 +804,8 @@ json_t *fed_bucket_list(struct fed *f, const struct fed_caller *who, const char 
                                             nph_error_name(lerr.code), "message", lerr.msg));
         json_t *bj = bucket_json(&rs[i], ok ? &b : NULL);
         if (bj && !ok)
-            json_object_set_new(bj, "status", json_string(lerr.code == NPH_E_NOT_FOUND
-                                                              ? "missing"
-                                                              : "unknown"));
+            json_object_set_new(bj, "status",
+                                json_string(lerr.code == NPH_E_NOT_FOUND ? "missing" : "unknown"));
         json_array_append_new(buckets, bj);
     }
     out = json_pack("{s:O,s:O}", "buckets", buckets, "unavailable", unavailable);
@@ -853,8 +849,8 @@ int fed_bucket_delete(struct fed *f, const struct fed_caller *who, const char *n
 
 static json_t *object_json(const struct nph_object_info *o)
 {
-    return json_pack("{s:s,s:I,s:s,s:s?,s:s?}", "key", o->name, "size", (json_int_t)o->size,
-                     "etag", o->etag, "content_type", o->content_type[0] ? o->content_type : NULL,
+    return json_pack("{s:s,s:I,s:s,s:s?,s:s?}", "key", o->name, "size", (json_int_t)o->size, "etag",
+                     o->etag, "content_type", o->content_type[0] ? o->content_type : NULL,
                      "last_modified", o->last_modified[0] ? o->last_modified : NULL);
 }
 
@@ -883,10 +879,9 @@ static void bucket_reledger(struct fed *f, const struct fed_caller *who, struct 
     if (is_local(c) || bcall_head(f, who, r, &b, &e))
         return;
     int64_t gb = (int64_t)((b.bytes + GIB - 1) / GIB);
-    if (gb != r->ledger_gb &&
-        commit_change(f, "UPDATE fed_bucket SET ledger_gb = ? WHERE id = ?", "is", NULL, gb, 0,
-                      r->id, NPH_LEDGER_RESIZED, "bucket", r->id, r->project_id, r->cloud,
-                      r->region, gb, &e))
+    if (gb != r->ledger_gb && commit_change(f, "UPDATE fed_bucket SET ledger_gb = ? WHERE id = ?",
+                                            "is", NULL, gb, 0, r->id, NPH_LEDGER_RESIZED, "bucket",
+                                            r->id, r->project_id, r->cloud, r->region, gb, &e))
         nph_log(NPH_LOG_WARN, "federation.bucket_ledger", "bucket", r->id, "msg", e.msg, NULL);
 }
 
@@ -901,16 +896,15 @@ json_t *fed_object_put(struct fed *f, const struct fed_caller *who, const char *
     if (!ops || fed_call_begin(f, c, FED_OP_OBJECT_PUT, who, &k, err))
         return NULL;
     k.ctx.timeout_ms = XFER_TIMEOUT_MS;
-    if (fed_call_end(&k, ops->object_put(c->b, &k.ctx, r.remote_name, key, body, &info, err),
-                     err))
+    if (fed_call_end(&k, ops->object_put(c->b, &k.ctx, r.remote_name, key, body, &info, err), err))
         return NULL;
     bucket_reledger(f, who, c, &r);
     return object_json(&info);
 }
 
-int fed_object_get(struct fed *f, const struct fed_caller *who, const char *bucket,
-                   const char *key, nph_object_sink_fn sink, void *arg,
-                   struct nph_object_info *out, struct nph_error *err)
+int fed_object_get(struct fed *f, const struct fed_caller *who, const char *bucket, const char *key,
+                   nph_object_sink_fn sink, void *arg, struct nph_object_info *out,
+                   struct nph_error *err)
 {
     struct brec r;
     struct fed_cloud *c = NULL;
@@ -919,8 +913,8 @@ int fed_object_get(struct fed *f, const struct fed_caller *who, const char *buck
     if (!ops || fed_call_begin(f, c, FED_OP_OBJECT_GET, who, &k, err))
         return -1;
     k.ctx.timeout_ms = XFER_TIMEOUT_MS;
-    return fed_call_end(
-        &k, ops->object_get(c->b, &k.ctx, r.remote_name, key, sink, arg, out, err), err);
+    return fed_call_end(&k, ops->object_get(c->b, &k.ctx, r.remote_name, key, sink, arg, out, err),
+                        err);
 }
 
 json_t *fed_object_head(struct fed *f, const struct fed_caller *who, const char *bucket,

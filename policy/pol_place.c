@@ -39,10 +39,9 @@ static int req_count(const json_t *j, const char *key, int64_t *out, const char 
 int pol_request_parse(struct pol_request *r, const json_t *j, const struct pol_cands *c,
                       const char **bad_key, struct nph_error *err)
 {
-    static const char *const keys[] = {"kind",   "project", "project_labels", "labels",
-                                       "name",   "image",   "size",           "vcpus",
-                                       "ram_mb", "disk_gb", "gpus",           "type",
-                                       "size_gb", NULL};
+    static const char *const keys[] = {"kind",  "project", "project_labels", "labels", "name",
+                                       "image", "size",    "vcpus",          "ram_mb", "disk_gb",
+                                       "gpus",  "type",    "size_gb",        NULL};
     static const char *const strs[] = {"kind", "project", "name", "image", "size", "type", NULL};
     struct pol_request q;
     const char *k;

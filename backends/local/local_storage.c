@@ -189,8 +189,8 @@ static int lo_bucket_create(struct nph_backend *b, const struct nph_backend_ctx 
     if (local_object_container_put(LO(b), acct, name, NULL, &created, err))
         return -1;
     return created ? 0
-                   : nph_error_set(err, NPH_E_CONFLICT, "container '%s' exists on cloud '%s'",
-                                   name, b->name);
+                   : nph_error_set(err, NPH_E_CONFLICT, "container '%s' exists on cloud '%s'", name,
+                                   b->name);
 }
 
 static int lo_bucket_head(struct nph_backend *b, const struct nph_backend_ctx *ctx,

@@ -139,7 +139,7 @@ static int swift_object_list(struct nph_backend *b, const struct nph_backend_ctx
     json_t *o;
     json_array_foreach(doc, i, o)
     {
-        if ((int)i >= limit) {
+        if (out->n >= (size_t)limit) {
             out->truncated = 1;
             break;
         }
@@ -179,12 +179,12 @@ done:
 /* ---- streamed transfers -------------------------------------------------------------------- */
 
 struct xfer {
-    FILE *in;               /* upload body, or NULL */
+    FILE *in;                /* upload body, or NULL */
     nph_object_sink_fn sink; /* download: where 2xx bytes go */
     void *arg;
     struct nph_error *err; /* the sink's error */
     int sink_failed;
-    long status;           /* of the last status line */
+    long status;                     /* of the last status line */
     char fault[SWIFT_FAULT_MAX + 1]; /* a non-2xx body, bounded */
     size_t fault_len;
     struct nph_object_info *info;
