@@ -411,10 +411,15 @@ json_t *fed_volume_list(struct fed *f, const struct fed_caller *who, const char 
 {
     struct nph_db *db = nph_store_acquire(f->store, err);
     struct nph_stmt *st = NULL;
-    json_t *recs = json_array(), *out = NULL, *volumes = json_array(), *unavailable = json_array();
-    if (!db || !recs || !volumes || !unavailable)
+    json_t *out = NULL, *volumes = json_array(), *unavailable = json_array();
+    if (!db || !volumes || !unavailable)
         goto done;
-    const char *project = who->is_admin && !*who->project_id ? "" : who->project_id;
+    /* admins without a project see every project's; anyone else needs one */
+    const char *project = who->project_id ? who->project_id : "";
+    if (!*project && !who->is_admin) {
+        need_project(who, "volume", err);
+        goto done;
+    }
     int got = nph_db_queryf(db, err, &st,
                             "SELECT " VREC_COLS " FROM fed_volume WHERE deleted_at IS NULL AND"
                             " (? = '' OR project_id = ?) AND (? = '' OR cloud = ?)"
@@ -493,7 +498,6 @@ done:
         nph_error_nomem(err);
     nph_stmt_done(st);
     nph_store_release(db);
-    json_decref(recs);
     json_decref(volumes);
     json_decref(unavailable);
     return out;

@@ -249,7 +249,7 @@ api GET /v1/buckets
 jt 'sorted((b["name"], b["cloud"]) for b in d["buckets"]) == [("b-home", "home"), ("b-kr", "remote")] and d["unavailable"] == []' && pass "merged bucket list" || failx "bucket list: ${RESP_BODY:0:400}"
 
 # ==== 3. B stopped ===============================================================================
-stop_pid "$B_PID" B "$B_LOG" >/dev/null
+if stop_pid "$B_PID" B "$B_LOG"; then pass "broker B stopped (exit 0 on TERM)"; else fail "broker B stopped (exit 0 on TERM)"; fi
 B_PID=
 api GET /v1/volumes
 if [ "$RESP_STATUS" = 200 ] && jt '[u["cloud"] for u in d["unavailable"]] == ["remote"] and {v["name"]: v["status"] for v in d["volumes"]} == {"v-small": "available", "v-big": "unknown", "v-named": "unknown"}'; then
@@ -356,4 +356,13 @@ for k in small big; do
     api DELETE "/v1/volumes/${VID[$k]}"
     expect 204 "DELETE volume $k"
 done
+if kill -0 "$A_PID" 2>/dev/null && stop_pid "$A_PID" A "$A_LOG"; then
+    pass "broker A stopped gracefully (exit 0 on TERM)"
+else
+    fail "broker A stopped gracefully (exit 0 on TERM)"
+fi
+A_PID=
+if stop_pid "$B_PID" B "$B_LOG"; then pass "broker B stopped gracefully (exit 0 on TERM)"; else fail "broker B stopped gracefully (exit 0 on TERM)"; fi
+B_PID=
+nph_log "fed_storage.sh took $SECONDS s"
 nph_summary
