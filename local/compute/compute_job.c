@@ -321,6 +321,10 @@ static virDomainPtr domain_define(struct local_compute *lc, virConnectPtr conn,
     xml = local_compute_domain_xml(&d, err);
     if (!xml)
         return NULL;
+    char *full = cmp_carry_disks(conn, js->id, xml, err); /* volumes stay attached */
+    free(xml);
+    if (!(xml = full))
+        return NULL;
     dom = virDomainDefineXML(conn, xml);
     free(xml);
     if (!dom)
