@@ -358,8 +358,10 @@ void app_close(struct nph_app *app)
     app->store = NULL;
 }
 
-static struct http_route all_routes[512];
+static struct http_route all_routes[1024];
 
+/* Every route of every table, in order, NULL-terminated; built once, at start-up. A table
+ * that outgrows all_routes is a build mistake: abort rather than serve without routes. */
 const struct http_route *app_routes(void)
 {
     const struct http_route *tables[] = {
@@ -373,8 +375,12 @@ const struct http_route *app_routes(void)
         return all_routes;
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const struct http_route *r = tables[t]; r->method; r++) {
-            if (n + 1 < sizeof(all_routes) / sizeof(all_routes[0]))
-                all_routes[n++] = *r;
+            if (n + 1 >= sizeof(all_routes) / sizeof(all_routes[0])) {
+                fprintf(stderr, "nephele: more than %zu routes: enlarge all_routes in app.c\n",
+                        sizeof(all_routes) / sizeof(all_routes[0]) - 1);
+                abort();
+            }
+            all_routes[n++] = *r;
         }
     }
     return all_routes;

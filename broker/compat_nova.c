@@ -680,6 +680,19 @@ static struct {
     uint64_t tick;
 } list_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* The stamp of a server list: the servers' (local_compute_list_stamp) mixed with the network
+ * service's, since the views show the ports' addresses and security groups. */
+static int list_stamp(struct nova_ctx *ctx, const struct local_compute_server_filter *f,
+                      uint64_t *stamp)
+{
+    uint64_t net = 0;
+    if (local_compute_list_stamp(ctx->app->compute, &ctx->caller, f, stamp, NULL) ||
+        (ctx->app->network && local_network_stamp(ctx->app->network, &net, NULL)))
+        return -1;
+    *stamp ^= (net + 1) * 0x9e3779b97f4a7c15ULL;
+    return 0;
+}
+
 static int list_cache_get(const char *key, struct http_resp *resp)
 {
     int hit = 0;
@@ -787,7 +800,7 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
     }
     {
         http_req_query_each(req, all_query, &qall);
-        if (local_compute_list_stamp(ctx.app->compute, &ctx.caller, &f, &stamp, NULL) == 0)
+        if (list_stamp(&ctx, &f, &stamp) == 0)
             have_stamp = 1;
         snprintf(key, sizeof(key), "%d|%s|%d|%d|%016llx|%s", detail, ctx.caller.project_id,
                  ctx.caller.is_admin, ctx.minor, (unsigned long long)stamp, qall.buf);
@@ -835,8 +848,7 @@ static int server_list(struct http_req *req, struct http_resp *resp, struct nph_
     if (http_resp_json(resp, 200, body))
         return nph_error_nomem(err);
     /* Cache under the stamp as it is now: rendering may have recorded a reconciliation. */
-    if (have_stamp &&
-        local_compute_list_stamp(ctx.app->compute, &ctx.caller, &f, &stamp, NULL) == 0) {
+    if (have_stamp && list_stamp(&ctx, &f, &stamp) == 0) {
         snprintf(key, sizeof(key), "%d|%s|%d|%d|%016llx|%s", detail, ctx.caller.project_id,
                  ctx.caller.is_admin, ctx.minor, (unsigned long long)stamp, qall.buf);
         list_cache_put(key, resp);
@@ -1395,6 +1407,17 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
         arg = json_string_value(json_object_get(v, "locked_reason"));
     } else if (strcmp(name, "unlock") == 0) {
         a = LC_ACT_UNLOCK;
+    } else if (strcmp(name, "addSecurityGroup") == 0 || strcmp(name, "removeSecurityGroup") == 0) {
+        json_t *s = local_compute_server_get(ctx.app->compute, &ctx.caller, req->params[0], err);
+        if (!s)
+            goto cleanup;
+        json_decref(s);
+        if (nova_net_server_group(ctx.app, &ctx.caller, req->params[0], v,
+                                  strcmp(name, "addSecurityGroup") == 0, err))
+            goto cleanup;
+        resp->status = 202;
+        rc = 0;
+        goto cleanup;
     } else if (strcmp(name, "createImage") == 0) {
         rc = server_create_image(&ctx, req, resp, v, err);
         goto cleanup;
@@ -1469,6 +1492,18 @@ static int nova_server_action(struct http_req *req, struct http_resp *resp, stru
             nph_b64url_encode(raw, sizeof(raw), pass);
         }
         out = server_view(&ctx, s, 2);
+        /* rebuild answers addresses without the extended attributes, as Nova does */
+        const char *net;
+        json_t *list, *addr;
+        size_t k;
+        json_object_foreach(json_object_get(out, "addresses"), net, list)
+        {
+            json_array_foreach(list, k, addr)
+            {
+                json_object_del(addr, "OS-EXT-IPS:type");
+                json_object_del(addr, "OS-EXT-IPS-MAC:mac_addr");
+            }
+        }
         json_object_set_new(out, "adminPass",
                             json_string(json_is_string(pw) ? json_string_value(pw) : pass));
         http_resp_json(resp, 202, json_pack("{s:o}", "server", out));

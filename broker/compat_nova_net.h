@@ -27,4 +27,11 @@ void nova_net_release(struct nph_app *app, const char *server_id);
  * have any). */
 void nova_net_view(struct nph_app *app, const char *server_id, json_t *view);
 
+/* addSecurityGroup / removeSecurityGroup ({"name"}: a group of the caller's project, by name or
+ * id) on every port of the server. Nova's errors: 404 for an unknown group or a server without
+ * ports, 400 for removing a group the server does not have, 409 for an ambiguous name. */
+struct local_compute_caller;
+int nova_net_server_group(struct nph_app *app, const struct local_compute_caller *cc,
+                          const char *server_id, const json_t *arg, int add, struct nph_error *err);
+
 #endif

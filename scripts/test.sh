@@ -57,15 +57,16 @@ format() {
 }
 
 integration() {
-  NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/run-all.sh
+  # Two suites at a time: most of their time is the clients' start-up and waiting on brokers.
+  NPH_JOBS=2 NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/run-all.sh
 }
 
 integration_asan() {
   # The daemon built with ASan+UBSan: any leak, overflow or undefined behaviour on these
   # request paths ends it with a non-zero status, which the scripts count as a failure.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    NPH_RSS_LIMIT_KB=0 NEPHELE_BIN=$ROOT/build-asan/broker/nephele \
-    NPH_SUITES="identity_badinput.sh image_cli.sh compute_badinput.sh federation.sh placement.sh" \
+    NPH_RSS_LIMIT_KB=0 NPH_JOBS=2 NEPHELE_BIN=$ROOT/build-asan/broker/nephele \
+    NPH_SUITES="identity_badinput.sh image_cli.sh compute_badinput.sh federation.sh placement.sh nova_secgroups.sh" \
     tests/integration/run-all.sh
 }
 
@@ -133,9 +134,9 @@ guest_tcg() {
 }
 
 tempest_compute() {
-  # A ratchet: 76 of the 89 listed tests pass today (the rest need security groups,
-  # networking or volumes); raise it as those land.
-  TEMPEST_MIN_PASS=74 NEPHELE_BIN=$ROOT/build/broker/nephele timeout 1500 \
+  # A ratchet: 85 of the 89 listed tests pass (the other 4 log into a guest over SSH, which
+  # needs run_validation); one of slack for a slow machine.
+  TEMPEST_MIN_PASS=84 NEPHELE_BIN=$ROOT/build/broker/nephele timeout 1500 \
     tests/integration/tempest/compute.sh
 }
 

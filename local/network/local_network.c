@@ -30,6 +30,9 @@ static const struct nph_migration network_migrations[] = {
     {2, "ports by device",
      "ALTER TABLE net_resource ADD COLUMN device_id TEXT;"
      "CREATE INDEX net_resource_device ON net_resource (device_id);"},
+    {3, "change stamp",
+     "CREATE TABLE net_stamp (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);"
+     "INSERT INTO net_stamp (id, n) VALUES (1, 0);"},
 };
 
 int local_network_migrate(struct nph_store *store, int *applied, struct nph_error *err)
@@ -145,6 +148,30 @@ int ln_owner_check(const struct local_network_caller *c, const json_t *doc, cons
                   action);
 }
 
+/* Every write of a resource moves the change stamp, in the writer's transaction. */
+static int64_t bump(struct nph_db *db, int64_t rc, struct nph_error *err)
+{
+    if (rc < 0)
+        return rc;
+    return nph_db_execf(db, err, "UPDATE net_stamp SET n = n + 1 WHERE id = 1", "");
+}
+
+int local_network_stamp(struct local_network *ln, uint64_t *out, struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(ln->store, err);
+    struct nph_stmt *st;
+    int rc;
+    if (!db)
+        return -1;
+    rc = nph_db_queryf(db, err, &st, "SELECT n FROM net_stamp WHERE id = 1", "");
+    if (rc == 1) {
+        *out = (uint64_t)nph_stmt_col_int64(st, 0);
+        nph_stmt_done(st);
+    }
+    nph_store_release(db);
+    return rc == 1 ? 0 : rc < 0 ? -1 : nph_error_set(err, NPH_E_INTERNAL, "no network stamp");
+}
+
 int ln_row_insert(struct nph_db *db, enum local_network_kind kind, const json_t *doc,
                   const char *parent_id, int shared, struct nph_error *err)
 {
@@ -160,7 +187,7 @@ int ln_row_insert(struct nph_db *db, enum local_network_kind kind, const json_t 
                       (int64_t)shared, text, nph_clock_now(),
                       json_string_value(json_object_get(doc, "device_id")));
     free(text);
-    return rc < 0 ? -1 : 0;
+    return bump(db, rc, err) < 0 ? -1 : 0;
 }
 
 static void stamp_now(json_t *doc, const char *key)
@@ -184,12 +211,15 @@ int ln_row_update(struct nph_db *db, json_t *doc, int shared, struct nph_error *
         text, (int64_t)shared, json_string_value(json_object_get(doc, "device_id")),
         json_string_value(json_object_get(doc, "id")));
     free(text);
-    return rc < 0 ? -1 : 0;
+    return bump(db, rc, err) < 0 ? -1 : 0;
 }
 
 int ln_row_delete(struct nph_db *db, const char *id, struct nph_error *err)
 {
-    return nph_db_execf(db, err, "DELETE FROM net_resource WHERE id = ?", "s", id) < 0 ? -1 : 0;
+    return bump(db, nph_db_execf(db, err, "DELETE FROM net_resource WHERE id = ?", "s", id), err) <
+                   0
+               ? -1
+               : 0;
 }
 
 json_t *ln_children(struct nph_db *db, enum local_network_kind kind, const char *parent,

@@ -107,6 +107,10 @@ json_t *local_network_router_interface(struct local_network *ln,
 int local_network_default_sg(struct local_network *ln, const char *project_id, char *id_out,
                              struct nph_error *err);
 
+/* A number that moves whenever any resource is written (by this process or another on the
+ * same store), for caches of views that show network state (a server's addresses and groups). */
+int local_network_stamp(struct local_network *ln, uint64_t *out, struct nph_error *err);
+
 /* Quotas: {"network":100,"subnet":100,"port":500,"security_group":10,
  * "security_group_rule":100,"router":10,"floatingip":50} with the project's overrides (-1 =
  * unlimited). set: admin only (the caller checks); unknown keys or values below -1 are

@@ -266,7 +266,7 @@ else
 fi
 req GET "/compute/v2.1/servers/$SID" -H "X-Auth-Token: $TOKEN"
 expect "the server's addresses in Nova's form" 200 \
-    'any(a["version"] == 4 and a["OS-EXT-IPS:TYPE"] == "fixed" and a["OS-EXT-IPS-MAC:mac_addr"].startswith("fa:16:3e:") for a in d["server"]["addresses"]["'"$N"'"])'
+    'any(a["version"] == 4 and a["OS-EXT-IPS:type"] == "fixed" and a["OS-EXT-IPS-MAC:mac_addr"].startswith("fa:16:3e:") for a in d["server"]["addresses"]["'"$N"'"])'
 if out=$(osc port list --server "$S" -f value -c ID 2>&1) && [ "$(wc -l <<<"$out")" = 1 ]; then
     pass "the server has one port"
 else
@@ -279,6 +279,17 @@ if [ "$(osc floating ip show "$FIP" -f value -c port_id)" = "$VMPORT" ]; then
 else
     fail "the floating IP is on the server's port"
 fi
+FIP_ADDR=$(osc floating ip show "$FIP" -f value -c floating_ip_address)
+req GET "/compute/v2.1/servers/$SID" -H "X-Auth-Token: $TOKEN"
+expect "the server's addresses show the floating IP after its fixed one" 200 \
+    '[a["OS-EXT-IPS:type"] for a in d["server"]["addresses"]["'"$N"'"] if a["version"] == 4] == ["fixed", "floating"] and d["server"]["addresses"]["'"$N"'"][-1]["addr"] == "'"$FIP_ADDR"'"'
+req GET "/compute/v2.1/servers/$SID/ips" -H "X-Auth-Token: $TOKEN"
+expect "GET /servers/{id}/ips: the addresses by network, version and addr only" 200 \
+    'all(sorted(a) == ["addr", "version"] for a in d["addresses"]["'"$N"'"]) and "'"$FIP_ADDR"'" in [a["addr"] for a in d["addresses"]["'"$N"'"]]'
+req GET "/compute/v2.1/servers/$SID/ips/$N" -H "X-Auth-Token: $TOKEN"
+expect "GET /servers/{id}/ips/{network}" 200 'list(d) == ["'"$N"'"] and len(d["'"$N"'"]) >= 2'
+req GET "/compute/v2.1/servers/$SID/ips/no-such-net" -H "X-Auth-Token: $TOKEN"
+expect "GET /servers/{id}/ips/{other network}: 404" 404 '"itemNotFound" in d'
 req GET "/compute/v2.1/servers/$SID/os-interface" -H "X-Auth-Token: $TOKEN"
 expect "os-interface lists the port" 200 'd["interfaceAttachments"][0]["port_id"] == "'"$VMPORT"'"'
 req POST "/compute/v2.1/servers" "${AUTH[@]}" -d '{"server": {"name": "bad", "flavorRef": "1", "imageRef": "'"$(osc image show it-net-image -f value -c id)"'", "networks": [{"uuid": "no-such-network"}]}}'

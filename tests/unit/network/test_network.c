@@ -467,6 +467,47 @@ static void test_quota_and_groups(void **state)
     json_decref(sg);
 }
 
+/* The change stamp moves with every write (create, update, delete, a refused write does not)
+ * and not with reads, so that cached views of network state are never stale. */
+static void test_change_stamp(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    uint64_t s0, s1, s2, s3, s4;
+    json_t *net, *sg, *u, *r;
+    assert_int_equal(local_network_stamp(f->ln, &s0, &err), 0);
+    net = mk(f, &alice, LN_NETWORK, "{\"name\": \"n\"}", &err);
+    assert_non_null(net);
+    assert_int_equal(local_network_stamp(f->ln, &s1, &err), 0);
+    assert_true(s1 != s0);
+    sg = mk(f, &alice, LN_SECGROUP, "{\"name\": \"web\"}", &err);
+    assert_non_null(sg);
+    r = local_network_list(f->ln, &alice, LN_NETWORK, &err);
+    json_decref(r);
+    assert_int_equal(local_network_stamp(f->ln, &s2, &err), 0);
+    u = json_pack("{s:s}", "name", "web2");
+    r = local_network_update(f->ln, &alice, LN_SECGROUP,
+                             json_string_value(json_object_get(sg, "id")), u, &err);
+    assert_non_null(r);
+    json_decref(r);
+    assert_int_equal(local_network_stamp(f->ln, &s3, &err), 0);
+    assert_true(s3 != s2);
+    /* bob cannot rename alice's group: nothing written, the stamp stays */
+    r = local_network_update(f->ln, &bob, LN_SECGROUP, json_string_value(json_object_get(sg, "id")),
+                             u, &err);
+    assert_null(r);
+    assert_int_equal(local_network_stamp(f->ln, &s4, &err), 0);
+    assert_true(s4 == s3);
+    assert_int_equal(local_network_delete(f->ln, &alice, LN_NETWORK,
+                                          json_string_value(json_object_get(net, "id")), &err),
+                     0);
+    assert_int_equal(local_network_stamp(f->ln, &s4, &err), 0);
+    assert_true(s4 != s3);
+    json_decref(u);
+    json_decref(sg);
+    json_decref(net);
+}
+
 static int run_group(const char *engine)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +518,7 @@ static int run_group(const char *engine)
         cmocka_unit_test_setup_teardown(test_port_addresses, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ipam_race, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_groups, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_change_stamp, fx_setup, fx_teardown),
     };
     char name[64];
     snprintf(name, sizeof(name), "network (%s)", engine);
