@@ -95,13 +95,13 @@ static struct fed_cloud *choose_cloud(struct fed *f, const struct fed_caller *wh
             return NULL;
         }
         pthread_mutex_lock(&c->mu);
-        int open = c->breaker == FED_BREAKER_OPEN;
+        enum fed_breaker br = c->breaker;
         char last[sizeof(c->last_error)];
         memcpy(last, c->last_error, sizeof(last));
         pthread_mutex_unlock(&c->mu);
-        if (open) {
-            nph_error_set(err, NPH_E_UNAVAILABLE, "cloud '%s' is down: its circuit breaker is open",
-                          c->name);
+        if (br != FED_BREAKER_CLOSED) { /* placement rules it out too: say why plainly */
+            nph_error_set(err, NPH_E_UNAVAILABLE, "cloud '%s' is down: its circuit breaker is %s",
+                          c->name, br == FED_BREAKER_OPEN ? "open" : "half-open (recovering)");
             if (last[0])
                 nph_error_detail(err, "last error: %s", last);
             return NULL;
