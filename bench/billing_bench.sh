@@ -4,7 +4,9 @@
 #   ingestion events/s into SQLite and PostgreSQL, batched against row at a time (targets
 #   >= 500,000/s SQLite, >= 300,000/s PostgreSQL), and the time of a monthly report grouped by
 #   project and cloud over 10 million usage intervals on PostgreSQL (target <= 10 s), with the
-#   SQL aggregation against the in-memory rating on 1 million intervals.
+#   aggregation over the usage intervals against the in-memory rating and the window functions
+#   over the events on 1 million intervals. Each figure ends with PASS or MISS against its
+#   target (docs/billing.md, "Performance"). Use a Release build (build-rel).
 #
 #   bench/billing_bench.sh [BUILD_DIR [INGEST_EVENTS [INTERVALS [SMALL]]]]
 #       defaults: ./build 1000000 10000000 1000000

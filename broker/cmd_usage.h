@@ -28,9 +28,15 @@ int usage_ledger_load(struct nph_db *db, int64_t from, int64_t to, const char *p
  * path is reported from the in-memory path, so that it names the resource. */
 int usage_bill(struct nph_db *db, const struct pol_catalog *cat, const struct pol_bill_query *q,
                const char *project_id, struct pol_bill **out, struct nph_error *err);
-/* The SQL aggregation alone (PostgreSQL only). */
+/* The SQL aggregation alone (PostgreSQL only): one GROUP BY over the usage intervals the
+ * ledger maintains at ingestion (usage_interval, usage_open; nph_ledger.h). */
 int usage_bill_sql(struct nph_db *db, const struct pol_catalog *cat, const struct pol_bill_query *q,
                    const char *project_id, struct pol_bill **out, struct nph_error *err);
+/* The same aggregation deriving the intervals from the events with window functions, as
+ * before the interval tables: the bench's baseline and a cross-check in the tests. */
+int usage_bill_sql_events(struct nph_db *db, const struct pol_catalog *cat,
+                          const struct pol_bill_query *q, const char *project_id,
+                          struct pol_bill **out, struct nph_error *err);
 
 /* Append every event of ev to the ledger in one transaction (all or nothing). Returns 0, or -1
  * with err naming the line of the first event that failed. */

@@ -1652,34 +1652,22 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
                     adopted++;
                 continue;
             }
-            if (!have && strcmp(l.state, "running") != 0 && strcmp(l.state, "pending") != 0) {
-                /* ours, but its server was deleted or its create failed: clean it up */
+            int finished = strcmp(l.state, "running") != 0 && strcmp(l.state, "pending") != 0;
+            if (finished && (!have || r.remote_id[0])) {
+                /* ours, but its server was deleted or its create failed, or a twin of a
+                 * create submitted twice (the record holds the other one): clean it up */
                 struct fed_call k2;
                 if (fed_call_begin(f, c, FED_OP_SERVER_DELETE, &all, &k2, err) == 0 &&
                     fed_call_end(&k2, ops->server_delete(c->b, &k2.ctx, sv->remote_id, err), err) ==
                         0) {
                     cleaned++;
                     nph_log(NPH_LOG_WARN, "federation.cleanup", "cloud", c->name, "remote_id",
-                            sv->remote_id, "op", sv->op_key, NULL);
+                            sv->remote_id, "op", sv->op_key, "msg",
+                            have ? "a twin of a retried create" : "its server is gone", NULL);
                 }
                 continue;
             }
-            if (have && r.remote_id[0] && strcmp(l.state, "running") != 0 &&
-                strcmp(l.state, "pending") != 0) {
-                /* a twin of a create submitted twice: the record holds the other one */
-                struct fed_call k2;
-                if (fed_call_begin(f, c, FED_OP_SERVER_DELETE, &all, &k2, err) == 0 &&
-                    fed_call_end(&k2, ops->server_delete(c->b, &k2.ctx, sv->remote_id, err), err) ==
-                        0) {
-                    cleaned++;
-                    nph_log(NPH_LOG_WARN, "federation.cleanup", "cloud", c->name, "remote_id",
-                            sv->remote_id, "op", sv->op_key, "msg", "a twin of a retried create",
-                            NULL);
-                }
-                continue;
-            }
-            if (!have || r.remote_id[0])
-                continue; /* its create is still running */
+            continue; /* its create is still running */
         }
         orphans++;
         rc = q(db, err, NULL, NULL,

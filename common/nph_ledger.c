@@ -1,7 +1,8 @@
 /*
  * nph_ledger.c - the ledger_event table and appending to it. Events are never updated or
- * deleted by Nephele; usage is derived from them by ordered scans per resource (the index on
- * resource_id, ts) and per period (the index on ts).
+ * deleted by Nephele. On PostgreSQL the usage intervals the reports read are maintained with
+ * every append, in the same transaction (nph_ledger_usage.c); on SQLite the reports scan and
+ * rate the events.
  */
 #include "nph_ledger.h"
 
@@ -12,14 +13,89 @@
 #include <pthread.h>
 #include <string.h>
 
-static const struct nph_migration ledger_migrations[] = {
-    {1, "ledger events",
-     "CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL, event TEXT NOT NULL,"
+#define LEDGER_V1                                                                                  \
+    {                                                                                              \
+        1, "ledger events",                                                                        \
+            "CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL, event TEXT NOT "  \
+            "NULL,"                                                                                \
+            " resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, project_id TEXT NOT NULL,"   \
+            " cloud TEXT NOT NULL, region TEXT, offering TEXT, size_gb BIGINT);"                   \
+            "CREATE INDEX ledger_event_resource ON ledger_event (resource_id, ts);"                \
+            "CREATE INDEX ledger_event_ts ON ledger_event (ts);"                                   \
+            "CREATE INDEX ledger_event_project ON ledger_event (project_id, ts);"                  \
+    }
+
+/* Version 2 makes ingestion cheap: the ledger is written far more than it is searched by key.
+ * The ids stay (time-ordered, unique by construction, the tie-break of equal times) without a
+ * unique index; the by-resource and by-project indexes go. On PostgreSQL a BRIN index on ts
+ * (events arrive in time order) and, in version 3, the usage intervals the reports read; on
+ * SQLite, whose reports load and rate the whole ledger in memory anyway (sorting it costs
+ * less than an index on randomly arriving times costs every insert), none, and no id column
+ * either: the rowid of an append-only table is the write order (the old ids' order is kept
+ * by copying the rows in it). */
+static const struct nph_migration ledger_migrations_pg[] = {
+    LEDGER_V1,
+    {2, "compact ledger: no unique id index, BRIN on ts",
+     "ALTER TABLE ledger_event DROP CONSTRAINT ledger_event_pkey;"
+     "DROP INDEX ledger_event_resource; DROP INDEX ledger_event_project;"
+     "DROP INDEX ledger_event_ts;"
+     "CREATE INDEX ledger_event_ts ON ledger_event USING brin (ts);"},
+    {3, "usage intervals maintained at ingestion",
+     "CREATE TABLE usage_interval (resource_id TEXT NOT NULL, rtype TEXT NOT NULL,"
+     " project_id TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, offering TEXT,"
+     " size_gb BIGINT NOT NULL, state INTEGER NOT NULL, s BIGINT NOT NULL, e BIGINT NOT NULL);"
+     "CREATE INDEX usage_interval_e ON usage_interval USING brin (e);"
+     "CREATE TABLE usage_open (resource_id TEXT PRIMARY KEY, rtype TEXT NOT NULL,"
+     " project_id TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, offering TEXT,"
+     " size_gb BIGINT NOT NULL, state INTEGER NOT NULL, s BIGINT NOT NULL, s_ts BIGINT NOT NULL,"
+     " base INTEGER NOT NULL);"
+     /* the intervals of the events already there, with the rules of nph_ledger_usage.c */
+     "CREATE TEMPORARY TABLE usage_derive AS"
+     " WITH ev AS ("
+     "  SELECT id, ts, event, resource_id, resource_type AS rtype, project_id, cloud, region,"
+     "   offering, size_gb, row_number() OVER (PARTITION BY resource_id ORDER BY ts, id) AS rn"
+     "  FROM ledger_event WHERE resource_type IN ('server', 'volume', 'bucket')"
+     "   AND event IN ('created', 'resized', 'stopped', 'started', 'deleted')),"
+     " w AS ("
+     "  SELECT resource_id, rtype, project_id, cloud, region, event, ts,"
+     "   lead(ts) OVER r AS next_ts,"
+     "   max(CASE event WHEN 'created' THEN rn * 8 + 1 WHEN 'started' THEN rn * 8 + 2"
+     "    WHEN 'stopped' THEN rn * 8 + 3 WHEN 'deleted' THEN rn * 8 + 4 END) OVER r AS base,"
+     "   max(CASE WHEN offering IS NOT NULL OR event = 'created' THEN"
+     "    lpad(CAST(rn AS TEXT), 19, '0') || COALESCE('+' || offering, '-') END COLLATE \"C\")"
+     "    OVER r AS off_packed,"
+     "   max(CASE WHEN size_gb IS NOT NULL OR event = 'created' THEN"
+     "    rn * 2147483648 + COALESCE(size_gb + 1, 0) END) OVER r AS size_packed"
+     "  FROM ev WINDOW r AS (PARTITION BY resource_id ORDER BY ts, id"
+     "   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"
+     " SELECT resource_id, rtype, project_id, cloud, region,"
+     "  CASE WHEN substr(off_packed, 20, 1) = '+' THEN substr(off_packed, 21) END AS offering,"
+     "  GREATEST(COALESCE(size_packed % 2147483648, 0) - 1, 0) AS size_gb,"
+     "  CASE WHEN rtype <> 'server' THEN CASE WHEN event = 'deleted' THEN 0 ELSE 1 END"
+     "   WHEN event IN ('created', 'started') THEN 1 WHEN event = 'deleted' THEN 0"
+     "   WHEN event = 'stopped' OR base % 8 = 3 THEN 2 ELSE 1 END AS state,"
+     "  COALESCE(base % 8, 0) AS base, ts AS s_ts, next_ts AS e_ts"
+     " FROM w;"
+     "INSERT INTO usage_interval SELECT resource_id, rtype, project_id, cloud, region, offering,"
+     " size_gb, state, (s_ts - ((s_ts % 1000000) + 1000000) % 1000000) / 1000000,"
+     " (e_ts - ((e_ts % 1000000) + 1000000) % 1000000) / 1000000"
+     " FROM usage_derive WHERE e_ts IS NOT NULL AND state <> 0;"
+     "INSERT INTO usage_open SELECT resource_id, rtype, project_id, cloud, region, offering,"
+     " size_gb, state, (s_ts - ((s_ts % 1000000) + 1000000) % 1000000) / 1000000, s_ts, base"
+     " FROM usage_derive WHERE e_ts IS NULL;"
+     "DROP TABLE usage_derive;"},
+};
+
+static const struct nph_migration ledger_migrations_sqlite[] = {
+    LEDGER_V1,
+    {2, "compact ledger: no id (the rowid is the write order), no indexes",
+     "CREATE TABLE ledger_event_v2 (ts BIGINT NOT NULL, event TEXT NOT NULL,"
      " resource_id TEXT NOT NULL, resource_type TEXT NOT NULL, project_id TEXT NOT NULL,"
      " cloud TEXT NOT NULL, region TEXT, offering TEXT, size_gb BIGINT);"
-     "CREATE INDEX ledger_event_resource ON ledger_event (resource_id, ts);"
-     "CREATE INDEX ledger_event_ts ON ledger_event (ts);"
-     "CREATE INDEX ledger_event_project ON ledger_event (project_id, ts);"},
+     "INSERT INTO ledger_event_v2 SELECT ts, event, resource_id, resource_type, project_id,"
+     " cloud, region, offering, size_gb FROM ledger_event ORDER BY ts, id;"
+     "DROP TABLE ledger_event;"
+     "ALTER TABLE ledger_event_v2 RENAME TO ledger_event;"},
 };
 
 const char *nph_ledger_kind_name(enum nph_ledger_kind kind)
@@ -41,9 +117,13 @@ const char *nph_ledger_kind_name(enum nph_ledger_kind kind)
 
 int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
-    return nph_store_migrate(store, "ledger", ledger_migrations,
-                             sizeof(ledger_migrations) / sizeof(ledger_migrations[0]), applied,
-                             err);
+    if (nph_store_engine(store) == NPH_STORE_POSTGRES)
+        return nph_store_migrate(store, "ledger", ledger_migrations_pg,
+                                 sizeof(ledger_migrations_pg) / sizeof(ledger_migrations_pg[0]),
+                                 applied, err);
+    return nph_store_migrate(store, "ledger", ledger_migrations_sqlite,
+                             sizeof(ledger_migrations_sqlite) / sizeof(ledger_migrations_sqlite[0]),
+                             applied, err);
 }
 
 /* Event ids are time-ordered UUIDs (version 7 layout: 48 bits of Unix milliseconds, then a
@@ -104,38 +184,63 @@ static int event_valid(const struct nph_ledger_event *ev, struct nph_error *err)
     return 0;
 }
 
-int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err)
+static int append_one(struct nph_db *db, const struct nph_ledger_event *ev, int64_t now,
+                      struct nph_error *err)
 {
     char id[NPH_UUID_LEN + 1];
     struct nph_stmt *st;
+    int o = nph_db_engine(db) == NPH_STORE_SQLITE ? 0 : 1; /* SQLite: no id column */
     int rc;
-    if (event_valid(ev, err))
-        return -1;
-    if (ledger_ids(&id, 1))
+    if (o && ledger_ids(&id, 1))
         return nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
     st = nph_db_prepare(db,
-                        "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
-                        " project_id, cloud, region, offering, size_gb)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        o ? "INSERT INTO ledger_event (id, ts, event, resource_id, resource_type,"
+                            " project_id, cloud, region, offering, size_gb)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                          : "INSERT INTO ledger_event (ts, event, resource_id, resource_type,"
+                            " project_id, cloud, region, offering, size_gb)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         err);
     if (!st)
         return -1;
-    if (nph_stmt_bind_text(st, 1, id, err) ||
-        nph_stmt_bind_int64(st, 2, ev->ts ? ev->ts : nph_clock_now(), err) ||
-        nph_stmt_bind_text(st, 3, nph_ledger_kind_name(ev->kind), err) ||
-        nph_stmt_bind_text(st, 4, ev->resource_id, err) ||
-        nph_stmt_bind_text(st, 5, ev->resource_type, err) ||
-        nph_stmt_bind_text(st, 6, ev->project_id, err) ||
-        nph_stmt_bind_text(st, 7, ev->cloud, err) || nph_stmt_bind_text(st, 8, ev->region, err) ||
-        nph_stmt_bind_text(st, 9, ev->offering, err) ||
-        (ev->size_gb < 0 ? nph_stmt_bind_null(st, 10, err)
-                         : nph_stmt_bind_int64(st, 10, ev->size_gb, err))) {
+    if ((o && nph_stmt_bind_text(st, 1, id, err)) ||
+        nph_stmt_bind_int64(st, o + 1, ev->ts ? ev->ts : now, err) ||
+        nph_stmt_bind_text(st, o + 2, nph_ledger_kind_name(ev->kind), err) ||
+        nph_stmt_bind_text(st, o + 3, ev->resource_id, err) ||
+        nph_stmt_bind_text(st, o + 4, ev->resource_type, err) ||
+        nph_stmt_bind_text(st, o + 5, ev->project_id, err) ||
+        nph_stmt_bind_text(st, o + 6, ev->cloud, err) ||
+        nph_stmt_bind_text(st, o + 7, ev->region, err) ||
+        nph_stmt_bind_text(st, o + 8, ev->offering, err) ||
+        (ev->size_gb < 0 ? nph_stmt_bind_null(st, o + 9, err)
+                         : nph_stmt_bind_int64(st, o + 9, ev->size_gb, err))) {
         nph_stmt_done(st);
         return -1;
     }
     rc = nph_stmt_step(st, err);
     nph_stmt_done(st);
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    return nph_ledger_usage_update(db, ev, 1, now, err);
+}
+
+int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err)
+{
+    int64_t now = nph_clock_now();
+    int rc;
+    if (event_valid(ev, err))
+        return -1;
+    /* The event and its intervals (PostgreSQL) commit together. */
+    if (nph_db_engine(db) != NPH_STORE_POSTGRES || nph_db_in_transaction(db))
+        return append_one(db, ev, now, err);
+    if (nph_db_begin(db, err))
+        return -1;
+    rc = append_one(db, ev, now, err);
+    if (rc == 0)
+        rc = nph_db_commit(db, err);
+    if (rc)
+        nph_db_rollback(db, NULL);
+    return rc;
 }
 
 int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
@@ -146,7 +251,8 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
         "project_id", "cloud", "region", "offering",    "size_gb"};
     struct nph_bulk *b = NULL;
     int own = 0, rc = -1;
-    int64_t now = 0;
+    int o = nph_db_engine(db) == NPH_STORE_SQLITE ? 0 : 1; /* SQLite: no id column */
+    int64_t now = nph_clock_now();
 
     for (size_t i = 0; i < n; i++)
         if (event_valid(&evs[i], err)) {
@@ -161,17 +267,15 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
             return -1;
         own = 1;
     }
-    if (!(b = nph_db_bulk_begin(db, "ledger_event", cols, 10, err)))
+    if (!(b = nph_db_bulk_begin(db, "ledger_event", cols + 1 - o, 9 + o, err)))
         goto cleanup;
     for (size_t i = 0; i < n; i++) {
         const struct nph_ledger_event *ev = &evs[i];
         char id[NPH_UUID_LEN + 1];
-        if (ledger_ids(&id, 1)) {
+        if (o && ledger_ids(&id, 1)) {
             nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
             goto cleanup;
         }
-        if (!ev->ts && !now)
-            now = nph_clock_now();
         struct nph_bulk_val v[10] = {
             {NPH_BULK_TEXT, 0, id},
             {NPH_BULK_INT64, ev->ts ? ev->ts : now, NULL},
@@ -184,7 +288,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
             {NPH_BULK_TEXT, 0, ev->offering},
             {ev->size_gb < 0 ? NPH_BULK_NULL : NPH_BULK_INT64, ev->size_gb, NULL},
         };
-        if (nph_bulk_row(b, v, err)) {
+        if (nph_bulk_row(b, v + 1 - o, err)) {
             if (failed)
                 *failed = i;
             goto cleanup;
@@ -192,6 +296,8 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
     }
     rc = nph_bulk_end(b, 0, err);
     b = NULL;
+    if (rc == 0)
+        rc = nph_ledger_usage_update(db, evs, n, now, err);
     if (rc == 0 && own)
         rc = nph_db_commit(db, err);
 cleanup:
@@ -215,13 +321,18 @@ int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out)
 int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
                     nph_ledger_visit_fn fn, void *ctx, struct nph_error *err)
 {
-    const char *sql = project_id
-                          ? "SELECT ts, event, resource_id, resource_type, project_id, cloud,"
-                            " region, offering, size_gb FROM ledger_event"
-                            " WHERE ts >= ? AND ts < ? AND project_id = ? ORDER BY ts, id"
-                          : "SELECT ts, event, resource_id, resource_type, project_id, cloud,"
-                            " region, offering, size_gb FROM ledger_event"
-                            " WHERE ts >= ? AND ts < ? ORDER BY ts, id";
+    /* ties in the order written: the id on PostgreSQL, the rowid on SQLite */
+    static const char *const sqls[2][2] = {
+        {"SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+         "SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? AND project_id = ? ORDER BY ts, id"},
+        {"SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? ORDER BY ts, rowid",
+         "SELECT ts, event, resource_id, resource_type, project_id, cloud, region, offering,"
+         " size_gb FROM ledger_event WHERE ts >= ? AND ts < ? AND project_id = ?"
+         " ORDER BY ts, rowid"}};
+    const char *sql = sqls[nph_db_engine(db) == NPH_STORE_SQLITE][project_id != NULL];
     struct nph_stmt *st = nph_db_prepare(db, sql, err);
     int rc;
     if (!st)

@@ -45,8 +45,8 @@ int nph_ledger_migrate(struct nph_store *store, int *applied, struct nph_error *
 
 /* Append ev with db (inside the caller's transaction if one is open). resource_id,
  * resource_type, project_id and cloud are required (NPH_E_INVALID otherwise). Returns 0, or -1
- * with the store's error. The event id is a new time-ordered UUID (ids written later sort
- * later). */
+ * with the store's error. On PostgreSQL the event id is a new time-ordered UUID (ids written
+ * later sort later); SQLite keeps no id, its rowid is the write order. */
 int nph_ledger_append(struct nph_db *db, const struct nph_ledger_event *ev, struct nph_error *err);
 
 /* Append n events at once (ingestion, `nephele usage import`): every event is checked first
@@ -65,10 +65,29 @@ int nph_ledger_kind_parse(const char *name, enum nph_ledger_kind *out);
 typedef int (*nph_ledger_visit_fn)(void *ctx, const struct nph_ledger_event *ev,
                                    struct nph_error *err);
 
-/* Visit the events with from <= ts < to (UTC microseconds), ordered by ts then id; when
+/* Visit the events with from <= ts < to (UTC microseconds), ordered by ts then the order they
+ * were written in (the id on PostgreSQL, the rowid on SQLite); when
  * project_id is not NULL, only that project's. Returns 0, the visitor's non-zero return, or -1
  * with the store's error. Events with an unknown kind name are skipped. */
 int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *project_id,
                     nph_ledger_visit_fn fn, void *ctx, struct nph_error *err);
+
+/* ---- usage intervals (PostgreSQL; nph_ledger_usage.c) ---------------------------------------
+ *
+ * On PostgreSQL every append also maintains the usage intervals the reports aggregate: table
+ * usage_interval holds the closed segments of every resource (from one event to the next, in
+ * ts then write order), usage_open the last, still open, segment of each resource. Both are
+ * derived data, written in the same transaction as the events; SQLite reports rate the events
+ * in memory and keeps neither. A segment's state: */
+enum nph_usage_state {
+    NPH_USAGE_NONE = 0,    /* not billed (deleted) */
+    NPH_USAGE_BILLED = 1,  /* running server, or a volume or bucket that exists */
+    NPH_USAGE_STOPPED = 2, /* stopped server: billed only on clouds with bill_stopped */
+};
+
+/* Update the intervals for evs[0..n), already appended on db in the open transaction (events
+ * with ts 0 were stamped `now`). A no-op on SQLite. Returns 0 or -1 with err. */
+int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
+                            int64_t now, struct nph_error *err);
 
 #endif

@@ -319,8 +319,8 @@ int ln_get_str(const json_t *attrs, const char *key, size_t max, int nullable, c
 
 int ln_copy_common(json_t *doc, const json_t *attrs, struct nph_error *err)
 {
-    const char *s;
-    int b, rc;
+    const char *s = NULL;
+    int b = 0, rc;
     if ((rc = ln_get_str(attrs, "name", 255, 0, &s, err)) < 0)
         return -1;
     if (rc == 0)

@@ -779,7 +779,7 @@ json_t *local_object_container_get(struct local_object *lo, const char *account,
 {
     struct nph_db *db = obj_db(lo, err);
     json_t *meta = NULL, *out = NULL;
-    int64_t objects, bytes, created, modified;
+    int64_t objects = 0, bytes = 0, created = 0, modified = 0;
     if (!db)
         return NULL;
     if (container_row(db, account, name, NULL, &meta, NULL, &created, &modified, err) == 0 &&

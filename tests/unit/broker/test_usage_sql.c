@@ -72,7 +72,11 @@ static struct nph_db *pg_fresh(struct nph_store **s)
     if (nph_store_open(url, 1, s, &err) || nph_ledger_migrate(*s, NULL, &err))
         fail_msg("%s: %s (%s)", url, err.msg, err.detail);
     assert_non_null(db = nph_store_acquire(*s, &err));
-    assert_int_equal(nph_db_exec(db, "DELETE FROM ledger_event", &err), 0);
+    assert_int_equal(nph_db_exec(db,
+                                 "DELETE FROM ledger_event; DELETE FROM usage_interval;"
+                                 " DELETE FROM usage_open",
+                                 &err),
+                     0);
     return db;
 }
 
@@ -93,7 +97,16 @@ static json_t *both_ways(struct nph_db *db, const struct pol_catalog *cat, int64
         fail_msg("in memory: %s", err.msg);
     if (usage_bill_sql(db, cat, &q, project, &sql, &err))
         fail_msg("sql: %s (%s)", err.msg, err.detail);
+    /* the intervals maintained at ingestion give what the events give */
+    struct pol_bill *evsql = NULL;
+    if (usage_bill_sql_events(db, cat, &q, project, &evsql, &err))
+        fail_msg("sql over events: %s (%s)", err.msg, err.detail);
+    json_t *je = pol_bill_to_json(evsql);
     json_t *jm = pol_bill_to_json(mem), *js = pol_bill_to_json(sql);
+    if (!json_equal(je, js))
+        fail_msg("the intervals differ from the events' window functions (group_by %s)", group);
+    json_decref(je);
+    pol_bill_free(evsql);
     if (!json_equal(jm, js)) {
         char *a = json_dumps(jm, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         char *b = json_dumps(js, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -232,24 +245,14 @@ static uint64_t next_rand(void)
     return rng;
 }
 
-static void test_random_ledger(void **state)
+enum { NRES = 400, MAXEV = 12 };
+
+/* A random ledger of NRES resources over two clouds into evs (NRES * MAXEV), ids (NRES). */
+static size_t gen_random(struct nph_ledger_event *evs, char (*ids)[16])
 {
-    struct nph_error err = NPH_ERROR_INIT;
-    struct nph_store *s = NULL;
-    struct nph_db *db = pg_fresh(&s);
     static const char *const projects[] = {"p1", "p2", "p3"};
     static const char *const types[] = {"server", "server", "volume", "bucket"};
-    enum { NRES = 400, MAXEV = 12 };
-    struct nph_ledger_event *evs = calloc(NRES * MAXEV, sizeof(*evs));
-    char(*ids)[16] = calloc(NRES, sizeof(*ids));
     size_t n = 0;
-    (void)state;
-    if (!db) {
-        free(evs);
-        free(ids);
-        skip();
-    }
-    struct pol_catalog *cat = catalog(random_config);
     int64_t base = T("2026-10-20") * NPH_USEC_PER_SEC;
     for (int r = 0; r < NRES; r++) {
         const char *type = types[next_rand() % 4];
@@ -289,7 +292,12 @@ static void test_random_ledger(void **state)
             ts += step * NPH_USEC_PER_SEC;
         }
     }
-    assert_int_equal(nph_ledger_append_many(db, evs, n, NULL, &err), 0);
+    return n;
+}
+
+/* The bill of the random ledger, every group, three periods, both ways. */
+static void check_random(struct nph_db *db, const struct pol_catalog *cat)
+{
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
         json_t *j = both_ways(db, cat, T("2026-11-01"), T("2026-12-01"), T("2026-12-01"), groups[g],
                               "EUR", NULL);
@@ -303,6 +311,26 @@ static void test_random_ledger(void **state)
         json_decref(both_ways(db, cat, T("2026-10-15"), T("2027-01-01"), T("2026-11-28T05:05:05Z"),
                               groups[g], "EUR", "p2"));
     }
+}
+
+static void test_random_ledger(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_store *s = NULL;
+    struct nph_db *db = pg_fresh(&s);
+    struct nph_ledger_event *evs = calloc(NRES * MAXEV, sizeof(*evs));
+    char(*ids)[16] = calloc(NRES, sizeof(*ids));
+    size_t n;
+    (void)state;
+    if (!db) {
+        free(evs);
+        free(ids);
+        skip();
+    }
+    struct pol_catalog *cat = catalog(random_config);
+    n = gen_random(evs, ids);
+    assert_int_equal(nph_ledger_append_many(db, evs, n, NULL, &err), 0);
+    check_random(db, cat);
     /* a rating error found on the SQL path is reported by the in-memory one (names a resource) */
     struct pol_bill_query q = {T("2026-11-01"), T("2026-12-01"), T("2026-12-01"), "GBP",
                                POL_G_PROJECT};
@@ -319,11 +347,153 @@ static void test_random_ledger(void **state)
     nph_store_close(s);
 }
 
+/* The same ledger arriving the way a live broker and imports write it: in small transactions,
+ * single events, some late (an event older than its resource's open segment re-derives the
+ * resource), and a batch rolled back with the state change it belonged to. The intervals
+ * must still give the bill of the events. */
+static void test_random_chunks(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_store *s = NULL;
+    struct nph_db *db = pg_fresh(&s);
+    struct nph_ledger_event *evs = calloc(NRES * MAXEV, sizeof(*evs));
+    char(*ids)[16] = calloc(NRES, sizeof(*ids));
+    size_t n, late = 0, rolled = 0;
+    (void)state;
+    if (!db) {
+        free(evs);
+        free(ids);
+        skip();
+    }
+    struct pol_catalog *cat = catalog(random_config);
+    n = gen_random(evs, ids);
+    /* sort by time (as a live broker writes), then delay one event in ten */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && evs[j - 1].ts > evs[j].ts; j--) {
+            struct nph_ledger_event t = evs[j];
+            evs[j] = evs[j - 1];
+            evs[j - 1] = t;
+        }
+    for (size_t i = 0; i + 1 < n; i++)
+        if (next_rand() % 10 == 0) {
+            size_t j = i + 1 + next_rand() % (n - i - 1 < 300 ? n - i - 1 : 300);
+            struct nph_ledger_event t = evs[i];
+            memmove(&evs[i], &evs[i + 1], (j - i) * sizeof(*evs));
+            evs[j] = t;
+            late++;
+        }
+    for (size_t i = 0; i < n;) {
+        size_t c = 1 + next_rand() % 40;
+        if (c > n - i)
+            c = n - i;
+        if (next_rand() % 8 == 0) { /* a transaction that rolls back takes its intervals */
+            assert_int_equal(nph_db_begin(db, &err), 0);
+            assert_int_equal(nph_ledger_append_many(db, evs + i, c, NULL, &err), 0);
+            assert_int_equal(nph_db_rollback(db, &err), 0);
+            rolled++;
+        }
+        if (c < 4) {
+            for (size_t k = 0; k < c; k++)
+                assert_int_equal(nph_ledger_append(db, &evs[i + k], &err), 0);
+        } else if (nph_ledger_append_many(db, evs + i, c, NULL, &err)) {
+            fail_msg("append_many: %s (%s)", err.msg, err.detail);
+        }
+        i += c;
+    }
+    assert_true(late > 100);
+    assert_true(rolled > 10);
+    check_random(db, cat);
+    pol_catalog_free(cat);
+    free(evs);
+    free(ids);
+    nph_store_release(db);
+    nph_store_close(s);
+}
+
+/* A store written before the intervals (ledger schema version 1: a text primary key and three
+ * indexes) is migrated: its events stay, and the intervals derived from them give the bill. */
+static void test_migration_from_v1(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_store *s = NULL;
+    struct nph_db *db = pg_fresh(&s);
+    struct nph_ledger_event *evs = calloc(NRES * MAXEV, sizeof(*evs));
+    char(*ids)[16] = calloc(NRES, sizeof(*ids));
+    size_t n;
+    int applied = 0, version = 0;
+    (void)state;
+    if (!db) {
+        free(evs);
+        free(ids);
+        skip();
+    }
+    struct pol_catalog *cat = catalog(random_config);
+    n = gen_random(evs, ids);
+    assert_int_equal(
+        nph_db_exec(db,
+                    "DROP TABLE ledger_event; DROP TABLE usage_interval; DROP TABLE usage_open;"
+                    " DELETE FROM nph_schema_migrations WHERE component = 'ledger';"
+                    " CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL,"
+                    " event TEXT NOT NULL, resource_id TEXT NOT NULL, resource_type TEXT NOT NULL,"
+                    " project_id TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, offering TEXT,"
+                    " size_gb BIGINT);"
+                    " CREATE INDEX ledger_event_resource ON ledger_event (resource_id, ts);"
+                    " CREATE INDEX ledger_event_ts ON ledger_event (ts);"
+                    " CREATE INDEX ledger_event_project ON ledger_event (project_id, ts);"
+                    " INSERT INTO nph_schema_migrations (component, version, name, applied_at)"
+                    " VALUES ('ledger', 1, 'ledger events', 0)",
+                    &err),
+        0);
+    assert_int_equal(nph_db_begin(db, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        char id[48];
+        const struct nph_ledger_event *e = &evs[i];
+        snprintf(id, sizeof(id), "0190a000-0000-7000-8000-%012zu", i); /* write order */
+        if (nph_db_execf(db, &err, "INSERT INTO ledger_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "sisssssssi", id, e->ts, nph_ledger_kind_name(e->kind), e->resource_id,
+                         e->resource_type, e->project_id, e->cloud, e->region, e->offering,
+                         e->size_gb) < 0)
+            fail_msg("insert: %s (%s)", err.msg, err.detail);
+    }
+    /* size_gb < 0 is NULL in the ledger */
+    assert_true(nph_db_execf(db, &err, "UPDATE ledger_event SET size_gb = NULL WHERE size_gb < 0",
+                             "") >= 0);
+    assert_int_equal(nph_db_commit(db, &err), 0);
+    nph_store_release(db);
+    if (nph_ledger_migrate(s, &applied, &err))
+        fail_msg("migrate: %s (%s)", err.msg, err.detail);
+    assert_int_equal(applied, 2);
+    assert_int_equal(nph_store_schema_version(s, "ledger", &version, &err), 0);
+    assert_int_equal(version, 3);
+    assert_non_null(db = nph_store_acquire(s, &err));
+    struct nph_stmt *st = NULL;
+    assert_int_equal(nph_db_queryf(db, &err, &st, "SELECT COUNT(*) FROM ledger_event", ""), 1);
+    assert_int_equal(nph_stmt_col_int64(st, 0), (int64_t)n);
+    nph_stmt_done(st);
+    assert_int_equal(nph_db_queryf(db, &err, &st, "SELECT COUNT(*) FROM usage_open", ""), 1);
+    assert_int_equal(nph_stmt_col_int64(st, 0), NRES);
+    nph_stmt_done(st);
+    check_random(db, cat);
+    /* appending after the migration carries on from the migrated open segments */
+    struct nph_ledger_event more = evs[0];
+    more.ts = T("2026-11-20") * NPH_USEC_PER_SEC;
+    more.kind = NPH_LEDGER_DELETED;
+    assert_int_equal(nph_ledger_append(db, &more, &err), 0);
+    check_random(db, cat);
+    pol_catalog_free(cat);
+    free(evs);
+    free(ids);
+    nph_store_release(db);
+    nph_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenario_two_clouds),
         cmocka_unit_test(test_random_ledger),
+        cmocka_unit_test(test_random_chunks),
+        cmocka_unit_test(test_migration_from_v1),
     };
     return cmocka_run_group_tests_name("usage_sql", tests, NULL, NULL);
 }

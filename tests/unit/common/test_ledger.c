@@ -111,6 +111,9 @@ static struct nph_db *fresh(void **state)
                                  " CREATE TABLE bulk_t (k TEXT PRIMARY KEY, n BIGINT, s TEXT)",
                                  &err),
                      0);
+    if (nph_db_engine(db) == NPH_STORE_POSTGRES)
+        assert_int_equal(
+            nph_db_exec(db, "DELETE FROM usage_interval; DELETE FROM usage_open", &err), 0);
     return db;
 }
 
@@ -179,7 +182,10 @@ static void test_many_round_trip(void **state)
     assert_int_equal(seen.ev[2].kind, NPH_LEDGER_DELETED);
     assert_string_equal(seen.strs[2][2], "\\N"); /* text, not COPY's NULL marker */
     assert_int_equal(seen.ev[2].size_gb, 0);
-    assert_int_equal(count(db, "SELECT COUNT(DISTINCT id) FROM ledger_event"), 3);
+    assert_int_equal(count(db, nph_db_engine(db) == NPH_STORE_POSTGRES
+                                   ? "SELECT COUNT(DISTINCT id) FROM ledger_event"
+                                   : "SELECT COUNT(DISTINCT rowid) FROM ledger_event"),
+                     3);
     nph_store_release(db);
 }
 
@@ -390,10 +396,87 @@ static void test_meter_compact(void **state)
     nph_store_release(db);
 }
 
+/* A ledger of schema version 1 (a text primary key and three indexes) is migrated: every event
+ * carries over in its order, and on PostgreSQL the usage intervals are derived from them. */
+static void test_migrate_from_v1(void **state)
+{
+    struct fixture *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    struct seen seen = {0};
+    int pg = nph_db_engine(db) == NPH_STORE_POSTGRES, applied = 0, version = 0;
+    assert_int_equal(nph_db_exec(db,
+                                 pg ? "DROP TABLE ledger_event; DROP TABLE usage_interval;"
+                                      " DROP TABLE usage_open"
+                                    : "DROP TABLE ledger_event",
+                                 &err),
+                     0);
+    assert_int_equal(
+        nph_db_exec(db,
+                    "DELETE FROM nph_schema_migrations WHERE component = 'ledger';"
+                    " CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL,"
+                    " event TEXT NOT NULL, resource_id TEXT NOT NULL, resource_type TEXT NOT NULL,"
+                    " project_id TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, offering TEXT,"
+                    " size_gb BIGINT);"
+                    " CREATE INDEX ledger_event_resource ON ledger_event (resource_id, ts);"
+                    " CREATE INDEX ledger_event_ts ON ledger_event (ts);"
+                    " CREATE INDEX ledger_event_project ON ledger_event (project_id, ts);"
+                    " INSERT INTO nph_schema_migrations (component, version, name, applied_at)"
+                    " VALUES ('ledger', 1, 'ledger events', 0);"
+                    " INSERT INTO ledger_event VALUES"
+                    " ('0190a000-0000-7000-8000-000000000003', 3000000, 'deleted', 's1', 'server',"
+                    "  'p', 'home', 'r1', NULL, NULL),"
+                    " ('0190a000-0000-7000-8000-000000000001', 1000000, 'created', 's1', 'server',"
+                    "  'p', 'home', 'r1', 'm1.small', NULL),"
+                    " ('0190a000-0000-7000-8000-000000000002', 2000000, 'created', 'v1', 'volume',"
+                    "  'q', 'aws', NULL, NULL, 20),"
+                    " ('0190a000-0000-7000-8000-000000000004', 2000000, 'resized', 'v1', 'volume',"
+                    "  'q', 'aws', NULL, NULL, 30)",
+                    &err),
+        0);
+    nph_store_release(db);
+    if (nph_ledger_migrate(f->s, &applied, &err))
+        fail_msg("migrate: %s (%s)", err.msg, err.detail);
+    assert_int_equal(applied, pg ? 2 : 1);
+    assert_int_equal(nph_store_schema_version(f->s, "ledger", &version, &err), 0);
+    assert_int_equal(version, pg ? 3 : 2);
+    assert_non_null(db = nph_store_acquire(f->s, &err));
+    assert_int_equal(nph_ledger_scan(db, 0, INT64_MAX, NULL, collect, &seen, &err), 0);
+    assert_int_equal(seen.n, 4);
+    assert_string_equal(seen.strs[0][0], "s1");
+    assert_int_equal(seen.ev[1].kind, NPH_LEDGER_CREATED); /* ts 2 s: by id, v1 created */
+    assert_int_equal(seen.ev[1].size_gb, 20);
+    assert_int_equal(seen.ev[2].kind, NPH_LEDGER_RESIZED);
+    assert_int_equal(seen.ev[3].kind, NPH_LEDGER_DELETED);
+    assert_string_equal(seen.strs[0][2], "m1.small");
+    if (pg) {
+        /* s1 [1, 3) and v1 [2, 2) of 20 GB closed; s1 (deleted) and v1 (30 GB) open */
+        assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_interval"), 2);
+        assert_int_equal(count(db, "SELECT SUM(e - s) FROM usage_interval WHERE rtype = 'server'"),
+                         2);
+        assert_int_equal(count(db, "SELECT size_gb FROM usage_open WHERE resource_id = 'v1'"), 30);
+        assert_int_equal(count(db, "SELECT state FROM usage_open WHERE resource_id = 's1'"),
+                         NPH_USAGE_NONE);
+    }
+    /* the migrated ledger takes new events (ids are no longer a unique key: no conflict) */
+    struct nph_ledger_event ev = {
+        4000000, NPH_LEDGER_DELETED, "v1", "volume", "q", "aws", NULL, NULL, -1};
+    assert_int_equal(nph_ledger_append(db, &ev, &err), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), 5);
+    if (pg) {
+        assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_interval WHERE resource_id = 'v1'"),
+                         2);
+        assert_int_equal(count(db, "SELECT state FROM usage_open WHERE resource_id = 'v1'"),
+                         NPH_USAGE_NONE);
+    }
+    nph_store_release(db);
+}
+
 #define LEDGER_TESTS                                                                               \
     cmocka_unit_test(test_many_round_trip), cmocka_unit_test(test_many_invalid_writes_nothing),    \
         cmocka_unit_test(test_many_joins_transaction), cmocka_unit_test(test_many_large),          \
-        cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_meter_compact)
+        cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_meter_compact),      \
+        cmocka_unit_test(test_migrate_from_v1)
 
 int main(void)
 {

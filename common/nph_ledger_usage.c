@@ -1,0 +1,522 @@
+/*
+ * nph_ledger_usage.c - usage intervals maintained at ingestion (PostgreSQL).
+ *
+ * Every ledger event of a known resource type opens a segment of its resource that the next
+ * event (in ts, then write order) closes. A closed segment is a row of usage_interval (written
+ * once, never updated); the last segment of each resource, still open, is its row of
+ * usage_open, which also carries what the next event needs: the last lifecycle event (base),
+ * the offering and size in force. The rules are those of the rating (docs/billing.md, "The
+ * model") and of the window functions this replaces; what depends on the catalog (hour
+ * granularity, bill_stopped, prices) is applied by the report, so a segment records only its
+ * state: not billed, billed, or billed where the cloud bills stopped servers.
+ *
+ * An event older than its resource's open segment (an import of history, a writer whose
+ * transaction committed late) re-derives that resource from its events.
+ */
+#include "nph_ledger.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "nph_clock.h"
+
+enum { B_NONE, B_CREATED, B_STARTED, B_STOPPED, B_DELETED };
+
+/* One segment's state: the event that opened it and what it carries. Strings are borrowed
+ * from the events or from the pool of strings read back. */
+struct seg {
+    const char *resource, *rtype, *project, *cloud, *region, *offering;
+    int64_t size_gb, s_ts;
+    int base, state;
+};
+
+struct strpool {
+    char **v;
+    size_t n, cap;
+};
+
+static const char *pool_dup(struct strpool *p, const char *s, int *bad)
+{
+    char *d;
+    if (!s)
+        return NULL;
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 64;
+        char **nv = realloc(p->v, nc * sizeof(*nv));
+        if (!nv) {
+            *bad = 1;
+            return NULL;
+        }
+        p->v = nv;
+        p->cap = nc;
+    }
+    if (!(d = strdup(s))) {
+        *bad = 1;
+        return NULL;
+    }
+    p->v[p->n++] = d;
+    return d;
+}
+
+static void pool_free(struct strpool *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+}
+
+static int known_type(const char *t)
+{
+    return t && (!strcmp(t, "server") || !strcmp(t, "volume") || !strcmp(t, "bucket"));
+}
+
+static int64_t floor_s(int64_t us)
+{
+    return (us - ((us % NPH_USEC_PER_SEC) + NPH_USEC_PER_SEC) % NPH_USEC_PER_SEC) /
+           NPH_USEC_PER_SEC;
+}
+
+/* The state after event ev, given the state before it (prev, NULL for the first). */
+static void seg_apply(struct seg *out, const struct seg *prev, const struct nph_ledger_event *ev)
+{
+    int server = !strcmp(ev->resource_type, "server");
+    out->resource = ev->resource_id;
+    out->rtype = ev->resource_type;
+    out->project = ev->project_id;
+    out->cloud = ev->cloud;
+    out->region = ev->region;
+    out->s_ts = ev->ts;
+    switch (ev->kind) {
+    case NPH_LEDGER_CREATED:
+        out->base = B_CREATED;
+        break;
+    case NPH_LEDGER_STARTED:
+        out->base = B_STARTED;
+        break;
+    case NPH_LEDGER_STOPPED:
+        out->base = B_STOPPED;
+        break;
+    case NPH_LEDGER_DELETED:
+        out->base = B_DELETED;
+        break;
+    default:
+        out->base = prev ? prev->base : B_NONE;
+    }
+    if (ev->offering || ev->kind == NPH_LEDGER_CREATED || !prev)
+        out->offering = ev->offering;
+    else
+        out->offering = prev->offering;
+    if (ev->size_gb >= 0 || ev->kind == NPH_LEDGER_CREATED || !prev)
+        out->size_gb = ev->size_gb > 0 ? ev->size_gb : 0;
+    else
+        out->size_gb = prev->size_gb;
+    if (!server)
+        out->state = ev->kind == NPH_LEDGER_DELETED ? NPH_USAGE_NONE : NPH_USAGE_BILLED;
+    else if (ev->kind == NPH_LEDGER_CREATED || ev->kind == NPH_LEDGER_STARTED)
+        out->state = NPH_USAGE_BILLED;
+    else if (ev->kind == NPH_LEDGER_DELETED)
+        out->state = NPH_USAGE_NONE;
+    else if (ev->kind == NPH_LEDGER_STOPPED || out->base == B_STOPPED)
+        out->state = NPH_USAGE_STOPPED;
+    else
+        out->state = NPH_USAGE_BILLED;
+}
+
+/* '{"a","b"}' of n strings (a PostgreSQL text[] literal). */
+static char *text_array(const char *const *v, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(v[i]) + 3;
+    char *a = malloc(len), *o = a;
+    if (!a)
+        return NULL;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *o++ = '\\';
+            *o++ = *p;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return a;
+}
+
+static int by_resource(const void *a, const void *b)
+{
+    const struct nph_ledger_event *x = *(const struct nph_ledger_event *const *)a;
+    const struct nph_ledger_event *y = *(const struct nph_ledger_event *const *)b;
+    int c = strcmp(x->resource_id, y->resource_id);
+    if (c)
+        return c;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x < y ? -1 : (x > y); /* write order: the position in the batch */
+}
+
+/* The open segments of `res`, locked (FOR UPDATE) until the transaction ends, into open[i]
+ * (found[i] = 1) in the order of res (sorted). */
+static int read_open(struct nph_db *db, const char *const *res, size_t n, const char *arr,
+                     struct seg *open, char *found, struct strpool *pool, struct nph_error *err)
+{
+    struct nph_stmt *st = nph_db_prepare(
+        db,
+        "SELECT resource_id, rtype, project_id, cloud, region, offering, size_gb, s_ts, base,"
+        " state FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))"
+        " FOR UPDATE",
+        err);
+    int rc, bad = 0;
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_text(st, 1, arr, err)) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    while ((rc = nph_stmt_step(st, err)) == 1) {
+        const char *r = nph_stmt_col_text(st, 0);
+        size_t lo = 0, hi = n;
+        while (lo < hi) { /* res is sorted with strcmp */
+            size_t mid = (lo + hi) / 2;
+            int c = strcmp(res[mid], r);
+            if (c == 0) {
+                lo = hi = mid;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo >= n || strcmp(res[lo], r))
+            continue;
+        struct seg *s = &open[lo];
+        s->resource = res[lo];
+        s->rtype = pool_dup(pool, nph_stmt_col_text(st, 1), &bad);
+        s->project = pool_dup(pool, nph_stmt_col_text(st, 2), &bad);
+        s->cloud = pool_dup(pool, nph_stmt_col_text(st, 3), &bad);
+        s->region = pool_dup(pool, nph_stmt_col_text(st, 4), &bad);
+        s->offering = pool_dup(pool, nph_stmt_col_text(st, 5), &bad);
+        s->size_gb = nph_stmt_col_int64(st, 6);
+        s->s_ts = nph_stmt_col_int64(st, 7);
+        s->base = (int)nph_stmt_col_int64(st, 8);
+        s->state = (int)nph_stmt_col_int64(st, 9);
+        found[lo] = 1;
+        if (bad) {
+            nph_stmt_done(st);
+            return nph_error_nomem(err);
+        }
+    }
+    nph_stmt_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Every event of the resources in arr (known types), in ts then id order, read into *out. */
+static int read_history(struct nph_db *db, const char *arr, struct nph_ledger_event **out,
+                        size_t *nout, struct strpool *pool, struct nph_error *err)
+{
+    struct nph_stmt *st = nph_db_prepare(
+        db,
+        "SELECT resource_id, ts, event, resource_type, project_id, cloud, region, offering,"
+        " size_gb FROM ledger_event WHERE resource_id = ANY (CAST(? AS TEXT[]))"
+        " AND resource_type IN ('server', 'volume', 'bucket') ORDER BY resource_id COLLATE \"C\", "
+        "ts, id",
+        err);
+    struct nph_ledger_event *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc, bad = 0;
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_text(st, 1, arr, err)) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    while ((rc = nph_stmt_step(st, err)) == 1) {
+        struct nph_ledger_event ev = {0};
+        if (nph_ledger_kind_parse(nph_stmt_col_text(st, 2), &ev.kind) < 0)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct nph_ledger_event *nv = realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                bad = 1;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        ev.resource_id = pool_dup(pool, nph_stmt_col_text(st, 0), &bad);
+        ev.ts = nph_stmt_col_int64(st, 1);
+        ev.resource_type = pool_dup(pool, nph_stmt_col_text(st, 3), &bad);
+        ev.project_id = pool_dup(pool, nph_stmt_col_text(st, 4), &bad);
+        ev.cloud = pool_dup(pool, nph_stmt_col_text(st, 5), &bad);
+        ev.region = pool_dup(pool, nph_stmt_col_text(st, 6), &bad);
+        ev.offering = pool_dup(pool, nph_stmt_col_text(st, 7), &bad);
+        ev.size_gb = nph_stmt_col_is_null(st, 8) ? -1 : nph_stmt_col_int64(st, 8);
+        v[n++] = ev;
+        if (bad)
+            break;
+    }
+    nph_stmt_done(st);
+    if (bad) {
+        free(v);
+        return nph_error_nomem(err);
+    }
+    if (rc < 0) {
+        free(v);
+        return -1;
+    }
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+/* Rows go to a COPY for batches, to a prepared INSERT for a few events (a live broker's single
+ * event: a COPY costs three round trips). */
+struct sink {
+    struct nph_db *db;
+    struct nph_bulk *b;
+    const char *insert;
+};
+
+#define SMALL_BATCH 8
+
+static int sink_begin(struct sink *k, struct nph_db *db, size_t n, const char *table,
+                      const char *const *cols, int ncols, const char *insert, struct nph_error *err)
+{
+    k->db = db;
+    k->b = NULL;
+    k->insert = insert;
+    if (n <= SMALL_BATCH)
+        return 0;
+    k->b = nph_db_bulk_begin(db, table, cols, ncols, err);
+    return k->b ? 0 : -1;
+}
+
+static int sink_row(struct sink *k, const struct nph_bulk_val *v, int ncols, struct nph_error *err)
+{
+    struct nph_stmt *st;
+    int rc = 0;
+    if (k->b)
+        return nph_bulk_row(k->b, v, err);
+    if (!(st = nph_db_prepare(k->db, k->insert, err)))
+        return -1;
+    for (int i = 0; i < ncols && rc == 0; i++)
+        rc = v[i].kind == NPH_BULK_INT64 ? nph_stmt_bind_int64(st, i + 1, v[i].i64, err)
+                                         : nph_stmt_bind_text(st, i + 1, v[i].text, err);
+    if (rc == 0 && nph_stmt_step(st, err) < 0)
+        rc = -1;
+    nph_stmt_done(st);
+    return rc;
+}
+
+static int sink_end(struct sink *k, int abort, struct nph_error *err)
+{
+    struct nph_bulk *b = k->b;
+    k->b = NULL;
+    return b ? nph_bulk_end(b, abort, err) : 0;
+}
+
+static int emit_closed(struct sink *b, const struct seg *s, int64_t e_ts, struct nph_error *err)
+{
+    if (s->state == NPH_USAGE_NONE) /* never billed: the report has no use for it */
+        return 0;
+    struct nph_bulk_val v[10] = {
+        {NPH_BULK_TEXT, 0, s->resource},
+        {NPH_BULK_TEXT, 0, s->rtype},
+        {NPH_BULK_TEXT, 0, s->project},
+        {NPH_BULK_TEXT, 0, s->cloud},
+        {NPH_BULK_TEXT, 0, s->region},
+        {NPH_BULK_TEXT, 0, s->offering},
+        {NPH_BULK_INT64, s->size_gb, NULL},
+        {NPH_BULK_INT64, s->state, NULL},
+        {NPH_BULK_INT64, floor_s(s->s_ts), NULL},
+        {NPH_BULK_INT64, floor_s(e_ts), NULL},
+    };
+    return sink_row(b, v, 10, err);
+}
+
+static const char *const interval_cols[] = {"resource_id", "rtype",    "project_id", "cloud",
+                                            "region",      "offering", "size_gb",    "state",
+                                            "s",           "e"};
+static const char *const open_cols[] = {"resource_id", "rtype",    "project_id", "cloud",
+                                        "region",      "offering", "size_gb",    "state",
+                                        "s",           "s_ts",     "base"};
+
+/* Segments of one resource: events ev[0..n) in order, after the open segment *open (NULL for a
+ * resource seen for the first time, or re-derived). Closed segments go to b; the last one,
+ * open, to *last. */
+static int derive(struct sink *b, const struct seg *open, const struct nph_ledger_event *const *ev,
+                  size_t n, struct seg *last, struct nph_error *err)
+{
+    struct seg cur, next;
+    int have = open != NULL;
+    if (have)
+        cur = *open;
+    for (size_t i = 0; i < n; i++) {
+        if (have && emit_closed(b, &cur, ev[i]->ts, err))
+            return -1;
+        seg_apply(&next, have ? &cur : NULL, ev[i]);
+        cur = next;
+        have = 1;
+    }
+    *last = cur;
+    return 0;
+}
+
+static const char interval_insert[] =
+    "INSERT INTO usage_interval (resource_id, rtype, project_id, cloud, region, offering,"
+    " size_gb, state, s, e) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char open_insert[] =
+    "INSERT INTO usage_open (resource_id, rtype, project_id, cloud, region, offering, size_gb,"
+    " state, s, s_ts, base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
+                            int64_t now, struct nph_error *err)
+{
+    const struct nph_ledger_event **ord = NULL, **hist_ord = NULL;
+    const char **res = NULL;
+    struct seg *open = NULL, *last = NULL;
+    char *found = NULL, *redo = NULL, *arr = NULL, *redo_arr = NULL;
+    struct nph_ledger_event *fixed = NULL, *hist = NULL;
+    size_t m = 0, nres = 0, nredo = 0, nhist = 0;
+    struct strpool pool = {0};
+    struct sink b = {0};
+    int rc = -1;
+
+    if (nph_db_engine(db) != NPH_STORE_POSTGRES)
+        return 0;
+    /* The events the intervals know (known types), with their times filled in. */
+    if (!(fixed = malloc((n ? n : 1) * sizeof(*fixed))) ||
+        !(ord = malloc((n ? n : 1) * sizeof(*ord))))
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (known_type(evs[i].resource_type)) {
+            fixed[m] = evs[i];
+            if (!fixed[m].ts)
+                fixed[m].ts = now;
+            ord[m] = &fixed[m];
+            m++;
+        }
+    if (m == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    qsort(ord, m, sizeof(*ord), by_resource);
+    if (!(res = malloc(m * sizeof(*res))))
+        goto nomem;
+    for (size_t i = 0; i < m; i++)
+        if (nres == 0 || strcmp(res[nres - 1], ord[i]->resource_id))
+            res[nres++] = ord[i]->resource_id;
+    if (!(open = calloc(nres, sizeof(*open))) || !(last = calloc(nres, sizeof(*last))) ||
+        !(found = calloc(nres, 1)) || !(redo = calloc(nres, 1)) || !(arr = text_array(res, nres)))
+        goto nomem;
+    if (read_open(db, res, nres, arr, open, found, &pool, err))
+        goto cleanup;
+    /* A resource with an event before its open segment is re-derived from all its events. */
+    for (size_t i = 0, r = 0; i < m; r++) {
+        size_t j = i;
+        while (j < m && !strcmp(ord[j]->resource_id, res[r]))
+            j++;
+        if (found[r] && ord[i]->ts < open[r].s_ts) {
+            redo[r] = 1;
+            nredo++;
+        }
+        i = j;
+    }
+    if (nredo) {
+        const char **rr = malloc(nredo * sizeof(*rr));
+        size_t k = 0;
+        if (!rr)
+            goto nomem;
+        for (size_t r = 0; r < nres; r++)
+            if (redo[r])
+                rr[k++] = res[r];
+        redo_arr = text_array(rr, nredo);
+        free(rr);
+        if (!redo_arr)
+            goto nomem;
+        if (nph_db_execf(db, err,
+                         "DELETE FROM usage_interval WHERE resource_id = ANY (CAST(? AS TEXT[]))",
+                         "s", redo_arr) < 0 ||
+            read_history(db, redo_arr, &hist, &nhist, &pool, err))
+            goto cleanup;
+        if (nhist && !(hist_ord = malloc(nhist * sizeof(*hist_ord))))
+            goto nomem;
+        for (size_t i = 0; i < nhist; i++)
+            hist_ord[i] = &hist[i];
+    }
+    if (nph_db_execf(db, err, "DELETE FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))",
+                     "s", arr) < 0)
+        goto cleanup;
+    if (sink_begin(&b, db, nredo ? SMALL_BATCH + 1 : m, "usage_interval", interval_cols, 10,
+                   interval_insert, err))
+        goto cleanup;
+    for (size_t i = 0, r = 0, h = 0; i < m; r++) {
+        size_t j = i;
+        while (j < m && !strcmp(ord[j]->resource_id, res[r]))
+            j++;
+        if (redo[r]) {
+            size_t k;
+            while (h < nhist && strcmp(hist[h].resource_id, res[r]) < 0)
+                h++;
+            k = h;
+            while (k < nhist && !strcmp(hist[k].resource_id, res[r]))
+                k++;
+            if (derive(&b, NULL, hist_ord + h, k - h, &last[r], err))
+                goto cleanup;
+            last[r].resource = res[r];
+            h = k;
+        } else if (derive(&b, found[r] ? &open[r] : NULL, ord + i, j - i, &last[r], err)) {
+            goto cleanup;
+        }
+        i = j;
+    }
+    if ((rc = sink_end(&b, 0, err)) != 0)
+        goto cleanup;
+    rc = -1;
+    if (sink_begin(&b, db, nres, "usage_open", open_cols, 11, open_insert, err))
+        goto cleanup;
+    for (size_t r = 0; r < nres; r++) {
+        const struct seg *s = &last[r];
+        struct nph_bulk_val v[11] = {
+            {NPH_BULK_TEXT, 0, s->resource},
+            {NPH_BULK_TEXT, 0, s->rtype},
+            {NPH_BULK_TEXT, 0, s->project},
+            {NPH_BULK_TEXT, 0, s->cloud},
+            {NPH_BULK_TEXT, 0, s->region},
+            {NPH_BULK_TEXT, 0, s->offering},
+            {NPH_BULK_INT64, s->size_gb, NULL},
+            {NPH_BULK_INT64, s->state, NULL},
+            {NPH_BULK_INT64, floor_s(s->s_ts), NULL},
+            {NPH_BULK_INT64, s->s_ts, NULL},
+            {NPH_BULK_INT64, s->base, NULL},
+        };
+        if (sink_row(&b, v, 11, err))
+            goto cleanup;
+    }
+    rc = sink_end(&b, 0, err);
+    goto cleanup;
+nomem:
+    nph_error_nomem(err);
+cleanup:
+    sink_end(&b, 1, NULL);
+    free(fixed);
+    free(ord);
+    free(res);
+    free(open);
+    free(last);
+    free(found);
+    free(redo);
+    free(arr);
+    free(redo_arr);
+    free(hist);
+    free(hist_ord);
+    pool_free(&pool);
+    return rc;
+}
