@@ -303,7 +303,7 @@ ledger_of() { # RESOURCE_ID: "event:size_gb ..." from A's store (SQLite)
     "$NPH_PYTHON" - "$A_DATA/nephele.db" "$1" <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
-rows = db.execute("SELECT event, size_gb FROM ledger_event WHERE resource_id = ? ORDER BY ts, id",
+rows = db.execute("SELECT event, size_gb FROM ledger_event WHERE resource_id = ? ORDER BY ts, rowid",
                   (sys.argv[2],)).fetchall()
 print(" ".join("%s:%s" % r for r in rows))
 PYEOF
