@@ -93,6 +93,55 @@ const struct nph_usage_ops *nph_backend_usage(const struct nph_backend *b, struc
     return offers(b, NPH_FAM_USAGE, b->ops->usage, "usage reporting", err) ? b->ops->usage : NULL;
 }
 
+const struct nph_volume_ops *nph_backend_volume(const struct nph_backend *b, struct nph_error *err)
+{
+    return offers(b, NPH_FAM_VOLUME, b->ops->volume, "block storage", err) ? b->ops->volume : NULL;
+}
+
+const struct nph_object_ops *nph_backend_object(const struct nph_backend *b, struct nph_error *err)
+{
+    return offers(b, NPH_FAM_OBJECT, b->ops->object, "object storage", err) ? b->ops->object : NULL;
+}
+
+void nph_volume_list_fini(struct nph_volume_list *l)
+{
+    if (!l)
+        return;
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+int nph_volume_list_push(struct nph_volume_list *l, const struct nph_volume *v)
+{
+    struct nph_volume *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (!nv)
+        return -1;
+    nv[l->n++] = *v;
+    l->v = nv;
+    return 0;
+}
+
+void nph_object_list_fini(struct nph_object_list *l)
+{
+    if (!l)
+        return;
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+    l->truncated = 0;
+}
+
+int nph_object_list_push(struct nph_object_list *l, const struct nph_object_info *o)
+{
+    struct nph_object_info *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (!nv)
+        return -1;
+    nv[l->n++] = *o;
+    l->v = nv;
+    return 0;
+}
+
 void nph_usage_report_fini(struct nph_usage_report *r)
 {
     if (!r)

@@ -208,7 +208,118 @@ struct nph_usage_ops {
                      int64_t to, struct nph_usage_report *out, struct nph_error *err);
 };
 
-/* Volume, object and network families are declared as their issues land. */
+/* A block volume as a cloud reports it (Cinder's vocabulary: creating, available, in-use,
+ * extending, deleting, error, ...). */
+struct nph_volume {
+    char remote_id[64];
+    char name[256];
+    char status[24];
+    int64_t size_gb;
+    char image_id[64];    /* the image it was created from, "" if none */
+    char attached_to[64]; /* the cloud's id of the first server it is attached to, "" if none */
+    char device[32];      /* that attachment's device ("/dev/vdb"), "" if none */
+    char created[32];     /* ISO 8601 UTC as the cloud wrote it, "" if unknown */
+};
+
+struct nph_volume_list {
+    struct nph_volume *v;
+    size_t n;
+};
+void nph_volume_list_fini(struct nph_volume_list *l);
+int nph_volume_list_push(struct nph_volume_list *l, const struct nph_volume *v);
+
+struct nph_volume_spec {
+    const char *name;
+    int64_t size_gb;      /* >= 1 */
+    const char *image_id; /* the cloud's image id, or NULL for an empty volume */
+    const char *description;
+};
+
+struct nph_volume_ops {
+    /* Start creating; returns at once with the volume as the cloud first reports it. */
+    int (*volume_create)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const struct nph_volume_spec *spec, struct nph_volume *out,
+                         struct nph_error *err);
+    /* NPH_E_NOT_FOUND when the cloud has no such volume. */
+    int (*volume_get)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                      const char *remote_id, struct nph_volume *out, struct nph_error *err);
+    /* Every volume of the cloud's account (all pages). */
+    int (*volume_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                       struct nph_volume_list *out, struct nph_error *err);
+    /* Start deleting; NPH_E_NOT_FOUND if already gone. */
+    int (*volume_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const char *remote_id, struct nph_error *err);
+    /* Grow an available volume to new_gb (> its size). */
+    int (*volume_extend)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const char *remote_id, int64_t new_gb, struct nph_error *err);
+};
+
+/* A container of objects (a Swift container, an S3 bucket) and an object in it. */
+struct nph_bucket {
+    char name[257];
+    uint64_t objects, bytes;
+};
+
+#define NPH_OBJECT_NAME_MAX 1024
+
+struct nph_object_info {
+    char name[NPH_OBJECT_NAME_MAX + 1];
+    uint64_t size;
+    char etag[72];          /* the MD5 of the content for plain objects, as the cloud says */
+    char content_type[128]; /* "" if unknown */
+    char last_modified[32]; /* as the cloud wrote it, "" if unknown */
+};
+
+struct nph_object_list {
+    struct nph_object_info *v;
+    size_t n;
+    int truncated; /* more names follow the last one (ask again with it as the marker) */
+};
+void nph_object_list_fini(struct nph_object_list *l);
+int nph_object_list_push(struct nph_object_list *l, const struct nph_object_info *o);
+
+/* A body to upload: a complete file. A driver may take the file (rename it away); the caller
+ * removes whatever is left at `path` afterwards. */
+struct nph_object_body {
+    const char *path;
+    uint64_t size;
+    const char *md5;          /* 32 lower-case hex digits of the content (checked by the cloud) */
+    const char *content_type; /* NULL = application/octet-stream */
+};
+
+/* Where a download goes, in order, as it arrives (never gathered in memory): 0 to go on, -1
+ * to abort the transfer (err set by the sink). */
+typedef int (*nph_object_sink_fn)(void *arg, const char *buf, size_t len, struct nph_error *err);
+
+struct nph_object_ops {
+    int (*bucket_create)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *name,
+                         struct nph_error *err);
+    /* Object count and bytes; NPH_E_NOT_FOUND when there is no such container. */
+    int (*bucket_head)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *name,
+                       struct nph_bucket *out, struct nph_error *err);
+    /* NPH_E_CONFLICT while it holds objects, NPH_E_NOT_FOUND when it does not exist. */
+    int (*bucket_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *name,
+                         struct nph_error *err);
+    /* Up to `limit` (1..1000) objects after `marker` (NULL = from the start) whose names start
+     * with `prefix` (NULL = any), in name order. */
+    int (*object_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                       const char *prefix, const char *marker, int limit,
+                       struct nph_object_list *out, struct nph_error *err);
+    /* Store the body under `name` (replacing any previous object); *out what was stored. */
+    int (*object_put)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                      const char *name, const struct nph_object_body *body,
+                      struct nph_object_info *out, struct nph_error *err);
+    /* The object's content through sink (info first into *out, before any byte). */
+    int (*object_get)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                      const char *name, nph_object_sink_fn sink, void *arg,
+                      struct nph_object_info *out, struct nph_error *err);
+    int (*object_head)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *bucket,
+                       const char *name, struct nph_object_info *out, struct nph_error *err);
+    int (*object_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                         const char *bucket, const char *name, struct nph_error *err);
+};
+
+/* The network family is declared as its issue lands. */
 
 struct nph_backend_ops {
     const char *kind; /* "local", "openstack", "ec2", ... */
@@ -223,6 +334,8 @@ struct nph_backend_ops {
     const struct nph_compute_ops *compute; /* NULL = never offered by this kind */
     const struct nph_image_ops *image;
     const struct nph_usage_ops *usage; /* NULL = the cloud reports no usage of its own */
+    const struct nph_volume_ops *volume;
+    const struct nph_object_ops *object;
 };
 
 /* Services the host process lends to in-process drivers (the `local` kind). Opaque here so
@@ -231,6 +344,8 @@ struct nph_backend_host {
     void *compute; /* struct local_compute * */
     void *image;   /* struct local_image * */
     const char *region;
+    void *volume; /* struct local_volume * (NULL: no volumes) */
+    void *object; /* struct local_object * (NULL: no object store) */
 };
 
 struct nph_backend {
@@ -264,6 +379,8 @@ const struct nph_compute_ops *nph_backend_compute(const struct nph_backend *b,
                                                   struct nph_error *err);
 const struct nph_image_ops *nph_backend_image(const struct nph_backend *b, struct nph_error *err);
 const struct nph_usage_ops *nph_backend_usage(const struct nph_backend *b, struct nph_error *err);
+const struct nph_volume_ops *nph_backend_volume(const struct nph_backend *b, struct nph_error *err);
+const struct nph_object_ops *nph_backend_object(const struct nph_backend *b, struct nph_error *err);
 
 /* Driver tables (one file or folder each). */
 extern const struct nph_backend_ops nph_backend_local_ops;     /* backends/local/ */

@@ -3,11 +3,16 @@
  *   /v1/clouds[/{name}[/orphans|/reconcile|/fault]]   clouds, their health and drift
  *   /v1/servers[/{id}[/action]]                        servers on any cloud
  *   /v1/operations/{id}                                asynchronous operations
+ *   /v1/volumes[/{id}[/extend]]                        block volumes on any cloud
+ *   /v1/buckets[/{name}[/objects[/{key...}]]]          buckets and their objects on any cloud
  * Errors in the native format {"error":{"code","message","request_id"}}.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "federation.h"
@@ -443,6 +448,305 @@ static int policies_delete(struct http_req *req, struct http_resp *resp, struct 
     return 0;
 }
 
+/* ---- volumes ------------------------------------------------------------------------------ */
+
+/* The caller with its project's labels (placement rules read them). */
+static int v1_begin_labels(struct http_req *req, struct v1 *v, struct nph_error *err)
+{
+    if (v1_begin(req, v, err))
+        return -1;
+    v->labels = app_project_labels(v->app, v->who.project_id);
+    v->who.project_labels = v->labels;
+    return 0;
+}
+
+/* The {"<key>": {...}} envelope of a create body; a new reference to the inner object. */
+static json_t *envelope(struct http_req *req, const char *key, struct nph_error *err)
+{
+    json_t *body = http_req_json(req, err);
+    if (!body)
+        return NULL;
+    json_t *in = json_object_get(body, key);
+    if (json_object_size(body) != 1 || !json_is_object(in)) {
+        json_decref(body);
+        nph_error_set(err, NPH_E_INVALID, "the body must be {\"%s\": {...}}", key);
+        return NULL;
+    }
+    json_incref(in);
+    json_decref(body);
+    return in;
+}
+
+static int volumes_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    const char *cloud = http_req_query(req, "cloud");
+    if (cloud && !fed_cloud_name(v.app->fed, cloud))
+        return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
+                             cloud);
+    return reply(resp, 200, fed_volume_list(v.app->fed, &v.who, cloud, err), err);
+}
+
+static int volumes_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *in;
+    if (v1_begin_labels(req, &v, err))
+        return -1;
+    if (!(in = envelope(req, "volume", err))) {
+        v1_end(&v);
+        return -1;
+    }
+    json_t *out = fed_volume_create(v.app->fed, &v.who, in, err);
+    json_decref(in);
+    v1_end(&v);
+    if (out) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/volumes/%s", v.app->cfg.public_url,
+                 json_string_value(json_object_get(out, "id")));
+        http_resp_header(resp, "Location", loc);
+    }
+    return reply(resp, 202, out ? json_pack("{s:o}", "volume", out) : NULL, err);
+}
+
+static int volumes_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *out = fed_volume_get(v.app->fed, &v.who, req->params[0], err);
+    return reply(resp, 200, out ? json_pack("{s:o}", "volume", out) : NULL, err);
+}
+
+static int volumes_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || fed_volume_delete(v.app->fed, &v.who, req->params[0], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
+/* POST /v1/volumes/{id}/extend {"size_gb": n} */
+static int volumes_extend(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *body;
+    if (v1_begin(req, &v, err) || !(body = http_req_json(req, err)))
+        return -1;
+    json_t *out = fed_volume_extend(v.app->fed, &v.who, req->params[0], body, err);
+    json_decref(body);
+    return reply(resp, 202, out ? json_pack("{s:o}", "volume", out) : NULL, err);
+}
+
+/* ---- buckets and objects ------------------------------------------------------------------- */
+
+static int buckets_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    const char *cloud = http_req_query(req, "cloud");
+    if (cloud && !fed_cloud_name(v.app->fed, cloud))
+        return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
+                             cloud);
+    return reply(resp, 200, fed_bucket_list(v.app->fed, &v.who, cloud, err), err);
+}
+
+static int buckets_create(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    json_t *in;
+    if (v1_begin_labels(req, &v, err))
+        return -1;
+    if (!(in = envelope(req, "bucket", err))) {
+        v1_end(&v);
+        return -1;
+    }
+    json_t *out = fed_bucket_create(v.app->fed, &v.who, in, err);
+    json_decref(in);
+    v1_end(&v);
+    if (out) {
+        char loc[1024];
+        snprintf(loc, sizeof(loc), "%s/v1/buckets/%s", v.app->cfg.public_url,
+                 json_string_value(json_object_get(out, "name")));
+        http_resp_header(resp, "Location", loc);
+    }
+    return reply(resp, 201, out ? json_pack("{s:o}", "bucket", out) : NULL, err);
+}
+
+static int buckets_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    json_t *out = fed_bucket_get(v.app->fed, &v.who, req->params[0], err);
+    return reply(resp, 200, out ? json_pack("{s:o}", "bucket", out) : NULL, err);
+}
+
+static int buckets_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) || fed_bucket_delete(v.app->fed, &v.who, req->params[0], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
+static int objects_list(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    const char *lim = http_req_query(req, "limit");
+    long limit = 0;
+    if (lim) {
+        char *end = NULL;
+        limit = strtol(lim, &end, 10);
+        if (!*lim || *end || limit < 1 || limit > 1000)
+            return nph_error_set(err, NPH_E_INVALID, "'limit' must be an integer from 1 to 1000");
+    }
+    json_t *out = fed_object_list(v.app->fed, &v.who, req->params[0], http_req_query(req, "prefix"),
+                                  http_req_query(req, "marker"), (int)limit, err);
+    return reply(resp, 200, out, err);
+}
+
+static void object_headers(struct http_resp *resp, const json_t *o)
+{
+    const char *etag = json_string_value(json_object_get(o, "etag"));
+    const char *lm = json_string_value(json_object_get(o, "last_modified"));
+    if (etag && *etag)
+        http_resp_header(resp, "ETag", etag);
+    if (lm && *lm)
+        http_resp_header(resp, "X-Last-Modified", lm);
+}
+
+/* PUT: the body was streamed to a temporary file (with its MD5) by the server. An "ETag" or
+ * "Content-MD5"-free check: when the client sends ETag, the content must match it. */
+static int objects_put(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    if (!req->body_path)
+        return nph_error_set(err, NPH_E_INTERNAL, "the upload has no file");
+    const char *etag = http_req_header(req, "ETag");
+    if (etag) {
+        char want[64];
+        snprintf(want, sizeof(want), "%.*s", (int)strcspn(etag + (*etag == '"'), "\""),
+                 etag + (*etag == '"'));
+        if (strcasecmp(want, req->body_md5) != 0)
+            return nph_error_set(err, NPH_E_UNPROCESSABLE,
+                                 "the body's MD5 (%s) does not match the ETag sent (%.40s)",
+                                 req->body_md5, want);
+    }
+    struct nph_object_body body = {.path = req->body_path,
+                                   .size = req->body_len,
+                                   .md5 = req->body_md5,
+                                   .content_type = http_req_header(req, "Content-Type")};
+    json_t *out = fed_object_put(v.app->fed, &v.who, req->params[0], req->params[1], &body, err);
+    if (out)
+        object_headers(resp, out);
+    return reply(resp, 201, out ? json_pack("{s:o}", "object", out) : NULL, err);
+}
+
+struct spool {
+    int fd;
+    struct nph_error *err;
+};
+
+static int spool_write(void *arg, const char *buf, size_t len, struct nph_error *err)
+{
+    struct spool *s = arg;
+    while (len > 0) {
+        ssize_t n = write(s->fd, buf, len);
+        if (n < 0)
+            return nph_error_set(err, NPH_E_IO, "cannot spool the object to disk");
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The response's content type must outlive the handler (the server sends it on this thread
+ * after the handler returned), as compat_swift.c does. */
+static _Thread_local char obj_ct[160];
+
+static const char *object_ct(const char *ct)
+{
+    snprintf(obj_ct, sizeof(obj_ct), "%s", ct && *ct ? ct : "application/octet-stream");
+    return obj_ct;
+}
+
+static long no_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+    (void)ctx, (void)pos, (void)buf, (void)max;
+    return -1;
+}
+
+/* GET (and HEAD): the object arrives from its cloud into a spool file under the data
+ * directory, is checked against the ETag the cloud gave (plain objects: their MD5), and is
+ * sent from the file; the file is unlinked once open, so nothing is left behind. */
+static int objects_get(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err))
+        return -1;
+    if (strcmp(req->method, "HEAD") == 0) {
+        json_t *o = fed_object_head(v.app->fed, &v.who, req->params[0], req->params[1], err);
+        if (!o)
+            return -1;
+        object_headers(resp, o);
+        const char *ct = json_string_value(json_object_get(o, "content_type"));
+        http_resp_stream(resp, 200, object_ct(ct),
+                         (uint64_t)json_integer_value(json_object_get(o, "size")), no_read, NULL,
+                         NULL);
+        json_decref(o);
+        return 0;
+    }
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/images/nph-upload-spool-XXXXXX", v.app->cfg.data_dir);
+    struct spool s = {.fd = mkstemp(path), .err = err};
+    if (s.fd < 0)
+        return nph_error_set(err, NPH_E_IO, "cannot create a spool file");
+    struct nph_object_info info;
+    int rc = fed_object_get(v.app->fed, &v.who, req->params[0], req->params[1], spool_write, &s,
+                            &info, err);
+    if (close(s.fd) != 0 && rc == 0)
+        rc = nph_error_set(err, NPH_E_IO, "cannot spool the object to disk");
+    char md5[33];
+    char etag[sizeof(info.etag)];
+    if (rc == 0) {
+        snprintf(etag, sizeof(etag), "%.*s", (int)strcspn(info.etag + (info.etag[0] == '"'), "\""),
+                 info.etag + (info.etag[0] == '"'));
+        if (strlen(etag) == 32 && lobj_file_md5(path, 0, -1, md5, err) == 0 &&
+            strcasecmp(md5, etag) != 0)
+            rc = nph_error_set(err, NPH_E_BACKEND,
+                               "the object's content from its cloud does not match its ETag");
+        else if (strlen(etag) == 32 && err->code)
+            rc = -1;
+    }
+    if (rc == 0) {
+        rc = http_resp_file(resp, 200, object_ct(info.content_type), path, err);
+        if (rc == 0 && info.etag[0])
+            http_resp_header(resp, "ETag", info.etag);
+    }
+    unlink(path);
+    return rc;
+}
+
+static int objects_delete(struct http_req *req, struct http_resp *resp, struct nph_error *err)
+{
+    struct v1 v;
+    if (v1_begin(req, &v, err) ||
+        fed_object_delete(v.app->fed, &v.who, req->params[0], req->params[1], err))
+        return -1;
+    resp->status = 204;
+    return 0;
+}
+
 const struct http_route api_v1_routes[] = {
     {"GET", "/v1/clouds", clouds_list, "v1.clouds.list", NPH_FAULT_NATIVE},
     {"POST", "/v1/clouds", clouds_add, "v1.clouds.add", NPH_FAULT_NATIVE},
@@ -464,5 +768,20 @@ const struct http_route api_v1_routes[] = {
     {"POST", "/v1/policies", policies_put, "v1.policies.put", NPH_FAULT_NATIVE},
     {"GET", "/v1/policies/{name}", policies_get, "v1.policies.get", NPH_FAULT_NATIVE},
     {"DELETE", "/v1/policies/{name}", policies_delete, "v1.policies.delete", NPH_FAULT_NATIVE},
+    {"GET", "/v1/volumes", volumes_list, "v1.volumes.list", NPH_FAULT_NATIVE},
+    {"POST", "/v1/volumes", volumes_create, "v1.volumes.create", NPH_FAULT_NATIVE},
+    {"GET", "/v1/volumes/{id}", volumes_get, "v1.volumes.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/v1/volumes/{id}", volumes_delete, "v1.volumes.delete", NPH_FAULT_NATIVE},
+    {"POST", "/v1/volumes/{id}/extend", volumes_extend, "v1.volumes.extend", NPH_FAULT_NATIVE},
+    {"GET", "/v1/buckets", buckets_list, "v1.buckets.list", NPH_FAULT_NATIVE},
+    {"POST", "/v1/buckets", buckets_create, "v1.buckets.create", NPH_FAULT_NATIVE},
+    {"GET", "/v1/buckets/{name}", buckets_get, "v1.buckets.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/v1/buckets/{name}", buckets_delete, "v1.buckets.delete", NPH_FAULT_NATIVE},
+    {"GET", "/v1/buckets/{name}/objects", objects_list, "v1.objects.list", NPH_FAULT_NATIVE},
+    {"PUT", "/v1/buckets/{name}/objects/{*}", objects_put, "v1.objects.put",
+     NPH_FAULT_NATIVE | HTTP_ROUTE_BODY_TO_FILE},
+    {"GET", "/v1/buckets/{name}/objects/{*}", objects_get, "v1.objects.get", NPH_FAULT_NATIVE},
+    {"DELETE", "/v1/buckets/{name}/objects/{*}", objects_delete, "v1.objects.delete",
+     NPH_FAULT_NATIVE},
     {NULL, NULL, NULL, NULL, 0},
 };

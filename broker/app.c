@@ -61,7 +61,7 @@ int app_migrate(struct nph_store *store, int *applied, struct nph_error *err)
         nph_ledger_migrate(store, &l, err) || nph_meter_migrate(store, NULL, err) ||
         local_compute_migrate(store, &c, err) || fed_migrate(store, &fm, err) ||
         budget_migrate(store, &bm, err) || local_network_migrate(store, &nw, err) ||
-        local_volume_migrate(store, &vm, err))
+        local_volume_migrate(store, &vm, err) || fed_storage_migrate(store, NULL, err))
         return -1;
     {
         int ob = 0;
@@ -259,6 +259,8 @@ int app_open(struct nph_app *app, struct nph_error *err)
     app->host.compute = app->compute;
     app->host.image = app->image;
     app->host.region = app->cfg.identity_region;
+    app->host.volume = app->volume;
+    app->host.object = app->object;
     app->fed = fed_open(app->store, &app->cfg, &app->host, err);
     if (!app->fed)
         return nph_error_prefix(err, "opening the clouds");

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "nph_json.h"
@@ -628,6 +629,84 @@ static int bool_of(const json_t *v, int *out)
     return -1;
 }
 
+/* os-volume_upload_image: a new image of the caller's project (queued), the volume's bytes
+ * converted to its disk_format into a file beside the image store, uploaded (active). Done
+ * before the answer: the image is active and the volume available when the client sees 202. */
+static int upload_image(struct cinder_ctx *ctx, struct http_resp *resp, const char *id,
+                        const json_t *a, struct nph_error *err)
+{
+    static const char *const formats[] = {"raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", NULL};
+    const char *name = json_string_value(json_object_get(a, "image_name"));
+    const char *df = json_string_value(json_object_get(a, "disk_format"));
+    const char *cf = json_string_value(json_object_get(a, "container_format"));
+    const char *vis = json_string_value(json_object_get(a, "visibility"));
+    int force = 0, known = 0, rc = -1;
+    if (!json_is_object(a) || !name || !*name)
+        return nph_error_set(err, NPH_E_INVALID, "No image_name was specified in request.");
+    if (json_object_get(a, "force") && bool_of(json_object_get(a, "force"), &force))
+        return nph_error_set(err, NPH_E_INVALID, "Invalid value for 'force': must be a boolean.");
+    df = df ? df : "raw";
+    cf = cf ? cf : "bare";
+    for (size_t i = 0; formats[i]; i++)
+        known |= strcmp(formats[i], df) == 0;
+    if (!known)
+        return nph_error_set(err, NPH_E_INVALID,
+                             "Invalid disk-format '%.32s' is specified. Allowed disk-formats are "
+                             "raw, qcow2, vmdk, vdi, vhd, vhdx.",
+                             df);
+    if (!ctx->app->image)
+        return nph_error_set(err, NPH_E_NOT_SUPPORTED, "there is no image service");
+    json_t *vol = local_volume_get(ctx->app->volume, &ctx->caller, id, err);
+    if (!vol)
+        return -1;
+    struct local_image_caller ic = {.project_id = ctx->caller.project_id,
+                                    .is_admin = ctx->caller.is_admin};
+    json_t *attrs = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "disk_format", df,
+                              "container_format", cf, "visibility", vis ? vis : "private");
+    json_t *im = attrs ? local_image_create(ctx->app->image, &ic, attrs, err) : NULL;
+    json_decref(attrs);
+    char path[4200] = "", image_id[64] = "";
+    if (!im)
+        goto done;
+    snprintf(image_id, sizeof(image_id), "%s", json_string_value(json_object_get(im, "id")));
+    snprintf(path, sizeof(path), "%s/images/nph-upload-volume-XXXXXX", ctx->app->cfg.data_dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        path[0] = '\0';
+        nph_error_set(err, NPH_E_IO, "cannot create a file for the volume's bytes");
+        goto done;
+    }
+    close(fd);
+    json_t *active = NULL;
+    if (local_volume_export(ctx->app->volume, &ctx->caller, id, force, df, path, err) == 0 &&
+        (active = local_image_upload(ctx->app->image, &ic, image_id, path, err)))
+        rc = 0;
+    json_decref(active);
+    if (rc == 0) {
+        json_t *type = json_pack("{s:O,s:O}", "id", json_object_get(vol, "volume_type_id"), "name",
+                                 json_object_get(vol, "volume_type"));
+        http_resp_json(
+            resp, 202,
+            json_pack("{s:{s:O,s:O,s:s,s:O,s:O,s:o,s:s,s:s,s:s,s:s,s:b,s:O}}",
+                      "os-volume_upload_image", "id", json_object_get(vol, "id"), "updated_at",
+                      json_object_get(vol, "updated_at"), "status", "uploading",
+                      "display_description", json_object_get(vol, "description"), "size",
+                      json_object_get(vol, "size"), "volume_type", type, "image_id", image_id,
+                      "container_format", cf, "disk_format", df, "image_name", name, "protected", 0,
+                      "visibility", json_object_get(im, "visibility")));
+    }
+done:
+    if (rc != 0 && image_id[0]) { /* no half-made image stays behind */
+        struct nph_error derr = NPH_ERROR_INIT;
+        local_image_delete(ctx->app->image, &ic, image_id, &derr);
+    }
+    if (path[0])
+        unlink(path); /* the image store took it, or it is left over */
+    json_decref(im);
+    json_decref(vol);
+    return rc;
+}
+
 static int cinder_volume_action(struct http_req *req, struct http_resp *resp, struct nph_error *err)
 {
     struct cinder_ctx ctx;
@@ -678,6 +757,8 @@ static int cinder_volume_action(struct http_req *req, struct http_resp *resp, st
         json_t *v = local_volume_get(ctx.app->volume, &ctx.caller, id, err);
         rc = v ? 0 : -1;
         json_decref(v);
+    } else if (strcmp(name, "os-volume_upload_image") == 0) {
+        rc = upload_image(&ctx, resp, id, a, err);
     } else if (strcmp(name, "os-reset_status") == 0) {
         if (need_admin(&ctx, err) == 0)
             rc = local_volume_reset_status(ctx.app->volume, id,

@@ -37,6 +37,19 @@ static const char *const op_names[FED_OP_COUNT] = {
     [FED_OP_IMAGE_LIST] = "image_list",
     [FED_OP_IMAGE_FIND] = "image_find",
     [FED_OP_USAGE_GET] = "usage_get",
+    [FED_OP_VOLUME_CREATE] = "volume_create",
+    [FED_OP_VOLUME_GET] = "volume_get",
+    [FED_OP_VOLUME_LIST] = "volume_list",
+    [FED_OP_VOLUME_DELETE] = "volume_delete",
+    [FED_OP_VOLUME_EXTEND] = "volume_extend",
+    [FED_OP_BUCKET_CREATE] = "bucket_create",
+    [FED_OP_BUCKET_HEAD] = "bucket_head",
+    [FED_OP_BUCKET_DELETE] = "bucket_delete",
+    [FED_OP_OBJECT_LIST] = "object_list",
+    [FED_OP_OBJECT_PUT] = "object_put",
+    [FED_OP_OBJECT_GET] = "object_get",
+    [FED_OP_OBJECT_HEAD] = "object_head",
+    [FED_OP_OBJECT_DELETE] = "object_delete",
 };
 
 const char *fed_op_name(enum fed_op op)

@@ -397,6 +397,56 @@ static struct pol_cands *live_candidates(struct fed *f, const struct pol_policy 
     return c;
 }
 
+/* Volumes and buckets: one candidate per live cloud offering the family (block storage or
+ * object storage), a pseudo-offering named after the kind ("volume", "bucket") that fits any
+ * size and carries no price, so that rules (`require`, `prefer`) and health decide, and ties go
+ * to the cloud's name (docs/placement.md). */
+static struct pol_cands *storage_candidates(struct fed *f, const char *kind, const char *currency,
+                                            const char *only, struct nph_error *err)
+{
+    unsigned fam = strcmp(kind, "volume") == 0 ? NPH_FAM_VOLUME : NPH_FAM_OBJECT;
+    struct pol_cands *c = pol_cands_new(currency, err);
+    if (!c)
+        return NULL;
+    struct fed_cloud *list[FED_MAX_CLOUDS];
+    size_t n = 0;
+    pthread_rwlock_rdlock(&f->lock);
+    for (size_t i = 0; i < f->n_clouds; i++)
+        if (!f->clouds[i]->removed && (nph_backend_families(f->clouds[i]->b) & fam))
+            list[n++] = f->clouds[i];
+    pthread_rwlock_unlock(&f->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct fed_cloud *fc = list[i];
+        int64_t ci =
+            pol_cands_add_cloud(c, fc->name, fc->kind, json_object_get(fc->config, "labels"), err);
+        if (ci < 0 || pol_cands_add_region(c, (uint32_t)ci, fc->region, NULL, err) < 0 ||
+            pol_cands_add_offering(c, (uint32_t)ci, kind, 0, 0, 0, 0, NULL, err) < 0) {
+            pol_cands_free(c);
+            return NULL;
+        }
+        pthread_mutex_lock(&fc->mu);
+        enum fed_breaker br = fc->breaker;
+        char last[sizeof(fc->last_error)];
+        memcpy(last, fc->last_error, sizeof(last));
+        pthread_mutex_unlock(&fc->mu);
+        char reason[400];
+        int down = 1;
+        if (only && strcmp(only, fc->name) != 0)
+            snprintf(reason, sizeof(reason), "the request names cloud '%s'", only);
+        else if (br != FED_BREAKER_CLOSED)
+            snprintf(reason, sizeof(reason), "circuit breaker %s%s%.300s",
+                     br == FED_BREAKER_OPEN ? "open" : "half-open (recovering)",
+                     last[0] ? ": " : "", last);
+        else
+            down = 0;
+        if (down && pol_cands_set_cloud_health(c, (uint32_t)ci, POL_HEALTH_DOWN, reason, err)) {
+            pol_cands_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
 /* ---- decisions ---------------------------------------------------------------------------- */
 
 static int store_decision(struct fed *f, const char *id, const char *project, const json_t *doc,
@@ -445,8 +495,10 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
         return NULL;
     }
     int64_t need[3] = {req.vcpus, req.ram_mb, req.disk_gb};
+    int storage = strcmp(req.kind, "volume") == 0 || strcmp(req.kind, "bucket") == 0;
+    struct pol_cands *c = storage ? storage_candidates(f, req.kind, base->currency, only_cloud, err)
+                                  : live_candidates(f, p, who, only_cloud, need, err);
     pol_cands_free(base);
-    struct pol_cands *c = live_candidates(f, p, who, only_cloud, need, err);
     if (!c) {
         pol_policy_free(p);
         return NULL;

@@ -135,6 +135,59 @@ json_t *fed_operation_get(struct fed *f, const struct fed_caller *c, const char 
  * Nova-compatible API hands those to the federation). */
 int fed_server_is_remote(struct fed *f, const char *id);
 
+/* ---- volumes and buckets (fed_storage.c) ------------------------------------------------- */
+
+/* Apply the "fed_storage" component's migrations (fed_volume, fed_bucket). */
+int fed_storage_migrate(struct nph_store *store, int *applied, struct nph_error *err);
+/* A volume size from a request: an integer in [1, LOCAL_VOLUME_MAX_GB]; NPH_E_INVALID. */
+int fed_volume_size_parse(const json_t *v, int64_t *out, struct nph_error *err);
+/* req: {"size_gb" (required), "name", "description", "cloud" (else placement, kind
+ * "volume"), "image" (a name or id on the chosen cloud)}. Project-scoped callers only. Returns
+ * the volume {"id","name","cloud","region","remote_id","size_gb","status",...}. */
+json_t *fed_volume_create(struct fed *f, const struct fed_caller *c, const json_t *req,
+                          struct nph_error *err);
+/* The volume with its live status; a cloud that does not answer gives the record with status
+ * "unknown" and "cloud_error". */
+json_t *fed_volume_get(struct fed *f, const struct fed_caller *c, const char *id,
+                       struct nph_error *err);
+/* {"volumes":[...],"unavailable":[{"cloud","error"}]}: the project's volumes (admins without a
+ * project: all), cloud (may be NULL) only that cloud's. */
+json_t *fed_volume_list(struct fed *f, const struct fed_caller *c, const char *cloud,
+                        struct nph_error *err);
+int fed_volume_delete(struct fed *f, const struct fed_caller *c, const char *id,
+                      struct nph_error *err);
+/* req: {"size_gb": larger than now}. Returns the volume. */
+json_t *fed_volume_extend(struct fed *f, const struct fed_caller *c, const char *id,
+                          const json_t *req, struct nph_error *err);
+
+/* 3..63 of [a-z0-9.-], starting and ending with a letter or digit (S3's rule). */
+int fed_bucket_name_check(const char *name, struct nph_error *err);
+/* req: {"name" (required), "cloud" (else placement, kind "bucket"), "size_gb" (expected size,
+ * for placement rules)}. Names are unique per project. */
+json_t *fed_bucket_create(struct fed *f, const struct fed_caller *c, const json_t *req,
+                          struct nph_error *err);
+json_t *fed_bucket_get(struct fed *f, const struct fed_caller *c, const char *name,
+                       struct nph_error *err);
+/* {"buckets":[...],"unavailable":[...]}. */
+json_t *fed_bucket_list(struct fed *f, const struct fed_caller *c, const char *cloud,
+                        struct nph_error *err);
+/* NPH_E_CONFLICT while it holds objects. */
+int fed_bucket_delete(struct fed *f, const struct fed_caller *c, const char *name,
+                      struct nph_error *err);
+/* Objects in a bucket: {"key","size","etag","content_type","last_modified"}. */
+json_t *fed_object_put(struct fed *f, const struct fed_caller *c, const char *bucket,
+                       const char *key, const struct nph_object_body *body, struct nph_error *err);
+int fed_object_get(struct fed *f, const struct fed_caller *c, const char *bucket, const char *key,
+                   nph_object_sink_fn sink, void *arg, struct nph_object_info *out,
+                   struct nph_error *err);
+json_t *fed_object_head(struct fed *f, const struct fed_caller *c, const char *bucket,
+                        const char *key, struct nph_error *err);
+int fed_object_delete(struct fed *f, const struct fed_caller *c, const char *bucket,
+                      const char *key, struct nph_error *err);
+/* {"objects":[...],"next": the marker for the next page or null}. */
+json_t *fed_object_list(struct fed *f, const struct fed_caller *c, const char *bucket,
+                        const char *prefix, const char *marker, int limit, struct nph_error *err);
+
 /* ---- placement (fed_place.c) -------------------------------------------------------------- */
 
 struct fed_placement {

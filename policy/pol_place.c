@@ -39,10 +39,10 @@ static int req_count(const json_t *j, const char *key, int64_t *out, const char 
 int pol_request_parse(struct pol_request *r, const json_t *j, const struct pol_cands *c,
                       const char **bad_key, struct nph_error *err)
 {
-    static const char *const keys[] = {"kind",   "project", "project_labels", "labels",
-                                       "name",   "image",   "size",           "vcpus",
-                                       "ram_mb", "disk_gb", "gpus",           NULL};
-    static const char *const strs[] = {"kind", "project", "name", "image", "size", NULL};
+    static const char *const keys[] = {"kind",  "project", "project_labels", "labels", "name",
+                                       "image", "size",    "vcpus",          "ram_mb", "disk_gb",
+                                       "gpus",  "type",    "size_gb",        NULL};
+    static const char *const strs[] = {"kind", "project", "name", "image", "size", "type", NULL};
     struct pol_request q;
     const char *k;
     json_t *v;
@@ -61,8 +61,9 @@ int pol_request_parse(struct pol_request *r, const json_t *j, const struct pol_c
             if (bad_key)
                 *bad_key = k;
             return nph_error_set(err, NPH_E_INVALID,
-                                 "unknown key '%.64s' (expected kind, project, project_labels, "
-                                 "labels, name, image, and size or vcpus, ram_mb, disk_gb, gpus)",
+                                 "unknown key '%.64s' (expected kind, type, project, "
+                                 "project_labels, labels, name, image, size_gb, and size or "
+                                 "vcpus, ram_mb, disk_gb, gpus)",
                                  k);
         }
     }
@@ -85,6 +86,8 @@ int pol_request_parse(struct pol_request *r, const json_t *j, const struct pol_c
     }
     q.json = j;
     q.kind = json_string_value(json_object_get(j, "kind"));
+    if (!q.kind) /* "type" is the storage requests' word for the same thing */
+        q.kind = json_string_value(json_object_get(j, "type"));
     if (!q.kind)
         q.kind = "server";
     q.project = json_string_value(json_object_get(j, "project"));
@@ -111,10 +114,15 @@ int pol_request_parse(struct pol_request *r, const json_t *j, const struct pol_c
     if ((rc = req_count(j, "ram_mb", &q.ram_mb, bad_key, err)) < 0)
         return -1;
     have_numbers |= rc == 0;
+    int64_t size_gb = 0;
     if (req_count(j, "disk_gb", &q.disk_gb, bad_key, err) < 0 ||
-        req_count(j, "gpus", &q.gpus, bad_key, err) < 0)
+        req_count(j, "gpus", &q.gpus, bad_key, err) < 0 ||
+        req_count(j, "size_gb", &size_gb, bad_key, err) < 0)
         return -1;
-    if (!q.size && !have_numbers)
+    /* volumes and buckets are sized by size_gb alone */
+    (void)size_gb; /* read by rules as request.size_gb */
+    int storage = strcmp(q.kind, "volume") == 0 || strcmp(q.kind, "bucket") == 0;
+    if (!q.size && !have_numbers && !storage)
         return nph_error_set(err, NPH_E_INVALID,
                              "a request needs 'size' or at least one of 'vcpus' and 'ram_mb'");
     *r = q;

@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "image/local_image.h"
 #include "local_compute.h"
+#include "local_internal.h"
 
 struct local_backend {
     struct local_compute *lc;
@@ -33,7 +34,8 @@ static int local_open(struct nph_backend *b, const json_t *config, struct nph_er
     lb->lc = b->host->compute;
     lb->li = b->host->image;
     b->priv = lb;
-    b->families = NPH_FAM_COMPUTE | (lb->li ? NPH_FAM_IMAGE : 0);
+    b->families = NPH_FAM_COMPUTE | (lb->li ? NPH_FAM_IMAGE : 0) |
+                  (b->host->volume ? NPH_FAM_VOLUME : 0) | (b->host->object ? NPH_FAM_OBJECT : 0);
     return 0;
 }
 
@@ -338,4 +340,6 @@ const struct nph_backend_ops nph_backend_local_ops = {
     .health = local_health,
     .compute = &local_compute_ops,
     .image = &local_image_ops,
+    .volume = &local_volume_family,
+    .object = &local_object_family,
 };

@@ -310,7 +310,9 @@ static int authenticate(struct os_call *call, struct nph_error *err)
         goto cleanup;
 
     unsigned fam = (t.ep.url[OS_SVC_COMPUTE] ? NPH_FAM_COMPUTE | NPH_FAM_USAGE : 0) |
-                   (t.ep.url[OS_SVC_IMAGE] ? NPH_FAM_IMAGE : 0);
+                   (t.ep.url[OS_SVC_IMAGE] ? NPH_FAM_IMAGE : 0) |
+                   (t.ep.url[OS_SVC_VOLUME] ? NPH_FAM_VOLUME : 0) |
+                   (t.ep.url[OS_SVC_OBJECT] ? NPH_FAM_OBJECT : 0);
     pthread_mutex_lock(&os->mu);
     os_token_fini(&os->tok);
     os->tok = t;

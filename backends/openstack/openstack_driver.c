@@ -1,7 +1,7 @@
 /*
  * openstack_driver.c - the `openstack` cloud kind: any OpenStack cloud reached over its public
- * APIs (Keystone v3, Nova v2.1, Glance v2) with libcurl. This file holds the driver table,
- * open/close and the health probe; see openstack_internal.h for the other files.
+ * APIs (Keystone v3, Nova v2.1, Glance v2, Cinder v3, Swift) with libcurl. This file holds the
+ * driver table, open/close and the health probe; see openstack_internal.h for the other files.
  *
  * open() validates the configuration and creates the HTTP client but sends nothing: the first
  * call authenticates. Until then the backend claims the compute and image families; the first
@@ -55,7 +55,7 @@ static int os_open(struct nph_backend *b, const json_t *config, struct nph_error
     }
     os->b = b;
     b->priv = os;
-    b->families = NPH_FAM_COMPUTE | NPH_FAM_IMAGE | NPH_FAM_USAGE;
+    b->families = NPH_FAM_COMPUTE | NPH_FAM_IMAGE | NPH_FAM_USAGE | NPH_FAM_VOLUME | NPH_FAM_OBJECT;
     return 0;
 }
 
@@ -102,4 +102,6 @@ const struct nph_backend_ops nph_backend_openstack_ops = {
     .compute = &os_compute_ops,
     .image = &os_image_ops,
     .usage = &os_usage_ops,
+    .volume = &os_volume_ops,
+    .object = &os_object_ops,
 };

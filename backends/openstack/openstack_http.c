@@ -240,6 +240,11 @@ static void invalidate(struct os_call *call)
     pthread_mutex_unlock(&os->mu);
 }
 
+void os_call_reauth_prepare(struct os_call *call)
+{
+    invalidate(call);
+}
+
 /* A request id Nova and the others accept as a global request id ("req-" + UUID). */
 static int is_request_id(const char *s)
 {

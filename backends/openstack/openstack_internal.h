@@ -159,6 +159,9 @@ void os_call_fini(struct os_call *call);
  * one it has until it expires or is invalidated; authenticating (once for all threads) when
  * there is none. Snapshots the session into the call. */
 int os_call_session(struct os_call *call, struct nph_error *err);
+/* Forget the call's token (a 401 from a request made outside os_request): the next
+ * os_call_session authenticates again. */
+void os_call_reauth_prepare(struct os_call *call);
 /* Make sure the service exists in the catalog (NPH_E_NOT_SUPPORTED otherwise) and, for
  * compute, that the microversion and v2.1 root are known. */
 int os_call_service(struct os_call *call, enum os_service svc, struct nph_error *err);
@@ -231,5 +234,11 @@ int os_usage_from_json(const json_t *j, struct nph_usage_report *out, struct nph
 extern const struct nph_compute_ops os_compute_ops;
 extern const struct nph_usage_ops os_usage_ops;
 extern const struct nph_image_ops os_image_ops;
+extern const struct nph_volume_ops os_volume_ops; /* openstack_cinder.c */
+extern const struct nph_object_ops os_object_ops; /* openstack_swift.c */
+
+/* A Cinder v3 volume document (the object inside {"volume": ...}) into *out; NPH_E_BACKEND
+ * naming the field when it is not a volume. */
+int os_volume_from_json(const json_t *j, struct nph_volume *out, struct nph_error *err);
 
 #endif

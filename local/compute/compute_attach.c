@@ -19,6 +19,19 @@
 #include "compute_internal.h"
 #include "nph_clock.h"
 
+/* A disk's <target dev=...>; "" if none. */
+static void target_of(xmlNodePtr disk, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (xmlNodePtr n = disk ? disk->children : NULL; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)"target") == 0) {
+            xmlChar *dev = xmlGetProp(n, (const xmlChar *)"dev");
+            snprintf(out, len, "%s", dev ? (const char *)dev : "");
+            xmlFree(dev);
+        }
+    }
+}
+
 /* What identifies a device on detach: "disk:<target dev>" for a disk, "interface:<mac
  * address>" for an interface; "" for anything else. */
 static void key_of(xmlNodePtr dev, char *out, size_t len)
@@ -103,6 +116,68 @@ cleanup:
     xmlFreeDoc(doc);
     xmlFreeDoc(dev);
     return rc;
+}
+
+static xmlNodePtr devices_of(xmlDocPtr doc)
+{
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNodePtr n = root ? root->children : NULL; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)"devices") == 0)
+            return n;
+    return NULL;
+}
+
+char *cmp_carry_disks(virConnectPtr conn, const char *uuid, const char *xml, struct nph_error *err)
+{
+    virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+    char *old = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
+    xmlDocPtr od = old ? xmlReadMemory(old, (int)strlen(old), "old.xml", NULL, 0) : NULL;
+    xmlDocPtr nd = NULL;
+    xmlChar *out = NULL;
+    char *res = NULL;
+    int len = 0, carried = 0;
+    if (dom)
+        virDomainFree(dom);
+    free(old);
+    xmlNodePtr odev = devices_of(od), ndev;
+    if (!odev) /* no previous definition: nothing to carry */
+        goto plain;
+    if (!(nd = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, 0)) ||
+        !(ndev = devices_of(nd))) {
+        nph_error_set(err, NPH_E_INTERNAL, "cannot read the new domain definition");
+        goto done;
+    }
+    for (xmlNodePtr n = odev->children; n; n = n->next) {
+        char have[32], other[32];
+        int taken = 0;
+        if (n->type != XML_ELEMENT_NODE || xmlStrcmp(n->name, (const xmlChar *)"disk") != 0)
+            continue;
+        target_of(n, have, sizeof(have));
+        for (xmlNodePtr m = ndev->children; m && !taken && have[0]; m = m->next) {
+            if (m->type != XML_ELEMENT_NODE || xmlStrcmp(m->name, (const xmlChar *)"disk") != 0)
+                continue;
+            target_of(m, other, sizeof(other));
+            taken = strcmp(have, other) == 0;
+        }
+        if (!taken && have[0]) {
+            xmlAddChild(ndev, xmlDocCopyNode(n, nd, 1));
+            carried++;
+        }
+    }
+    if (!carried)
+        goto plain;
+    xmlDocDumpMemory(nd, &out, &len);
+    if (!out || !(res = strdup((const char *)out)))
+        nph_error_nomem(err);
+    goto done;
+plain:
+    if (!(res = strdup(xml)))
+        nph_error_nomem(err);
+done:
+    xmlFree(out);
+    xmlFreeDoc(nd);
+    xmlFreeDoc(od);
+    return res;
 }
 
 static int plug(struct local_compute *lc, const struct local_compute_caller *c,

@@ -82,6 +82,11 @@ struct local_compute {
 virConnectPtr cmp_conn(struct local_compute *lc, struct nph_error *err);
 /* Fill err from libvirt's last error: code, "what" as the message, libvirt's text as detail. */
 int cmp_virt_error(struct nph_error *err, enum nph_err_code code, const char *what);
+/* The domain definition `xml` with the <disk>s of the existing definition of domain `uuid`
+ * whose target `xml` does not have (hot-plugged volumes), so that a redefinition (hard reboot,
+ * resize, revert) keeps them attached. A new string (a copy of xml when there is nothing to
+ * carry), or NULL with err. (compute_attach.c) */
+char *cmp_carry_disks(virConnectPtr conn, const char *uuid, const char *xml, struct nph_error *err);
 
 /* A store connection, or NULL with err (NPH_E_INVALID if the service was not started). */
 struct nph_db *cmp_db(struct local_compute *lc, struct nph_error *err);

@@ -355,6 +355,12 @@ static virDomainPtr domain_define(struct local_compute *lc, virConnectPtr conn,
         pthread_mutex_unlock(&lc->nic_lock);
         return NULL;
     }
+    char *full = cmp_carry_disks(conn, js->id, xml, err); /* volumes stay attached */
+    free(xml);
+    if (!(xml = full)) {
+        pthread_mutex_unlock(&lc->nic_lock);
+        return NULL;
+    }
     dom = virDomainDefineXML(conn, xml);
     free(xml);
     if (!dom)

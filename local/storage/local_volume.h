@@ -206,6 +206,13 @@ int local_volume_delete(struct local_volume *lv, const struct local_volume_calle
 /* Grow an available volume to new_gb (> its size; quota checked) and queue the work. */
 int local_volume_extend(struct local_volume *lv, const struct local_volume_caller *c,
                         const char *id, int64_t new_gb, struct nph_error *err);
+/* Write the volume's bytes to the new file `dst` in `format` ("raw", "qcow2", ...: qemu-img
+ * convert), for os-volume_upload_image. The volume must be available, or in-use with force
+ * (a crash-consistent copy); NPH_E_INVALID with Cinder's words otherwise. On test:/// volumes
+ * have no bytes and dst is created empty. */
+int local_volume_export(struct local_volume *lv, const struct local_volume_caller *c,
+                        const char *id, int force, const char *format, const char *dst,
+                        struct nph_error *err);
 /* Admin: force a status (os-reset_status); attach_status "detached" drops attachments. */
 int local_volume_reset_status(struct local_volume *lv, const char *id, const char *status,
                               struct nph_error *err);

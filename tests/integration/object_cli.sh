@@ -227,8 +227,12 @@ sw post q -H 'X-Container-Meta-Quota-Bytes: 15' >/dev/null
 [ "$(code -X PUT --data 0123456789abc "$SURL/lst/over")" = 413 ] && pass "account quota: 413" || fail "account quota"
 code -X POST -H 'X-Remove-Account-Meta-Quota-Bytes: x' "$SURL" >/dev/null
 [ "$(code -X DELETE "$SURL/lst")" = 409 ] && pass "deleting a non-empty container: 409" || fail "non-empty delete"
-os container create occ >/dev/null && os object create occ "$WORK/one" >/dev/null 2>&1 || true
-os container list -f value -c Name | grep -qx occ && pass "openstack container create/list" || fail "openstack container create"
+out=$(os container create occ 2>&1) && os object create occ "$WORK/one" >/dev/null 2>&1 || true
+if lst=$(os container list -f value -c Name 2>&1) && grep -qx occ <<<"$lst"; then
+    pass "openstack container create/list"
+else
+    fail "openstack container create/list: create said: ${out:0:300}; list said: ${lst:0:300}"
+fi
 os object delete occ "$WORK/one" >/dev/null 2>&1
 os container delete occ && pass "openstack container delete" || fail "openstack container delete"
 

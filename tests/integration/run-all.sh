@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run-all.sh - run the integration tests (identity, image, compute, network, federation, placement and
-# the openstack driver, with their bad-input and fault cases) against an already built broker.
+# run-all.sh - run the integration tests (identity, image, compute, network, federation, placement,
+# storage across clouds and the openstack driver, with their bad-input and fault cases) against an
+# already built broker.
 # Builds nothing. NEPHELE_BIN names the binary (default build/broker/nephele under the repo root).
 # Exits non-zero if any script failed.
 set -u
@@ -20,8 +21,8 @@ failed=()
 # when it ends (so logs never interleave). The default list is longest first, so two lanes end
 # close together.
 suites=${NPH_SUITES:-compute_badinput.sh federation.sh volume_cli.sh network_cli.sh nova_secgroups.sh
-    object_cli.sh compute_cli.sh billing_live.sh placement.sh identity_cli.sh image_cli.sh
-    identity_badinput.sh backend_openstack.sh meters.sh}
+    object_cli.sh compute_cli.sh billing_live.sh fed_storage.sh placement.sh identity_cli.sh
+    image_cli.sh identity_badinput.sh backend_openstack.sh meters.sh}
 jobs=${NPH_JOBS:-1}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

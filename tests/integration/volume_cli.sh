@@ -197,6 +197,28 @@ else
     pass "a volume from a missing image is refused"
 fi
 
+# ---- a volume to an image (os-volume_upload_image) ---------------------------------------------
+check "openstack image create --volume (os-volume_upload_image)" osc image create --volume "img-$RUN" "from-vol-$RUN"
+if out=$(osc image show "from-vol-$RUN" -f json 2>&1) &&
+    printf '%s' "$out" | "$NPH_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["status"] == "active" and d["disk_format"] == "raw" and d["visibility"] == "private" else 1)'; then
+    pass "the image is active, raw and private"
+else
+    fail "the image from the volume: $out"
+fi
+check "the volume is available after the upload" wait_vol "img-$RUN" available
+req POST "/volume/v3/$PROJECT/volumes/$(osc volume show "img-$RUN" -f value -c id)/action" "${H[@]}" \
+    -d '{"os-volume_upload_image": {"image_name": "x", "disk_format": "iso"}}'
+expect "upload with disk_format iso" 400 '"Invalid disk-format" in d["badRequest"]["message"]'
+req POST "/volume/v3/$PROJECT/volumes/$(osc volume show "img-$RUN" -f value -c id)/action" "${H[@]}" \
+    -d '{"os-volume_upload_image": {"disk_format": "raw"}}'
+expect "upload without image_name" 400 '"No image_name" in d["badRequest"]["message"]'
+if out=$(osc image list -f value -c Name 2>&1) && ! grep -qx x <<<"$out"; then
+    pass "refused uploads leave no image"
+else
+    fail "images after refused uploads: $out"
+fi
+check "openstack image delete from-vol-$RUN" osc image delete "from-vol-$RUN"
+
 # ---- attach to a server -----------------------------------------------------------------------
 check "openstack server create --wait" osc server create --flavor m1.tiny --image vol-image --nic none --wait "srv-$RUN"
 check "openstack server add volume" osc server add volume "srv-$RUN" "$V"
@@ -217,6 +239,9 @@ req GET "/compute/v2.1/servers/$SID/os-volume_attachments" "${H[@]}"
 expect "GET os-volume_attachments" 200 'd["volumeAttachments"][0]["volumeId"] == "'$VID'" and d["volumeAttachments"][0]["device"] == "/dev/vdb"'
 req DELETE "/volume/v3/$PROJECT/volumes/$VID" "${H[@]}"
 expect "an in-use volume cannot be deleted" 400 '"attached" in d["badRequest"]["message"]'
+req POST "/volume/v3/$PROJECT/volumes/$VID/action" "${H[@]}" \
+    -d '{"os-volume_upload_image": {"image_name": "in-use-'$RUN'"}}'
+expect "an in-use volume is not uploaded without force" 400 '"must be available" in d["badRequest"]["message"]'
 if out=$(osc volume set --size 5 "$V" 2>&1); then
     fail "an in-use volume is not extended: $out"
 else

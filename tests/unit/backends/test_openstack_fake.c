@@ -239,7 +239,8 @@ static void test_paging_and_microversion(void **state)
     struct nph_offering_list l = {0};
     script(0, 3600, 0, 0, 0);
     struct nph_backend *b = open_fake();
-    assert_int_equal(b->families, NPH_FAM_COMPUTE | NPH_FAM_IMAGE | NPH_FAM_USAGE);
+    assert_int_equal(b->families, NPH_FAM_COMPUTE | NPH_FAM_IMAGE | NPH_FAM_USAGE | NPH_FAM_VOLUME |
+                                      NPH_FAM_OBJECT);
     if (b->ops->compute->list_offerings(b, &ctx, &l, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(l.n, 2);

@@ -433,7 +433,7 @@ static void test_detects_undocumented_route(void **state)
 {
     (void)state;
     static const struct http_route extra[] = {
-        {"GET", "/v1/volumes", NULL, "v1.volumes.list", NPH_FAULT_NATIVE},
+        {"GET", "/v1/snapshots", NULL, "v1.snapshots.list", NPH_FAULT_NATIVE},
         {"POST", "/v1/clouds/{name}/reconcile", NULL, "x", NPH_FAULT_NATIVE},
         {"PATCH", "/v1/servers/{id}", NULL, "v1.servers.update", NPH_FAULT_NATIVE},
         {NULL, NULL, NULL, NULL, 0},
@@ -449,7 +449,7 @@ static void test_detects_undocumented_route(void **state)
     struct report r = {0};
     int base = baseline();
     assert_int_equal(check_doc(g_doc, tables, &r), base + 2);
-    assert_non_null(strstr(r.text, "GET /v1/volumes"));
+    assert_non_null(strstr(r.text, "GET /v1/snapshots"));
     assert_non_null(strstr(r.text, "PATCH /v1/servers/{id}"));
 }
 

@@ -801,6 +801,9 @@ static void test_request_errors(void **state)
         {"{\"labels\": 1, \"vcpus\": 1}", "labels", "'labels' must be an object"},
         {"{\"project\": 1, \"vcpus\": 1}", "project", "'project' must be a string"},
         {"{\"kind\": \"server\"}", NULL, "needs 'size'"},
+        {"{\"kind\": \"volume\", \"size_gb\": -1}", "size_gb",
+         "'size_gb' must be a non-negative integer"},
+        {"{\"type\": 7, \"size_gb\": 1}", "type", "'type' must be a string"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *j = json_loads(cases[i].json, 0, NULL);
@@ -815,6 +818,15 @@ static void test_request_errors(void **state)
     assert_int_equal(pol_request_parse(&req, j, c, &bad, &err), 0);
     assert_int_equal(req.vcpus, 1);
     assert_int_equal(req.gpus, 1);
+    json_decref(j);
+    /* storage requests: sized by size_gb alone; "type" names the kind when "kind" is absent */
+    j = json_loads("{\"type\": \"bucket\", \"size_gb\": 5}", 0, NULL);
+    assert_int_equal(pol_request_parse(&req, j, c, &bad, &err), 0);
+    assert_string_equal(req.kind, "bucket");
+    assert_int_equal(req.vcpus, 0);
+    json_decref(j);
+    j = json_loads("{\"kind\": \"volume\"}", 0, NULL);
+    assert_int_equal(pol_request_parse(&req, j, c, &bad, &err), 0);
     json_decref(j);
     pol_cands_free(c);
 }

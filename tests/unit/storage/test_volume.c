@@ -586,6 +586,31 @@ static void test_compute_attach_device(void **state)
     xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
     assert_non_null(strstr(xml, "<serial>vol-x</serial>"));
     free(xml);
+    virDomainFree(dom);
+    /* a hard reboot, a resize and its revert redefine the domain: the disk stays */
+    static const struct {
+        enum local_compute_action a;
+        const char *arg;
+    } acts[] = {{LC_ACT_REBOOT_HARD, NULL},
+                {LC_ACT_RESIZE, "2"},
+                {LC_ACT_REVERT_RESIZE, NULL},
+                {LC_ACT_RESIZE, "2"},
+                {LC_ACT_CONFIRM_RESIZE, NULL}};
+    for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+        if (local_compute_server_action(lc, &c, id, acts[i].a, acts[i].arg, &err))
+            fail_msg("action %zu: %s", i, err.msg);
+        local_compute_drain(lc);
+        dom = virDomainLookupByUUIDString(conn, id);
+        assert_non_null(dom);
+        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        if (!strstr(xml, "<serial>vol-x</serial>"))
+            fail_msg("after action %zu the definition is: %s", i, xml);
+        /* exactly one disk at vdb */
+        assert_null(strstr(strstr(xml, "dev='vdb'") + 1, "dev='vdb'"));
+        free(xml);
+        virDomainFree(dom);
+    }
+    dom = virDomainLookupByUUIDString(conn, id);
     assert_int_equal(local_compute_server_detach_device(lc, &c, id, disk, &err), 0);
     xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
     assert_null(strstr(xml, "vol-x"));
