@@ -366,11 +366,10 @@ static int placements_create(struct http_req *req, struct http_resp *resp, struc
     if (only)
         snprintf(cloud, sizeof(cloud), "%s", only);
     json_object_del(preq, "cloud");
-    if (cloud[0] && !fed_cloud_name(v.app->fed, cloud)) {
+    if (fed_cloud_check(v.app->fed, cloud[0] ? cloud : NULL, err)) {
         json_decref(preq);
         v1_end(&v);
-        return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
-                             cloud);
+        return -1;
     }
     struct fed_placement pl;
     json_t *doc = fed_place(v.app->fed, &v.who, preq, cloud[0] ? cloud : NULL, 1, &pl, err);
@@ -483,9 +482,8 @@ static int volumes_list(struct http_req *req, struct http_resp *resp, struct nph
     if (v1_begin(req, &v, err))
         return -1;
     const char *cloud = http_req_query(req, "cloud");
-    if (cloud && !fed_cloud_name(v.app->fed, cloud))
-        return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
-                             cloud);
+    if (fed_cloud_check(v.app->fed, cloud, err))
+        return -1;
     return reply(resp, 200, fed_volume_list(v.app->fed, &v.who, cloud, err), err);
 }
 
@@ -549,9 +547,8 @@ static int buckets_list(struct http_req *req, struct http_resp *resp, struct nph
     if (v1_begin(req, &v, err))
         return -1;
     const char *cloud = http_req_query(req, "cloud");
-    if (cloud && !fed_cloud_name(v.app->fed, cloud))
-        return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
-                             cloud);
+    if (fed_cloud_check(v.app->fed, cloud, err))
+        return -1;
     return reply(resp, 200, fed_bucket_list(v.app->fed, &v.who, cloud, err), err);
 }
 

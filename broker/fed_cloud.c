@@ -212,6 +212,13 @@ const char *fed_cloud_name(struct fed *f, const char *name)
     return c ? c->name : NULL;
 }
 
+int fed_cloud_check(struct fed *f, const char *name, struct nph_error *err)
+{
+    if (!name || fed_cloud_find(f, name, NULL))
+        return 0;
+    return nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)", name);
+}
+
 const char *fed_local_cloud_name(struct fed *f)
 {
     struct fed_cloud *c = f ? fed_cloud_local(f) : NULL;

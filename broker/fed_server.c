@@ -433,10 +433,8 @@ static struct fed_cloud *place(struct fed *f, const struct fed_caller *who, cons
                                struct nph_error *err)
 {
     const char *only = json_string_value(json_object_get(req, "cloud"));
-    if (only && !fed_cloud_find(f, only, NULL)) {
-        nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)", only);
+    if (fed_cloud_check(f, only, err))
         return NULL;
-    }
     json_t *preq =
         json_pack("{s:s,s:s,s:O?,s:I,s:I,s:I}", "kind", "server", "project", who->project_id,
                   "name", json_object_get(req, "name"), "vcpus", (json_int_t)vcpus, "ram_mb",

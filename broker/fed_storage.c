@@ -90,8 +90,7 @@ static struct fed_cloud *choose_cloud(struct fed *f, const struct fed_caller *wh
     if (named) {
         struct fed_cloud *c = fed_cloud_find(f, named, NULL);
         if (!c) {
-            nph_error_set(err, NPH_E_INVALID, "no cloud '%.64s' (GET /v1/clouds lists them)",
-                          named);
+            fed_cloud_check(f, named, err);
             return NULL;
         }
         pthread_mutex_lock(&c->mu);

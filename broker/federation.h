@@ -83,6 +83,9 @@ const char *fed_default_cloud(struct fed *f);
 /* The cloud's name as registered (borrowed, valid until fed_close), or NULL when no cloud is
  * called `name`. */
 const char *fed_cloud_name(struct fed *f, const char *name);
+/* 0 when name is NULL or a registered cloud; else NPH_E_INVALID "no cloud 'x' (GET /v1/clouds
+ * lists them)", the one answer to a request naming an unknown cloud. */
+int fed_cloud_check(struct fed *f, const char *name, struct nph_error *err);
 /* The native cloud's name ("local" unless configured otherwise), or "" when none. */
 const char *fed_local_cloud_name(struct fed *f);
 /* 1 when a cloud other than the native one is configured. */
