@@ -135,7 +135,7 @@ finish() {
         [ -n "$FLAVOR_CREATED" ] && "$NPH_OPENSTACK" flavor delete "$FLAVOR_CREATED" >/dev/null 2>&1
         FLAVOR_CREATED=
     fi
-    finish
+    nph_summary
 }
 if "$HERE/guest/make-guest.sh" "$GUEST" | sed 's/^/# /' && [ -s "$GUEST/initrd.img" ]; then
     pass "guest kernel and initramfs ready in $GUEST"
