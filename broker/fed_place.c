@@ -9,6 +9,7 @@
  * engine reads the latest version of every document, their rules and budgets together. Every
  * decision is stored (fed_placement) and can be read back by id.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,17 +398,58 @@ static struct pol_cands *live_candidates(struct fed *f, const struct pol_policy 
     return c;
 }
 
+/* The configured price of `size_gb` of storage per hour on cloud `name`: each dated
+ * `volume_gb_month` (or `object_gb_month`) price x size / 730 hours, added to offering `o`
+ * with its validity and currency. A cloud without such a price stays free of charge, like an
+ * unpriced server offering. */
+static int storage_prices(struct pol_cands *c, uint32_t o, const struct pol_catalog *cat,
+                          const char *name, enum pol_meter m, int64_t size_gb,
+                          struct nph_error *err)
+{
+    int64_t ci = pol_cands_find_cloud(cat->cands, name);
+    if (ci < 0 || (size_t)ci >= cat->nclouds)
+        return 0;
+    const struct pol_bill_cloud *bc = &cat->clouds[ci];
+    for (size_t i = 0; i < bc->nprices[m]; i++) {
+        const struct pol_mprice *mp = &bc->prices[m][i];
+        int64_t per_hour;
+        if (pol_muldiv(mp->amount, size_gb, 730, &per_hour) < 0)
+            return nph_error_set(err, NPH_E_INVALID,
+                                 "the price of %" PRId64 " GB on cloud '%s' overflows", size_gb,
+                                 name);
+        if (pol_cands_add_price(c, o, per_hour, mp->currency, mp->from, mp->until, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Volumes and buckets: one candidate per live cloud offering the family (block storage or
  * object storage), a pseudo-offering named after the kind ("volume", "bucket") that fits any
- * size and carries no price, so that rules (`require`, `prefer`) and health decide, and ties go
- * to the cloud's name (docs/placement.md). */
+ * size, priced from the cloud's `volume_gb_month` / `object_gb_month` for the request's size_gb
+ * (so the cost weigher and budgets see what the storage will cost per hour), with the
+ * configuration's exchange rates; the region is the cloud's own, labelled as the configuration
+ * labels a region of that name. Rules (`require`, `prefer`) and health decide the rest, and
+ * ties go to the cloud's name (docs/placement.md). */
 static struct pol_cands *storage_candidates(struct fed *f, const char *kind, const char *currency,
-                                            const char *only, struct nph_error *err)
+                                            int64_t size_gb, const char *only,
+                                            struct nph_error *err)
 {
     unsigned fam = strcmp(kind, "volume") == 0 ? NPH_FAM_VOLUME : NPH_FAM_OBJECT;
-    struct pol_cands *c = pol_cands_new(currency, err);
-    if (!c)
+    enum pol_meter meter = fam == NPH_FAM_VOLUME ? POL_M_VOLUME_GB_MONTH : POL_M_OBJECT_GB_MONTH;
+    struct pol_catalog *cat = pol_catalog_from_config(f->cfg->sections, NULL, "configuration", err);
+    struct pol_cands *c = cat ? pol_cands_new(currency, err) : NULL;
+    if (!c) {
+        pol_catalog_free(cat);
         return NULL;
+    }
+    for (size_t i = 0; i < cat->cands->nrates; i++) {
+        const struct pol_rate *r = &cat->cands->rates[i];
+        if (pol_cands_add_rate(c, r->from, r->to, r->rate, r->date, err) != 0) {
+            pol_cands_free(c);
+            pol_catalog_free(cat);
+            return NULL;
+        }
+    }
     struct fed_cloud *list[FED_MAX_CLOUDS];
     size_t n = 0;
     pthread_rwlock_rdlock(&f->lock);
@@ -419,9 +461,16 @@ static struct pol_cands *storage_candidates(struct fed *f, const char *kind, con
         struct fed_cloud *fc = list[i];
         int64_t ci =
             pol_cands_add_cloud(c, fc->name, fc->kind, json_object_get(fc->config, "labels"), err);
-        if (ci < 0 || pol_cands_add_region(c, (uint32_t)ci, fc->region, NULL, err) < 0 ||
-            pol_cands_add_offering(c, (uint32_t)ci, kind, 0, 0, 0, 0, NULL, err) < 0) {
+        /* the cloud's region, with the labels the configuration gives a region of that name */
+        int64_t cc = pol_cands_find_cloud(cat->cands, fc->name);
+        int64_t cr = cc >= 0 ? pol_cands_find_region(cat->cands, (uint32_t)cc, fc->region) : -1;
+        json_t *rlabels = cr >= 0 ? cat->cands->regions[cr].labels : NULL;
+        int64_t oi = -1;
+        if (ci < 0 || pol_cands_add_region(c, (uint32_t)ci, fc->region, rlabels, err) < 0 ||
+            (oi = pol_cands_add_offering(c, (uint32_t)ci, kind, 0, 0, 0, 0, NULL, err)) < 0 ||
+            storage_prices(c, (uint32_t)oi, cat, fc->name, meter, size_gb, err) != 0) {
             pol_cands_free(c);
+            pol_catalog_free(cat);
             return NULL;
         }
         pthread_mutex_lock(&fc->mu);
@@ -441,9 +490,11 @@ static struct pol_cands *storage_candidates(struct fed *f, const char *kind, con
             down = 0;
         if (down && pol_cands_set_cloud_health(c, (uint32_t)ci, POL_HEALTH_DOWN, reason, err)) {
             pol_cands_free(c);
+            pol_catalog_free(cat);
             return NULL;
         }
     }
+    pol_catalog_free(cat);
     return c;
 }
 
@@ -496,8 +547,17 @@ json_t *fed_place(struct fed *f, const struct fed_caller *who, const json_t *req
     }
     int64_t need[3] = {req.vcpus, req.ram_mb, req.disk_gb};
     int storage = strcmp(req.kind, "volume") == 0 || strcmp(req.kind, "bucket") == 0;
-    struct pol_cands *c = storage ? storage_candidates(f, req.kind, base->currency, only_cloud, err)
-                                  : live_candidates(f, p, who, only_cloud, need, err);
+    struct pol_cands *c =
+        storage ? storage_candidates(f, req.kind, base->currency,
+                                     json_integer_value(json_object_get(request, "size_gb")),
+                                     only_cloud, err)
+                : live_candidates(f, p, who, only_cloud, need, err);
+    /* a deny budget weighs a volume's price against the month's spend as a server's */
+    if (c && storage && who->project_id && *who->project_id &&
+        pol_policy_has_budget(p, who->project_id) && set_spend(f, c, who->project_id, err) != 0) {
+        pol_cands_free(c);
+        c = NULL;
+    }
     pol_cands_free(base);
     if (!c) {
         pol_policy_free(p);

@@ -15,6 +15,8 @@
 #   e. bad policy documents: 400 naming the line and the rule, the stored set unchanged
 #   d. budgets: a deny budget refuses the create (422 naming the budget); a warn budget places
 #      and records a warning (with the project's spend so far)
+#   f. storage is placed by its price: volumes and buckets go to the cheaper store (USD price
+#      converted), region labels apply, a deny budget weighs a volume's cost
 #   c. B stopped (SIGSTOP): once /v1/clouds shows remote down, the dry run rejects remote with
 #      "circuit breaker open" and a create lands on home; no placement picks remote while B is
 #      stopped; B continued: remote is chosen again
@@ -131,6 +133,9 @@ clouds:
       - { name: m1.tiny, vcpus: 1, ram_mb: 512, disk_gb: 1, price: { per_hour: "0.020", currency: EUR } }
       - { name: m1.small, vcpus: 1, ram_mb: 2048, disk_gb: 20, price: { per_hour: "0.040", currency: EUR } }
       - { name: m1.medium, vcpus: 2, ram_mb: 4096, disk_gb: 40, price: { per_hour: "0.080", currency: EUR } }
+    prices:
+      volume_gb_month: { amount: "0.10", currency: EUR }
+      object_gb_month: { amount: "0.02", currency: EUR }
   - name: remote
     kind: openstack
     auth:
@@ -147,6 +152,10 @@ clouds:
       - { name: m1.tiny, vcpus: 1, ram_mb: 512, disk_gb: 1, price: { per_hour: "0.010", currency: EUR } }
       - { name: m1.small, vcpus: 1, ram_mb: 2048, disk_gb: 20, price: { per_hour: "0.020", currency: EUR } }
       - { name: m1.medium, vcpus: 2, ram_mb: 4096, disk_gb: 40, price: { per_hour: "0.040", currency: EUR } }
+    prices:
+      volume_gb_month: { amount: "0.10", currency: USD }
+exchange_rates:
+  - { from: EUR, to: USD, rate: "1.25", date: "2020-01-01" }
 federation:
   health_interval: 1
   breaker_failures: 2
@@ -367,8 +376,8 @@ api POST /v1/placements '{"request": {'"$TINY"'}}'
 
 # ==== d. budgets ===============================================================================
 
-budget_doc() { # ON_EXCEED
-    printf 'budgets:\n  - project: %s\n    monthly: { amount: "0.01", currency: EUR }\n    on_exceed: %s\n' "$GDPR_ID" "$1"
+budget_doc() { # ON_EXCEED [PROJECT_ID]
+    printf 'budgets:\n  - project: %s\n    monthly: { amount: "0.01", currency: EUR }\n    on_exceed: %s\n' "${2:-$GDPR_ID}" "$1"
 }
 api POST /v1/policies "$(body budget "$(budget_doc deny)")"
 [ "$RESP_STATUS" = 201 ] || failx "d: POST the deny budget: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
@@ -411,6 +420,68 @@ api DELETE /v1/policies/budget
 if [ "$RESP_STATUS" = 204 ]; then pass "d: DELETE /v1/policies/budget (204)"; else failx "d: DELETE /v1/policies/budget: HTTP $RESP_STATUS"; fi
 api GET /v1/policies/budget
 [ "$RESP_STATUS" = 404 ] || fail "d: the budget is still there after DELETE: HTTP $RESP_STATUS"
+
+# ==== f. storage is placed by its price =========================================================
+# home: volumes 0.10 EUR/GB-month, objects 0.02 EUR/GB-month; remote: volumes 0.10 USD/GB-month
+# (1 EUR = 1.25 USD: 0.08 EUR), objects unpriced (free). Worked out: 73 GB for an hour costs
+# 0.10 x 73 / 730 = 0.01 EUR on home and 0.08 x 73 / 730 = 0.008 EUR on remote.
+PRICES='(lambda p: {c["cloud"]: c["price"]["per_hour"] for c in p["candidates"]})(d["placement"])'
+api POST /v1/placements '{"request": {"kind": "volume", "size_gb": 73}}'
+if [ "$RESP_STATUS" = 201 ] && jt 'd["placement"]["decision"]["cloud"] == "remote"' &&
+    jt '{k: __import__("decimal").Decimal(v) for k, v in '"$PRICES"'.items()} == {"home": __import__("decimal").Decimal("0.01"), "remote": __import__("decimal").Decimal("0.008")}'; then
+    pass "f: a 73 GB volume: remote at 0.008 EUR/h (USD price converted) beats home at 0.01 EUR/h"
+else
+    failx "f: volume dry run by price: HTTP $RESP_STATUS ${RESP_BODY:0:600}"
+fi
+api POST /v1/volumes '{"volume": {"name": "f-vol", "size_gb": 1}}'
+if [ "$RESP_STATUS" = 202 ] && jt 'd["volume"]["cloud"] == "remote"'; then
+    pass "f: POST /v1/volumes without a cloud lands on the cheaper remote"
+else
+    failx "f: volume create by price: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
+fi
+F_VOL=$(jv 'd["volume"]["id"]')
+api POST /v1/buckets '{"bucket": {"name": "f-big", "size_gb": 10}}'
+if [ "$RESP_STATUS" = 201 ] && jt 'd["bucket"]["cloud"] == "remote"'; then
+    pass "f: a 10 GB bucket lands on remote (objects unpriced there, 0.02 EUR/GB-month on home)"
+else
+    failx "f: bucket create by price: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
+fi
+api POST /v1/placements '{"request": {"kind": "bucket"}}'
+if [ "$RESP_STATUS" = 201 ] && jt 'd["placement"]["decision"]["cloud"] == "home"'; then
+    pass "f: a bucket of no expected size costs nothing anywhere: the tie goes to home (name)"
+else
+    failx "f: bucket of size 0: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
+fi
+# the storage candidate's region carries the configured region's labels (remote's RegionOne: EU)
+api POST /v1/policies "$(body eu-bucket 'policies:
+  - name: f-eu-bucket
+    when: request.kind == "bucket" && request.name == "f-eu"
+    require: region.labels.jurisdiction == "EU"')"
+[ "$RESP_STATUS" = 201 ] || failx "f: POST the eu-bucket policy: HTTP $RESP_STATUS ${RESP_BODY:0:300}"
+api POST /v1/placements '{"request": {"kind": "bucket", "name": "f-eu"}}'
+if [ "$RESP_STATUS" = 201 ] && jt 'd["placement"]["decision"]["cloud"] == "remote" and d["placement"]["decision"]["region"] == "RegionOne"'; then
+    pass "f: a rule on region.labels places a bucket in remote's RegionOne (jurisdiction EU)"
+else
+    failx "f: bucket by region label: HTTP $RESP_STATUS ${RESP_BODY:0:600}"
+fi
+api DELETE /v1/policies/eu-bucket
+[ "$RESP_STATUS" = 204 ] || failx "f: DELETE the eu-bucket policy: HTTP $RESP_STATUS"
+# a deny budget weighs a volume's price too (0.01 EUR a month; 1000 GB cost more than that)
+ADMIN_PROJECT=$(curl -s -H "X-Auth-Token: $ADMIN_TOKEN" -H "X-Subject-Token: $ADMIN_TOKEN" "$A_URL/identity/v3/auth/tokens" |
+    "$NPH_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"]["project"]["id"])')
+api POST /v1/policies "$(body budget "$(budget_doc deny "$ADMIN_PROJECT")")"
+api POST /v1/placements '{"request": {"kind": "volume", "size_gb": 1000}}'
+if [ "$RESP_STATUS" = 201 ] && jt 'd["placement"]["decision"] is None and any("budget of project" in c.get("reason", "") for c in d["placement"]["candidates"])'; then
+    pass "f: over a deny budget a 1000 GB volume is refused: $(jv 'd["placement"]["why"]' | cut -c1-100)..."
+else
+    failx "f: volume over a deny budget: HTTP $RESP_STATUS ${RESP_BODY:0:1500}"
+fi
+api DELETE /v1/policies/budget
+[ "$RESP_STATUS" = 204 ] || failx "f: DELETE the budget: HTTP $RESP_STATUS"
+api DELETE "/v1/volumes/$F_VOL"
+case $RESP_STATUS in 202 | 204) ;; *) failx "f: DELETE /v1/volumes/$F_VOL: HTTP $RESP_STATUS ${RESP_BODY:0:200}" ;; esac
+api DELETE /v1/buckets/f-big
+case $RESP_STATUS in 202 | 204) ;; *) failx "f: DELETE /v1/buckets/f-big: HTTP $RESP_STATUS ${RESP_BODY:0:200}" ;; esac
 
 # ==== c. a cloud whose breaker is open is skipped ==============================================
 
