@@ -109,6 +109,7 @@ static const struct {
     {"security-group-rules", LN_SGRULE},
     {"routers", LN_ROUTER},
     {"floatingips", LN_FLOATINGIP},
+    {"subnetpools", LN_SUBNETPOOL},
 };
 #define N_COLLECTIONS (sizeof(collections) / sizeof(collections[0]))
 
@@ -756,6 +757,7 @@ static const struct {
      "gateway."},
     {"security-group", "security-group", "The security groups extension."},
     {"sort-key-validation", "Sort Key Validation", "Validation of sort keys"},
+    {"subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"},
     {"standard-attr-description", "standard-attr-description",
      "Extension to add descriptions to standard attributes"},
     {"standard-attr-revisions", "Resource revision numbers",
@@ -876,6 +878,7 @@ const struct http_route compat_neutron_routes[] = {
     NT_COLLECTION("security-group-rules", "security_group_rules"),
     NT_COLLECTION("routers", "routers"),
     NT_COLLECTION("floatingips", "floatingips"),
+    NT_COLLECTION("subnetpools", "subnetpools"),
     {"PUT", NT_V2 "/routers/{id}/add_router_interface", do_router_iface_r,
      "network.routers.add_interface", NT},
     {"PUT", NT_V2 "/routers/{id}/remove_router_interface", do_router_iface_r,

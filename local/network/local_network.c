@@ -57,6 +57,8 @@ static const struct {
     [LN_ROUTER] = {"router", "routers", "Router", "Router %s could not be found", "RouterNotFound"},
     [LN_FLOATINGIP] = {"floatingip", "floatingips", "Floating IP",
                        "Floating IP %s could not be found", "FloatingIPNotFound"},
+    [LN_SUBNETPOOL] = {"subnetpool", "subnetpools", "Subnet pool",
+                       "Subnet pool %s could not be found.", "SubnetPoolNotFound"},
 };
 
 const char *local_network_kind_name(enum local_network_kind kind)
@@ -654,6 +656,9 @@ json_t *local_network_create(struct local_network *ln, const struct local_networ
         case LN_FLOATINGIP:
             doc = ln_fip_create(db, c, attrs, err);
             break;
+        case LN_SUBNETPOOL:
+            doc = ln_pool_create(db, c, attrs, err);
+            break;
         default:
             nph_error_set(err, NPH_E_INVALID, "unknown resource kind");
         }
@@ -787,6 +792,9 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
         case LN_FLOATINGIP:
             rc = ln_fip_update(db, c, doc, attrs, err);
             break;
+        case LN_SUBNETPOOL:
+            rc = ln_pool_update(db, c, doc, attrs, err);
+            break;
         default:
             rc = -1;
         }
@@ -848,6 +856,9 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
         break;
     case LN_FLOATINGIP:
         rc = ln_fip_delete(db, doc, err);
+        break;
+    case LN_SUBNETPOOL:
+        rc = ln_pool_delete(db, doc, err);
         break;
     default:
         rc = -1;

@@ -17,6 +17,9 @@
  *   router    {"id","name","external_gateway_info","admin_state_up","status",...}
  *   floatingip {"id","floating_ip_address","floating_network_id","port_id","fixed_ip_address",
  *              "router_id","status",...}
+ *   subnetpool {"id","name","prefixes","ip_version","min_prefixlen","max_prefixlen",
+ *              "default_prefixlen","is_default","shared",...}; a subnet created with
+ *              subnetpool_id (or use_default_subnetpool) takes its CIDR from the pool
  *
  * Visibility: a project sees its own resources, shared networks (and their subnets) and
  * external networks; others are NPH_E_NOT_FOUND ("Network <id> could not be found."). Admins
@@ -47,6 +50,7 @@ enum local_network_kind {
     LN_SGRULE,
     LN_ROUTER,
     LN_FLOATINGIP,
+    LN_SUBNETPOOL,
     LN__KINDS
 };
 

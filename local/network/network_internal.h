@@ -130,6 +130,19 @@ json_t *ln_fip_create(struct nph_db *db, const struct local_network_caller *c, c
 int ln_fip_update(struct nph_db *db, const struct local_network_caller *c, json_t *doc,
                   const json_t *attrs, struct nph_error *err);
 int ln_fip_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+/* Subnet pools (network_pool.c). */
+json_t *ln_pool_create(struct nph_db *db, const struct local_network_caller *c, const json_t *attrs,
+                       struct nph_error *err);
+int ln_pool_update(struct nph_db *db, const struct local_network_caller *c, json_t *doc,
+                   const json_t *attrs, struct nph_error *err);
+int ln_pool_delete(struct nph_db *db, const json_t *doc, struct nph_error *err);
+/* A subnet's CIDR from its pool (attrs' subnetpool_id, or the default pool of the version with
+ * use_default_subnetpool): a given cidr must lie free inside the pool, else the first free
+ * block of prefixlen (default: the pool's). 1 with cidr_out and pool_id_out, 0 when the
+ * request names no pool, -1 with err. */
+int ln_pool_subnet_cidr(struct nph_db *db, const struct local_network_caller *c,
+                        const json_t *attrs, int version, char cidr_out[64],
+                        char pool_id_out[NPH_UUID_LEN + 1], struct nph_error *err);
 /* Disassociate the floating IPs bound to a port being deleted. */
 int ln_fip_port_gone(struct nph_db *db, const char *port_id, struct nph_error *err);
 

@@ -195,26 +195,13 @@ int ln_network_delete(struct nph_db *db, const json_t *doc, struct nph_error *er
 
 /* ---- subnets ------------------------------------------------------------------------------ */
 
-static const char *const subnet_attrs[] = {"name",
-                                           "description",
-                                           "network_id",
-                                           "ip_version",
-                                           "cidr",
-                                           "gateway_ip",
-                                           "allocation_pools",
-                                           "dns_nameservers",
-                                           "host_routes",
-                                           "enable_dhcp",
-                                           "ipv6_ra_mode",
-                                           "ipv6_address_mode",
-                                           "tenant_id",
-                                           "project_id",
-                                           "subnetpool_id",
-                                           "prefixlen",
-                                           "service_types",
-                                           "segment_id",
-                                           "use_default_subnetpool",
-                                           NULL};
+static const char *const subnet_attrs[] = {
+    "name",        "description",   "network_id",       "ip_version",
+    "cidr",        "gateway_ip",    "allocation_pools", "dns_nameservers",
+    "host_routes", "enable_dhcp",   "ipv6_ra_mode",     "ipv6_address_mode",
+    "tenant_id",   "project_id",    "subnetpool_id",    "use_default_subnetpool",
+    "prefixlen",   "service_types", "segment_id",       "use_default_subnetpool",
+    NULL};
 
 static int bad(struct nph_error *err, const char *fmt, const char *a, const char *b)
 {
@@ -397,7 +384,7 @@ json_t *ln_subnet_create(struct nph_db *db, const struct local_network_caller *c
     struct ln_addr gw;
     int have_gw = 0, b;
     size_t i;
-    char buf[64];
+    char buf[64], pool_cidr[64], pool_id[NPH_UUID_LEN + 1];
     if (ln_check_attrs(attrs, subnet_attrs, err))
         return NULL;
     if (ln_get_str(attrs, "network_id", 64, 0, &net_id, err) != 0) {
@@ -421,13 +408,12 @@ json_t *ln_subnet_create(struct nph_db *db, const struct local_network_caller *c
             json_is_string(v) ? json_string_value(v) : "value", "");
         return NULL;
     }
-    if (json_object_get(attrs, "subnetpool_id") &&
-        !json_is_null(json_object_get(attrs, "subnetpool_id"))) {
-        LN_SET(err, NPH_E_NOT_FOUND, "SubnetPoolNotFound", "Subnet pool %.64s could not be found.",
-               json_string_value(json_object_get(attrs, "subnetpool_id")));
+    int from_pool = ln_pool_subnet_cidr(db, c, attrs, (int)version, pool_cidr, pool_id, err);
+    if (from_pool < 0)
         return NULL;
-    }
-    if (ln_get_str(attrs, "cidr", 64, 0, &cidr_s, err) != 0) {
+    if (from_pool)
+        cidr_s = pool_cidr;
+    else if (ln_get_str(attrs, "cidr", 64, 0, &cidr_s, err) != 0) {
         if (!err || err->code == NPH_E_OK)
             bad(err,
                 "Bad subnets request: a subnetpool must be specified in the absence of a "
@@ -547,7 +533,7 @@ json_t *ln_subnet_create(struct nph_db *db, const struct local_network_caller *c
     }
     if (ln_copy_common(doc, attrs, err))
         goto fail;
-    json_object_set_new(doc, "subnetpool_id", json_null());
+    json_object_set_new(doc, "subnetpool_id", from_pool ? json_string(pool_id) : json_null());
     json_object_set_new(doc, "service_types", json_array());
     json_object_set_new(doc, "segment_id", json_null());
     /* overlap with the network's other subnets */

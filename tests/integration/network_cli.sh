@@ -64,8 +64,8 @@ AUTH=(-H "X-Auth-Token: $TOKEN" -H "Content-Type: application/json")
 req GET /network
 expect "GET /network lists v2.0" 200 'd["versions"][0]["id"] == "v2.0"'
 req GET /network/v2.0/extensions "${AUTH[@]}"
-expect "extensions list router, security-group, quotas" 200 \
-    '{"router", "security-group", "quotas", "external-net"} <= {e["alias"] for e in d["extensions"]}'
+expect "extensions list router, security-group, quotas, subnet_allocation" 200 \
+    '{"router", "security-group", "quotas", "external-net", "subnet_allocation"} <= {e["alias"] for e in d["extensions"]}'
 if out=$(osc catalog show network -f json 2>&1) && grep -q "/network" <<<"$out"; then
     pass "the catalog lists the network endpoint"
 else
@@ -196,6 +196,58 @@ if out=$(osc_as "$U2" "$U2_PW" "$P2" network list -f value -c Name 2>&1) && grep
 else
     fail "the second project sees the shared network: $out"
 fi
+
+# ---- subnet pools (subnet_allocation) -----------------------------------------------------------
+SP=it-pool-$RUN
+check "openstack subnet pool create (two adjacent /17s, compacted)" osc subnet pool create \
+    --pool-prefix 10.80.0.0/17 --pool-prefix 10.80.128.0/17 --default-prefix-length 26 \
+    --min-prefix-length 24 --max-prefix-length 28 "$SP"
+req GET "/network/v2.0/subnetpools?name=$SP" "${AUTH[@]}"
+expect "the pool: one /16, bounds 24/26/28, IPv4" 200 \
+    'len(d["subnetpools"]) == 1 and (lambda p: p["prefixes"] == ["10.80.0.0/16"] and (p["min_prefixlen"], p["default_prefixlen"], p["max_prefixlen"], p["ip_version"]) == (24, 26, 28, 4))(d["subnetpools"][0])'
+SPID=$(printf '%s' "$RESP_BODY" | jfield 'd["subnetpools"][0]["id"]')
+check "a network for pool subnets" osc network create "$N-pool"
+check "openstack subnet create --subnet-pool (default /26)" osc subnet create --network "$N-pool" --subnet-pool "$SP" "$N-pool-a"
+check "openstack subnet create --subnet-pool --prefix-length 28" osc subnet create --network "$N-pool" --subnet-pool "$SP" --prefix-length 28 "$N-pool-b"
+out=$(osc subnet list --network "$N-pool" -f value -c Name -c Subnet 2>&1 | sort)
+if [ "$(echo $out)" = "$N-pool-a 10.80.0.0/26 $N-pool-b 10.80.0.64/28" ]; then
+    pass "pool subnets take the first free blocks: 10.80.0.0/26, 10.80.0.64/28"
+else
+    fail "pool subnets: $out"
+fi
+req GET "/network/v2.0/subnets?name=$N-pool-a" "${AUTH[@]}"
+expect "the subnet names its pool" 200 'd["subnets"][0]["subnetpool_id"] == "'"$SPID"'"'
+NPOOL=$(osc network show "$N-pool" -f value -c id)
+req POST /network/v2.0/subnets "${AUTH[@]}" -d '{"subnet": {"network_id": "'"$NPOOL"'", "ip_version": 4, "subnetpool_id": "'"$SPID"'", "prefixlen": 20}}'
+expect "a prefix length under the pool's minimum is refused" 400 \
+    'd["NeutronError"]["type"] == "MinPrefixSubnetAllocationError" and "minimum allowed prefix is 24" in d["NeutronError"]["message"]'
+req POST /network/v2.0/subnets "${AUTH[@]}" -d '{"subnet": {"network_id": "'"$NPOOL"'", "ip_version": 4, "subnetpool_id": "'"$SPID"'", "cidr": "10.90.0.0/24"}}'
+expect "a CIDR outside the pool is refused" 409 'd["NeutronError"]["type"] == "SubnetAllocationError"'
+req POST /network/v2.0/subnets "${AUTH[@]}" -d '{"subnet": {"network_id": "'"$NPOOL"'", "ip_version": 6, "subnetpool_id": "'"$SPID"'"}}'
+expect "an IPv6 subnet from an IPv4 pool is refused" 400 '"Cannot allocate IPv6 subnet from IPv4 subnet pool" in d["NeutronError"]["message"]'
+req POST /network/v2.0/subnetpools "${AUTH[@]}" -d '{"subnetpool": {"name": "mixed", "prefixes": ["10.0.0.0/8", "fd00::/8"]}}'
+expect "mixed IPv4 and IPv6 prefixes are refused" 400 'd["NeutronError"]["type"] == "PrefixVersionMismatch"'
+req POST /network/v2.0/subnetpools "${AUTH[@]}" -d '{"subnetpool": {"name": "bounds", "prefixes": ["10.0.0.0/8"], "min_prefixlen": 30, "max_prefixlen": 24}}'
+expect "min above max is refused" 400 '"Illegal prefix bounds: min_prefixlen=30, max_prefixlen=24." == d["NeutronError"]["message"]'
+req PUT "/network/v2.0/subnetpools/$SPID" "${AUTH[@]}" -d '{"subnetpool": {"prefixes": ["10.80.0.0/17"]}}'
+expect "prefixes cannot shrink" 400 'd["NeutronError"]["type"] == "IllegalSubnetPoolPrefixUpdate"'
+# a tiny pool fills up: two /28s from a /27, then no space
+check "a /27 pool" osc subnet pool create --pool-prefix 10.81.0.0/27 --default-prefix-length 28 "$SP-tiny"
+check "first /28" osc subnet create --network "$N-pool" --subnet-pool "$SP-tiny" "$N-tiny-1"
+check "second /28" osc subnet create --network "$N-pool" --subnet-pool "$SP-tiny" "$N-tiny-2"
+TINYID=$(osc subnet pool show "$SP-tiny" -f value -c id)
+req POST /network/v2.0/subnets "${AUTH[@]}" -d '{"subnet": {"network_id": "'"$NPOOL"'", "ip_version": 4, "subnetpool_id": "'"$TINYID"'"}}'
+expect "the full pool says so" 409 '"Insufficient prefix space to allocate subnet size /28" in d["NeutronError"]["message"]'
+req DELETE "/network/v2.0/subnetpools/$TINYID" "${AUTH[@]}"
+expect "a pool with subnets cannot be deleted" 409 'd["NeutronError"]["type"] == "SubnetPoolInUse"'
+check "openstack subnet pool set --name" osc subnet pool set --name "$SP-renamed" "$SP"
+out=$(osc_as "$U2" "$U2_PW" "$P2" subnet pool list -f value -c Name 2>&1)
+if ! grep -q "$SP" <<<"$out"; then pass "the second project does not see the pool"; else fail "the second project sees a private pool: $out"; fi
+osc subnet delete "$N-tiny-1" "$N-tiny-2" "$N-pool-a" "$N-pool-b" >/dev/null 2>&1
+check "openstack subnet pool delete (emptied)" osc subnet pool delete "$SP-tiny" "$SP-renamed"
+req GET "/network/v2.0/subnetpools/$SPID" "${AUTH[@]}"
+expect "the deleted pool is gone" 404 'd["NeutronError"]["type"] == "SubnetPoolNotFound"'
+osc network delete "$N-pool" >/dev/null 2>&1
 
 # ---- quotas ------------------------------------------------------------------------------------
 P2ID=$(osc project show "$P2" -f value -c id)

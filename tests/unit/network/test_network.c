@@ -421,6 +421,120 @@ static void test_ipam_race(void **state)
     json_decref(net);
 }
 
+/* Subnet pools: prefixes compacted, blocks handed out first-free and never twice under 20
+ * concurrent subnet creates (16 /28s in a /24), the rest "Insufficient prefix space". */
+struct pool_race {
+    struct fx *f;
+    const char *net_id, *pool_id;
+    json_t *sub;
+    struct nph_error err;
+};
+
+static void *pool_race_create(void *arg)
+{
+    struct pool_race *r = arg;
+    char text[256];
+    json_t *a;
+    snprintf(text, sizeof(text),
+             "{\"network_id\":\"%s\",\"ip_version\":4,\"subnetpool_id\":\"%s\"}", r->net_id,
+             r->pool_id);
+    a = json_loads(text, 0, NULL);
+    r->sub = local_network_create(r->f->ln, &alice, LN_SUBNET, a, &r->err);
+    json_decref(a);
+    return NULL;
+}
+
+static void test_subnet_pools(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *p6 = mk(f, &alice, LN_SUBNETPOOL,
+                    "{\"name\":\"v6\",\"prefixes\":[\"2001:db8::/33\",\"2001:db8:8000::/33\","
+                    "\"2001:db8::/48\"],\"min_prefixlen\":48}",
+                    &err);
+    if (!p6)
+        fail_msg("v6 pool: %s", err.msg);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p6, "prefixes"), 0)),
+                        "2001:db8::/32");
+    assert_int_equal(json_array_size(json_object_get(p6, "prefixes")), 1);
+    assert_int_equal(json_integer_value(json_object_get(p6, "default_prefixlen")), 48);
+    assert_int_equal(json_integer_value(json_object_get(p6, "max_prefixlen")), 128);
+    json_t *net = mk(f, &alice, LN_NETWORK, "{\"name\":\"pools\"}", &err);
+    assert_non_null(net);
+    /* two /48s: the second one is the next block, past 64 bits of arithmetic */
+    const char *want6[] = {"2001:db8::/48", "2001:db8:1::/48"};
+    for (int i = 0; i < 2; i++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "{\"network_id\":\"%s\",\"ip_version\":6,\"subnetpool_id\":\"%s\"}", S(net, "id"),
+                 S(p6, "id"));
+        json_t *sub = mk(f, &alice, LN_SUBNET, text, &err);
+        if (!sub)
+            fail_msg("v6 subnet %d: %s", i, err.msg);
+        assert_string_equal(S(sub, "cidr"), want6[i]);
+        assert_string_equal(S(sub, "subnetpool_id"), S(p6, "id"));
+        json_decref(sub);
+    }
+    /* bob cannot see alice's pool */
+    assert_null(local_network_get(f->ln, &bob, LN_SUBNETPOOL, S(p6, "id"), &err));
+    assert_int_equal(err.code, NPH_E_NOT_FOUND);
+
+    json_t *p4 =
+        mk(f, &alice, LN_SUBNETPOOL,
+           "{\"name\":\"v4\",\"prefixes\":[\"10.9.0.0/24\"],\"default_prefixlen\":28}", &err);
+    assert_non_null(p4);
+    struct pool_race r[20];
+    pthread_t t[20];
+    for (int i = 0; i < 20; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].f = f;
+        r[i].net_id = S(net, "id");
+        r[i].pool_id = S(p4, "id");
+        assert_int_equal(pthread_create(&t[i], NULL, pool_race_create, &r[i]), 0);
+    }
+    for (int i = 0; i < 20; i++)
+        pthread_join(t[i], NULL);
+    int ok = 0, full = 0;
+    int seen[16] = {0};
+    for (int i = 0; i < 20; i++) {
+        if (r[i].sub) {
+            struct ln_cidr c;
+            assert_int_equal(ln_cidr_parse(S(r[i].sub, "cidr"), 0, &c, &err), 0);
+            assert_int_equal(c.prefix, 28);
+            int k = c.addr.b[3] / 16;
+            if (seen[k]++)
+                fail_msg("block %s handed out twice", S(r[i].sub, "cidr"));
+            ok++;
+            json_decref(r[i].sub);
+        } else {
+            if (strcmp(r[i].err.detail, "SubnetAllocationError") != 0)
+                fail_msg("create %d failed otherwise: %s (%s)", i, r[i].err.msg, r[i].err.detail);
+            assert_non_null(strstr(r[i].err.msg, "Insufficient prefix space"));
+            full++;
+        }
+    }
+    assert_int_equal(ok, 16);
+    assert_int_equal(full, 4);
+    /* in use: no delete; prefixes only grow */
+    assert_int_equal(local_network_delete(f->ln, &alice, LN_SUBNETPOOL, S(p4, "id"), &err), -1);
+    assert_string_equal(err.detail, "SubnetPoolInUse");
+    json_t *shrink = json_loads("{\"prefixes\":[\"10.9.0.0/25\"]}", 0, NULL);
+    assert_null(local_network_update(f->ln, &alice, LN_SUBNETPOOL, S(p4, "id"), shrink, &err));
+    assert_string_equal(err.detail, "IllegalSubnetPoolPrefixUpdate");
+    json_decref(shrink);
+    json_t *grow = json_loads("{\"prefixes\":[\"10.9.1.0/24\",\"10.9.0.0/24\"]}", 0, NULL);
+    json_t *up = local_network_update(f->ln, &alice, LN_SUBNETPOOL, S(p4, "id"), grow, &err);
+    if (!up)
+        fail_msg("grow: %s", err.msg);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(up, "prefixes"), 0)),
+                        "10.9.0.0/23");
+    json_decref(up);
+    json_decref(grow);
+    json_decref(p4);
+    json_decref(p6);
+    json_decref(net);
+}
+
 static void test_quota_and_groups(void **state)
 {
     struct fx *f = *state;
@@ -517,6 +631,7 @@ static int run_group(const char *engine)
         cmocka_unit_test_setup_teardown(test_subnets, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_port_addresses, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ipam_race, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_subnet_pools, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_groups, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_change_stamp, fx_setup, fx_teardown),
     };
