@@ -240,6 +240,16 @@ req POST /network/v2.0/subnets "${AUTH[@]}" -d '{"subnet": {"network_id": "'"$NP
 expect "the full pool says so" 409 '"Insufficient prefix space to allocate subnet size /28" in d["NeutronError"]["message"]'
 req DELETE "/network/v2.0/subnetpools/$TINYID" "${AUTH[@]}"
 expect "a pool with subnets cannot be deleted" 409 'd["NeutronError"]["type"] == "SubnetPoolInUse"'
+check "a default pool (admin)" osc subnet pool create --default --pool-prefix 10.82.0.0/24 --default-prefix-length 28 "$SP-default"
+check "openstack subnet create --use-default-subnet-pool" osc subnet create --network "$N-pool" --use-default-subnet-pool --ip-version 4 "$N-default-1"
+out=$(osc subnet show "$N-default-1" -f value -c cidr 2>&1)
+[ "$out" = 10.82.0.0/28 ] && pass "the default pool gave 10.82.0.0/28" || fail "subnet from the default pool: $out"
+req POST /network/v2.0/subnetpools "${AUTH[@]}" -d '{"subnetpool": {"name": "second-default", "prefixes": ["10.83.0.0/24"], "is_default": true}}'
+expect "a second default IPv4 pool is refused" 400 '"Only one default may exist per IP family" in d["NeutronError"]["message"]'
+req POST /network/v2.0/subnets "${AUTH[@]}" -d '{"subnet": {"network_id": "'"$NPOOL"'", "ip_version": 6, "use_default_subnetpool": true}}'
+expect "no default IPv6 pool: said so" 400 '"No default subnetpool found for IPv6" in d["NeutronError"]["message"]'
+osc subnet delete "$N-default-1" >/dev/null 2>&1
+check "the default pool deleted" osc subnet pool delete "$SP-default"
 check "openstack subnet pool set --name" osc subnet pool set --name "$SP-renamed" "$SP"
 out=$(osc_as "$U2" "$U2_PW" "$P2" subnet pool list -f value -c Name 2>&1)
 if ! grep -q "$SP" <<<"$out"; then pass "the second project does not see the pool"; else fail "the second project sees a private pool: $out"; fi
