@@ -218,8 +218,9 @@ void nova_net_view(struct nph_app *app, const char *server_id, json_t *view)
                                 json_object_get(p, "mac_address")));
         }
         /* floating IPs on the port follow its fixed ones, as Nova lists them */
-        if (!fips && json_array_size(json_object_get(p, "fixed_ips")))
-            fips = local_network_list(app->network, &admin, LN_FLOATINGIP, NULL);
+        json_decref(fips);
+        fips = local_network_port_floatingips(app->network,
+                                              json_string_value(json_object_get(p, "id")), NULL);
         json_array_foreach(fips, j, f)
         {
             const char *ip = json_string_value(json_object_get(f, "floating_ip_address"));

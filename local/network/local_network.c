@@ -35,11 +35,58 @@ static const struct nph_migration network_migrations[] = {
      "INSERT INTO net_stamp (id, n) VALUES (1, 0);"},
 };
 
+/* The row's device column: a port's device_id, a floating IP's port_id (indexed lookups of
+ * a server's ports and of a port's floating IPs). */
+static const char *row_device(const json_t *doc)
+{
+    const char *d = json_string_value(json_object_get(doc, "device_id"));
+    return d ? d : json_string_value(json_object_get(doc, "port_id"));
+}
+
+/* Floating IPs written before the device column carried their port: fill it in (once; rows
+ * without a port stay NULL and cost a scan of the unassociated ones at start-up). */
+static int backfill_fip_ports(struct nph_store *store, struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(store, err);
+    struct nph_stmt *st = NULL;
+    json_t *docs;
+    size_t i;
+    json_t *d;
+    int rc;
+    if (!db)
+        return -1;
+    docs = json_array();
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT doc FROM net_resource WHERE kind = 'floatingip' AND device_id IS "
+                       "NULL",
+                       "");
+    while (rc == 1) {
+        json_t *doc = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
+        if (doc && row_device(doc))
+            json_array_append(docs, doc);
+        json_decref(doc);
+        rc = nph_stmt_step(st, err);
+    }
+    if (st)
+        nph_stmt_done(st);
+    if (rc >= 0 && json_array_size(docs)) {
+        rc = nph_db_begin(db, err);
+        json_array_foreach(docs, i, d) if (rc >= 0) rc =
+            (int)nph_db_execf(db, err, "UPDATE net_resource SET device_id = ? WHERE id = ?", "ss",
+                              row_device(d), json_string_value(json_object_get(d, "id")));
+        rc = rc >= 0 ? nph_db_commit(db, err) : (nph_db_rollback(db, NULL), -1);
+    }
+    json_decref(docs);
+    nph_store_release(db);
+    return rc < 0 ? -1 : 0;
+}
+
 int local_network_migrate(struct nph_store *store, int *applied, struct nph_error *err)
 {
-    return nph_store_migrate(store, "network", network_migrations,
-                             sizeof(network_migrations) / sizeof(network_migrations[0]), applied,
-                             err);
+    if (nph_store_migrate(store, "network", network_migrations,
+                          sizeof(network_migrations) / sizeof(network_migrations[0]), applied, err))
+        return -1;
+    return backfill_fip_ports(store, err);
 }
 
 static const struct {
@@ -203,8 +250,7 @@ int ln_row_insert(struct nph_db *db, enum local_network_kind kind, const json_t 
                       " created_at, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       "ssssisis", json_string_value(json_object_get(doc, "id")), kinds[kind].name,
                       json_string_value(json_object_get(doc, "project_id")), parent_id,
-                      (int64_t)shared, text, nph_clock_now(),
-                      json_string_value(json_object_get(doc, "device_id")));
+                      (int64_t)shared, text, nph_clock_now(), row_device(doc));
     free(text);
     return bump(db, rc, err) < 0 ? -1 : 0;
 }
@@ -227,8 +273,7 @@ int ln_row_update(struct nph_db *db, json_t *doc, int shared, struct nph_error *
         return nph_error_nomem(err);
     rc = nph_db_execf(
         db, err, "UPDATE net_resource SET doc = ?, shared = ?, device_id = ? WHERE id = ?", "siss",
-        text, (int64_t)shared, json_string_value(json_object_get(doc, "device_id")),
-        json_string_value(json_object_get(doc, "id")));
+        text, (int64_t)shared, row_device(doc), json_string_value(json_object_get(doc, "id")));
     free(text);
     return bump(db, rc, err) < 0 ? -1 : 0;
 }

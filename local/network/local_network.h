@@ -146,6 +146,9 @@ int local_network_quota_reset(struct local_network *ln, const char *project_id,
 json_t *local_network_port_bind(struct local_network *ln, const struct local_network_caller *c,
                                 const char *network_id, const char *port_id, const char *server_id,
                                 const json_t *security_groups, struct nph_error *err);
+/* The floating IPs associated with a port (an array, new reference; an index lookup). */
+json_t *local_network_port_floatingips(struct local_network *ln, const char *port_id,
+                                       struct nph_error *err);
 /* Ports whose device_id is server_id (an array, new reference). */
 json_t *local_network_server_ports(struct local_network *ln, const char *server_id,
                                    struct nph_error *err);

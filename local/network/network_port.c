@@ -715,6 +715,36 @@ json_t *local_network_server_ports(struct local_network *ln, const char *server_
     return out;
 }
 
+json_t *local_network_port_floatingips(struct local_network *ln, const char *port_id,
+                                       struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(ln->store, err);
+    struct nph_stmt *st = NULL;
+    json_t *out;
+    int rc;
+    if (!db)
+        return NULL;
+    out = json_array();
+    rc = nph_db_queryf(db, err, &st,
+                       "SELECT doc FROM net_resource WHERE device_id = ? AND kind = 'floatingip'"
+                       " ORDER BY created_at, id",
+                       "s", port_id);
+    while (rc == 1) {
+        json_t *d = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
+        if (d)
+            json_array_append_new(out, d);
+        rc = nph_stmt_step(st, err);
+    }
+    if (st)
+        nph_stmt_done(st);
+    nph_store_release(db);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 int local_network_server_release(struct local_network *ln, const char *server_id,
                                  struct nph_error *err)
 {

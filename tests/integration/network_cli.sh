@@ -352,6 +352,10 @@ req GET "/compute/v2.1/servers/$SID/ips/$N" -H "X-Auth-Token: $TOKEN"
 expect "GET /servers/{id}/ips/{network}" 200 'list(d) == ["'"$N"'"] and len(d["'"$N"'"]) >= 2'
 req GET "/compute/v2.1/servers/$SID/ips/no-such-net" -H "X-Auth-Token: $TOKEN"
 expect "GET /servers/{id}/ips/{other network}: 404" 404 '"itemNotFound" in d'
+check "openstack server remove floating ip" osc server remove floating ip "$S" "$FIP"
+req GET "/compute/v2.1/servers/$SID" -H "X-Auth-Token: $TOKEN"
+expect "the floating IP is gone from the server's addresses" 200 \
+    '[a["OS-EXT-IPS:type"] for a in d["server"]["addresses"]["'"$N"'"] if a["version"] == 4] == ["fixed"]'
 req GET "/compute/v2.1/servers/$SID/os-interface" -H "X-Auth-Token: $TOKEN"
 expect "os-interface lists the port" 200 'd["interfaceAttachments"][0]["port_id"] == "'"$VMPORT"'"'
 req POST "/compute/v2.1/servers" "${AUTH[@]}" -d '{"server": {"name": "bad", "flavorRef": "1", "imageRef": "'"$(osc image show it-net-image -f value -c id)"'", "networks": [{"uuid": "no-such-network"}]}}'

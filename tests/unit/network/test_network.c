@@ -535,6 +535,34 @@ static void test_subnet_pools(void **state)
     json_decref(net);
 }
 
+/* A port's floating IPs come from the indexed device column; rows written before it carried
+ * the port (device_id NULL) are filled in when the service migrates. */
+static void test_fip_by_port(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = nph_store_acquire(f->store, &err);
+    assert_non_null(db);
+    assert_true(nph_db_execf(db, &err,
+                             "INSERT INTO net_resource (id, kind, project_id, parent_id, shared, "
+                             "doc, created_at, device_id) VALUES ('fip-1', 'floatingip', "
+                             "'proj-a', NULL, 0, ?, 1, NULL)",
+                             "s",
+                             "{\"id\":\"fip-1\",\"port_id\":\"port-9\","
+                             "\"floating_ip_address\":\"172.24.4.9\"}") >= 0);
+    nph_store_release(db);
+    json_t *l = local_network_port_floatingips(f->ln, "port-9", &err);
+    assert_non_null(l);
+    assert_int_equal(json_array_size(l), 0); /* not yet: the old row has no device */
+    json_decref(l);
+    assert_int_equal(local_network_migrate(f->store, NULL, &err), 0);
+    l = local_network_port_floatingips(f->ln, "port-9", &err);
+    assert_non_null(l);
+    assert_int_equal(json_array_size(l), 1);
+    assert_string_equal(S(json_array_get(l, 0), "floating_ip_address"), "172.24.4.9");
+    json_decref(l);
+}
+
 static void test_quota_and_groups(void **state)
 {
     struct fx *f = *state;
@@ -632,6 +660,7 @@ static int run_group(const char *engine)
         cmocka_unit_test_setup_teardown(test_port_addresses, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ipam_race, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_subnet_pools, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fip_by_port, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_groups, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_change_stamp, fx_setup, fx_teardown),
     };
