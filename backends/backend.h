@@ -219,6 +219,7 @@ struct nph_volume {
     char attached_to[64]; /* the cloud's id of the first server it is attached to, "" if none */
     char device[32];      /* that attachment's device ("/dev/vdb"), "" if none */
     char created[32];     /* ISO 8601 UTC as the cloud wrote it, "" if unknown */
+    char stamp[40];       /* the id Nephele stamped it with at create ("" if none) */
 };
 
 struct nph_volume_list {
@@ -233,6 +234,7 @@ struct nph_volume_spec {
     int64_t size_gb;      /* >= 1 */
     const char *image_id; /* the cloud's image id, or NULL for an empty volume */
     const char *description;
+    const char *stamp; /* Nephele's id, kept with the volume (metadata "nephele_id"), or NULL */
 };
 
 struct nph_volume_ops {

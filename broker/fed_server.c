@@ -1683,10 +1683,15 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
     nph_server_list_fini(&live);
     if (rc)
         return -1;
+    json_t *vols = NULL;
+    if (fed_storage_reconcile_cloud(f, c, &vols, err))
+        return -1;
     if (summary)
-        *summary = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i}", "cloud", c->name, "checked", checked,
+        *summary = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:o?}", "cloud", c->name, "checked", checked,
                              "marked_deleted", marked, "orphans", orphans, "adopted", adopted,
-                             "cleaned", cleaned);
+                             "cleaned", cleaned, "volumes", vols);
+    else
+        json_decref(vols);
     return 0;
 }
 
@@ -1705,9 +1710,9 @@ static int orphan_row(struct nph_stmt *st, void *ctx)
     fed_iso8601(nph_stmt_col_int64(st, 4), first);
     fed_iso8601(nph_stmt_col_int64(st, 5), last);
     return json_array_append_new(
-        ctx, json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s}", "remote_id", col(st, 0), "name", col(st, 1),
-                       "status", col(st, 2), "op_key", col(st, 3)[0] ? col(st, 3) : NULL,
-                       "first_seen", first, "last_seen", last));
+        ctx, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s,s:s}", "type", "server", "remote_id", col(st, 0),
+                       "name", col(st, 1), "status", col(st, 2), "op_key",
+                       col(st, 3)[0] ? col(st, 3) : NULL, "first_seen", first, "last_seen", last));
 }
 
 json_t *fed_cloud_orphans(struct fed *f, const char *name, struct nph_error *err)
@@ -1726,6 +1731,10 @@ json_t *fed_cloud_orphans(struct fed *f, const char *name, struct nph_error *err
         return NULL;
     }
     nph_store_release(db);
+    if (fed_storage_orphans(f, name, arr, err)) {
+        json_decref(arr);
+        return NULL;
+    }
     return arr;
 }
 

@@ -41,6 +41,11 @@ static const struct nph_migration storage_migrations[] = {
      " remote_name TEXT NOT NULL, placement_id TEXT NOT NULL, ledger_gb BIGINT NOT NULL,"
      " created_at BIGINT NOT NULL, deleted_at BIGINT);"
      "CREATE INDEX fed_bucket_project ON fed_bucket (project_id, name);"},
+    {2, "storage orphans",
+     "CREATE TABLE fed_storage_orphan (cloud TEXT NOT NULL, kind TEXT NOT NULL,"
+     " remote_id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,"
+     " first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,"
+     " PRIMARY KEY (cloud, kind, remote_id));"},
 };
 
 int fed_storage_migrate(struct nph_store *store, int *applied, struct nph_error *err)
@@ -353,7 +358,8 @@ json_t *fed_volume_create(struct fed *f, const struct fed_caller *who, const jso
     struct nph_volume_spec spec = {.name = name,
                                    .size_gb = size,
                                    .image_id = image ? im.id : NULL,
-                                   .description = jd ? json_string_value(jd) : NULL};
+                                   .description = jd ? json_string_value(jd) : NULL,
+                                   .stamp = r.id};
     struct nph_volume v;
     struct fed_call k;
     int rc = fed_call_begin(f, c, FED_OP_VOLUME_CREATE, who, &k, err);
@@ -523,6 +529,229 @@ int fed_volume_delete(struct fed *f, const struct fed_caller *who, const char *i
     return commit_change(f, "UPDATE fed_volume SET deleted_at = ?, status = 'deleted' WHERE id = ?",
                          "is", NULL, now, 0, r.id, is_local(c) ? -1 : (int)NPH_LEDGER_DELETED,
                          "volume", r.id, r.project_id, r.cloud, r.region, r.size_gb, err);
+}
+
+/* ---- volume reconciliation ---------------------------------------------------------------- */
+
+/* Every record of a cloud, live or deleted (a deleted one still owns its stamp). */
+struct vrecs {
+    struct vrec *v;
+    size_t n;
+    int64_t *deleted_at; /* parallel: 0 while live */
+};
+
+static int vrecs_load(struct fed *f, const char *cloud, struct vrecs *out, struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    struct nph_stmt *st = NULL;
+    size_t cap = 0;
+    if (!db)
+        return -1;
+    int rc = nph_db_queryf(db, err, &st,
+                           "SELECT " VREC_COLS ", COALESCE(deleted_at, 0) FROM fed_volume"
+                           " WHERE cloud = ?",
+                           "s", cloud);
+    while (rc == 1) {
+        if (out->n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            struct vrec *v = realloc(out->v, nc * sizeof(*v));
+            int64_t *d = v ? realloc(out->deleted_at, nc * sizeof(*d)) : NULL;
+            if (v)
+                out->v = v;
+            if (!d) {
+                rc = nph_error_nomem(err);
+                break;
+            }
+            out->deleted_at = d;
+            cap = nc;
+        }
+        vrec_read(st, &out->v[out->n]);
+        out->deleted_at[out->n++] = nph_stmt_col_int64(st, 13);
+        rc = nph_stmt_step(st, err);
+    }
+    nph_stmt_done(st);
+    nph_store_release(db);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The record stamped `id` (live or deleted), or NULL. */
+static struct vrec *vrecs_find(struct vrecs *rs, const char *id, int64_t *deleted_at)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (strcmp(rs->v[i].id, id) == 0) {
+            *deleted_at = rs->deleted_at[i];
+            return &rs->v[i];
+        }
+    return NULL;
+}
+
+/* A create that never reached the cloud (the broker died first) is given up after this long. */
+#define VOL_ABANDON_US (10LL * 60 * 1000000)
+
+int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary,
+                                struct nph_error *err)
+{
+    *summary = NULL;
+    if (!(nph_backend_families(c->b) & NPH_FAM_VOLUME))
+        return 0;
+    const struct nph_volume_ops *ops = nph_backend_volume(c->b, err);
+    struct fed_caller all = {.project_id = "", .user_id = "", .is_admin = 1};
+    struct nph_volume_list live = {0};
+    struct vrecs rs = {0};
+    struct fed_call k;
+    int local = is_local(c);
+    /* the records first, then the cloud's list (as for servers: a create recorded in between
+     * is in both, or found again through its stamp) */
+    if (!ops || vrecs_load(f, c->name, &rs, err) ||
+        fed_call_begin(f, c, FED_OP_VOLUME_LIST, &all, &k, err) ||
+        fed_call_end(&k, ops->volume_list(c->b, &k.ctx, &live, err), err)) {
+        nph_volume_list_fini(&live);
+        free(rs.v);
+        free(rs.deleted_at);
+        return -1;
+    }
+    int64_t now = nph_clock_now();
+    int checked = 0, marked = 0, adopted = 0, cleaned = 0, orphans = 0, abandoned = 0, rc = 0;
+    /* records whose volume is gone from the cloud */
+    for (size_t i = 0; !rc && i < rs.n; i++) {
+        struct vrec *r = &rs.v[i];
+        int present = 0;
+        if (rs.deleted_at[i])
+            continue;
+        checked++;
+        for (size_t s = 0; s < live.n && !present; s++)
+            present = r->remote_id[0] ? strcmp(live.v[s].remote_id, r->remote_id) == 0
+                                      : strcmp(live.v[s].stamp, r->id) == 0;
+        if (present)
+            continue;
+        if (!r->remote_id[0]) {
+            /* its create never reached the cloud: given up once it is old */
+            if (now - r->created_at < VOL_ABANDON_US)
+                continue;
+            struct nph_db *db = nph_store_acquire(f->store, err);
+            rc = !db ||
+                 nph_db_execf(db, err, "DELETE FROM fed_volume WHERE id = ? AND remote_id IS NULL",
+                              "s", r->id) < 0;
+            nph_store_release(db);
+            abandoned += !rc;
+            continue;
+        }
+        struct nph_volume one;
+        struct nph_error gerr = NPH_ERROR_INIT;
+        struct fed_caller scoped = all;
+        scoped.project_id = r->project_id;
+        if (vcall_get(f, &scoped, r, &one, &gerr) == 0 || gerr.code != NPH_E_NOT_FOUND)
+            continue; /* there after all, or cannot tell now: the next pass will */
+        rc = commit_change(f,
+                           "UPDATE fed_volume SET deleted_at = ?, status = 'deleted' WHERE id = ?"
+                           " AND deleted_at IS NULL",
+                           "is", NULL, now, 0, r->id, local ? -1 : (int)NPH_LEDGER_DELETED,
+                           "volume", r->id, r->project_id, r->cloud, r->region, r->size_gb, err);
+        if (!rc) {
+            marked++;
+            nph_log(NPH_LOG_WARN, "federation.drift", "cloud", c->name, "volume", r->id,
+                    "remote_id", r->remote_id, "msg", "deleted outside Nephele", NULL);
+        }
+    }
+    /* volumes the cloud holds that no live record names (the native cloud's own Cinder volumes
+     * are its users', not Nephele's to judge) */
+    for (size_t s = 0; !local && !rc && s < live.n; s++) {
+        struct nph_volume *v = &live.v[s];
+        int known = 0;
+        for (size_t i = 0; i < rs.n && !known; i++)
+            known = !rs.deleted_at[i] && strcmp(rs.v[i].remote_id, v->remote_id) == 0;
+        if (known || strcmp(v->status, "deleting") == 0)
+            continue;
+        int64_t del = 0;
+        struct vrec *r = v->stamp[0] ? vrecs_find(&rs, v->stamp, &del) : NULL;
+        if (r && !del && !r->remote_id[0]) {
+            /* a create that reached the cloud but whose answer was lost: adopt it */
+            rc = commit_change(f,
+                               "UPDATE fed_volume SET remote_id = ?, updated_at = ?, size_gb = ?"
+                               " WHERE id = ?",
+                               "siis", v->remote_id, now, v->size_gb, r->id,
+                               local ? -1 : (int)NPH_LEDGER_CREATED, "volume", r->id, r->project_id,
+                               r->cloud, r->region, v->size_gb, err);
+            adopted += !rc;
+            continue;
+        }
+        if (v->stamp[0]) {
+            /* stamped by Nephele but no live record holds it: its create failed after all, it
+             * was deleted, or it is a twin of a retried create. A record written after the
+             * records were read would hold its remote id already: look once more. */
+            struct vrec now_r;
+            struct nph_error lerr = NPH_ERROR_INIT;
+            if (vrec_get(f, &all, v->stamp, &now_r, &lerr) == 0 &&
+                (strcmp(now_r.remote_id, v->remote_id) == 0 || !now_r.remote_id[0]))
+                continue;
+            struct fed_call k2;
+            struct nph_error derr = NPH_ERROR_INIT;
+            if (fed_call_begin(f, c, FED_OP_VOLUME_DELETE, &all, &k2, &derr) == 0 &&
+                fed_call_end(&k2, ops->volume_delete(c->b, &k2.ctx, v->remote_id, &derr), &derr) ==
+                    0) {
+                cleaned++;
+                nph_log(NPH_LOG_WARN, "federation.cleanup", "cloud", c->name, "volume_remote_id",
+                        v->remote_id, "stamp", v->stamp, "msg",
+                        r ? "its volume is gone or a twin" : "its create failed", NULL);
+            }
+            continue;
+        }
+        /* not Nephele's: reported */
+        struct nph_db *db = nph_store_acquire(f->store, err);
+        rc = !db || nph_db_execf(db, err,
+                                 "INSERT INTO fed_storage_orphan (cloud, kind, remote_id, name,"
+                                 " status, first_seen, last_seen) VALUES (?, 'volume', ?, ?, ?, ?,"
+                                 " ?) ON CONFLICT (cloud, kind, remote_id) DO UPDATE SET"
+                                 " name = excluded.name, status = excluded.status,"
+                                 " last_seen = excluded.last_seen",
+                                 "ssssii", c->name, v->remote_id, v->name, v->status, now, now) < 0;
+        nph_store_release(db);
+        orphans += !rc;
+    }
+    if (!rc) {
+        struct nph_db *db = nph_store_acquire(f->store, err);
+        rc = !db || nph_db_execf(db, err,
+                                 "DELETE FROM fed_storage_orphan WHERE cloud = ? AND kind ="
+                                 " 'volume' AND last_seen < ?",
+                                 "si", c->name, now) < 0;
+        nph_store_release(db);
+    }
+    nph_volume_list_fini(&live);
+    free(rs.v);
+    free(rs.deleted_at);
+    if (rc)
+        return -1;
+    *summary = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "checked", checked, "marked_deleted", marked,
+                         "adopted", adopted, "cleaned", cleaned, "orphans", orphans, "abandoned",
+                         abandoned);
+    return *summary ? 0 : nph_error_nomem(err);
+}
+
+/* The cloud's storage orphans, appended to arr. */
+int fed_storage_orphans(struct fed *f, const char *cloud, json_t *arr, struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    struct nph_stmt *st = NULL;
+    if (!db)
+        return -1;
+    int rc = nph_db_queryf(db, err, &st,
+                           "SELECT kind, remote_id, name, status, first_seen, last_seen FROM"
+                           " fed_storage_orphan WHERE cloud = ? ORDER BY first_seen, remote_id",
+                           "s", cloud);
+    while (rc == 1) {
+        char first[32], last[32];
+        fed_iso8601(nph_stmt_col_int64(st, 4), first);
+        fed_iso8601(nph_stmt_col_int64(st, 5), last);
+        json_array_append_new(
+            arr,
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", nph_stmt_col_text(st, 0), "remote_id",
+                      nph_stmt_col_text(st, 1), "name", nph_stmt_col_text(st, 2), "status",
+                      nph_stmt_col_text(st, 3), "first_seen", first, "last_seen", last));
+        rc = nph_stmt_step(st, err);
+    }
+    nph_stmt_done(st);
+    nph_store_release(db);
+    return rc < 0 ? -1 : 0;
 }
 
 json_t *fed_volume_extend(struct fed *f, const struct fed_caller *who, const char *id,

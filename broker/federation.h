@@ -144,6 +144,17 @@ int fed_server_is_remote(struct fed *f, const char *id);
 int fed_storage_migrate(struct nph_store *store, int *applied, struct nph_error *err);
 /* A volume size from a request: an integer in [1, LOCAL_VOLUME_MAX_GB]; NPH_E_INVALID. */
 int fed_volume_size_parse(const json_t *v, int64_t *out, struct nph_error *err);
+/* Reconcile a cloud's volumes with Nephele's records (volumes are stamped with Nephele's id at
+ * create): a record whose volume is gone is marked deleted (ledger closed); a stamped volume
+ * whose create lost its answer is adopted; a stamped volume no live record holds (failed
+ * create, twin, deleted) is deleted; an unstamped unknown one is an orphan (not on the native
+ * cloud); a create that never reached the cloud is given up after 10 minutes. *summary gets
+ * the counts (NULL when the cloud offers no volumes). */
+struct fed_cloud;
+int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary,
+                                struct nph_error *err);
+/* Append the cloud's storage orphans ({"type":"volume",...}) to arr. */
+int fed_storage_orphans(struct fed *f, const char *cloud, json_t *arr, struct nph_error *err);
 /* req: {"size_gb" (required), "name", "description", "cloud" (else placement, kind
  * "volume"), "image" (a name or id on the chosen cloud)}. Project-scoped callers only. Returns
  * the volume {"id","name","cloud","region","remote_id","size_gb","status",...}. */

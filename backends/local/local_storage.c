@@ -64,6 +64,8 @@ static void volume_from_json(const json_t *j, struct nph_volume *out)
     nph_backend_strlcpy(out->attached_to, sizeof(out->attached_to), str(a, "server_id"));
     nph_backend_strlcpy(out->device, sizeof(out->device), str(a, "device"));
     nph_backend_strlcpy(out->created, sizeof(out->created), str(j, "created_at"));
+    nph_backend_strlcpy(out->stamp, sizeof(out->stamp),
+                        str(json_object_get(j, "metadata"), "nephele_id"));
 }
 
 static int lv_create(struct nph_backend *b, const struct nph_backend_ctx *ctx,
@@ -82,6 +84,8 @@ static int lv_create(struct nph_backend *b, const struct nph_backend_ctx *ctx,
         json_object_set_new(s, "description", json_string(spec->description));
     if (spec->image_id)
         json_object_set_new(s, "image_id", json_string(spec->image_id));
+    if (spec->stamp)
+        json_object_set_new(s, "metadata", json_pack("{s:s}", "nephele_id", spec->stamp));
     json_t *v = local_volume_create(LV(b), &c, s, err);
     json_decref(s);
     if (!v)

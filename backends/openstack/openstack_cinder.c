@@ -43,6 +43,9 @@ int os_volume_from_json(const json_t *j, struct nph_volume *out, struct nph_erro
     const json_t *img = json_object_get(j, "volume_image_metadata");
     nph_backend_strlcpy(v.image_id, sizeof(v.image_id),
                         json_string_value(json_object_get(img, "image_id")));
+    nph_backend_strlcpy(
+        v.stamp, sizeof(v.stamp),
+        json_string_value(json_object_get(json_object_get(j, "metadata"), "nephele_id")));
     const json_t *a0 = json_array_get(att, 0);
     nph_backend_strlcpy(v.attached_to, sizeof(v.attached_to),
                         json_string_value(json_object_get(a0, "server_id")));
@@ -78,6 +81,8 @@ static int cinder_create(struct nph_backend *b, const struct nph_backend_ctx *ct
         json_object_set_new(v, "description", json_string(spec->description));
     if (spec->image_id)
         json_object_set_new(v, "imageRef", json_string(spec->image_id));
+    if (spec->stamp)
+        json_object_set_new(v, "metadata", json_pack("{s:s}", "nephele_id", spec->stamp));
     os_call_init(&call, b->priv, ctx);
     int rc = os_request(&call, OS_SVC_VOLUME, "POST", "/volumes", body, &doc, err);
     if (rc == 0)

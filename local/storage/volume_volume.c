@@ -270,9 +270,13 @@ json_t *local_volume_create(struct local_volume *lv, const struct local_volume_c
         goto cleanup;
     if (nph_db_commit(db, err))
         goto cleanup;
-    if (vol_queue(lv, VOL_JOB_CREATE, id, err))
+    /* the answer as committed ("creating", as Cinder answers), before the worker can move it */
+    if (!(out = volume_load(db, c, id, err)))
         goto cleanup;
-    out = volume_load(db, c, id, err);
+    if (vol_queue(lv, VOL_JOB_CREATE, id, err)) {
+        json_decref(out);
+        out = NULL;
+    }
 cleanup:
     if (db)
         nph_db_rollback(db, NULL);

@@ -347,6 +347,64 @@ expect 404 "objects of a bucket that does not exist"
 api GET "/v1/volumes?cloud=atlantis"
 expect 400 "list ?cloud=atlantis"
 
+# ==== reconciliation of volumes ===================================================================
+# Volumes are stamped with Nephele's id (metadata nephele_id). On B behind A's back: a stamped
+# volume no record holds (a create whose answer was lost and whose record is gone), an unstamped
+# one (not Nephele's), and one of Nephele's volumes deleted. A reconcile pass deletes the first,
+# reports the second as an orphan and marks the third deleted.
+api POST /v1/volumes '{"volume": {"name": "v-drift", "size_gb": 1, "cloud": "remote"}}'
+expect 202 "volume v-drift on remote"
+VID[drift]=$(jv 'd["volume"]["id"]')
+VRID[drift]=$(jv 'd["volume"]["remote_id"]')
+wait_volume drift available && pass "v-drift becomes available" || failx "v-drift: ${RESP_BODY:0:300}"
+out=$(osb volume show "${VRID[drift]}" -f json 2>&1)
+if printf '%s' "$out" | "$NPH_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["properties"].get("nephele_id") == sys.argv[1] else 1)' "${VID[drift]}"; then
+    pass "B's Cinder shows the volume stamped with Nephele's id"
+else
+    fail "the stamp on B: ${out:0:300}"
+fi
+STRAY_ID=$("$NPH_PYTHON" -c 'import uuid; print(uuid.uuid4())')
+S1=$(osb volume create --size 1 --property "nephele_id=$STRAY_ID" stray-stamped -f value -c id 2>&1)
+S2=$(osb volume create --size 1 stray-unstamped -f value -c id 2>&1)
+for _ in $(seq 50); do
+    st=$(osb volume list -f value -c Name -c Status 2>/dev/null | grep -c "^stray-.* available$")
+    [ "$st" = 2 ] && break
+    sleep 0.2
+done
+[ "$st" = 2 ] && pass "B: two stray volumes made behind A's back" || fail "stray volumes on B: $S1 $S2"
+osb volume delete "${VRID[drift]}" >/dev/null 2>&1 && pass "B: v-drift deleted behind A's back" || fail "deleting v-drift on B"
+for _ in $(seq 50); do
+    osb volume show "${VRID[drift]}" >/dev/null 2>&1 || break
+    sleep 0.2
+done
+api POST /v1/clouds/remote/reconcile
+if [ "$RESP_STATUS" = 200 ] && jt '(lambda v: (v["marked_deleted"], v["cleaned"], v["orphans"]) == (1, 1, 1))(d["reconciliation"]["volumes"])'; then
+    pass "reconcile: volumes marked_deleted 1, cleaned 1, orphans 1"
+else
+    failx "reconcile volumes: HTTP $RESP_STATUS ${RESP_BODY:0:400}"
+fi
+api GET "/v1/volumes/${VID[drift]}"
+expect 404 "v-drift is gone from A (deleted outside Nephele)"
+gone=1
+for _ in $(seq 50); do
+    gone=1
+    osb volume show "$S1" >/dev/null 2>&1 && gone=0
+    [ "$gone" = 1 ] && break
+    sleep 0.2
+done
+[ "$gone" = 1 ] && pass "the stray stamped volume was deleted on B" || fail "stray-stamped still on B"
+api GET /v1/clouds/remote/orphans
+if jt '[(o["type"], o["name"]) for o in d["orphans"] if o["type"] == "volume"] == [("volume", "stray-unstamped")]'; then
+    pass "orphans: the unstamped volume is reported (type volume), nothing else of B's"
+else
+    failx "orphans: ${RESP_BODY:0:400}"
+fi
+osb volume delete "$S2" >/dev/null 2>&1
+for _ in $(seq 50); do osb volume show "$S2" >/dev/null 2>&1 || break; sleep 0.2; done
+api POST /v1/clouds/remote/reconcile
+api GET /v1/clouds/remote/orphans
+jt '[o for o in d["orphans"] if o["type"] == "volume"] == []' && pass "the orphan goes once B deleted it" || failx "orphans after: ${RESP_BODY:0:300}"
+
 # home's leftovers, so that A stops cleanly with nothing half-done
 api DELETE /v1/buckets/b-home/objects/dir/obj.bin
 expect 204 "DELETE the object on b-home"
