@@ -44,7 +44,7 @@ b_start() {
     wait_ready "$B_URL" "$B_PID" 20
 }
 a_start() {
-    NEPHELE_BOOTSTRAP_PASSWORD=$A_PW "$NEPHELE_BIN" serve --data-dir "$A_DATA" \
+    NEPHELE_FAULT_INJECTION=1 NEPHELE_BOOTSTRAP_PASSWORD=$A_PW "$NEPHELE_BIN" serve --data-dir "$A_DATA" \
         --listen "127.0.0.1:$A_PORT" --config "$WORK/a.yaml" >>"$A_LOG" 2>&1 &
     A_PID=$!
     wait_ready "$A_URL" "$A_PID" 20
@@ -404,6 +404,46 @@ for _ in $(seq 50); do osb volume show "$S2" >/dev/null 2>&1 || break; sleep 0.2
 api POST /v1/clouds/remote/reconcile
 api GET /v1/clouds/remote/orphans
 jt '[o for o in d["orphans"] if o["type"] == "volume"] == []' && pass "the orphan goes once B deleted it" || failx "orphans after: ${RESP_BODY:0:300}"
+# A killed after B made a volume and before A recorded its id (exit_after): the record has no
+# remote id; after the restart a reconcile pass finds the volume by its stamp and adopts it.
+api PUT /v1/clouds/remote/fault '{"fault": {"op": "volume_create", "exit_after": true, "count": 1}}'
+expect 204 "PUT fault volume_create exit_after"
+api POST /v1/volumes '{"volume": {"name": "v-lost", "size_gb": 1, "cloud": "remote"}}'
+for _ in $(seq 100); do kill -0 "$A_PID" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "$A_PID" 2>/dev/null; then
+    wait "$A_PID" 2>/dev/null
+    st=$?
+    [ "$st" = 137 ] && pass "A dies (137) after B made v-lost (HTTP $RESP_STATUS)" || fail "A exited with $st"
+    A_PID=
+else
+    fail "A did not die at the fault"
+fi
+if a_start; then pass "A restarts"; else fail "A restarts"; tail -n 20 "$A_LOG"; nph_summary; fi
+TOKEN=$(token "$A_URL" admin "$A_PW" admin)
+api GET "/v1/volumes?cloud=remote"
+LOST=$(jv '[v["id"] for v in d["volumes"] if v["name"] == "v-lost"][0]')
+jt '[v.get("remote_id") for v in d["volumes"] if v["name"] == "v-lost"] == [None]' &&
+    pass "v-lost is recorded without a remote id" || failx "v-lost before the pass: ${RESP_BODY:0:400}"
+api POST /v1/clouds/remote/reconcile
+jt 'd["reconciliation"]["volumes"]["adopted"] == 1' && pass "reconcile adopts v-lost by its stamp" || failx "adopt: ${RESP_BODY:0:400}"
+api GET "/v1/volumes/$LOST"
+LOST_RID=$(jv 'd["volume"]["remote_id"]')
+if [ -n "$LOST_RID" ] && [ "$(osb volume show "$LOST_RID" -f value -c name 2>&1)" = v-lost ]; then
+    pass "v-lost now names B's volume $LOST_RID"
+else
+    failx "v-lost after adoption: ${RESP_BODY:0:300}"
+fi
+wait_volume_id() { # ID STATUS
+    for _ in $(seq 100); do
+        api GET "/v1/volumes/$1"
+        [ "$(jv 'd["volume"]["status"]')" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_volume_id "$LOST" available || failx "v-lost available: ${RESP_BODY:0:300}"
+api DELETE "/v1/volumes/$LOST"
+expect 204 "DELETE the adopted v-lost"
 
 # home's leftovers, so that A stops cleanly with nothing half-done
 api DELETE /v1/buckets/b-home/objects/dir/obj.bin
