@@ -685,8 +685,9 @@ fail:
     return NULL;
 }
 
-json_t *local_network_server_ports(struct local_network *ln, const char *server_id,
-                                   struct nph_error *err)
+/* The docs of one kind whose device column is `device` (indexed), oldest first. */
+static json_t *rows_by_device(struct local_network *ln, const char *device, const char *kind,
+                              struct nph_error *err)
 {
     struct nph_db *db = nph_store_acquire(ln->store, err);
     struct nph_stmt *st = NULL;
@@ -696,9 +697,9 @@ json_t *local_network_server_ports(struct local_network *ln, const char *server_
         return NULL;
     out = json_array();
     rc = nph_db_queryf(db, err, &st,
-                       "SELECT doc FROM net_resource WHERE device_id = ? AND kind = 'port'"
+                       "SELECT doc FROM net_resource WHERE device_id = ? AND kind = ?"
                        " ORDER BY created_at, id",
-                       "s", server_id);
+                       "ss", device, kind);
     while (rc == 1) {
         json_t *d = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
         if (d)
@@ -715,34 +716,16 @@ json_t *local_network_server_ports(struct local_network *ln, const char *server_
     return out;
 }
 
+json_t *local_network_server_ports(struct local_network *ln, const char *server_id,
+                                   struct nph_error *err)
+{
+    return rows_by_device(ln, server_id, "port", err);
+}
+
 json_t *local_network_port_floatingips(struct local_network *ln, const char *port_id,
                                        struct nph_error *err)
 {
-    struct nph_db *db = nph_store_acquire(ln->store, err);
-    struct nph_stmt *st = NULL;
-    json_t *out;
-    int rc;
-    if (!db)
-        return NULL;
-    out = json_array();
-    rc = nph_db_queryf(db, err, &st,
-                       "SELECT doc FROM net_resource WHERE device_id = ? AND kind = 'floatingip'"
-                       " ORDER BY created_at, id",
-                       "s", port_id);
-    while (rc == 1) {
-        json_t *d = json_loads(nph_stmt_col_text(st, 0), 0, NULL);
-        if (d)
-            json_array_append_new(out, d);
-        rc = nph_stmt_step(st, err);
-    }
-    if (st)
-        nph_stmt_done(st);
-    nph_store_release(db);
-    if (rc < 0) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
+    return rows_by_device(ln, port_id, "floatingip", err);
 }
 
 int local_network_server_release(struct local_network *ln, const char *server_id,
