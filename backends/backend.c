@@ -142,6 +142,26 @@ int nph_object_list_push(struct nph_object_list *l, const struct nph_object_info
     return 0;
 }
 
+void nph_bucket_list_fini(struct nph_bucket_list *l)
+{
+    if (!l)
+        return;
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+    l->truncated = 0;
+}
+
+int nph_bucket_list_push(struct nph_bucket_list *l, const struct nph_bucket *b)
+{
+    struct nph_bucket *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+    if (!nv)
+        return -1;
+    nv[l->n++] = *b;
+    l->v = nv;
+    return 0;
+}
+
 void nph_usage_report_fini(struct nph_usage_report *r)
 {
     if (!r)

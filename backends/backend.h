@@ -262,6 +262,14 @@ struct nph_bucket {
     uint64_t objects, bytes;
 };
 
+struct nph_bucket_list {
+    struct nph_bucket *v;
+    size_t n;
+    int truncated; /* more names follow the last one (ask again with it as the marker) */
+};
+void nph_bucket_list_fini(struct nph_bucket_list *l);
+int nph_bucket_list_push(struct nph_bucket_list *l, const struct nph_bucket *b);
+
 #define NPH_OBJECT_NAME_MAX 1024
 
 struct nph_object_info {
@@ -319,6 +327,10 @@ struct nph_object_ops {
                        const char *name, struct nph_object_info *out, struct nph_error *err);
     int (*object_delete)(struct nph_backend *b, const struct nph_backend_ctx *ctx,
                          const char *bucket, const char *name, struct nph_error *err);
+    /* Up to `limit` (1..1000) containers of the account after `marker` (NULL = from the
+     * start), in name order, with their counts. */
+    int (*bucket_list)(struct nph_backend *b, const struct nph_backend_ctx *ctx, const char *marker,
+                       int limit, struct nph_bucket_list *out, struct nph_error *err);
 };
 
 /* The network family is declared as its issue lands. */

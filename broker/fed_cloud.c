@@ -45,6 +45,7 @@ static const char *const op_names[FED_OP_COUNT] = {
     [FED_OP_BUCKET_CREATE] = "bucket_create",
     [FED_OP_BUCKET_HEAD] = "bucket_head",
     [FED_OP_BUCKET_DELETE] = "bucket_delete",
+    [FED_OP_BUCKET_LIST] = "bucket_list",
     [FED_OP_OBJECT_LIST] = "object_list",
     [FED_OP_OBJECT_PUT] = "object_put",
     [FED_OP_OBJECT_GET] = "object_get",

@@ -1674,24 +1674,27 @@ int fed_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary, st
                " name = excluded.name, status = excluded.status, last_seen = excluded.last_seen",
                "sssssii", c->name, sv->remote_id, sv->name, sv->status, sv->op_key, now, now) < 0;
     }
-    /* orphans not seen in this pass are gone (deleted, or adopted) */
+    /* orphans not seen in this pass are gone (deleted, or adopted); "not at now" rather than
+     * "before now": the clock may have stepped back since an earlier pass */
     if (!rc)
-        rc = q(db, err, NULL, NULL, "DELETE FROM fed_orphan WHERE cloud = ? AND last_seen < ?",
+        rc = q(db, err, NULL, NULL, "DELETE FROM fed_orphan WHERE cloud = ? AND last_seen <> ?",
                "si", c->name, now) < 0;
     nph_store_release(db);
     free(rs.v);
     nph_server_list_fini(&live);
     if (rc)
         return -1;
-    json_t *vols = NULL;
-    if (fed_storage_reconcile_cloud(f, c, &vols, err))
+    json_t *vols = NULL, *bkts = NULL;
+    if (fed_storage_reconcile_cloud(f, c, &vols, &bkts, err))
         return -1;
-    if (summary)
-        *summary = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:o?}", "cloud", c->name, "checked", checked,
-                             "marked_deleted", marked, "orphans", orphans, "adopted", adopted,
-                             "cleaned", cleaned, "volumes", vols);
-    else
+    if (summary) {
+        *summary = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:o?,s:o?}", "cloud", c->name, "checked",
+                             checked, "marked_deleted", marked, "orphans", orphans, "adopted",
+                             adopted, "cleaned", cleaned, "volumes", vols, "buckets", bkts);
+    } else {
         json_decref(vols);
+        json_decref(bkts);
+    }
     return 0;
 }
 

@@ -588,8 +588,38 @@ static struct vrec *vrecs_find(struct vrecs *rs, const char *id, int64_t *delete
 /* A create that never reached the cloud (the broker died first) is given up after this long. */
 #define VOL_ABANDON_US (10LL * 60 * 1000000)
 
-int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary,
-                                struct nph_error *err)
+/* An unknown object of the cloud's, reported (or seen again) at `now`. */
+static int orphan_seen(struct fed *f, const char *cloud, const char *kind, const char *remote_id,
+                       const char *name, const char *status, int64_t now, struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    int rc = !db || nph_db_execf(db, err,
+                                 "INSERT INTO fed_storage_orphan (cloud, kind, remote_id, name,"
+                                 " status, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                                 " ON CONFLICT (cloud, kind, remote_id) DO UPDATE SET"
+                                 " name = excluded.name, status = excluded.status,"
+                                 " last_seen = excluded.last_seen",
+                                 "sssssii", cloud, kind, remote_id, name, status, now, now) < 0;
+    nph_store_release(db);
+    return rc ? -1 : 0;
+}
+
+/* Orphans of `kind` not seen by the pass that began at `now` are gone (not "before now": the
+ * clock may have stepped back since an earlier pass). */
+static int orphans_gone(struct fed *f, const char *cloud, const char *kind, int64_t now,
+                        struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    int rc = !db || nph_db_execf(db, err,
+                                 "DELETE FROM fed_storage_orphan WHERE cloud = ? AND kind = ?"
+                                 " AND last_seen <> ?",
+                                 "ssi", cloud, kind, now) < 0;
+    nph_store_release(db);
+    return rc ? -1 : 0;
+}
+
+static int reconcile_volumes(struct fed *f, struct fed_cloud *c, json_t **summary,
+                             struct nph_error *err)
 {
     *summary = NULL;
     if (!(nph_backend_families(c->b) & NPH_FAM_VOLUME))
@@ -697,25 +727,11 @@ int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **sum
             continue;
         }
         /* not Nephele's: reported */
-        struct nph_db *db = nph_store_acquire(f->store, err);
-        rc = !db || nph_db_execf(db, err,
-                                 "INSERT INTO fed_storage_orphan (cloud, kind, remote_id, name,"
-                                 " status, first_seen, last_seen) VALUES (?, 'volume', ?, ?, ?, ?,"
-                                 " ?) ON CONFLICT (cloud, kind, remote_id) DO UPDATE SET"
-                                 " name = excluded.name, status = excluded.status,"
-                                 " last_seen = excluded.last_seen",
-                                 "ssssii", c->name, v->remote_id, v->name, v->status, now, now) < 0;
-        nph_store_release(db);
+        rc = orphan_seen(f, c->name, "volume", v->remote_id, v->name, v->status, now, err);
         orphans += !rc;
     }
-    if (!rc) {
-        struct nph_db *db = nph_store_acquire(f->store, err);
-        rc = !db || nph_db_execf(db, err,
-                                 "DELETE FROM fed_storage_orphan WHERE cloud = ? AND kind ="
-                                 " 'volume' AND last_seen < ?",
-                                 "si", c->name, now) < 0;
-        nph_store_release(db);
-    }
+    if (!rc)
+        rc = orphans_gone(f, c->name, "volume", now, err);
     nph_volume_list_fini(&live);
     free(rs.v);
     free(rs.deleted_at);
@@ -1075,6 +1091,198 @@ int fed_bucket_delete(struct fed *f, const struct fed_caller *who, const char *n
     return commit_change(f, "UPDATE fed_bucket SET deleted_at = ? WHERE id = ?", "is", NULL,
                          nph_clock_now(), 0, r.id, is_local(c) ? -1 : (int)NPH_LEDGER_DELETED,
                          "bucket", r.id, r.project_id, r.cloud, r.region, -1, err);
+}
+
+/* Records of the cloud's live buckets. */
+static int brecs_load(struct fed *f, const char *cloud, struct brec **out, size_t *n,
+                      struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    struct nph_stmt *st = NULL;
+    *out = NULL;
+    *n = 0;
+    if (!db)
+        return -1;
+    int got = nph_db_queryf(db, err, &st,
+                            "SELECT " BREC_COLS " FROM fed_bucket WHERE cloud = ? AND"
+                            " deleted_at IS NULL ORDER BY remote_name",
+                            "s", cloud);
+    while (got == 1) {
+        struct brec *nr = realloc(*out, (*n + 1) * sizeof(**out));
+        if (!nr) {
+            got = nph_error_nomem(err);
+            break;
+        }
+        *out = nr;
+        brec_read(st, &(*out)[(*n)++]);
+        got = nph_stmt_step(st, err);
+    }
+    nph_stmt_done(st);
+    nph_store_release(db);
+    if (got < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether a live record names the container now (one written after a pass read the records). */
+static int bucket_recorded(struct fed *f, const char *cloud, const char *remote_name,
+                           struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    struct nph_stmt *st = NULL;
+    if (!db)
+        return -1;
+    int got = nph_db_queryf(db, err, &st,
+                            "SELECT id FROM fed_bucket WHERE cloud = ? AND remote_name = ? AND"
+                            " deleted_at IS NULL",
+                            "ss", cloud, remote_name);
+    nph_stmt_done(st);
+    nph_store_release(db);
+    return got;
+}
+
+/* The cloud's containers, page by page, up to RECONCILE_BUCKETS_MAX. */
+#define RECONCILE_BUCKETS_MAX 100000
+
+static int bucket_list_all(struct fed *f, struct fed_cloud *c, const struct nph_object_ops *ops,
+                           struct nph_bucket_list *out, struct nph_error *err)
+{
+    struct fed_caller all = {.project_id = "", .user_id = "", .is_admin = 1};
+    do {
+        struct nph_bucket_list page = {0};
+        char marker[sizeof(page.v->name)];
+        struct fed_call k;
+        if (out->n)
+            nph_backend_strlcpy(marker, sizeof(marker), out->v[out->n - 1].name);
+        if (fed_call_begin(f, c, FED_OP_BUCKET_LIST, &all, &k, err) ||
+            fed_call_end(&k,
+                         ops->bucket_list(c->b, &k.ctx, out->n ? marker : NULL, 1000, &page, err),
+                         err)) {
+            nph_bucket_list_fini(&page);
+            return -1;
+        }
+        for (size_t i = 0; i < page.n; i++)
+            if (nph_bucket_list_push(out, &page.v[i]) != 0) {
+                nph_bucket_list_fini(&page);
+                return nph_error_nomem(err);
+            }
+        out->truncated = page.truncated && page.n > 0;
+        nph_bucket_list_fini(&page);
+    } while (out->truncated && out->n < RECONCILE_BUCKETS_MAX);
+    return 0;
+}
+
+/* A bucket record younger than this may be a create still under way: not judged. */
+#define BUCKET_YOUNG_US (60LL * 1000000)
+
+static int reconcile_buckets(struct fed *f, struct fed_cloud *c, json_t **summary,
+                             struct nph_error *err)
+{
+    *summary = NULL;
+    if (!(nph_backend_families(c->b) & NPH_FAM_OBJECT))
+        return 0;
+    const struct nph_object_ops *ops = nph_backend_object(c->b, err);
+    struct brec *rs = NULL;
+    size_t n = 0;
+    struct nph_bucket_list live = {0};
+    int local = is_local(c);
+    /* the records first, then the cloud's list: a create recorded in between is in both, or
+     * looked up again before its container is judged */
+    if (!ops || brecs_load(f, c->name, &rs, &n, err) ||
+        (!local && ops->bucket_list && bucket_list_all(f, c, ops, &live, err))) {
+        free(rs);
+        nph_bucket_list_fini(&live);
+        return -1;
+    }
+    int listed = !local && ops->bucket_list;
+    int64_t now = nph_clock_now();
+    int checked = 0, marked = 0, cleaned = 0, orphans = 0, rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct brec *r = &rs[i];
+        checked++;
+        int present = 0;
+        for (size_t s = 0; listed && s < live.n && !present; s++)
+            present = strcmp(live.v[s].name, r->remote_name) == 0;
+        if (present || now - r->created_at < BUCKET_YOUNG_US)
+            continue;
+        /* asked by name, in the record's project (the native cloud's account is the project's) */
+        struct fed_caller scoped = {.project_id = r->project_id, .user_id = "", .is_admin = 1};
+        struct nph_bucket one;
+        struct nph_error herr = NPH_ERROR_INIT;
+        if (bcall_head(f, &scoped, r, &one, &herr) == 0 || herr.code != NPH_E_NOT_FOUND)
+            continue; /* there after all, or cannot tell now: the next pass will */
+        rc = commit_change(f,
+                           "UPDATE fed_bucket SET deleted_at = ? WHERE id = ? AND deleted_at IS"
+                           " NULL",
+                           "is", NULL, now, 0, r->id, local ? -1 : (int)NPH_LEDGER_DELETED,
+                           "bucket", r->id, r->project_id, r->cloud, r->region, -1, err);
+        if (!rc) {
+            marked++;
+            nph_log(NPH_LOG_WARN, "federation.drift", "cloud", c->name, "bucket", r->id,
+                    "remote_name", r->remote_name, "msg", "deleted outside Nephele", NULL);
+        }
+    }
+    for (size_t s = 0; listed && !rc && s < live.n; s++) {
+        struct nph_bucket *b = &live.v[s];
+        int known = 0;
+        for (size_t i = 0; i < n && !known; i++)
+            known = strcmp(rs[i].remote_name, b->name) == 0;
+        if (known)
+            continue;
+        int again = bucket_recorded(f, c->name, b->name, err);
+        if (again != 0) {
+            rc = again < 0;
+            continue;
+        }
+        if (strncmp(b->name, "nephele-", 8) == 0 && b->objects == 0) {
+            /* Nephele's naming, empty, and no record holds it: a create that failed after the
+             * cloud made the container, or a delete whose answer was lost */
+            struct fed_caller all = {.project_id = "", .user_id = "", .is_admin = 1};
+            struct fed_call k;
+            struct nph_error derr = NPH_ERROR_INIT;
+            if (fed_call_begin(f, c, FED_OP_BUCKET_DELETE, &all, &k, &derr) == 0 &&
+                fed_call_end(&k, ops->bucket_delete(c->b, &k.ctx, b->name, &derr), &derr) == 0) {
+                cleaned++;
+                nph_log(NPH_LOG_WARN, "federation.cleanup", "cloud", c->name, "container", b->name,
+                        "msg", "empty and no bucket names it", NULL);
+            }
+            continue;
+        }
+        /* not Nephele's, or Nephele's name but holding data no record accounts for: reported,
+         * never deleted */
+        char status[64];
+        snprintf(status, sizeof(status), "%llu objects, %llu bytes", (unsigned long long)b->objects,
+                 (unsigned long long)b->bytes);
+        rc = orphan_seen(f, c->name, "bucket", b->name, b->name, status, now, err);
+        orphans += !rc;
+    }
+    if (!rc && listed)
+        rc = orphans_gone(f, c->name, "bucket", now, err);
+    free(rs);
+    nph_bucket_list_fini(&live);
+    if (rc)
+        return -1;
+    *summary = json_pack("{s:i,s:i,s:i,s:i}", "checked", checked, "marked_deleted", marked,
+                         "cleaned", cleaned, "orphans", orphans);
+    return *summary ? 0 : nph_error_nomem(err);
+}
+
+int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **volumes,
+                                json_t **buckets, struct nph_error *err)
+{
+    *buckets = NULL;
+    if (reconcile_volumes(f, c, volumes, err))
+        return -1;
+    if (reconcile_buckets(f, c, buckets, err)) {
+        json_decref(*volumes);
+        *volumes = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- objects ------------------------------------------------------------------------------- */

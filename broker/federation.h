@@ -144,16 +144,21 @@ int fed_server_is_remote(struct fed *f, const char *id);
 int fed_storage_migrate(struct nph_store *store, int *applied, struct nph_error *err);
 /* A volume size from a request: an integer in [1, LOCAL_VOLUME_MAX_GB]; NPH_E_INVALID. */
 int fed_volume_size_parse(const json_t *v, int64_t *out, struct nph_error *err);
-/* Reconcile a cloud's volumes with Nephele's records (volumes are stamped with Nephele's id at
- * create): a record whose volume is gone is marked deleted (ledger closed); a stamped volume
- * whose create lost its answer is adopted; a stamped volume no live record holds (failed
- * create, twin, deleted) is deleted; an unstamped unknown one is an orphan (not on the native
- * cloud); a create that never reached the cloud is given up after 10 minutes. *summary gets
- * the counts (NULL when the cloud offers no volumes). */
+/* Reconcile a cloud's volumes and buckets with Nephele's records.
+ * Volumes (stamped with Nephele's id at create): a record whose volume is gone is marked
+ * deleted (ledger closed); a stamped volume whose create lost its answer is adopted; a stamped
+ * volume no live record holds (failed create, twin, deleted) is deleted; an unstamped unknown
+ * one is an orphan (not on the native cloud); a create that never reached the cloud is given up
+ * after 10 minutes.
+ * Buckets (named "nephele-<project>-<name>" on other clouds): a record whose container is gone
+ * is marked deleted (ledger closed); an empty container of that form that no live record holds
+ * (a create that failed after the cloud made it) is deleted; any other unknown container is an
+ * orphan (not on the native cloud, whose containers are its users').
+ * *volumes / *buckets get the counts (NULL when the cloud offers no such family). */
 struct fed_cloud;
-int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **summary,
-                                struct nph_error *err);
-/* Append the cloud's storage orphans ({"type":"volume",...}) to arr. */
+int fed_storage_reconcile_cloud(struct fed *f, struct fed_cloud *c, json_t **volumes,
+                                json_t **buckets, struct nph_error *err);
+/* Append the cloud's storage orphans ({"type":"volume"|"bucket",...}) to arr. */
 int fed_storage_orphans(struct fed *f, const char *cloud, json_t *arr, struct nph_error *err);
 /* req: {"size_gb" (required), "name", "description", "cloud" (else placement, kind
  * "volume"), "image" (a name or id on the chosen cloud)}. Project-scoped callers only. Returns

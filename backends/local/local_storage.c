@@ -223,6 +223,43 @@ static int lo_bucket_delete(struct nph_backend *b, const struct nph_backend_ctx 
     return local_object_container_delete(LO(b), acct, name, err);
 }
 
+static int lo_bucket_list(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                          const char *marker, int limit, struct nph_bucket_list *out,
+                          struct nph_error *err)
+{
+    char acct[128];
+    if (account_of(ctx, acct, sizeof(acct), err))
+        return -1;
+    struct lobj_list_params p = {0};
+    p.marker = marker;
+    if (limit <= 0 || limit >= LOBJ_LISTING_LIMIT)
+        limit = LOBJ_LISTING_LIMIT - 1;
+    p.limit = limit + 1; /* one more than asked: its presence says the listing goes on */
+    json_t *arr = local_object_container_list(LO(b), acct, &p, err);
+    if (!arr)
+        return -1;
+    size_t i;
+    json_t *j;
+    json_array_foreach(arr, i, j)
+    {
+        if ((long)i >= limit) {
+            out->truncated = 1;
+            break;
+        }
+        struct nph_bucket c;
+        memset(&c, 0, sizeof(c));
+        nph_backend_strlcpy(c.name, sizeof(c.name), str(j, "name"));
+        c.objects = (uint64_t)json_integer_value(json_object_get(j, "count"));
+        c.bytes = (uint64_t)json_integer_value(json_object_get(j, "bytes"));
+        if (nph_bucket_list_push(out, &c) != 0) {
+            json_decref(arr);
+            return nph_error_nomem(err);
+        }
+    }
+    json_decref(arr);
+    return 0;
+}
+
 static int lo_object_list(struct nph_backend *b, const struct nph_backend_ctx *ctx,
                           const char *bucket, const char *prefix, const char *marker, int limit,
                           struct nph_object_list *out, struct nph_error *err)
@@ -366,6 +403,7 @@ const struct nph_object_ops local_object_family = {
     .bucket_create = lo_bucket_create,
     .bucket_head = lo_bucket_head,
     .bucket_delete = lo_bucket_delete,
+    .bucket_list = lo_bucket_list,
     .object_list = lo_object_list,
     .object_put = lo_object_put,
     .object_get = lo_object_get,

@@ -97,6 +97,74 @@ static int swift_bucket_delete(struct nph_backend *b, const struct nph_backend_c
     return rc;
 }
 
+static int swift_bucket_list(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                             const char *marker, int limit, struct nph_bucket_list *out,
+                             struct nph_error *err)
+{
+    struct os_call call;
+    struct nph_http_response resp;
+    struct nph_error perr = NPH_ERROR_INIT;
+    char *path = NULL, *em = marker ? os_escape(marker) : NULL;
+    json_t *doc = NULL;
+    int rc = -1;
+    if (limit <= 0 || limit > 1000)
+        limit = 1000;
+    if (marker && !em) {
+        nph_error_nomem(err);
+        goto done;
+    }
+    /* the account itself: its URL is the endpoint's */
+    if (asprintf(&path, "?format=json&limit=%d%s%s", limit + 1, em ? "&marker=" : "",
+                 em ? em : "") < 0) {
+        path = NULL;
+        nph_error_nomem(err);
+        goto done;
+    }
+    os_call_init(&call, b->priv, ctx);
+    rc = os_request_raw(&call, OS_SVC_OBJECT, "GET", path, NULL, &resp, err);
+    os_call_fini(&call);
+    if (rc != 0)
+        goto done;
+    rc = -1;
+    doc = resp.status == 204 ? json_array() : nph_json_parse(resp.body, resp.body_len, 8, 0, &perr);
+    nph_http_response_fini(&resp);
+    if (!json_is_array(doc)) {
+        os_garbage(err, b->name, "GET", "/", doc ? "not a JSON array" : perr.msg);
+        goto done;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(doc, i, o)
+    {
+        if (out->n >= (size_t)limit) {
+            out->truncated = 1;
+            break;
+        }
+        const char *n = json_string_value(json_object_get(o, "name"));
+        const json_t *count = json_object_get(o, "count"), *bytes = json_object_get(o, "bytes");
+        if (!n || !json_is_integer(count) || json_integer_value(count) < 0 ||
+            !json_is_integer(bytes) || json_integer_value(bytes) < 0) {
+            os_garbage(err, b->name, "GET", "/", "a container without a name, count or bytes");
+            goto done;
+        }
+        struct nph_bucket c;
+        memset(&c, 0, sizeof(c));
+        nph_backend_strlcpy(c.name, sizeof(c.name), n);
+        c.objects = (uint64_t)json_integer_value(count);
+        c.bytes = (uint64_t)json_integer_value(bytes);
+        if (nph_bucket_list_push(out, &c) != 0) {
+            nph_error_nomem(err);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    json_decref(doc);
+    free(em);
+    free(path);
+    return rc;
+}
+
 static int swift_object_list(struct nph_backend *b, const struct nph_backend_ctx *ctx,
                              const char *bucket, const char *prefix, const char *marker, int limit,
                              struct nph_object_list *out, struct nph_error *err)
@@ -453,6 +521,7 @@ static int swift_object_delete(struct nph_backend *b, const struct nph_backend_c
 
 const struct nph_object_ops os_object_ops = {
     .bucket_create = swift_bucket_create,
+    .bucket_list = swift_bucket_list,
     .bucket_head = swift_bucket_head,
     .bucket_delete = swift_bucket_delete,
     .object_list = swift_object_list,

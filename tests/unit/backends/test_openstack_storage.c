@@ -200,6 +200,13 @@ static void handle(int fd)
         const char *page = "<html><h1>Conflict</h1><p>There was a conflict when trying to "
                            "complete your request.</p></html>";
         reply_ct(fd, 409, "text/html", "", page, strlen(page));
+    } else if (!strncmp(path, "/swift/v1/AUTH_p?format=json", 28) && strstr(path, "marker=zz")) {
+        reply(fd, 200, "", "[{\"name\": \"zz1\", \"bytes\": 3}]"); /* no count */
+    } else if (!strncmp(path, "/swift/v1/AUTH_p?format=json", 28)) {
+        reply(fd, 200, "",
+              "[{\"name\": \"a\", \"count\": 2, \"bytes\": 10}, {\"name\": \"nephele-p-b\", "
+              "\"count\": 0, \"bytes\": 0, \"last_modified\": \"2026-11-26T10:00:00.000000\"}, "
+              "{\"name\": \"z\", \"count\": 1, \"bytes\": 1}]");
     } else if (!strncmp(path, "/swift/v1/AUTH_p/c1?format=json", 31)) {
         reply(fd, 200, "",
               "[{\"name\": \"a/b\", \"bytes\": 5, \"hash\": \"h1\", \"content_type\": "
@@ -375,6 +382,29 @@ static void test_containers(void **state)
     assert_int_equal(err.code, NPH_E_BACKEND);
     assert_non_null(strstr(err.msg, "garbage"));
     nph_object_list_fini(&l);
+
+    /* the account's containers: the account URL itself, limit + 1, the marker escaped */
+    struct nph_bucket_list bl = {0};
+    if (ops->bucket_list(b, &ctx, "m/n", 2, &bl, &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(F.path, "/swift/v1/AUTH_p?format=json&limit=3&marker=m%2Fn");
+    assert_int_equal(bl.n, 2);
+    assert_true(bl.truncated);
+    assert_string_equal(bl.v[0].name, "a");
+    assert_int_equal(bl.v[0].objects, 2);
+    assert_int_equal(bl.v[0].bytes, 10);
+    assert_string_equal(bl.v[1].name, "nephele-p-b");
+    nph_bucket_list_fini(&bl);
+    if (ops->bucket_list(b, &ctx, NULL, 10, &bl, &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(F.path, "/swift/v1/AUTH_p?format=json&limit=11");
+    assert_int_equal(bl.n, 3);
+    assert_false(bl.truncated);
+    nph_bucket_list_fini(&bl);
+    assert_int_equal(ops->bucket_list(b, &ctx, "zz", 10, &bl, &err), -1); /* a count missing */
+    assert_int_equal(err.code, NPH_E_BACKEND);
+    assert_non_null(strstr(err.msg, "garbage"));
+    nph_bucket_list_fini(&bl);
     nph_backend_close(b);
 }
 
