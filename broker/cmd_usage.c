@@ -255,7 +255,7 @@ static const char usage_iv_sql_fmt[] =
 
 /* The clean days of q (see above) as a bigint[] literal into *clean, and the condition on a
  * closed segment (s, e) of reaching one of the other windows of [from, to) into *dirty. */
-static int split_days(const struct pol_bill_query *q, const int64_t *cuts, size_t ncuts,
+static int split_days(const struct pol_bill_query *q, const int64_t *cuts, size_t ncuts, int rollup,
                       char **clean, char **dirty)
 {
     const int64_t D = 86400;
@@ -273,7 +273,7 @@ static int split_days(const struct pol_bill_query *q, const int64_t *cuts, size_
     }
     *co++ = '{';
     wo += sprintf(wo, "FALSE");
-    for (int64_t d = d0; d + D <= lim; d += D) {
+    for (int64_t d = d0; rollup && d + D <= lim; d += D) {
         while (ci < ncuts && cuts[ci] <= d)
             ci++;
         if (ci < ncuts && cuts[ci] < d + D)
@@ -376,7 +376,7 @@ static int bill_sql(struct nph_db *db, const struct pol_catalog *cat,
         return -1;
     if (!(cuts_s = int_array(cuts, ncuts)) || !(hourly = cloud_array(cat, 1)) ||
         !(stopped = cloud_array(cat, 0)) ||
-        (intervals && split_days(q, cuts, ncuts, &clean, &dirty)) ||
+        (intervals && split_days(q, cuts, ncuts, intervals == 1, &clean, &dirty)) ||
         !(sql = malloc(sql_len = sizeof(usage_sql_fmt) + sizeof(usage_iv_sql_fmt) + 256 +
                                  (dirty ? strlen(dirty) : 0)))) {
         nph_error_nomem(err);
@@ -482,6 +482,13 @@ int usage_bill_sql(struct nph_db *db, const struct pol_catalog *cat, const struc
                    const char *project, struct pol_bill **out, struct nph_error *err)
 {
     return bill_sql(db, cat, q, project, 1, out, err);
+}
+
+int usage_bill_sql_intervals(struct nph_db *db, const struct pol_catalog *cat,
+                             const struct pol_bill_query *q, const char *project,
+                             struct pol_bill **out, struct nph_error *err)
+{
+    return bill_sql(db, cat, q, project, 2, out, err);
 }
 
 int usage_bill_sql_events(struct nph_db *db, const struct pol_catalog *cat,

@@ -107,6 +107,15 @@ static json_t *both_ways(struct nph_db *db, const struct pol_catalog *cat, int64
         fail_msg("the intervals differ from the events' window functions (group_by %s)", group);
     json_decref(je);
     pol_bill_free(evsql);
+    /* the roll-up gives what splitting every day from the segments gives */
+    struct pol_bill *ivsql = NULL;
+    if (usage_bill_sql_intervals(db, cat, &q, project, &ivsql, &err))
+        fail_msg("sql over the intervals: %s (%s)", err.msg, err.detail);
+    je = pol_bill_to_json(ivsql);
+    if (!json_equal(je, js))
+        fail_msg("the roll-up differs from the intervals (group_by %s)", group);
+    json_decref(je);
+    pol_bill_free(ivsql);
     if (!json_equal(jm, js)) {
         char *a = json_dumps(jm, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         char *b = json_dumps(js, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
