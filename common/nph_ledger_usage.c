@@ -12,6 +12,9 @@
  *
  * An event older than its resource's open segment (an import of history, a writer whose
  * transaction committed late) re-derives that resource from its events.
+ *
+ * The closed segments are also rolled up per atom, state and UTC day into usage_day (below),
+ * which reports read for the whole days no price boundary splits.
  */
 #include "nph_ledger.h"
 
