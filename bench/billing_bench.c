@@ -137,7 +137,9 @@ static int wipe(struct nph_db *db)
     struct nph_error err = NPH_ERROR_INIT;
     int pg = nph_db_engine(db) == NPH_STORE_POSTGRES;
     if (nph_db_exec(db, "DELETE FROM ledger_event", &err) ||
-        (pg && (nph_db_exec(db, "DELETE FROM usage_interval; DELETE FROM usage_open", &err) ||
+        (pg && (nph_db_exec(
+                    db, "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_day",
+                    &err) ||
                 /* alone: VACUUM cannot run in a transaction block */
                 nph_db_exec(db, "VACUUM ANALYZE", &err))))
         return die("emptying the ledger", &err);
@@ -244,7 +246,10 @@ static int fill(struct nph_db *db, size_t *have, size_t intervals)
     if (want_events > have_events &&
         ingest(db, want_events - have_events, 1, have_events / PER_RES) < 0)
         return 1;
-    if (nph_db_exec(db, "ANALYZE ledger_event; ANALYZE usage_interval; ANALYZE usage_open", &err))
+    if (nph_db_exec(
+            db,
+            "ANALYZE ledger_event; ANALYZE usage_interval; ANALYZE usage_open; ANALYZE usage_day",
+            &err))
         return die("analyze", &err);
     fprintf(stderr, "billing_bench: ledger filled to %zu intervals (%zu events) in %.1f s\n",
             intervals, want_events, now_s() - t0);
@@ -252,13 +257,17 @@ static int fill(struct nph_db *db, size_t *have, size_t intervals)
     return 0;
 }
 
+/* how: 0 the roll-up (usage_bill_sql), 1 the window functions over the events, 2 the intervals
+ * split every day */
 static double report_sql(struct nph_db *db, const struct pol_catalog *cat,
-                         const struct pol_bill_query *q, int events, int64_t *total, size_t *lines)
+                         const struct pol_bill_query *q, int how, int64_t *total, size_t *lines)
 {
     struct nph_error err = NPH_ERROR_INIT;
     struct pol_bill *b = NULL;
     double t0 = now_s();
-    if ((events ? usage_bill_sql_events : usage_bill_sql)(db, cat, q, NULL, &b, &err))
+    if ((how == 1   ? usage_bill_sql_events
+         : how == 2 ? usage_bill_sql_intervals
+                    : usage_bill_sql)(db, cat, q, NULL, &b, &err))
         return die("usage_bill_sql", &err), -1;
     double t = now_s() - t0;
     *total = b->total;
@@ -294,7 +303,7 @@ static int reports(const char *url, size_t intervals, size_t small)
     struct pol_bill_query q = {NOV_1, NOV_1 + MONTH_SECS, NOV_1 + MONTH_SECS, "EUR",
                                POL_G_PROJECT | POL_G_CLOUD};
     size_t have = 0, nl = 0;
-    int64_t tm = 0, ts = 0, te = 0;
+    int64_t tm = 0, ts = 0, te = 0, ti = 0;
     if (!cat)
         return 1;
     if (nph_store_open(url, 1, &s, &err) || nph_ledger_migrate(s, NULL, &err))
@@ -307,27 +316,35 @@ static int reports(const char *url, size_t intervals, size_t small)
         return 1;
     double mem = report_memory(db, cat, &q, &tm);
     double evs = report_sql(db, cat, &q, 1, &te, &nl);
+    double iv = report_sql(db, cat, &q, 2, &ti, &nl);
     double sql = report_sql(db, cat, &q, 0, &ts, &nl);
-    if (mem < 0 || evs < 0 || sql < 0)
+    if (mem < 0 || evs < 0 || iv < 0 || sql < 0)
         return 1;
-    printf("report     %zu intervals  over the intervals %.2f s   baselines: in memory %.2f s "
-           "(x%.1f), window functions over the events %.2f s (x%.1f)   (totals %s)\n",
-           small, sql, mem, mem / sql, evs, evs / sql, tm == ts && te == ts ? "equal" : "DIFFER");
+    printf("report     %zu intervals  over the daily roll-up %.2f s   baselines: in memory %.2f s "
+           "(x%.1f), window functions over the events %.2f s (x%.1f), intervals split every day "
+           "%.2f s (x%.1f)   (totals %s)\n",
+           small, sql, mem, mem / sql, evs, evs / sql, iv, iv / sql,
+           tm == ts && te == ts && ti == ts ? "equal" : "DIFFER");
     fflush(stdout);
-    if (tm != ts || te != ts) {
-        fprintf(stderr, "billing_bench: totals in memory %lld, events %lld, intervals %lld\n",
-                (long long)tm, (long long)te, (long long)ts);
+    if (tm != ts || te != ts || ti != ts) {
+        fprintf(stderr,
+                "billing_bench: totals in memory %lld, events %lld, intervals %lld, roll-up %lld\n",
+                (long long)tm, (long long)te, (long long)ti, (long long)ts);
         return 1;
     }
     if (intervals > small) {
         if (fill(db, &have, intervals))
             return 1;
         sql = report_sql(db, cat, &q, 0, &ts, &nl);
-        if (sql < 0)
+        iv = report_sql(db, cat, &q, 2, &ti, &nl);
+        if (sql < 0 || iv < 0)
             return 1;
-        printf("report     %zu intervals  over the intervals %.2f s (%zu lines)   target <= 10 s: "
-               "%s\n",
-               intervals, sql, nl, verdict(sql <= 10.0));
+        printf("report     %zu intervals  over the daily roll-up %.2f s (%zu lines)   baseline: "
+               "intervals split every day %.2f s (x%.1f)   (totals %s)   target <= 10 s: %s\n",
+               intervals, sql, nl, iv, iv / sql, ti == ts ? "equal" : "DIFFER",
+               verdict(sql <= 10.0));
+        if (ti != ts)
+            return 1;
     }
     nph_store_release(db);
     nph_store_close(s);

@@ -208,36 +208,89 @@ static const char usage_sql_fmt[] =
     " WHERE e > s"
     " GROUP BY 1, 2, 3, 4, 5, 6";
 
-/* The same over the usage intervals maintained at ingestion (nph_ledger_usage.c): a closed
- * segment whose closing event is at or after `to` is open as far as this report sees (the
- * event-derived form above only reads events before `to`; with `to` in whole seconds, an event
- * is before it exactly when its second is), an open one runs to open_end; segments that end an
- * hour or more before `from` cannot reach the report even rounded up. Parameters: 1 to,
- * 2 open_end, 3 to, 4 from, [project], 5 open_end, 6 to (us), [project], then as above:
- * from, hourly clouds, to, stopped clouds, cut points. %s: the project filters, the region
- * column. */
+/* The same over the usage intervals and the daily roll-up maintained at ingestion
+ * (nph_ledger_usage.c). The whole days of the report that no cut point splits and that end by
+ * open_end ("clean" days) come from usage_day: per atom and day the seconds as they are or
+ * rounded up to whole hours, on the clouds of either granularity. The rest of the period (the
+ * "dirty" windows: a partial first or last day, a day a price changes in, days after open_end)
+ * and the open segments come from the segments, split at the cut points: a closed segment
+ * whose closing event is at or after `to` is open as far as this report sees (the event-derived
+ * form above only reads events before `to`; with `to` in whole seconds, an event is before it
+ * exactly when its second is), an open one runs to open_end; only the closed segments that can
+ * reach a dirty window (even rounded up, an hour after their end) are read, and their pieces in
+ * clean days are left to the roll-up. Parameters: 1 to (s), 2 open_end, [project], 3 open_end,
+ * 4 to (us), [project], 5 from, 6 hourly clouds, 7 to, 8 stopped clouds, 9 cut points, 10 clean
+ * days, 11 hourly clouds, 12 clean days, 13 stopped clouds, 14 hourly clouds, [project].
+ * %s: the dirty windows' condition, the project filters, the region column (twice). */
 static const char usage_iv_sql_fmt[] =
     "WITH seg AS ("
     " SELECT project_id, cloud, region, rtype, offering, size_gb, state, s,"
-    "  CASE WHEN e < CAST(? AS BIGINT) THEN e ELSE GREATEST(CAST(? AS BIGINT), s) END AS e"
-    " FROM usage_interval WHERE s < CAST(? AS BIGINT) AND e > CAST(? AS BIGINT) - 3600%s"
+    "  CASE WHEN e < CAST(? AS BIGINT) THEN e ELSE GREATEST(CAST(? AS BIGINT), s) END AS e,"
+    "  0 AS src"
+    " FROM usage_interval WHERE (%s)%s"
     " UNION ALL"
     " SELECT project_id, cloud, region, rtype, offering, size_gb, state, s,"
-    "  GREATEST(CAST(? AS BIGINT), s) AS e"
+    "  GREATEST(CAST(? AS BIGINT), s) AS e, 1 AS src"
     " FROM usage_open WHERE s_ts < CAST(? AS BIGINT)%s),"
     " hr AS ("
-    " SELECT project_id, cloud, region, rtype, offering, size_gb,"
+    " SELECT project_id, cloud, region, rtype, offering, size_gb, src,"
     "  GREATEST(s, CAST(? AS BIGINT)) AS s,"
     "  LEAST(CASE WHEN e > s AND cloud = ANY (CAST(? AS TEXT[]))"
     "   THEN s + (e - s + 3599) / 3600 * 3600 ELSE e END, CAST(? AS BIGINT)) AS e"
     " FROM seg WHERE state = 1 OR (state = 2 AND cloud = ANY (CAST(? AS TEXT[])))),"
     " cuts AS (SELECT CAST(? AS BIGINT[]) AS c)"
-    " SELECT project_id, cloud, %s, offering, rtype, k,"
-    "  SUM((LEAST(e, c[k + 1]) - GREATEST(s, c[k])) *"
-    "   CASE WHEN rtype = 'server' THEN 1 ELSE size_gb END)"
+    " SELECT project_id, cloud, region, offering, rtype, start, SUM(u) FROM ("
+    " SELECT project_id, cloud, %s AS region, offering, rtype, c[k] AS start,"
+    "  (LEAST(e, c[k + 1]) - GREATEST(s, c[k])) *"
+    "   CASE WHEN rtype = 'server' THEN 1 ELSE size_gb END AS u"
     " FROM hr, cuts, generate_series(width_bucket(s, c), width_bucket(e - 1, c)) AS k"
-    " WHERE e > s"
+    " WHERE e > s AND (src = 1 OR NOT c[k] = ANY (CAST(? AS BIGINT[])))"
+    " UNION ALL"
+    " SELECT project_id, cloud, %s, CASE WHEN offering <> '-' THEN substr(offering, 2) END,"
+    "  rtype, day, CASE WHEN cloud = ANY (CAST(? AS TEXT[])) THEN qh ELSE q END"
+    " FROM usage_day WHERE day = ANY (CAST(? AS BIGINT[]))"
+    "  AND (state = 1 OR (state = 2 AND cloud = ANY (CAST(? AS TEXT[]))))"
+    "  AND CASE WHEN cloud = ANY (CAST(? AS TEXT[])) THEN nh ELSE n END > 0%s) x"
     " GROUP BY 1, 2, 3, 4, 5, 6";
+
+/* The clean days of q (see above) as a bigint[] literal into *clean, and the condition on a
+ * closed segment (s, e) of reaching one of the other windows of [from, to) into *dirty. */
+static int split_days(const struct pol_bill_query *q, const int64_t *cuts, size_t ncuts, int rollup,
+                      char **clean, char **dirty)
+{
+    const int64_t D = 86400;
+    int64_t lim = q->to < q->open_end ? q->to : q->open_end;
+    int64_t d0 = q->from + ((D - q->from % D) % D); /* from >= 0: the first midnight */
+    size_t ndays = lim > d0 ? (size_t)((lim - d0) / D) + 1 : 1;
+    char *c = malloc(ndays * 22 + 3), *w = malloc((ndays + 1) * 80 + 8);
+    char *co = c, *wo = w;
+    size_t ci = 0, nclean = 0;
+    int64_t cur = q->from;
+    if (!c || !w) {
+        free(c);
+        free(w);
+        return -1;
+    }
+    *co++ = '{';
+    wo += sprintf(wo, "FALSE");
+    for (int64_t d = d0; rollup && d + D <= lim; d += D) {
+        while (ci < ncuts && cuts[ci] <= d)
+            ci++;
+        if (ci < ncuts && cuts[ci] < d + D)
+            continue; /* a price boundary inside the day */
+        co += sprintf(co, "%s%lld", nclean++ ? "," : "", (long long)d);
+        if (cur < d)
+            wo += sprintf(wo, " OR (s < %lld AND e > %lld)", (long long)d, (long long)(cur - 3600));
+        cur = d + D;
+    }
+    if (cur < q->to)
+        wo += sprintf(wo, " OR (s < %lld AND e > %lld)", (long long)q->to, (long long)(cur - 3600));
+    *co++ = '}';
+    *co = '\0';
+    *clean = c;
+    *dirty = w;
+    return 0;
+}
 
 /* "{a,b}" of the clouds with (hourly ? granularity hour : bill_stopped), names quoted. */
 static char *cloud_array(const struct pol_catalog *cat, int hourly)
@@ -309,8 +362,8 @@ static int bill_sql(struct nph_db *db, const struct pol_catalog *cat,
                     const struct pol_bill_query *q, const char *project, int intervals,
                     struct pol_bill **out, struct nph_error *err)
 {
-    char sql[sizeof(usage_sql_fmt) + sizeof(usage_iv_sql_fmt) + 128];
-    char *cuts_s = NULL, *hourly = NULL, *stopped = NULL;
+    char *sql = NULL, *cuts_s = NULL, *hourly = NULL, *stopped = NULL, *clean = NULL, *dirty = NULL;
+    size_t sql_len;
     int64_t *cuts = NULL;
     size_t ncuts = 0;
     struct usage_rows rows = {0};
@@ -322,17 +375,22 @@ static int bill_sql(struct nph_db *db, const struct pol_catalog *cat,
     if (pol_bill_cuts(cat, q, &cuts, &ncuts, err))
         return -1;
     if (!(cuts_s = int_array(cuts, ncuts)) || !(hourly = cloud_array(cat, 1)) ||
-        !(stopped = cloud_array(cat, 0))) {
+        !(stopped = cloud_array(cat, 0)) ||
+        (intervals && split_days(q, cuts, ncuts, intervals == 1, &clean, &dirty)) ||
+        !(sql = malloc(sql_len = sizeof(usage_sql_fmt) + sizeof(usage_iv_sql_fmt) + 256 +
+                                 (dirty ? strlen(dirty) : 0)))) {
         nph_error_nomem(err);
         goto cleanup;
     }
+    const char *pf = project ? " AND project_id = ?" : "";
+    int region = (q->group_by & POL_G_REGION) != 0;
     if (intervals)
-        snprintf(sql, sizeof(sql), usage_iv_sql_fmt, project ? " AND project_id = ?" : "",
-                 project ? " AND project_id = ?" : "",
-                 (q->group_by & POL_G_REGION) ? "region" : "CAST(NULL AS TEXT)");
+        snprintf(
+            sql, sql_len, usage_iv_sql_fmt, dirty, pf, pf, region ? "region" : "CAST(NULL AS TEXT)",
+            region ? "CASE WHEN region <> '-' THEN substr(region, 2) END" : "CAST(NULL AS TEXT)",
+            pf);
     else
-        snprintf(sql, sizeof(sql), usage_sql_fmt, project ? " AND project_id = ?" : "",
-                 (q->group_by & POL_G_REGION) ? "region" : "CAST(NULL AS TEXT)");
+        snprintf(sql, sql_len, usage_sql_fmt, pf, region ? "region" : "CAST(NULL AS TEXT)");
     /* One read-only snapshot; no JIT (its compile time dwarfs the query on these plans: 4 s of
      * 9 on 100,000 intervals) and room for the aggregation's hash table in memory. */
     if (!nph_db_in_transaction(db)) {
@@ -345,17 +403,18 @@ static int bill_sql(struct nph_db *db, const struct pol_catalog *cat,
         goto cleanup;
     int i = 1;
     if (intervals &&
-        (nph_stmt_bind_int64(st, i++, q->to * NPH_USEC_PER_SEC, err) ||
+        (nph_stmt_bind_int64(st, i++, q->to, err) ||
          nph_stmt_bind_int64(st, i++, q->open_end, err) ||
-         nph_stmt_bind_int64(st, i++, q->to * NPH_USEC_PER_SEC, err) ||
-         nph_stmt_bind_int64(st, i++, q->from, err) ||
          (project && nph_stmt_bind_text(st, i++, project, err)) ||
          nph_stmt_bind_int64(st, i++, q->open_end, err) ||
          nph_stmt_bind_int64(st, i++, q->to * NPH_USEC_PER_SEC, err) ||
          (project && nph_stmt_bind_text(st, i++, project, err)) ||
          nph_stmt_bind_int64(st, i++, q->from, err) || nph_stmt_bind_text(st, i++, hourly, err) ||
          nph_stmt_bind_int64(st, i++, q->to, err) || nph_stmt_bind_text(st, i++, stopped, err) ||
-         nph_stmt_bind_text(st, i++, cuts_s, err)))
+         nph_stmt_bind_text(st, i++, cuts_s, err) || nph_stmt_bind_text(st, i++, clean, err) ||
+         nph_stmt_bind_text(st, i++, hourly, err) || nph_stmt_bind_text(st, i++, clean, err) ||
+         nph_stmt_bind_text(st, i++, stopped, err) || nph_stmt_bind_text(st, i++, hourly, err) ||
+         (project && nph_stmt_bind_text(st, i++, project, err))))
         goto cleanup;
     if (!intervals &&
         (nph_stmt_bind_int64(st, i++, q->to * NPH_USEC_PER_SEC, err) ||
@@ -369,11 +428,12 @@ static int bill_sql(struct nph_db *db, const struct pol_catalog *cat,
         struct pol_usage_row u = {0};
         int bad = 0;
         int64_t k = nph_stmt_col_int64(st, 5);
-        if (pol_rtype_parse(nph_stmt_col_text(st, 4), &u.type) < 0 || k < 1 || (size_t)k >= ncuts) {
+        if (pol_rtype_parse(nph_stmt_col_text(st, 4), &u.type) < 0 ||
+            (intervals ? k < q->from || k >= q->to : k < 1 || (size_t)k >= ncuts)) {
             nph_error_set(err, NPH_E_INTERNAL, "the usage aggregation returned a bad row");
             goto cleanup;
         }
-        u.start = cuts[k - 1];
+        u.start = intervals ? k : cuts[k - 1];
         u.units = nph_stmt_col_int64(st, 6);
         if (rows.n == rows.cap) {
             size_t nc = rows.cap ? rows.cap * 2 : 256;
@@ -408,6 +468,9 @@ cleanup:
     if (own)
         nph_db_rollback(db, NULL);
     usage_rows_free(&rows);
+    free(sql);
+    free(clean);
+    free(dirty);
     free(cuts);
     free(cuts_s);
     free(hourly);
@@ -419,6 +482,13 @@ int usage_bill_sql(struct nph_db *db, const struct pol_catalog *cat, const struc
                    const char *project, struct pol_bill **out, struct nph_error *err)
 {
     return bill_sql(db, cat, q, project, 1, out, err);
+}
+
+int usage_bill_sql_intervals(struct nph_db *db, const struct pol_catalog *cat,
+                             const struct pol_bill_query *q, const char *project,
+                             struct pol_bill **out, struct nph_error *err)
+{
+    return bill_sql(db, cat, q, project, 2, out, err);
 }
 
 int usage_bill_sql_events(struct nph_db *db, const struct pol_catalog *cat,

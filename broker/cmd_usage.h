@@ -28,10 +28,16 @@ int usage_ledger_load(struct nph_db *db, int64_t from, int64_t to, const char *p
  * path is reported from the in-memory path, so that it names the resource. */
 int usage_bill(struct nph_db *db, const struct pol_catalog *cat, const struct pol_bill_query *q,
                const char *project_id, struct pol_bill **out, struct nph_error *err);
-/* The SQL aggregation alone (PostgreSQL only): one GROUP BY over the usage intervals the
- * ledger maintains at ingestion (usage_interval, usage_open; nph_ledger.h). */
+/* The SQL aggregation alone (PostgreSQL only): one GROUP BY over the daily roll-up and the
+ * usage intervals the ledger maintains at ingestion (usage_day, usage_interval, usage_open;
+ * nph_ledger.h). */
 int usage_bill_sql(struct nph_db *db, const struct pol_catalog *cat, const struct pol_bill_query *q,
                    const char *project_id, struct pol_bill **out, struct nph_error *err);
+/* The same over the usage intervals only, every day split from the segments, as before the
+ * roll-up: the bench's baseline and a cross-check in the tests. */
+int usage_bill_sql_intervals(struct nph_db *db, const struct pol_catalog *cat,
+                             const struct pol_bill_query *q, const char *project_id,
+                             struct pol_bill **out, struct nph_error *err);
 /* The same aggregation deriving the intervals from the events with window functions, as
  * before the interval tables: the bench's baseline and a cross-check in the tests. */
 int usage_bill_sql_events(struct nph_db *db, const struct pol_catalog *cat,

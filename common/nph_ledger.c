@@ -84,6 +84,26 @@ static const struct nph_migration ledger_migrations_pg[] = {
      " size_gb, state, (s_ts - ((s_ts % 1000000) + 1000000) % 1000000) / 1000000, s_ts, base"
      " FROM usage_derive WHERE e_ts IS NULL;"
      "DROP TABLE usage_derive;"},
+    {4, "daily usage roll-up maintained at ingestion",
+     /* per atom, state and UTC day: the pieces (n: of [s, e), nh: of the segment rounded up to
+      * whole hours) and their seconds (servers) or GB-seconds (volumes, buckets), q and qh;
+      * region and offering as '-' (none) or '+' and the name, so that the key has no NULL */
+     "CREATE TABLE usage_day (day BIGINT NOT NULL, project_id TEXT NOT NULL, cloud TEXT NOT NULL,"
+     " region TEXT NOT NULL, offering TEXT NOT NULL, rtype TEXT NOT NULL, state INTEGER NOT NULL,"
+     " n BIGINT NOT NULL, nh BIGINT NOT NULL, q BIGINT NOT NULL, qh BIGINT NOT NULL,"
+     " PRIMARY KEY (day, project_id, cloud, region, offering, rtype, state))"
+     " WITH (fillfactor = 70);"
+     "INSERT INTO usage_day SELECT d, project_id, cloud, COALESCE('+' || region, '-'),"
+     " COALESCE('+' || offering, '-'), rtype, state,"
+     " COUNT(*) FILTER (WHERE e > d AND s < d + 86400), COUNT(*),"
+     " SUM(GREATEST(LEAST(e, d + 86400) - GREATEST(s, d), 0) * m),"
+     " SUM((LEAST(eh, d + 86400) - GREATEST(s, d)) * m)"
+     " FROM (SELECT project_id, cloud, region, offering, rtype, state, s, e,"
+     "  s + (e - s + 3599) / 3600 * 3600 AS eh,"
+     "  CASE WHEN rtype = 'server' THEN 1 ELSE size_gb END AS m"
+     "  FROM usage_interval WHERE e > s) i,"
+     " generate_series(s - ((s % 86400) + 86400) % 86400, eh - 1, 86400) AS d"
+     " GROUP BY 1, 2, 3, 4, 5, 6, 7;"},
 };
 
 static const struct nph_migration ledger_migrations_sqlite[] = {

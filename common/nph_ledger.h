@@ -78,7 +78,11 @@ int nph_ledger_scan(struct nph_db *db, int64_t from, int64_t to, const char *pro
  * usage_interval holds the closed segments of every resource (from one event to the next, in
  * ts then write order), usage_open the last, still open, segment of each resource. Both are
  * derived data, written in the same transaction as the events; SQLite reports rate the events
- * in memory and keeps neither. A segment's state: */
+ * in memory and keeps neither. usage_day rolls the closed segments up per atom (project, cloud,
+ * region, offering, type), state and UTC day: the seconds (GB-seconds) of the day as they are
+ * and rounded up to whole hours, and the number of pieces of each; reports read it for whole
+ * days that no price boundary splits (docs/billing.md, "The daily roll-up"). A segment's
+ * state: */
 enum nph_usage_state {
     NPH_USAGE_NONE = 0,    /* not billed (deleted) */
     NPH_USAGE_BILLED = 1,  /* running server, or a volume or bucket that exists */

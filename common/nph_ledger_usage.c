@@ -12,9 +12,13 @@
  *
  * An event older than its resource's open segment (an import of history, a writer whose
  * transaction committed late) re-derives that resource from its events.
+ *
+ * The closed segments are also rolled up per atom, state and UTC day into usage_day (below),
+ * which reports read for the whole days no price boundary splits.
  */
 #include "nph_ledger.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,10 +282,13 @@ static int read_history(struct nph_db *db, const char *arr, struct nph_ledger_ev
 
 /* Rows go to a COPY for batches, to a prepared INSERT for a few events (a live broker's single
  * event: a COPY costs three round trips). */
+struct rollup;
+
 struct sink {
     struct nph_db *db;
     struct nph_bulk *b;
     const char *insert;
+    struct rollup *roll; /* closed segments are rolled up here too */
 };
 
 #define SMALL_BATCH 8
@@ -290,6 +297,7 @@ static int sink_begin(struct sink *k, struct nph_db *db, size_t n, const char *t
                       const char *const *cols, int ncols, const char *insert, struct nph_error *err)
 {
     k->db = db;
+    k->roll = NULL;
     k->b = NULL;
     k->insert = insert;
     if (n <= SMALL_BATCH)
@@ -322,10 +330,290 @@ static int sink_end(struct sink *k, int abort, struct nph_error *err)
     return b ? nph_bulk_end(b, abort, err) : 0;
 }
 
+/* ---- the daily roll-up (usage_day) --------------------------------------------------------
+ *
+ * Every closed segment adds, per UTC day it touches, its seconds (GB-seconds for volumes and
+ * buckets) in the day as they are (q, over n pieces) and rounded up to whole hours from its
+ * start (qh, over nh pieces): what the report would compute for that day on a second or an
+ * hour granularity cloud. A re-derived resource first takes its old segments' shares back.
+ * The batch's sums are added to usage_day with one INSERT ... ON CONFLICT DO UPDATE. */
+
+#define DAY_SECS 86400
+
+struct rkey {
+    const char *project, *cloud, *region, *offering, *rtype; /* borrowed */
+    int state;
+    int64_t day, n, nh, q, qh;
+    uint64_t hash;
+};
+
+struct rollup {
+    struct rkey *v;
+    size_t n, cap; /* open addressing, cap a power of two, n <= cap / 2 */
+};
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    if (!s)
+        return (h ^ 0xffu) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0x100u) * 1099511628211ULL;
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static int rkey_eq(const struct rkey *a, const struct rkey *b)
+{
+    return a->hash == b->hash && a->day == b->day && a->state == b->state &&
+           str_eq(a->project, b->project) && str_eq(a->cloud, b->cloud) &&
+           str_eq(a->region, b->region) && str_eq(a->offering, b->offering) &&
+           str_eq(a->rtype, b->rtype);
+}
+
+static int rollup_grow(struct rollup *r)
+{
+    size_t nc = r->cap ? r->cap * 2 : 1024;
+    struct rkey *nv = calloc(nc, sizeof(*nv));
+    if (!nv)
+        return -1;
+    for (size_t i = 0; i < r->cap; i++) {
+        if (!r->v[i].project)
+            continue;
+        size_t j = r->v[i].hash & (nc - 1);
+        while (nv[j].project)
+            j = (j + 1) & (nc - 1);
+        nv[j] = r->v[i];
+    }
+    free(r->v);
+    r->v = nv;
+    r->cap = nc;
+    return 0;
+}
+
+static int rollup_add(struct rollup *r, const struct rkey *k)
+{
+    if ((r->n + 1) * 2 > r->cap && rollup_grow(r))
+        return -1;
+    size_t j = k->hash & (r->cap - 1);
+    while (r->v[j].project && !rkey_eq(&r->v[j], k))
+        j = (j + 1) & (r->cap - 1);
+    struct rkey *e = &r->v[j];
+    if (!e->project) {
+        *e = *k;
+        r->n++;
+        return 0;
+    }
+    e->n += k->n;
+    e->nh += k->nh;
+    e->q += k->q;
+    e->qh += k->qh;
+    return 0;
+}
+
+static int64_t floor_day(int64_t t)
+{
+    return t - ((t % DAY_SECS) + DAY_SECS) % DAY_SECS;
+}
+
+/* Add (sign 1) or take back (sign -1) the shares of the closed segment [s, e) (seconds). */
+static int rollup_segment(struct rollup *r, const char *project, const char *cloud,
+                          const char *region, const char *offering, const char *rtype, int state,
+                          int64_t size_gb, int64_t s, int64_t e, int sign)
+{
+    if (e <= s || state == NPH_USAGE_NONE)
+        return 0;
+    int64_t eh = s + (e - s + 3599) / 3600 * 3600;
+    int64_t m = strcmp(rtype, "server") ? size_gb : 1;
+    uint64_t h = 1469598103934665603ULL;
+    h = hash_str(h, project);
+    h = hash_str(h, cloud);
+    h = hash_str(h, region);
+    h = hash_str(h, offering);
+    h = hash_str(h, rtype);
+    h = (h ^ (uint64_t)state) * 1099511628211ULL;
+    for (int64_t d = floor_day(s); d < eh; d += DAY_SECS) {
+        int64_t lo = s > d ? s : d, hi = e < d + DAY_SECS ? e : d + DAY_SECS;
+        int64_t hih = eh < d + DAY_SECS ? eh : d + DAY_SECS;
+        struct rkey k = {
+            project, cloud, region, offering, rtype, state, d, 0, sign, 0, sign * (hih - lo) * m,
+            0};
+        if (hi > lo) {
+            k.n = sign;
+            k.q = sign * (hi - lo) * m;
+        }
+        k.hash = (h ^ (uint64_t)d) * 1099511628211ULL;
+        k.hash ^= k.hash >> 29;
+        if (rollup_add(r, &k))
+            return -1;
+    }
+    return 0;
+}
+
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    int bad;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t len)
+{
+    if (b->bad)
+        return;
+    if (b->n + len + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (b->n + len + 1 > nc)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->bad = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+}
+
+/* An element of a text[] literal: "-" for NULL where coded (prefix), else prefix and s quoted. */
+static void sb_elem(struct sbuf *b, int first, int coded, const char *s)
+{
+    sb_put(b, first ? "{\"" : ",\"", 2);
+    if (coded)
+        sb_put(b, s ? "+" : "-", 1);
+    for (const char *p = s ? s : ""; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_put(b, "\\", 1);
+        sb_put(b, p, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void sb_int(struct sbuf *b, int first, int64_t v)
+{
+    char t[24];
+    int len = snprintf(t, sizeof(t), "%s%lld", first ? "{" : ",", (long long)v);
+    sb_put(b, t, (size_t)len);
+}
+
+static int cmp_nullstr(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a ? 1 : (b ? -1 : 0);
+    return strcmp(a, b);
+}
+
+static int by_rkey(const void *a, const void *b)
+{
+    const struct rkey *x = a, *y = b;
+    int c;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    if ((c = strcmp(x->project, y->project)) || (c = strcmp(x->cloud, y->cloud)) ||
+        (c = cmp_nullstr(x->region, y->region)) || (c = cmp_nullstr(x->offering, y->offering)) ||
+        (c = strcmp(x->rtype, y->rtype)))
+        return c;
+    return (x->state > y->state) - (x->state < y->state);
+}
+
+static const char rollup_upsert[] =
+    "INSERT INTO usage_day AS d (day, project_id, cloud, region, offering, rtype, state, n, nh,"
+    " q, qh) SELECT * FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]),"
+    " CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS INTEGER[]),"
+    " CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]))"
+    " ON CONFLICT (day, project_id, cloud, region, offering, rtype, state) DO UPDATE SET"
+    " n = d.n + EXCLUDED.n, nh = d.nh + EXCLUDED.nh, q = d.q + EXCLUDED.q, qh = d.qh + EXCLUDED.qh";
+
+/* Add the batch's sums to usage_day, in key order (concurrent writers lock rows in one order). */
+static int rollup_flush(struct nph_db *db, struct rollup *r, struct nph_error *err)
+{
+    struct sbuf col[11];
+    size_t k = 0;
+    int rc = -1;
+    memset(col, 0, sizeof(col));
+    for (size_t i = 0; i < r->cap; i++)
+        if (r->v[i].project && (r->v[i].n || r->v[i].nh || r->v[i].q || r->v[i].qh))
+            r->v[k++] = r->v[i];
+    if (k == 0)
+        return 0;
+    qsort(r->v, k, sizeof(*r->v), by_rkey);
+    for (size_t i = 0; i < k; i++) {
+        const struct rkey *e = &r->v[i];
+        int f = i == 0;
+        sb_int(&col[0], f, e->day);
+        sb_elem(&col[1], f, 0, e->project);
+        sb_elem(&col[2], f, 0, e->cloud);
+        sb_elem(&col[3], f, 1, e->region);
+        sb_elem(&col[4], f, 1, e->offering);
+        sb_elem(&col[5], f, 0, e->rtype);
+        sb_int(&col[6], f, e->state);
+        sb_int(&col[7], f, e->n);
+        sb_int(&col[8], f, e->nh);
+        sb_int(&col[9], f, e->q);
+        sb_int(&col[10], f, e->qh);
+    }
+    int bad = 0;
+    for (int c = 0; c < 11; c++) {
+        sb_put(&col[c], "}", 1);
+        bad |= col[c].bad;
+    }
+    if (bad)
+        nph_error_nomem(err);
+    else if (nph_db_execf(db, err, rollup_upsert, "sssssssssss", col[0].p, col[1].p, col[2].p,
+                          col[3].p, col[4].p, col[5].p, col[6].p, col[7].p, col[8].p, col[9].p,
+                          col[10].p) >= 0)
+        rc = 0;
+    for (int c = 0; c < 11; c++)
+        free(col[c].p);
+    return rc;
+}
+
+/* Delete the closed segments of the resources in arr, taking their shares back from r. */
+static int delete_closed(struct nph_db *db, const char *arr, struct rollup *r, struct strpool *pool,
+                         struct nph_error *err)
+{
+    struct nph_stmt *st = nph_db_prepare(
+        db,
+        "DELETE FROM usage_interval WHERE resource_id = ANY (CAST(? AS TEXT[]))"
+        " RETURNING rtype, project_id, cloud, region, offering, size_gb, state, s, e",
+        err);
+    int rc, bad = 0;
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_text(st, 1, arr, err)) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    while ((rc = nph_stmt_step(st, err)) == 1) {
+        const char *rtype = pool_dup(pool, nph_stmt_col_text(st, 0), &bad);
+        const char *project = pool_dup(pool, nph_stmt_col_text(st, 1), &bad);
+        const char *cloud = pool_dup(pool, nph_stmt_col_text(st, 2), &bad);
+        const char *region = pool_dup(pool, nph_stmt_col_text(st, 3), &bad);
+        const char *offering = pool_dup(pool, nph_stmt_col_text(st, 4), &bad);
+        if (bad || !rtype || !project || !cloud ||
+            rollup_segment(r, project, cloud, region, offering, rtype,
+                           (int)nph_stmt_col_int64(st, 6), nph_stmt_col_int64(st, 5),
+                           nph_stmt_col_int64(st, 7), nph_stmt_col_int64(st, 8), -1)) {
+            nph_stmt_done(st);
+            return nph_error_nomem(err);
+        }
+    }
+    nph_stmt_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
 static int emit_closed(struct sink *b, const struct seg *s, int64_t e_ts, struct nph_error *err)
 {
     if (s->state == NPH_USAGE_NONE) /* never billed: the report has no use for it */
         return 0;
+    if (b->roll && rollup_segment(b->roll, s->project, s->cloud, s->region, s->offering, s->rtype,
+                                  s->state, s->size_gb, floor_s(s->s_ts), floor_s(e_ts), 1))
+        return nph_error_nomem(err);
     struct nph_bulk_val v[10] = {
         {NPH_BULK_TEXT, 0, s->resource},
         {NPH_BULK_TEXT, 0, s->rtype},
@@ -387,6 +675,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
     size_t m = 0, nres = 0, nredo = 0, nhist = 0;
     struct strpool pool = {0};
     struct sink b = {0};
+    struct rollup roll = {0};
     int rc = -1;
 
     if (nph_db_engine(db) != NPH_STORE_POSTGRES)
@@ -441,9 +730,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
         free(rr);
         if (!redo_arr)
             goto nomem;
-        if (nph_db_execf(db, err,
-                         "DELETE FROM usage_interval WHERE resource_id = ANY (CAST(? AS TEXT[]))",
-                         "s", redo_arr) < 0 ||
+        if (delete_closed(db, redo_arr, &roll, &pool, err) ||
             read_history(db, redo_arr, &hist, &nhist, &pool, err))
             goto cleanup;
         if (nhist && !(hist_ord = malloc(nhist * sizeof(*hist_ord))))
@@ -457,6 +744,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
     if (sink_begin(&b, db, nredo ? SMALL_BATCH + 1 : m, "usage_interval", interval_cols, 10,
                    interval_insert, err))
         goto cleanup;
+    b.roll = &roll;
     for (size_t i = 0, r = 0, h = 0; i < m; r++) {
         size_t j = i;
         while (j < m && !strcmp(ord[j]->resource_id, res[r]))
@@ -477,7 +765,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
         }
         i = j;
     }
-    if ((rc = sink_end(&b, 0, err)) != 0)
+    if ((rc = sink_end(&b, 0, err)) != 0 || (rc = rollup_flush(db, &roll, err)) != 0)
         goto cleanup;
     rc = -1;
     if (sink_begin(&b, db, nres, "usage_open", open_cols, 11, open_insert, err))
@@ -517,6 +805,7 @@ cleanup:
     free(redo_arr);
     free(hist);
     free(hist_ord);
+    free(roll.v);
     pool_free(&pool);
     return rc;
 }

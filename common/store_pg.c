@@ -11,7 +11,9 @@
  * NPH_E_TIMEOUT; anything else NPH_E_STORE with the server's message in the detail.
  * Migrations are serialised across processes with a session advisory lock.
  */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,13 +313,21 @@ static void pg_reset(struct nph_stmt *st)
     ps->row = -1;
 }
 
-/* ---- bulk loads: COPY ... FROM STDIN, text format ------------------------------------------ */
+/* ---- bulk loads: COPY ... FROM STDIN -----------------------------------------------------
+ *
+ * Binary format when every column is bigint, integer, smallint, text or varchar (the server
+ * then neither parses numbers nor splits lines: about a third less work per row), else text.
+ * The column types come from the catalog at the start of each load (one round trip). */
 
 #define PG_COPY_FLUSH (256 * 1024)
+
+enum { PG_T_INT8 = 20, PG_T_INT2 = 21, PG_T_INT4 = 23, PG_T_TEXT = 25, PG_T_VARCHAR = 1043 };
 
 struct pg_bulk {
     char *buf;
     size_t len, cap;
+    int binary;
+    unsigned *types; /* binary: the type of each column */
 };
 
 static int pg_bulk_reserve(struct pg_bulk *pb, size_t more)
@@ -335,12 +345,57 @@ static int pg_bulk_reserve(struct pg_bulk *pb, size_t more)
     return 0;
 }
 
+/* The types of table's cols into pb->types and pb->binary = 1 when all are ones the binary
+ * format is written for. 0, or -1 with err (no such table). */
+static int pg_bulk_types(struct nph_bulk *b, struct pg_bulk *pb, const char *table,
+                         const char *const *cols, struct nph_error *err)
+{
+    static const char sql[] = "SELECT attname, atttypid FROM pg_attribute"
+                              " WHERE attrelid = CAST($1 AS regclass) AND attnum > 0"
+                              " AND NOT attisdropped";
+    const char *params[1] = {table};
+    PGresult *res = PQexecParams(conn(b->db), sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_fail(b->db, res, "bulk load", sql, err);
+        PQclear(res);
+        return -1;
+    }
+    if (!(pb->types = calloc((size_t)b->ncols, sizeof(*pb->types)))) {
+        PQclear(res);
+        return nph_error_nomem(err);
+    }
+    pb->binary = 1;
+    for (int i = 0; i < b->ncols; i++) {
+        for (int r = 0; r < PQntuples(res); r++)
+            if (!strcmp(PQgetvalue(res, r, 0), cols[i]))
+                pb->types[i] = (unsigned)strtoul(PQgetvalue(res, r, 1), NULL, 10);
+        switch (pb->types[i]) {
+        case PG_T_INT8:
+        case PG_T_INT4:
+        case PG_T_INT2:
+        case PG_T_TEXT:
+        case PG_T_VARCHAR:
+            break;
+        default: /* another type, or no such column (COPY says so) */
+            pb->binary = 0;
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+static void pg_put_be(struct pg_bulk *pb, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--)
+        pb->buf[pb->len++] = (char)((v >> (8 * i)) & 0xff);
+}
+
 static int pg_bulk_begin(struct nph_bulk *b, const char *table, const char *const *cols,
                          struct nph_error *err)
 {
     struct pg_bulk *pb = calloc(1, sizeof(*pb));
-    size_t n = strlen(table) + 32;
-    char *sql;
+    size_t n = strlen(table) + 48;
+    char *sql = NULL;
     PGresult *res;
 
     for (int i = 0; i < b->ncols; i++)
@@ -349,22 +404,41 @@ static int pg_bulk_begin(struct nph_bulk *b, const char *table, const char *cons
         free(pb);
         return nph_error_nomem(err);
     }
+    if (pg_bulk_types(b, pb, table, cols, err))
+        goto fail;
     size_t o = (size_t)snprintf(sql, n, "COPY %s (", table);
     for (int i = 0; i < b->ncols; i++)
         o += (size_t)snprintf(sql + o, n - o, "%s%s", i ? ", " : "", cols[i]);
-    snprintf(sql + o, n - o, ") FROM STDIN");
+    snprintf(sql + o, n - o, ") FROM STDIN%s", pb->binary ? " (FORMAT binary)" : "");
     res = PQexec(conn(b->db), sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         pg_fail(b->db, res, "bulk load", sql, err);
         PQclear(res);
-        free(sql);
-        free(pb);
-        return -1;
+        goto fail;
     }
     PQclear(res);
+    if (pb->binary) { /* signature, flags, header extension length */
+        if (pg_bulk_reserve(pb, 19)) {
+            nph_error_nomem(err);
+            PQputCopyEnd(conn(b->db), "out of memory");
+            while ((res = PQgetResult(conn(b->db))) != NULL)
+                PQclear(res);
+            goto fail;
+        }
+        memcpy(pb->buf, "PGCOPY\n\377\r\n\0", 11);
+        pb->len = 11;
+        pg_put_be(pb, 0, 4);
+        pg_put_be(pb, 0, 4);
+    }
     free(sql);
     b->impl = pb;
     return 0;
+fail:
+    free(sql);
+    free(pb->types);
+    free(pb->buf);
+    free(pb);
+    return -1;
 }
 
 /* Append v in COPY's text format: backslash, tab, newline and carriage return escaped. */
@@ -419,27 +493,84 @@ static int pg_bulk_flush(struct nph_bulk *b, struct pg_bulk *pb, struct nph_erro
     return 0;
 }
 
+/* One field in the binary format: its length, then its bytes. A text value for an integer
+ * column must be a whole decimal number (as COPY's text format would take it). */
+static int pg_binary_field(struct pg_bulk *pb, unsigned type, const struct nph_bulk_val *v,
+                           struct nph_error *err)
+{
+    int64_t i = v->i64;
+    if (v->kind == NPH_BULK_NULL || (v->kind == NPH_BULK_TEXT && !v->text)) {
+        pg_put_be(pb, 0xffffffffu, 4);
+        return 0;
+    }
+    if (type == PG_T_TEXT || type == PG_T_VARCHAR) {
+        if (v->kind == NPH_BULK_INT64) {
+            char t[24];
+            int n = snprintf(t, sizeof(t), "%lld", (long long)i);
+            pg_put_be(pb, (uint64_t)n, 4);
+            memcpy(pb->buf + pb->len, t, (size_t)n);
+            pb->len += (size_t)n;
+        } else {
+            size_t n = strlen(v->text);
+            if (n > 0x7fffffff)
+                return nph_error_set(err, NPH_E_INVALID, "bulk load: a value is too long");
+            pg_put_be(pb, n, 4);
+            memcpy(pb->buf + pb->len, v->text, n);
+            pb->len += n;
+        }
+        return 0;
+    }
+    if (v->kind == NPH_BULK_TEXT) {
+        char *end;
+        long long x;
+        errno = 0;
+        x = strtoll(v->text, &end, 10);
+        if (!*v->text || *end || errno)
+            return nph_error_set(err, NPH_E_INVALID, "bulk load: '%.40s' is not an integer",
+                                 v->text);
+        i = x;
+    }
+    if ((type == PG_T_INT4 && (i < INT32_MIN || i > INT32_MAX)) ||
+        (type == PG_T_INT2 && (i < INT16_MIN || i > INT16_MAX)))
+        return nph_error_set(err, NPH_E_INVALID, "bulk load: %lld is out of range for its column",
+                             (long long)i);
+    int bytes = type == PG_T_INT8 ? 8 : type == PG_T_INT4 ? 4 : 2;
+    pg_put_be(pb, (uint64_t)bytes, 4);
+    pg_put_be(pb, (uint64_t)i, bytes);
+    return 0;
+}
+
 static int pg_bulk_row(struct nph_bulk *b, const struct nph_bulk_val *vals, struct nph_error *err)
 {
     struct pg_bulk *pb = b->impl;
-    size_t need = 1;
+    size_t need = 2;
     for (int i = 0; i < b->ncols; i++)
-        need += 1 + (vals[i].kind == NPH_BULK_TEXT && vals[i].text ? 2 * strlen(vals[i].text) : 24);
+        need += 5 + (vals[i].kind == NPH_BULK_TEXT && vals[i].text ? 2 * strlen(vals[i].text) : 24);
     if (pg_bulk_reserve(pb, need))
         return nph_error_nomem(err);
-    for (int i = 0; i < b->ncols; i++) {
-        if (i)
-            pb->buf[pb->len++] = '\t';
-        if (vals[i].kind == NPH_BULK_INT64) {
-            pg_copy_int64(pb, vals[i].i64);
-        } else if (vals[i].kind == NPH_BULK_TEXT && vals[i].text) {
-            pg_copy_text(pb, vals[i].text);
-        } else {
-            pb->buf[pb->len++] = '\\';
-            pb->buf[pb->len++] = 'N';
+    if (pb->binary) {
+        size_t start = pb->len;
+        pg_put_be(pb, (uint64_t)b->ncols, 2);
+        for (int i = 0; i < b->ncols; i++)
+            if (pg_binary_field(pb, pb->types[i], &vals[i], err)) {
+                pb->len = start;
+                return -1;
+            }
+    } else {
+        for (int i = 0; i < b->ncols; i++) {
+            if (i)
+                pb->buf[pb->len++] = '\t';
+            if (vals[i].kind == NPH_BULK_INT64) {
+                pg_copy_int64(pb, vals[i].i64);
+            } else if (vals[i].kind == NPH_BULK_TEXT && vals[i].text) {
+                pg_copy_text(pb, vals[i].text);
+            } else {
+                pb->buf[pb->len++] = '\\';
+                pb->buf[pb->len++] = 'N';
+            }
         }
+        pb->buf[pb->len++] = '\n';
     }
-    pb->buf[pb->len++] = '\n';
     return pb->len >= PG_COPY_FLUSH ? pg_bulk_flush(b, pb, err) : 0;
 }
 
@@ -449,7 +580,13 @@ static int pg_bulk_end(struct nph_bulk *b, int abort, struct nph_error *err)
     PGresult *res;
     int rc = 0;
 
-    if (!abort && pg_bulk_flush(b, pb, err) < 0)
+    if (!abort && pb->binary) { /* the trailer: a field count of -1 */
+        if (pg_bulk_reserve(pb, 2))
+            rc = nph_error_nomem(err);
+        else
+            pg_put_be(pb, 0xffff, 2);
+    }
+    if (!abort && !rc && pg_bulk_flush(b, pb, err) < 0)
         rc = -1;
     if (PQputCopyEnd(conn(b->db), abort || rc ? "cancelled by the client" : NULL) != 1 && !rc)
         rc = pg_fail(b->db, NULL, "bulk load", NULL, err);
@@ -460,6 +597,7 @@ static int pg_bulk_end(struct nph_bulk *b, int abort, struct nph_error *err)
         PQclear(res);
     }
     free(pb->buf);
+    free(pb->types);
     free(pb);
     b->impl = NULL;
     return abort ? 0 : rc;

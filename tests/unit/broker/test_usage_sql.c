@@ -74,7 +74,7 @@ static struct nph_db *pg_fresh(struct nph_store **s)
     assert_non_null(db = nph_store_acquire(*s, &err));
     assert_int_equal(nph_db_exec(db,
                                  "DELETE FROM ledger_event; DELETE FROM usage_interval;"
-                                 " DELETE FROM usage_open",
+                                 " DELETE FROM usage_open; DELETE FROM usage_day",
                                  &err),
                      0);
     return db;
@@ -107,6 +107,15 @@ static json_t *both_ways(struct nph_db *db, const struct pol_catalog *cat, int64
         fail_msg("the intervals differ from the events' window functions (group_by %s)", group);
     json_decref(je);
     pol_bill_free(evsql);
+    /* the roll-up gives what splitting every day from the segments gives */
+    struct pol_bill *ivsql = NULL;
+    if (usage_bill_sql_intervals(db, cat, &q, project, &ivsql, &err))
+        fail_msg("sql over the intervals: %s (%s)", err.msg, err.detail);
+    je = pol_bill_to_json(ivsql);
+    if (!json_equal(je, js))
+        fail_msg("the roll-up differs from the intervals (group_by %s)", group);
+    json_decref(je);
+    pol_bill_free(ivsql);
     if (!json_equal(jm, js)) {
         char *a = json_dumps(jm, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         char *b = json_dumps(js, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -295,9 +304,51 @@ static size_t gen_random(struct nph_ledger_event *evs, char (*ids)[16])
     return n;
 }
 
+static int64_t count(struct nph_db *db, const char *sql)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_stmt *st = NULL;
+    if (nph_db_queryf(db, &err, &st, sql, "") != 1)
+        fail_msg("%s: %s (%s)", sql, err.msg, err.detail);
+    int64_t n = nph_stmt_col_int64(st, 0);
+    nph_stmt_done(st);
+    return n;
+}
+
+/* The daily roll-up maintained at ingestion (added to per batch, taken back when a resource is
+ * re-derived) is exactly the roll-up of the closed segments recomputed from scratch (the
+ * SQL of ledger migration 4), row for row; rows whose sums went back to zero aside. */
+static void check_rollup(struct nph_db *db, int64_t min_rows)
+{
+    static const char fresh[] =
+        "SELECT d, project_id, cloud, COALESCE('+' || region, '-'), COALESCE('+' || offering, "
+        "'-'), rtype, state, COUNT(*) FILTER (WHERE e > d), COUNT(*),"
+        " SUM(GREATEST(LEAST(e, d + 86400) - GREATEST(s, d), 0) * m),"
+        " SUM((LEAST(eh, d + 86400) - GREATEST(s, d)) * m)"
+        " FROM (SELECT *, s + (e - s + 3599) / 3600 * 3600 AS eh,"
+        "  CASE WHEN rtype = 'server' THEN 1 ELSE size_gb END AS m"
+        "  FROM usage_interval WHERE e > s) i,"
+        " generate_series(s - ((s % 86400) + 86400) % 86400, eh - 1, 86400) AS d"
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7";
+    static const char kept[] = "SELECT day, project_id, cloud, region, offering, rtype, state, n,"
+                               " nh, q, qh FROM usage_day WHERE n <> 0 OR nh <> 0 OR q <> 0"
+                               " OR qh <> 0";
+    char sql[2048];
+    int64_t rows = count(db, "SELECT COUNT(*) FROM usage_day WHERE q > 0");
+    assert_true(rows >= min_rows);
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM ((%s) EXCEPT ALL (%s)) x", kept, fresh);
+    assert_int_equal(count(db, sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM ((%s) EXCEPT ALL (%s)) x", fresh, kept);
+    assert_int_equal(count(db, sql), 0);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_day WHERE n < 0 OR nh < n OR q < 0"
+                               " OR qh < q"),
+                     0);
+}
+
 /* The bill of the random ledger, every group, three periods, both ways. */
 static void check_random(struct nph_db *db, const struct pol_catalog *cat)
 {
+    check_rollup(db, 100);
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
         json_t *j = both_ways(db, cat, T("2026-11-01"), T("2026-12-01"), T("2026-12-01"), groups[g],
                               "EUR", NULL);
@@ -432,6 +483,7 @@ static void test_migration_from_v1(void **state)
     assert_int_equal(
         nph_db_exec(db,
                     "DROP TABLE ledger_event; DROP TABLE usage_interval; DROP TABLE usage_open;"
+                    " DROP TABLE usage_day;"
                     " DELETE FROM nph_schema_migrations WHERE component = 'ledger';"
                     " CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL,"
                     " event TEXT NOT NULL, resource_id TEXT NOT NULL, resource_type TEXT NOT NULL,"
@@ -462,9 +514,9 @@ static void test_migration_from_v1(void **state)
     nph_store_release(db);
     if (nph_ledger_migrate(s, &applied, &err))
         fail_msg("migrate: %s (%s)", err.msg, err.detail);
-    assert_int_equal(applied, 2);
+    assert_int_equal(applied, 3);
     assert_int_equal(nph_store_schema_version(s, "ledger", &version, &err), 0);
-    assert_int_equal(version, 3);
+    assert_int_equal(version, 4);
     assert_non_null(db = nph_store_acquire(s, &err));
     struct nph_stmt *st = NULL;
     assert_int_equal(nph_db_queryf(db, &err, &st, "SELECT COUNT(*) FROM ledger_event", ""), 1);
@@ -487,13 +539,105 @@ static void test_migration_from_v1(void **state)
     nph_store_close(s);
 }
 
+static struct nph_ledger_event ev_at(const char *ts, enum nph_ledger_kind kind, const char *res,
+                                     const char *type, const char *cloud, const char *offering,
+                                     int64_t size_gb)
+{
+    return (struct nph_ledger_event){
+        T(ts) * NPH_USEC_PER_SEC, kind, res, type, "p1", cloud, NULL, offering, size_gb};
+}
+
+/* The days a report takes from the roll-up and the days it splits itself, by hand: a price
+ * change in mid-day (offering b at 11-15T13:00, volumes at 11-11T06:00), hour granularity (aws)
+ * whose rounding spills over midnight, then events arriving late for days already rolled up
+ * (the resource is re-derived and the roll-up takes its old shares back), a resource stopped
+ * and started on a bill_stopped cloud, and a segment closed after the report's end while the
+ * report ends "now" before it. Each step: every grouping, both ways, and the roll-up checked. */
+static void test_rollup_days(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_store *s = NULL;
+    struct nph_db *db = pg_fresh(&s);
+    (void)state;
+    if (!db)
+        skip();
+    struct pol_catalog *cat = catalog(random_config);
+    struct nph_ledger_event first[] = {
+        /* 11-05T23:50 to 11-06T00:20 rounds up to 11-06T00:50: 10 min + 50 min over midnight */
+        ev_at("2026-11-05T23:50:00Z", NPH_LEDGER_CREATED, "s-aws", "server", "aws", "a", -1),
+        ev_at("2026-11-06T00:20:00Z", NPH_LEDGER_RESIZED, "s-aws", "server", "aws", "c", -1),
+        ev_at("2026-11-09T07:00:01Z", NPH_LEDGER_DELETED, "s-aws", "server", "aws", NULL, -1),
+        /* across the price change of b (11-15T13:00) */
+        ev_at("2026-11-14T20:00:00Z", NPH_LEDGER_CREATED, "s-b", "server", "home", "b", -1),
+        ev_at("2026-11-16T01:00:00Z", NPH_LEDGER_STOPPED, "s-b", "server", "home", NULL, -1),
+        ev_at("2026-11-17T01:00:00Z", NPH_LEDGER_STARTED, "s-b", "server", "home", NULL, -1),
+        ev_at("2026-11-20T00:00:00Z", NPH_LEDGER_DELETED, "s-b", "server", "home", NULL, -1),
+        /* across the volumes' price change (11-11T06:00) */
+        ev_at("2026-11-10T12:00:00Z", NPH_LEDGER_CREATED, "v-1", "volume", "home", NULL, 40),
+        ev_at("2026-11-12T12:00:00Z", NPH_LEDGER_RESIZED, "v-1", "volume", "home", NULL, 90),
+        /* ending at midnight: rounded up, aws spills 30 minutes into 11-23; home does not */
+        ev_at("2026-11-21T22:30:00Z", NPH_LEDGER_CREATED, "s-mid", "server", "aws", "a", -1),
+        ev_at("2026-11-23T00:00:00Z", NPH_LEDGER_DELETED, "s-mid", "server", "aws", NULL, -1),
+        ev_at("2026-11-21T22:30:00Z", NPH_LEDGER_CREATED, "s-mid2", "server", "home", "a", -1),
+        ev_at("2026-11-23T00:00:00Z", NPH_LEDGER_DELETED, "s-mid2", "server", "home", NULL, -1),
+        /* closed after the end of the November report (deleted 12-03) */
+        ev_at("2026-11-25T08:00:00Z", NPH_LEDGER_CREATED, "s-late", "server", "aws", "a", -1),
+        ev_at("2026-12-03T08:00:00Z", NPH_LEDGER_DELETED, "s-late", "server", "aws", NULL, -1),
+    };
+    struct nph_ledger_event later[] = {
+        /* late: a resize on a day already rolled up, and one before the first event */
+        ev_at("2026-11-07T10:15:00Z", NPH_LEDGER_RESIZED, "s-aws", "server", "aws", "a", -1),
+        ev_at("2026-11-15T13:30:00Z", NPH_LEDGER_RESIZED, "s-b", "server", "home", "a", -1),
+        ev_at("2026-11-08T00:00:00Z", NPH_LEDGER_CREATED, "v-1", "volume", "home", NULL, 10),
+        ev_at("2026-11-11T05:59:59Z", NPH_LEDGER_RESIZED, "v-1", "volume", "home", NULL, 20),
+    };
+    const size_t nfirst = sizeof(first) / sizeof(first[0]);
+    assert_int_equal(nph_ledger_append_many(db, first, nfirst, NULL, &err), 0);
+    for (int step = 0; step < 3; step++) {
+        if (step == 1) /* the late events in one batch */
+            assert_int_equal(nph_ledger_append_many(db, later, 2, NULL, &err), 0);
+        if (step == 2) /* one at a time */
+            for (size_t i = 2; i < sizeof(later) / sizeof(later[0]); i++)
+                assert_int_equal(nph_ledger_append(db, &later[i], &err), 0);
+        /* the roll-up has the days of the closed segments, hour-rounded spill included */
+        assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_day WHERE day = 1793923200"
+                                   " AND cloud = 'aws' AND offering = '+a' AND n = 1 AND nh = 1"
+                                   " AND q = 1200 AND qh = 3000"),
+                         1); /* 11-06: [00:00, 00:20), rounded [00:00, 00:50) */
+        assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_day WHERE day = 1795392000"
+                                   " AND n = 0 AND nh = 1 AND q = 0 AND qh = 1800"),
+                         2); /* 11-23: s-mid and s-mid2, as they are and rounded */
+        check_rollup(db, 10);
+        for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+            json_decref(both_ways(db, cat, T("2026-11-01"), T("2026-12-01"), T("2026-12-01"),
+                                  groups[g], "EUR", NULL));
+            /* "now" 11-28T10:00: s-late's segment ends then, not at its deletion */
+            json_decref(both_ways(db, cat, T("2026-11-01"), T("2026-12-01"),
+                                  T("2026-11-28T10:00:00Z"), groups[g], "USD", NULL));
+            json_decref(both_ways(db, cat, T("2026-11-06T00:30:00Z"), T("2026-11-16T00:00:00Z"),
+                                  T("2026-11-16T00:00:00Z"), groups[g], "EUR", "p1"));
+        }
+    }
+    /* s-late in a report ending at "now", 11-28T10:00: 3 days and 2 hours of a at 0.0111 USD */
+    struct pol_bill_query q = {T("2026-11-25"), T("2026-12-01"), T("2026-11-28T10:00:00Z"), "USD",
+                               POL_G_PROJECT};
+    struct pol_bill *b = NULL;
+    assert_int_equal(usage_bill_sql(db, cat, &q, NULL, &b, &err), 0);
+    assert_int_equal(b->nlines, 2); /* s-late, and v-1 still there */
+    assert_int_equal(b->lines[0].type, POL_RT_SERVER);
+    assert_int_equal(b->lines[0].usage, 74 * 3600);
+    pol_bill_free(b);
+    pol_catalog_free(cat);
+    nph_store_release(db);
+    nph_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scenario_two_clouds),
-        cmocka_unit_test(test_random_ledger),
-        cmocka_unit_test(test_random_chunks),
-        cmocka_unit_test(test_migration_from_v1),
+        cmocka_unit_test(test_scenario_two_clouds), cmocka_unit_test(test_random_ledger),
+        cmocka_unit_test(test_random_chunks),       cmocka_unit_test(test_migration_from_v1),
+        cmocka_unit_test(test_rollup_days),
     };
     return cmocka_run_group_tests_name("usage_sql", tests, NULL, NULL);
 }

@@ -113,7 +113,10 @@ static struct nph_db *fresh(void **state)
                      0);
     if (nph_db_engine(db) == NPH_STORE_POSTGRES)
         assert_int_equal(
-            nph_db_exec(db, "DELETE FROM usage_interval; DELETE FROM usage_open", &err), 0);
+            nph_db_exec(db,
+                        "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_day",
+                        &err),
+            0);
     return db;
 }
 
@@ -315,6 +318,109 @@ static void test_bulk_conflict_and_abort(void **state)
     nph_store_release(db);
 }
 
+/* Every column type through the bulk path, both ways a value can be given (PostgreSQL loads
+ * bigint, integer, smallint, text and varchar columns in COPY's binary format, a table with any
+ * other type in the text format): extremes, NULLs, numbers for text columns and decimal text
+ * for integer columns, text with the characters the text format escapes and UTF-8; on
+ * PostgreSQL a value out of its column's range and a text that is no number fail the row. */
+static void test_bulk_column_types(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct nph_db *db = fresh(state);
+    int pg = nph_db_engine(db) == NPH_STORE_POSTGRES;
+    static const char *const cols[] = {"a", "b", "c", "d", "e"};
+    static const char tricky[] = "tab\there\\ \\N newline\n cr\r caf\xc3\xa9 \"q\" '";
+    struct nph_bulk *b;
+    struct nph_stmt *st = NULL;
+    assert_int_equal(nph_db_exec(db,
+                                 "DROP TABLE IF EXISTS bulk_types; DROP TABLE IF EXISTS bulk_num;"
+                                 " CREATE TABLE bulk_types (a BIGINT, b INTEGER, c SMALLINT,"
+                                 " d TEXT, e VARCHAR(40));"
+                                 " CREATE TABLE bulk_num (a BIGINT, b INTEGER, c SMALLINT,"
+                                 " d TEXT, e NUMERIC)",
+                                 &err),
+                     0);
+    for (int t = 0; t < 2; t++) {
+        const char *table = t ? "bulk_num" : "bulk_types";
+        struct nph_bulk_val rows[4][5] = {
+            {{NPH_BULK_INT64, INT64_MAX, NULL},
+             {NPH_BULK_INT64, INT32_MAX, NULL},
+             {NPH_BULK_INT64, INT16_MAX, NULL},
+             {NPH_BULK_TEXT, 0, tricky},
+             {NPH_BULK_INT64, -42, NULL}},
+            {{NPH_BULK_INT64, INT64_MIN, NULL},
+             {NPH_BULK_INT64, INT32_MIN, NULL},
+             {NPH_BULK_INT64, INT16_MIN, NULL},
+             {NPH_BULK_TEXT, 0, ""},
+             {NPH_BULK_TEXT, 0, "17"}},
+            {{NPH_BULK_NULL, 0, NULL},
+             {NPH_BULK_TEXT, 0, NULL},
+             {NPH_BULK_NULL, 0, NULL},
+             {NPH_BULK_NULL, 0, NULL},
+             {NPH_BULK_TEXT, 0, NULL}},
+            {{NPH_BULK_TEXT, 0, "-9000000000"},
+             {NPH_BULK_TEXT, 0, "123"},
+             {NPH_BULK_INT64, 0, NULL},
+             {NPH_BULK_INT64, 7, NULL},
+             {NPH_BULK_INT64, 0, NULL}},
+        };
+        assert_non_null(b = nph_db_bulk_begin(db, table, cols, 5, &err));
+        for (int r = 0; r < 4; r++)
+            if (nph_bulk_row(b, rows[r], &err))
+                fail_msg("row %d: %s", r, err.msg);
+        if (nph_bulk_end(b, 0, &err))
+            fail_msg("%s: %s (%s)", table, err.msg, err.detail);
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT a, b, c, d, CAST(e AS TEXT) FROM %s ORDER BY a NULLS LAST", table);
+        assert_non_null(st = nph_db_prepare(db, sql, &err));
+        assert_int_equal(nph_stmt_step(st, &err), 1); /* INT64_MIN */
+        assert_true(nph_stmt_col_int64(st, 0) == INT64_MIN);
+        assert_int_equal(nph_stmt_col_int64(st, 1), INT32_MIN);
+        assert_int_equal(nph_stmt_col_int64(st, 2), INT16_MIN);
+        assert_string_equal(nph_stmt_col_text(st, 3), "");
+        assert_string_equal(nph_stmt_col_text(st, 4), "17");
+        assert_int_equal(nph_stmt_step(st, &err), 1); /* -9000000000 from text */
+        assert_true(nph_stmt_col_int64(st, 0) == -9000000000LL);
+        assert_int_equal(nph_stmt_col_int64(st, 1), 123);
+        assert_int_equal(nph_stmt_col_int64(st, 2), 0);
+        assert_string_equal(nph_stmt_col_text(st, 3), "7");
+        assert_string_equal(nph_stmt_col_text(st, 4), "0");
+        assert_int_equal(nph_stmt_step(st, &err), 1); /* INT64_MAX */
+        assert_true(nph_stmt_col_int64(st, 0) == INT64_MAX);
+        assert_int_equal(nph_stmt_col_int64(st, 1), INT32_MAX);
+        assert_int_equal(nph_stmt_col_int64(st, 2), INT16_MAX);
+        assert_string_equal(nph_stmt_col_text(st, 3), tricky);
+        assert_string_equal(nph_stmt_col_text(st, 4), "-42");
+        assert_int_equal(nph_stmt_step(st, &err), 1); /* all NULL */
+        for (int c = 0; c < 5; c++)
+            assert_true(nph_stmt_col_is_null(st, c));
+        assert_int_equal(nph_stmt_step(st, &err), 0);
+        nph_stmt_done(st);
+    }
+    if (pg) {
+        struct nph_bulk_val over[5] = {{NPH_BULK_INT64, 1, NULL},
+                                       {NPH_BULK_INT64, (int64_t)INT32_MAX + 1, NULL},
+                                       {NPH_BULK_INT64, 1, NULL},
+                                       {NPH_BULK_TEXT, 0, "x"},
+                                       {NPH_BULK_TEXT, 0, "y"}};
+        for (int k = 0; k < 2; k++) {
+            if (k) { /* not a number for a bigint */
+                over[1].i64 = 1;
+                over[0] = (struct nph_bulk_val){NPH_BULK_TEXT, 0, "12abc"};
+            }
+            assert_int_equal(nph_db_begin(db, &err), 0);
+            assert_non_null(b = nph_db_bulk_begin(db, "bulk_types", cols, 5, &err));
+            assert_int_equal(nph_bulk_row(b, over, &err), -1);
+            assert_int_equal(err.code, NPH_E_INVALID);
+            assert_int_equal(nph_bulk_end(b, 0, NULL), -1);
+            assert_int_equal(nph_db_rollback(db, &err), 0);
+        }
+        assert_int_equal(count(db, "SELECT COUNT(*) FROM bulk_types"), 4);
+    }
+    nph_store_release(db);
+}
+
 /* ---- metering samples (nph_meter) ---------------------------------------------------------- */
 
 #define H ((int64_t)3600 * 1000000)
@@ -407,7 +513,7 @@ static void test_migrate_from_v1(void **state)
     int pg = nph_db_engine(db) == NPH_STORE_POSTGRES, applied = 0, version = 0;
     assert_int_equal(nph_db_exec(db,
                                  pg ? "DROP TABLE ledger_event; DROP TABLE usage_interval;"
-                                      " DROP TABLE usage_open"
+                                      " DROP TABLE usage_open; DROP TABLE usage_day"
                                     : "DROP TABLE ledger_event",
                                  &err),
                      0);
@@ -437,9 +543,9 @@ static void test_migrate_from_v1(void **state)
     nph_store_release(db);
     if (nph_ledger_migrate(f->s, &applied, &err))
         fail_msg("migrate: %s (%s)", err.msg, err.detail);
-    assert_int_equal(applied, pg ? 2 : 1);
+    assert_int_equal(applied, pg ? 3 : 1);
     assert_int_equal(nph_store_schema_version(f->s, "ledger", &version, &err), 0);
-    assert_int_equal(version, pg ? 3 : 2);
+    assert_int_equal(version, pg ? 4 : 2);
     assert_non_null(db = nph_store_acquire(f->s, &err));
     assert_int_equal(nph_ledger_scan(db, 0, INT64_MAX, NULL, collect, &seen, &err), 0);
     assert_int_equal(seen.n, 4);
@@ -475,8 +581,8 @@ static void test_migrate_from_v1(void **state)
 #define LEDGER_TESTS                                                                               \
     cmocka_unit_test(test_many_round_trip), cmocka_unit_test(test_many_invalid_writes_nothing),    \
         cmocka_unit_test(test_many_joins_transaction), cmocka_unit_test(test_many_large),          \
-        cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_meter_compact),      \
-        cmocka_unit_test(test_migrate_from_v1)
+        cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_bulk_column_types),  \
+        cmocka_unit_test(test_meter_compact), cmocka_unit_test(test_migrate_from_v1)
 
 int main(void)
 {
