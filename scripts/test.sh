@@ -23,6 +23,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 scripts/install-deps.sh --test || { echo "installing dependencies failed" >&2; exit 1; }
+# The OpenStack peer's packages (stage federation_peer) download and unpack while the unit stages
+# compile: apt mostly waits on the network and the disk, the compilers on the CPUs.
+peer_pkgs_log=$(mktemp)
+tests/integration/openstack/peer.sh packages >"$peer_pkgs_log" 2>&1 &
+peer_pkgs_pid=$!
 
 passed=0 failed=0 failures=()
 stage() {
@@ -85,6 +90,7 @@ federation_peer() {
   # A real OpenStack on 127.0.0.1 (installs its packages; ~5 min on a fresh machine), then a
   # broker with the native cloud and that OpenStack. One retry: the peer's first start on a
   # loaded machine can time out.
+  wait "$peer_pkgs_pid" || { echo "the peer's packages (in the background):"; cat "$peer_pkgs_log"; }
   tests/integration/openstack/peer.sh up || tests/integration/openstack/peer.sh up || return 1
   NEPHELE_BIN=$ROOT/build/broker/nephele tests/integration/federation_peer.sh
   local rc=$?

@@ -2,6 +2,7 @@
 # peer.sh - a real OpenStack (Zed, Debian 12 packages) on 127.0.0.1, for Nephele's federation tests.
 #
 #   peer.sh up      install what is missing (apt), configure, start what is down, provision, smoke
+#   peer.sh packages  only install what is missing (apt); starts nothing
 #   peer.sh down    stop what this script started (pid files); packages, configs and data stay
 #   peer.sh env     print the env file (OS_* admin variables and NPH_PEER_*): . <(peer.sh env)
 #   peer.sh smoke   server create --wait (fake driver) + delete, and a Swift object round trip
@@ -1002,6 +1003,10 @@ cmd_status() {
 
 case ${1:-} in
   up) cmd_up ;;
+  packages)
+    [[ $(id -u) == 0 ]] || die "run as root"
+    install -d -m 755 "$DIR" "$LOG"
+    timed packages phase_packages ;;
   down) cmd_down ;;
   env) [[ -s $ENVFILE ]] || die "no $ENVFILE: run '$0 up' first"; cat "$ENVFILE" ;;
   smoke) cmd_smoke ;;
