@@ -845,6 +845,39 @@ int fed_bucket_name_check(const char *name, struct nph_error *err)
                          "starting and ending with a letter or digit");
 }
 
+/* Bucket records chosen by `sql` (selecting BREC_COLS) with up to three string arguments. */
+static int brecs_select(struct fed *f, const char *sql, const char *types, const char *a1,
+                        const char *a2, const char *a3, struct brec **out, size_t *n,
+                        struct nph_error *err)
+{
+    struct nph_db *db = nph_store_acquire(f->store, err);
+    struct nph_stmt *st = NULL;
+    *out = NULL;
+    *n = 0;
+    if (!db)
+        return -1;
+    int got = nph_db_queryf(db, err, &st, sql, types, a1, a2, a3);
+    while (got == 1) {
+        struct brec *nr = realloc(*out, (*n + 1) * sizeof(**out));
+        if (!nr) {
+            got = nph_error_nomem(err);
+            break;
+        }
+        *out = nr;
+        brec_read(st, &(*out)[(*n)++]);
+        got = nph_stmt_step(st, err);
+    }
+    nph_stmt_done(st);
+    nph_store_release(db);
+    if (got < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
 /* A bucket of the caller's project by name (admins: any project's, when project is given). */
 static int brec_get(struct fed *f, const struct fed_caller *who, const char *name, struct brec *r,
                     struct nph_error *err)
@@ -1008,33 +1041,14 @@ json_t *fed_bucket_list(struct fed *f, const struct fed_caller *who, const char 
 {
     if (need_project(who, "bucket", err))
         return NULL;
-    struct nph_db *db = nph_store_acquire(f->store, err);
-    struct nph_stmt *st = NULL;
     json_t *buckets = json_array(), *unavailable = json_array(), *out = NULL;
     struct brec *rs = NULL;
     size_t n = 0;
-    if (!db || !buckets || !unavailable)
-        goto done;
-    int got =
-        nph_db_queryf(db, err, &st,
-                      "SELECT " BREC_COLS " FROM fed_bucket WHERE project_id = ? AND"
-                      " deleted_at IS NULL AND (? = '' OR cloud = ?) ORDER BY name LIMIT 1000",
-                      "sss", who->project_id, cloud ? cloud : "", cloud ? cloud : "");
-    while (got == 1) {
-        struct brec *nr = realloc(rs, (n + 1) * sizeof(*rs));
-        if (!nr) {
-            got = nph_error_nomem(err);
-            break;
-        }
-        rs = nr;
-        brec_read(st, &rs[n++]);
-        got = nph_stmt_step(st, err);
-    }
-    nph_stmt_done(st);
-    st = NULL;
-    nph_store_release(db);
-    db = NULL;
-    if (got < 0)
+    if (!buckets || !unavailable ||
+        brecs_select(f,
+                     "SELECT " BREC_COLS " FROM fed_bucket WHERE project_id = ? AND"
+                     " deleted_at IS NULL AND (? = '' OR cloud = ?) ORDER BY name LIMIT 1000",
+                     "sss", who->project_id, cloud ? cloud : "", cloud ? cloud : "", &rs, &n, err))
         goto done;
     for (size_t i = 0; i < n; i++) {
         /* a cloud that failed once in this listing is not asked again */
@@ -1061,8 +1075,6 @@ done:
     if (!out && err && !err->code)
         nph_error_nomem(err);
     free(rs);
-    nph_stmt_done(st);
-    nph_store_release(db);
     json_decref(buckets);
     json_decref(unavailable);
     return out;
@@ -1091,41 +1103,6 @@ int fed_bucket_delete(struct fed *f, const struct fed_caller *who, const char *n
     return commit_change(f, "UPDATE fed_bucket SET deleted_at = ? WHERE id = ?", "is", NULL,
                          nph_clock_now(), 0, r.id, is_local(c) ? -1 : (int)NPH_LEDGER_DELETED,
                          "bucket", r.id, r.project_id, r.cloud, r.region, -1, err);
-}
-
-/* Records of the cloud's live buckets. */
-static int brecs_load(struct fed *f, const char *cloud, struct brec **out, size_t *n,
-                      struct nph_error *err)
-{
-    struct nph_db *db = nph_store_acquire(f->store, err);
-    struct nph_stmt *st = NULL;
-    *out = NULL;
-    *n = 0;
-    if (!db)
-        return -1;
-    int got = nph_db_queryf(db, err, &st,
-                            "SELECT " BREC_COLS " FROM fed_bucket WHERE cloud = ? AND"
-                            " deleted_at IS NULL ORDER BY remote_name",
-                            "s", cloud);
-    while (got == 1) {
-        struct brec *nr = realloc(*out, (*n + 1) * sizeof(**out));
-        if (!nr) {
-            got = nph_error_nomem(err);
-            break;
-        }
-        *out = nr;
-        brec_read(st, &(*out)[(*n)++]);
-        got = nph_stmt_step(st, err);
-    }
-    nph_stmt_done(st);
-    nph_store_release(db);
-    if (got < 0) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-        return -1;
-    }
-    return 0;
 }
 
 /* Whether a live record names the container now (one written after a pass read the records). */
@@ -1192,7 +1169,11 @@ static int reconcile_buckets(struct fed *f, struct fed_cloud *c, json_t **summar
     int local = is_local(c);
     /* the records first, then the cloud's list: a create recorded in between is in both, or
      * looked up again before its container is judged */
-    if (!ops || brecs_load(f, c->name, &rs, &n, err) ||
+    if (!ops ||
+        brecs_select(f,
+                     "SELECT " BREC_COLS " FROM fed_bucket WHERE cloud = ? AND deleted_at IS NULL"
+                     " ORDER BY remote_name",
+                     "s", c->name, NULL, NULL, &rs, &n, err) ||
         (!local && ops->bucket_list && bucket_list_all(f, c, ops, &live, err))) {
         free(rs);
         nph_bucket_list_fini(&live);

@@ -97,13 +97,34 @@ static int swift_bucket_delete(struct nph_backend *b, const struct nph_backend_c
     return rc;
 }
 
-static int swift_bucket_list(struct nph_backend *b, const struct nph_backend_ctx *ctx,
-                             const char *marker, int limit, struct nph_bucket_list *out,
-                             struct nph_error *err)
+/* GET a listing (the account's, or a container's) as JSON: an array, empty on 204; garbage is
+ * NPH_E_BACKEND naming `what`. */
+static json_t *swift_list_get(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                              const char *path, const char *what, struct nph_error *err)
 {
     struct os_call call;
     struct nph_http_response resp;
     struct nph_error perr = NPH_ERROR_INIT;
+    os_call_init(&call, b->priv, ctx);
+    int rc = os_request_raw(&call, OS_SVC_OBJECT, "GET", path, NULL, &resp, err);
+    os_call_fini(&call);
+    if (rc != 0)
+        return NULL;
+    json_t *doc =
+        resp.status == 204 ? json_array() : nph_json_parse(resp.body, resp.body_len, 8, 0, &perr);
+    nph_http_response_fini(&resp);
+    if (!json_is_array(doc)) {
+        os_garbage(err, b->name, "GET", what, doc ? "not a JSON array" : perr.msg);
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static int swift_bucket_list(struct nph_backend *b, const struct nph_backend_ctx *ctx,
+                             const char *marker, int limit, struct nph_bucket_list *out,
+                             struct nph_error *err)
+{
     char *path = NULL, *em = marker ? os_escape(marker) : NULL;
     json_t *doc = NULL;
     int rc = -1;
@@ -120,18 +141,8 @@ static int swift_bucket_list(struct nph_backend *b, const struct nph_backend_ctx
         nph_error_nomem(err);
         goto done;
     }
-    os_call_init(&call, b->priv, ctx);
-    rc = os_request_raw(&call, OS_SVC_OBJECT, "GET", path, NULL, &resp, err);
-    os_call_fini(&call);
-    if (rc != 0)
+    if (!(doc = swift_list_get(b, ctx, path, "/", err)))
         goto done;
-    rc = -1;
-    doc = resp.status == 204 ? json_array() : nph_json_parse(resp.body, resp.body_len, 8, 0, &perr);
-    nph_http_response_fini(&resp);
-    if (!json_is_array(doc)) {
-        os_garbage(err, b->name, "GET", "/", doc ? "not a JSON array" : perr.msg);
-        goto done;
-    }
     size_t i;
     json_t *o;
     json_array_foreach(doc, i, o)
@@ -169,9 +180,6 @@ static int swift_object_list(struct nph_backend *b, const struct nph_backend_ctx
                              const char *bucket, const char *prefix, const char *marker, int limit,
                              struct nph_object_list *out, struct nph_error *err)
 {
-    struct os_call call;
-    struct nph_http_response resp;
-    struct nph_error perr = NPH_ERROR_INIT;
     char *base = NULL, *path = NULL, *ep = prefix ? os_escape(prefix) : NULL,
          *em = marker ? os_escape(marker) : NULL;
     json_t *doc = NULL;
@@ -191,18 +199,8 @@ static int swift_object_list(struct nph_backend *b, const struct nph_backend_ctx
         nph_error_nomem(err);
         goto done;
     }
-    os_call_init(&call, b->priv, ctx);
-    rc = os_request_raw(&call, OS_SVC_OBJECT, "GET", path, NULL, &resp, err);
-    os_call_fini(&call);
-    if (rc != 0)
+    if (!(doc = swift_list_get(b, ctx, path, "/{container}", err)))
         goto done;
-    rc = -1;
-    doc = resp.status == 204 ? json_array() : nph_json_parse(resp.body, resp.body_len, 8, 0, &perr);
-    nph_http_response_fini(&resp);
-    if (!json_is_array(doc)) {
-        os_garbage(err, b->name, "GET", "/{container}", doc ? "not a JSON array" : perr.msg);
-        goto done;
-    }
     size_t i;
     json_t *o;
     json_array_foreach(doc, i, o)
