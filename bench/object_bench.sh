@@ -10,6 +10,10 @@
 #   bench/object_bench.sh [BUILD_DIR [SECONDS]]      defaults: ./build-rel 10
 # Starts a broker of BUILD_DIR on a temporary data dir, and the peer (`peer.sh up`: installs its
 # packages the first time, several minutes; `peer.sh down` at the end unless NPH_PEER_KEEP=1).
+# The broker runs with http.threads 16 (NPH_BENCH_THREADS): a PUT holds its HTTP thread while
+# its file is fsync'd, so with one thread per core (the default) at most two PUTs are on the disk
+# at a time and the group commit of their rows has nothing to group; sixteen connections get
+# sixteen threads (the peer's Swift keeps all sixteen in flight with eventlet's green threads).
 # Run by hand, not in CI. Needs wrk.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +37,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "object_bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $SECS s per wrk run"
+export NEPHELE_HTTP_THREADS=${NPH_BENCH_THREADS:-16}
+echo "object_bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $SECS s per wrk run," \
+    "broker http.threads $NEPHELE_HTTP_THREADS"
 
 # ---- the two stores -----------------------------------------------------------------------------
 NPH_PEER_SMOKE=0 "$ROOT/tests/integration/openstack/peer.sh" up >"$WORK/peer.log" 2>&1 ||

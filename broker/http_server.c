@@ -27,6 +27,7 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -55,6 +56,31 @@
 #define CONTENT_TYPE_JSON    "application/json"
 #define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+/* A body streamed to a file starts its write-back every this many bytes (and waits for what
+ * came before), so the disk works while the body arrives and the handler's fsync finds little
+ * left to write. */
+#define HTTP_UPLOAD_SYNC_WINDOW (4ULL * 1024 * 1024)
+/* Past this many bytes a streamed body's MD5 is computed by a thread of its own, which reads
+ * back from the page cache what the connection's thread wrote: the hashing overlaps the
+ * receiving and writing instead of adding to them. Smaller bodies are hashed inline. */
+#define HTTP_UPLOAD_HASH_THREAD (4ULL * 1024 * 1024)
+#define HTTP_UPLOAD_HASH_CHUNK  (1024 * 1024)
+#define HTTP_STREAM_BLOCK       (256 * 1024)
+
+/* The MD5 thread of one large upload (see HTTP_UPLOAD_HASH_THREAD). */
+struct upload_hasher {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    int fd;          /* the upload's file (borrowed) */
+    EVP_MD_CTX *md5; /* the upload's digest, the thread's alone until joined */
+    uint64_t pos;    /* hashed so far */
+    uint64_t avail;  /* written so far (under lock) */
+    bool final;      /* no more bytes will come (under lock) */
+    bool stop;       /* give up at once (under lock) */
+    int err;         /* a read failed: the digest is unusable */
+};
 
 enum seg_kind { SEG_LITERAL, SEG_PARAM, SEG_REST };
 
@@ -108,9 +134,11 @@ struct req_state {
     int file_fd;        /* -1 when closed */
     char *file_path;    /* NULL once removed or taken by the handler */
     uint64_t file_len;  /* bytes written */
+    uint64_t file_sync; /* write-back started for [0, file_sync) */
     int file_errno;     /* first write/create failure (0 = none) */
     bool upload_denied; /* upload_allowed refused: the body is dropped, deny_err answered */
     EVP_MD_CTX *md5;    /* the body's MD5 while it is written (body-to-file) */
+    struct upload_hasher *hasher; /* large bodies: md5 is fed by this thread */
     struct nph_error deny_err;
 };
 
@@ -652,9 +680,103 @@ static void upload_open(struct http_server *s, struct req_state *st)
     }
 }
 
+static void *hasher_main(void *arg)
+{
+    struct upload_hasher *h = arg;
+    char *buf = malloc(HTTP_UPLOAD_HASH_CHUNK);
+    if (!buf)
+        h->err = ENOMEM;
+    for (;;) {
+        uint64_t avail;
+        bool final;
+        pthread_mutex_lock(&h->lock);
+        while (!h->stop && !h->final && h->avail == h->pos)
+            pthread_cond_wait(&h->more, &h->lock);
+        avail = h->avail;
+        final = h->final;
+        if (h->stop)
+            final = true, avail = h->pos;
+        pthread_mutex_unlock(&h->lock);
+        while (!h->err && h->pos < avail) {
+            uint64_t want = avail - h->pos;
+            ssize_t r = pread(h->fd, buf,
+                              want < HTTP_UPLOAD_HASH_CHUNK ? (size_t)want : HTTP_UPLOAD_HASH_CHUNK,
+                              (off_t)h->pos);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                h->err = r < 0 ? errno : EIO;
+                break;
+            }
+            if (!EVP_DigestUpdate(h->md5, buf, (size_t)r))
+                h->err = EIO;
+            h->pos += (uint64_t)r;
+        }
+        if (final || h->err)
+            break;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Hand the rest of the upload's MD5 to a thread (from st->file_len on). On failure the
+ * hashing simply stays inline. */
+static void hasher_start(struct req_state *st)
+{
+    struct upload_hasher *h = calloc(1, sizeof(*h));
+    if (!h)
+        return;
+    h->fd = st->file_fd;
+    h->md5 = st->md5;
+    h->pos = h->avail = st->file_len;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->more, NULL);
+    if (pthread_create(&h->thread, NULL, hasher_main, h) != 0) {
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->more);
+        free(h);
+        return;
+    }
+    st->hasher = h;
+}
+
+/* The upload's file now holds st->file_len bytes. */
+static void hasher_feed(struct req_state *st)
+{
+    struct upload_hasher *h = st->hasher;
+    pthread_mutex_lock(&h->lock);
+    h->avail = st->file_len;
+    pthread_cond_signal(&h->more);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Wait for the thread (after it hashed everything written, or at once when abandon) and free
+ * it. Returns 0 when st->md5 covers the whole body, -1 when it is unusable. */
+static int hasher_finish(struct req_state *st, bool abandon)
+{
+    struct upload_hasher *h = st->hasher;
+    int rc;
+    if (!h)
+        return 0;
+    pthread_mutex_lock(&h->lock);
+    h->avail = st->file_len;
+    h->final = true;
+    h->stop = abandon;
+    pthread_cond_signal(&h->more);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+    rc = h->err || h->pos != st->file_len ? -1 : 0;
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->more);
+    free(h);
+    st->hasher = NULL;
+    return rc;
+}
+
 /* Close and remove the temporary file unless the handler took it. */
 static void upload_discard(struct req_state *st)
 {
+    hasher_finish(st, true); /* before its descriptor closes */
     if (st->file_fd >= 0)
         close(st->file_fd);
     st->file_fd = -1;
@@ -710,6 +832,21 @@ static enum MHD_Result request_begin(struct http_server *s, struct MHD_Connectio
     return MHD_YES;
 }
 
+/* Start writing [file_sync, file_len) to the disk, and wait until what came before it is
+ * written, which bounds the dirty pages of one upload to about two windows. Only a head start
+ * for the fsync that makes the file durable (the handler's): a failure here is ignored, since
+ * that fsync reports it. */
+static void upload_writeback(struct req_state *st)
+{
+    (void)sync_file_range(st->file_fd, (off_t)st->file_sync, (off_t)(st->file_len - st->file_sync),
+                          SYNC_FILE_RANGE_WRITE);
+    if (st->file_sync > 0)
+        (void)sync_file_range(st->file_fd, 0, (off_t)st->file_sync,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+    st->file_sync = st->file_len;
+}
+
 /* A body chunk of a body-to-file request: write it all, or remember why not. */
 static enum MHD_Result request_body_file(struct http_server *s, struct req_state *st,
                                          const char *data, size_t n)
@@ -730,7 +867,7 @@ static enum MHD_Result request_body_file(struct http_server *s, struct req_state
         upload_discard(st);
         return MHD_YES;
     }
-    if (st->md5)
+    if (st->md5 && !st->hasher)
         EVP_DigestUpdate(st->md5, data, n);
     while (n > 0) {
         ssize_t w = write(st->file_fd, data, n);
@@ -746,6 +883,12 @@ static enum MHD_Result request_body_file(struct http_server *s, struct req_state
         n -= (size_t)w;
         st->file_len += (uint64_t)w;
     }
+    if (st->hasher)
+        hasher_feed(st);
+    else if (st->md5 && st->file_len >= HTTP_UPLOAD_HASH_THREAD)
+        hasher_start(st);
+    if (st->file_len - st->file_sync >= HTTP_UPLOAD_SYNC_WINDOW)
+        upload_writeback(st);
     return MHD_YES;
 }
 
@@ -872,6 +1015,16 @@ struct stream_box {
     void *ctx;
 };
 
+/* The buffer of a streamed response (libmicrohttpd allocates it whole for the response): a
+ * large body is read and sent in HTTP_STREAM_BLOCK pieces (a quarter of the calls and sends
+ * of 64 KiB ones), a small one gets a buffer of its own size. */
+static size_t stream_block(uint64_t size)
+{
+    if (size >= HTTP_STREAM_BLOCK)
+        return HTTP_STREAM_BLOCK;
+    return size < 4096 ? 4096 : (size_t)size;
+}
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream_box *b = cls;
@@ -911,6 +1064,10 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
         req->body = NULL;
         req->body_len = (size_t)st->file_len;
         req->body_path = st->file_path;
+        if (hasher_finish(st, false) != 0) {
+            EVP_MD_CTX_free(st->md5); /* the digest missed bytes: no MD5 (body_md5 "") */
+            st->md5 = NULL;
+        }
         if (st->md5 && st->file_path) {
             unsigned char md[EVP_MAX_MD_SIZE];
             unsigned int mdlen = 0;
@@ -1006,8 +1163,8 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
             box->read = resp.stream_read;
             box->free_fn = resp.stream_free;
             box->ctx = resp.stream_ctx;
-            r = MHD_create_response_from_callback(resp.stream_size, 64 * 1024, stream_reader, box,
-                                                  stream_free_cb);
+            r = MHD_create_response_from_callback(resp.stream_size, stream_block(resp.stream_size),
+                                                  stream_reader, box, stream_free_cb);
         }
         if (r)
             resp.has_stream = 0; /* libmicrohttpd owns the box: stream_free_cb frees it */

@@ -4,10 +4,21 @@
  * ledger events of buckets.
  *
  * Three tables: obj_account (metadata of the accounts that have any), obj_container and
- * obj_object (one row per visible object version, naming its immutable data file). Usage
- * (object counts, bytes) is summed from obj_object when asked, so it can never drift from the
- * objects. "stored" is what an object counts against quotas and usage (an SLO manifest counts
- * its own bytes, its segments count where they live).
+ * obj_object (one row per visible object version, naming its immutable data file). Usage: a
+ * container row counts its object rows and their bytes (objects, bytes), changed in the same
+ * transaction as every row insert or delete (object_rows_changed), so it cannot drift from the
+ * rows; what a client sees leaves out expired rows not yet reaped, found through the index
+ * obj_object_expiry (account, container, delete_at, stored) without touching the others. So a
+ * PUT or a HEAD costs the same in a container of ten objects or of a million. "stored" is what
+ * an object counts against quotas and usage (an SLO manifest counts its own bytes, its segments
+ * count where they live).
+ *
+ * Group commit: object PUTs (and copies) that arrive while another one is committing queue up;
+ * the next committer writes all their rows in one transaction (a savepoint each, so one
+ * request's failure, a quota say, does not fail the others) and wakes them. Each request has
+ * fsync'd and renamed its own file before it queues, and hears "stored" only after the commit
+ * that names it: durability is the same as one transaction per PUT, with one commit (and one
+ * pass through the write lock) for many.
  *
  * Metering: a container is a "bucket" in the ledger: "created" (size_gb 0) when it is created,
  * "resized" whenever its bytes cross a GiB boundary (size_gb = ceil(bytes / GiB)), "deleted"
@@ -16,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +44,18 @@
 
 #define GIB (1024LL * 1024 * 1024)
 
+struct gc_req;
+
 struct local_object {
     struct nph_store *store; /* borrowed */
     char *dir;
     char *cloud;
     char *region;
+    /* group commit of object rows (object_commit) */
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cond;
+    struct gc_req *gc_head, **gc_tail; /* waiting to be committed */
+    int gc_busy;                       /* a thread is committing a batch */
 };
 
 static const struct nph_migration object_migrations[] = {
@@ -55,6 +74,14 @@ static const struct nph_migration object_migrations[] = {
      " PRIMARY KEY (account, container, name));"
      "CREATE INDEX obj_object_delete_at ON obj_object (delete_at);"
      "CREATE INDEX obj_object_file ON obj_object (file_id);"},
+    {2, "container usage counters",
+     "ALTER TABLE obj_container ADD COLUMN objects BIGINT NOT NULL DEFAULT 0;"
+     "ALTER TABLE obj_container ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
+     "UPDATE obj_container SET objects = (SELECT COUNT(*) FROM obj_object o"
+     " WHERE o.account = obj_container.account AND o.container = obj_container.name),"
+     " bytes = (SELECT COALESCE(SUM(o.stored), 0) FROM obj_object o"
+     " WHERE o.account = obj_container.account AND o.container = obj_container.name);"
+     "CREATE INDEX obj_object_expiry ON obj_object (account, container, delete_at, stored);"},
 };
 
 int local_object_migrate(struct nph_store *store, int *applied, struct nph_error *err)
@@ -283,6 +310,9 @@ struct local_object *local_object_open(struct nph_store *store,
         return NULL;
     }
     lo->store = store;
+    pthread_mutex_init(&lo->gc_lock, NULL);
+    pthread_cond_init(&lo->gc_cond, NULL);
+    lo->gc_tail = &lo->gc_head;
     lo->dir = strdup(opts->dir);
     lo->cloud = strdup(opts->cloud ? opts->cloud : "local");
     lo->region = opts->region ? strdup(opts->region) : NULL;
@@ -311,6 +341,8 @@ void local_object_close(struct local_object *lo)
 {
     if (!lo)
         return;
+    pthread_mutex_destroy(&lo->gc_lock);
+    pthread_cond_destroy(&lo->gc_cond);
     free(lo->dir);
     free(lo->cloud);
     free(lo->region);
@@ -387,18 +419,36 @@ static int stmt_run(struct nph_db *db, const char *sql, struct nph_error *err, i
 }
 
 /* Count and bytes of one container's live objects (or the whole account when container is
- * NULL). */
+ * NULL): the counters of the container rows less the expired rows not yet reaped (an index
+ * range over obj_object_expiry). */
 static int usage_of(struct nph_db *db, const char *account, const char *container, int64_t *objects,
                     int64_t *bytes, struct nph_error *err)
 {
     struct nph_stmt *st = nph_db_prepare(
         db,
-        container ? "SELECT COUNT(*), COALESCE(SUM(stored), 0) FROM obj_object WHERE account = ?"
-                    " AND container = ? AND (delete_at IS NULL OR delete_at > ?)"
-                  : "SELECT COUNT(*), COALESCE(SUM(stored), 0) FROM obj_object WHERE account = ?"
-                    " AND COALESCE(?, '') = '' AND (delete_at IS NULL OR delete_at > ?)",
+        container ? "SELECT COALESCE(SUM(objects), 0), COALESCE(SUM(bytes), 0) FROM obj_container"
+                    " WHERE account = ? AND name = ?"
+                  : "SELECT COALESCE(SUM(objects), 0), COALESCE(SUM(bytes), 0) FROM obj_container"
+                    " WHERE account = ? AND COALESCE(?, '') = ''",
         err);
     int rc;
+    if (!st)
+        return -1;
+    if (nph_stmt_bind_text(st, 1, account, err) || nph_stmt_bind_text(st, 2, container, err) ||
+        (rc = nph_stmt_step(st, err)) < 0) {
+        nph_stmt_done(st);
+        return -1;
+    }
+    *objects = rc ? nph_stmt_col_int64(st, 0) : 0;
+    *bytes = rc ? nph_stmt_col_int64(st, 1) : 0;
+    nph_stmt_done(st);
+    st = nph_db_prepare(
+        db,
+        container ? "SELECT COUNT(*), COALESCE(SUM(stored), 0) FROM obj_object WHERE account = ?"
+                    " AND container = ? AND delete_at IS NOT NULL AND delete_at <= ?"
+                  : "SELECT COUNT(*), COALESCE(SUM(stored), 0) FROM obj_object WHERE account = ?"
+                    " AND COALESCE(?, '') = '' AND delete_at IS NOT NULL AND delete_at <= ?",
+        err);
     if (!st)
         return -1;
     if (nph_stmt_bind_text(st, 1, account, err) || nph_stmt_bind_text(st, 2, container, err) ||
@@ -406,10 +456,27 @@ static int usage_of(struct nph_db *db, const char *account, const char *containe
         nph_stmt_done(st);
         return -1;
     }
-    *objects = rc ? nph_stmt_col_int64(st, 0) : 0;
-    *bytes = rc ? nph_stmt_col_int64(st, 1) : 0;
+    if (rc) {
+        *objects -= nph_stmt_col_int64(st, 0);
+        *bytes -= nph_stmt_col_int64(st, 1);
+    }
     nph_stmt_done(st);
     return 0;
+}
+
+/* Keep a container's counters in step with its rows: every insert (+1, +stored) and delete
+ * (-1, -stored) of an obj_object row calls this in the same transaction. */
+static int object_rows_changed(struct nph_db *db, const char *account, const char *container,
+                               int64_t d_objects, int64_t d_bytes, struct nph_error *err)
+{
+    if (d_objects == 0 && d_bytes == 0)
+        return 0;
+    return nph_db_execf(db, err,
+                        "UPDATE obj_container SET objects = objects + ?, bytes = bytes + ?"
+                        " WHERE account = ? AND name = ?",
+                        "iiss", d_objects, d_bytes, account, container) < 0
+               ? -1
+               : 0;
 }
 
 /* The container row: its id, metadata (new) and ledger_gb. NPH_E_NOT_FOUND when absent. */
@@ -672,15 +739,16 @@ json_t *local_object_container_list(struct local_object *lo, const char *account
     char sql[1024];
     if (!db)
         return NULL;
-    snprintf(sql, sizeof(sql),
-             "SELECT c.name,"
-             " (SELECT COUNT(*) FROM obj_object o WHERE o.account = c.account AND o.container ="
-             " c.name AND (o.delete_at IS NULL OR o.delete_at > ?)),"
-             " (SELECT COALESCE(SUM(stored), 0) FROM obj_object o WHERE o.account = c.account"
-             " AND o.container = c.name AND (o.delete_at IS NULL OR o.delete_at > ?)),"
-             " c.modified_at FROM obj_container c WHERE c.account = ? %s ORDER BY c.name %s",
-             start ? (p->reverse ? "AND c.name < ?" : "AND c.name >= ?") : "",
-             p->reverse ? "DESC" : "ASC");
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT c.name,"
+        " c.objects - (SELECT COUNT(*) FROM obj_object o WHERE o.account = c.account AND"
+        " o.container = c.name AND o.delete_at IS NOT NULL AND o.delete_at <= ?),"
+        " c.bytes - (SELECT COALESCE(SUM(o.stored), 0) FROM obj_object o WHERE o.account ="
+        " c.account AND o.container = c.name AND o.delete_at IS NOT NULL AND o.delete_at <= ?),"
+        " c.modified_at FROM obj_container c WHERE c.account = ? %s ORDER BY c.name %s",
+        start ? (p->reverse ? "AND c.name < ?" : "AND c.name >= ?") : "",
+        p->reverse ? "DESC" : "ASC");
     st = nph_db_prepare(db, sql, err);
     if (st && !nph_stmt_bind_int64(st, 1, now_s(), err) &&
         !nph_stmt_bind_int64(st, 2, now_s(), err) && !nph_stmt_bind_text(st, 3, account, err) &&
@@ -953,13 +1021,18 @@ static int expired(const json_t *o)
     return json_is_integer(d) && json_integer_value(d) <= now_s();
 }
 
-/* Delete a row (in db's transaction) and remember its file for unlinking after commit. */
-static int object_row_delete(struct nph_db *db, const char *account, const char *container,
-                             const char *name, struct nph_error *err)
+/* Delete the row of object o (in db's transaction) and take it off its container's counters;
+ * the caller unlinks its file after the commit. */
+static int object_row_delete(struct nph_db *db, const json_t *o, struct nph_error *err)
 {
-    const char *args[] = {account, container, name};
-    return stmt_run(db, "DELETE FROM obj_object WHERE account = ? AND container = ? AND name = ?",
-                    err, 3, args);
+    const char *account = json_string_value(json_object_get(o, "account"));
+    const char *container = json_string_value(json_object_get(o, "container"));
+    const char *args[] = {account, container, json_string_value(json_object_get(o, "name"))};
+    if (stmt_run(db, "DELETE FROM obj_object WHERE account = ? AND container = ? AND name = ?", err,
+                 3, args))
+        return -1;
+    return object_rows_changed(db, account, container, -1,
+                               -json_integer_value(json_object_get(o, "stored")), err);
 }
 
 /* Quotas: the container's X-Container-Meta-Quota-Bytes/-Count and the account's
@@ -1014,7 +1087,7 @@ static int object_row_put(struct local_object *lo, struct nph_db *db, const stru
             had_old = 1;
             old_bytes = json_integer_value(json_object_get(old, "stored"));
         }
-        if (object_row_delete(db, p->account, p->container, p->name, err))
+        if (object_row_delete(db, old, err))
             goto done;
     } else if (err->code != NPH_E_NOT_FOUND) {
         goto done;
@@ -1049,7 +1122,8 @@ static int object_row_put(struct local_object *lo, struct nph_db *db, const stru
         goto done;
     nph_stmt_done(st);
     st = NULL;
-    if (ledger_resize(lo, db, p->account, p->container, err))
+    if (object_rows_changed(db, p->account, p->container, 1, p->quota_size, err) ||
+        ledger_resize(lo, db, p->account, p->container, err))
         goto done;
     rc = 0;
 done:
@@ -1060,34 +1134,111 @@ done:
     return rc;
 }
 
-/* Commit a placed file as object p; on failure the file is removed. */
+/* One object waiting for its row to be committed (group commit, see the top). The committer
+ * fills rc, err, old_file and out, then sets done under gc_lock. */
+struct gc_req {
+    const struct lobj_put *p;
+    const char *file_id;
+    int want_out;
+    json_t *out;
+    char old_file[64];
+    int rc;
+    struct nph_error err;
+    int done;
+    struct gc_req *next;
+};
+
+static void gc_fail_all(struct gc_req *batch, const struct nph_error *e)
+{
+    for (struct gc_req *r = batch; r; r = r->next) {
+        if (r->rc == 0) {
+            json_decref(r->out);
+            r->out = NULL;
+            r->old_file[0] = '\0';
+        }
+        r->rc = -1;
+        if (r->err.code == NPH_E_OK)
+            r->err = *e;
+    }
+}
+
+/* Write the rows of a batch in one transaction, a savepoint per request. */
+static void gc_run(struct local_object *lo, struct gc_req *batch)
+{
+    struct nph_error e = NPH_ERROR_INIT;
+    struct nph_db *db = obj_db(lo, &e);
+    int ok = 0;
+    for (struct gc_req *r = batch; r; r = r->next)
+        r->rc = -1;
+    if (!db || nph_db_begin(db, &e))
+        goto done;
+    for (struct gc_req *r = batch; r; r = r->next) {
+        if (nph_db_exec(db, "SAVEPOINT lobj_put", &e))
+            goto done;
+        if (object_row_put(lo, db, r->p, r->file_id, r->old_file, &r->err) == 0 &&
+            (!r->want_out ||
+             (r->out = object_fetch(lo, db, r->p->account, r->p->container, r->p->name, &r->err))))
+            r->rc = 0;
+        if (r->rc) {
+            r->old_file[0] = '\0';
+            if (nph_db_exec(db, "ROLLBACK TO SAVEPOINT lobj_put", &e))
+                goto done;
+        }
+        if (nph_db_exec(db, "RELEASE SAVEPOINT lobj_put", &e))
+            goto done;
+    }
+    if (nph_db_commit(db, &e))
+        goto done;
+    ok = 1;
+done:
+    nph_store_release(db); /* rolls back what was not committed */
+    if (!ok)
+        gc_fail_all(batch, &e);
+}
+
+/* Commit a placed file as object p (through the group committer); on failure the file is
+ * removed. */
 static int object_commit(struct local_object *lo, const struct lobj_put *p, const char *file_id,
                          json_t **out, struct nph_error *err)
 {
-    struct nph_db *db = obj_db(lo, err);
-    char old_file[64] = "";
-    json_t *o = NULL;
-    int rc = -1;
-    if (!db)
-        goto done;
-    if (nph_db_begin(db, err) || object_row_put(lo, db, p, file_id, old_file, err))
-        goto done;
-    if (out && !(o = object_fetch(lo, db, p->account, p->container, p->name, err)))
-        goto done;
-    if (nph_db_commit(db, err))
-        goto done;
-    rc = 0;
-done:
-    nph_store_release(db);
-    if (rc) {
-        json_decref(o);
+    struct gc_req r;
+    memset(&r, 0, sizeof(r));
+    r.p = p;
+    r.file_id = file_id;
+    r.want_out = out != NULL;
+    pthread_mutex_lock(&lo->gc_lock);
+    *lo->gc_tail = &r;
+    lo->gc_tail = &r.next;
+    while (!r.done) {
+        if (lo->gc_busy) {
+            pthread_cond_wait(&lo->gc_cond, &lo->gc_lock);
+            continue;
+        }
+        /* Commit everything queued so far (this request among it). */
+        struct gc_req *batch = lo->gc_head;
+        lo->gc_head = NULL;
+        lo->gc_tail = &lo->gc_head;
+        lo->gc_busy = 1;
+        pthread_mutex_unlock(&lo->gc_lock);
+        gc_run(lo, batch);
+        pthread_mutex_lock(&lo->gc_lock);
+        for (struct gc_req *b = batch, *next; b; b = next) {
+            next = b->next; /* b may be gone once done is set and the lock dropped */
+            b->done = 1;
+        }
+        lo->gc_busy = 0;
+        pthread_cond_broadcast(&lo->gc_cond);
+    }
+    pthread_mutex_unlock(&lo->gc_lock);
+    if (r.rc) {
+        *err = r.err;
         unlink_file(lo, file_id);
         return -1;
     }
-    if (old_file[0])
-        unlink_file(lo, old_file);
+    if (r.old_file[0])
+        unlink_file(lo, r.old_file);
     if (out)
-        *out = o;
+        *out = r.out;
     return 0;
 }
 
@@ -1123,8 +1274,8 @@ static int reap_one(struct local_object *lo, const char *account, const char *co
         goto done;
     }
     snprintf(file_id, sizeof(file_id), "%s", json_string_value(json_object_get(o, "file_id")));
-    if (object_row_delete(db, account, container, name, err) ||
-        ledger_resize(lo, db, account, container, err) || nph_db_commit(db, err)) {
+    if (object_row_delete(db, o, err) || ledger_resize(lo, db, account, container, err) ||
+        nph_db_commit(db, err)) {
         file_id[0] = '\0';
         goto done;
     }
@@ -1292,8 +1443,8 @@ int local_object_delete(struct local_object *lo, const char *account, const char
     if (!o)
         goto done;
     was_expired = expired(o);
-    if (object_row_delete(db, account, container, name, err) ||
-        ledger_resize(lo, db, account, container, err) || nph_db_commit(db, err))
+    if (object_row_delete(db, o, err) || ledger_resize(lo, db, account, container, err) ||
+        nph_db_commit(db, err))
         goto done;
     snprintf(file_id, sizeof(file_id), "%s", json_string_value(json_object_get(o, "file_id")));
     if (was_expired) {

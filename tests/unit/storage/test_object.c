@@ -3,7 +3,8 @@
  * end_marker, limit, reverse), Range parsing, name checks, SLO manifest parsing, header casing;
  * and the store itself on SQLite in a temporary directory: put/get/verify, overwrite, copy,
  * expiry, quotas, container delete conflicts, corruption detection, the crash sweep and the
- * bucket's ledger events.
+ * bucket's ledger events; concurrent PUTs through the group committer (every object and the
+ * container's counters exact, a quota failing some requests of a batch and not the others).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +503,251 @@ static void test_store_ledger_and_sweep(void **state)
     assert_int_equal(access(stray, F_OK), 0);
 }
 
+/* ---- concurrent PUTs (group commit) -----------------------------------------------------------
+ */
+
+#define CC_THREADS 8
+#define CC_PUTS    40 /* per thread; names "n<i>" are shared by all threads, "t<k>-<i>" not */
+
+struct cc_arg {
+    struct fx *f;
+    const char *container;
+    int id;
+    int ok, too_large, other;
+    char stored[CC_PUTS]; /* put i succeeded */
+};
+
+/* The body of thread id's put i: its length varies so that the byte counters are tested. */
+static void cc_body(int id, int i, char *buf, size_t cap)
+{
+    int len = 1 + (id * 37 + i * 11) % 200;
+    snprintf(buf, cap, "%d-%d:", id, i);
+    size_t n = strlen(buf);
+    for (; (int)n < len && n + 1 < cap; n++)
+        buf[n] = (char)('a' + (id + i + (int)n) % 26);
+    buf[n] = '\0';
+}
+
+static void *cc_main(void *p)
+{
+    struct cc_arg *a = p;
+    for (int i = 0; i < CC_PUTS; i++) {
+        struct nph_error err = NPH_ERROR_INIT;
+        char body[256], name[64], path[400], md5[33];
+        struct lobj_put put;
+        json_t *out = NULL;
+        FILE *fp;
+        int fd;
+        cc_body(a->id, i, body, sizeof(body));
+        /* every fourth put overwrites a name shared by all threads */
+        if (i % 4 == 0)
+            snprintf(name, sizeof(name), "n%d", i);
+        else
+            snprintf(name, sizeof(name), "t%d-%d", a->id, i);
+        snprintf(path, sizeof(path), "%s/upload-XXXXXX", a->f->dir);
+        fd = mkstemp(path);
+        if (fd < 0 || !(fp = fdopen(fd, "w"))) {
+            a->other++;
+            continue;
+        }
+        fputs(body, fp);
+        fclose(fp);
+        if (lobj_file_md5(path, 0, -1, md5, &err)) {
+            a->other++;
+            continue;
+        }
+        memset(&put, 0, sizeof(put));
+        put.account = "AUTH_p1";
+        put.container = a->container;
+        put.name = name;
+        put.src_path = path;
+        put.size = (int64_t)strlen(body);
+        put.quota_size = put.size;
+        put.md5 = md5;
+        if (local_object_put(a->f->lo, &put, &out, &err) == 0) {
+            const char *etag = json_string_value(json_object_get(out, "etag"));
+            if (etag && strcmp(etag, md5) == 0) {
+                a->ok++;
+                a->stored[i] = 1;
+            } else
+                a->other++;
+        } else if (err.code == NPH_E_TOO_LARGE) {
+            a->too_large++;
+        } else {
+            a->other++;
+        }
+        json_decref(out);
+    }
+    return NULL;
+}
+
+static void cc_run(struct fx *f, const char *container, struct cc_arg *args)
+{
+    pthread_t th[CC_THREADS];
+    for (int t = 0; t < CC_THREADS; t++) {
+        memset(&args[t], 0, sizeof(args[t]));
+        args[t].f = f;
+        args[t].container = container;
+        args[t].id = t;
+        assert_int_equal(pthread_create(&th[t], NULL, cc_main, &args[t]), 0);
+    }
+    for (int t = 0; t < CC_THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+}
+
+static void test_store_concurrent_puts(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    struct cc_arg args[CC_THREADS];
+    json_t *changes = json_object(), *c, *list, *e;
+    struct lobj_list_params lp;
+    char pathbuf[8];
+    int created, ok = 0, too_large = 0;
+    int64_t want_bytes = 0, listed_bytes = 0;
+    size_t i;
+
+    assert_int_equal(local_object_container_put(f->lo, "AUTH_p1", "cc", changes, &created, &err),
+                     0);
+    json_decref(changes);
+    cc_run(f, "cc", args);
+    for (int t = 0; t < CC_THREADS; t++) {
+        assert_int_equal(args[t].other, 0);
+        assert_int_equal(args[t].too_large, 0);
+        ok += args[t].ok;
+    }
+    assert_int_equal(ok, CC_THREADS * CC_PUTS);
+
+    /* every object is there with the bytes of one of its writers, verified */
+    assert_int_equal(lobj_list_params_parse(&lp, NULL, NULL, NULL, NULL, NULL, NULL, NULL, pathbuf,
+                                            sizeof(pathbuf), &err),
+                     0);
+    list = local_object_object_list(f->lo, "AUTH_p1", "cc", &lp, &err);
+    assert_non_null(list);
+    /* names: the shared ones once, each thread's own ones once */
+    assert_int_equal(json_array_size(list), CC_PUTS / 4 + CC_THREADS * (CC_PUTS - CC_PUTS / 4));
+    json_array_foreach(list, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        json_t *o = local_object_get(f->lo, "AUTH_p1", "cc", name, &err);
+        char body[256];
+        int id, n;
+        assert_non_null(o);
+        assert_int_equal(local_object_verify(o, &err), 0);
+        if (name[0] == 't') {
+            assert_int_equal(sscanf(name, "t%d-%d", &id, &n), 2);
+            cc_body(id, n, body, sizeof(body));
+            assert_int_equal(json_integer_value(json_object_get(o, "size")), (int)strlen(body));
+        }
+        want_bytes += json_integer_value(json_object_get(o, "size"));
+        listed_bytes += json_integer_value(json_object_get(e, "bytes"));
+        json_decref(o);
+    }
+    assert_int_equal(listed_bytes, want_bytes);
+    c = local_object_container_get(f->lo, "AUTH_p1", "cc", &err);
+    assert_non_null(c);
+    assert_int_equal(json_integer_value(json_object_get(c, "objects")), json_array_size(list));
+    assert_int_equal(json_integer_value(json_object_get(c, "bytes")), want_bytes);
+    json_decref(c);
+    /* overwritten versions left no files behind */
+    assert_int_equal(count_files(f->objdir), (int)json_array_size(list));
+    json_decref(list);
+
+    /* a bytes quota below what the threads put: some requests fail, alone (their batch's
+     * neighbours commit; a failed overwrite leaves the previous version), and the counters
+     * agree with the rows */
+    changes = json_pack("{s:s}", "x-container-meta-quota-bytes", "8000");
+    assert_int_equal(local_object_container_put(f->lo, "AUTH_p1", "cq", changes, &created, &err),
+                     0);
+    json_decref(changes);
+    cc_run(f, "cq", args);
+    ok = 0;
+    for (int t = 0; t < CC_THREADS; t++) {
+        assert_int_equal(args[t].other, 0);
+        ok += args[t].ok;
+        too_large += args[t].too_large;
+        for (int k = 0; k < CC_PUTS; k++) {
+            char name[64];
+            json_t *o;
+            if (!args[t].stored[k])
+                continue;
+            if (k % 4 == 0)
+                snprintf(name, sizeof(name), "n%d", k);
+            else
+                snprintf(name, sizeof(name), "t%d-%d", t, k);
+            o = local_object_get(f->lo, "AUTH_p1", "cq", name, &err);
+            assert_non_null(o);
+            assert_int_equal(local_object_verify(o, &err), 0);
+            json_decref(o);
+        }
+    }
+    assert_int_equal(ok + too_large, CC_THREADS * CC_PUTS);
+    assert_true(ok > 0);
+    assert_true(too_large > 0);
+    list = local_object_object_list(f->lo, "AUTH_p1", "cq", &lp, &err);
+    assert_non_null(list);
+    listed_bytes = 0;
+    json_array_foreach(list, i, e) listed_bytes += json_integer_value(json_object_get(e, "bytes"));
+    c = local_object_container_get(f->lo, "AUTH_p1", "cq", &err);
+    assert_non_null(c);
+    assert_int_equal(json_integer_value(json_object_get(c, "objects")), json_array_size(list));
+    assert_int_equal(json_integer_value(json_object_get(c, "bytes")), listed_bytes);
+    assert_true(listed_bytes <= 8000);
+    json_decref(c);
+    json_decref(list);
+}
+
+/* Counters with expiry: an expired object not yet reaped is left out of the usage, and reaping
+ * or deleting keeps the counters exact. */
+static void test_store_counters_expiry(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *changes = json_object(), *c, *a, *list;
+    struct lobj_list_params lp;
+    char pathbuf[8];
+    int created;
+    int64_t now = nph_clock_now() / NPH_USEC_PER_SEC;
+
+    assert_int_equal(local_object_container_put(f->lo, "AUTH_p1", "e", changes, &created, &err), 0);
+    json_decref(changes);
+    assert_int_equal(put_text(f, "e", "keep", "12345", 0, NULL, &err), 0);
+    assert_int_equal(put_text(f, "e", "soon", "123", now + 5, NULL, &err), 0);
+    c = local_object_container_get(f->lo, "AUTH_p1", "e", &err);
+    assert_int_equal(json_integer_value(json_object_get(c, "objects")), 2);
+    assert_int_equal(json_integer_value(json_object_get(c, "bytes")), 8);
+    json_decref(c);
+    nph_clock_set_offset(10 * NPH_USEC_PER_SEC);
+    c = local_object_container_get(f->lo, "AUTH_p1", "e", &err);
+    assert_int_equal(json_integer_value(json_object_get(c, "objects")), 1);
+    assert_int_equal(json_integer_value(json_object_get(c, "bytes")), 5);
+    json_decref(c);
+    a = local_object_account_get(f->lo, "AUTH_p1", &err);
+    assert_int_equal(json_integer_value(json_object_get(a, "objects")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "bytes")), 5);
+    json_decref(a);
+    assert_int_equal(lobj_list_params_parse(&lp, NULL, NULL, NULL, NULL, NULL, NULL, NULL, pathbuf,
+                                            sizeof(pathbuf), &err),
+                     0);
+    list = local_object_container_list(f->lo, "AUTH_p1", &lp, &err);
+    assert_non_null(list);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "bytes")), 5);
+    json_decref(list);
+    /* reaped: the same usage; an overwrite of the expired name counts once */
+    assert_int_equal(local_object_reap(f->lo, &err), 1);
+    assert_int_equal(put_text(f, "e", "keep", "1234567", 0, NULL, &err), 0);
+    assert_int_equal(put_text(f, "e", "soon", "1", 0, NULL, &err), 0);
+    assert_int_equal(local_object_delete(f->lo, "AUTH_p1", "e", "soon", &err), 0);
+    c = local_object_container_get(f->lo, "AUTH_p1", "e", &err);
+    assert_int_equal(json_integer_value(json_object_get(c, "objects")), 1);
+    assert_int_equal(json_integer_value(json_object_get(c, "bytes")), 7);
+    json_decref(c);
+    assert_int_equal(local_object_delete(f->lo, "AUTH_p1", "e", "keep", &err), 0);
+    assert_int_equal(local_object_container_delete(f->lo, "AUTH_p1", "e", &err), 0);
+    nph_clock_set_offset(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +760,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_objects, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_store_expiry_quota, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_store_ledger_and_sweep, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_concurrent_puts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_store_counters_expiry, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
