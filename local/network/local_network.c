@@ -637,6 +637,8 @@ static void undo(struct local_network *ln, enum local_network_kind kind, const c
                      : ln_row_delete(db, json_string_value(json_object_get(doc, "id")), &e);
             if (rc == 0)
                 rc = ln_virt_apply(ln, db, kind, "delete", doc, NULL, &e);
+            if (rc == 0 && kind == LN_PORT)
+                ln_virt_port_gone(ln, json_string_value(json_object_get(doc, "id")));
         } else if (old) {
             json_t *back = json_deep_copy(old);
             rc = ln_row_update(db, back, json_is_true(json_object_get(old, "shared")), &e);
@@ -916,6 +918,8 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
         rc = nph_db_commit(db, err);
     else
         nph_db_rollback(db, NULL);
+    if (rc == 0 && kind == LN_PORT)
+        ln_virt_port_gone(ln, id); /* after the unplug: its nwfilter is no longer in use */
 cleanup:
     ln_wunlock(ln, db);
     nph_store_release(db);

@@ -36,6 +36,11 @@ void ln_wunlock(struct local_network *ln, struct nph_db *db);
 int ln_virt_apply(struct local_network *ln, struct nph_db *db, enum local_network_kind kind,
                   const char *what, const json_t *doc, const json_t *old, struct nph_error *err);
 void ln_virt_close(struct local_network *ln);
+/* After a port's delete and its interface's unplug: undefine its nwfilter (one still in use by
+ * a domain being deleted is retried at the next change). */
+void ln_virt_port_gone(struct local_network *ln, const char *port_id);
+/* The port gets an nwfilter: port security on, not a network:* (router, floating IP) port. */
+int ln_port_filtered(const json_t *port);
 
 /* Neutron's exception names, written into err->detail. */
 #define LN_SET(err, code, type, ...)                                                               \

@@ -753,9 +753,14 @@ int local_network_server_release(struct local_network *ln, const char *server_id
         } else if (ln_port_remove(db, p, err) ||
                    ln_virt_apply(ln, db, LN_PORT, "delete", p, NULL, err)) {
             goto cleanup;
+        } else {
+            json_object_set_new(p, "nph:gone", json_true()); /* (this copy only) */
         }
     }
     rc = nph_db_commit(db, err);
+    /* their nwfilters: still in use while the server's domain goes, so retried later */
+    json_array_foreach(ports, i, p) if (rc == 0 && json_is_true(json_object_get(p, "nph:gone")))
+        ln_virt_port_gone(ln, json_string_value(json_object_get(p, "id")));
 cleanup:
     if (rc && db)
         nph_db_rollback(db, NULL);
