@@ -35,8 +35,9 @@ struct ln_virt {
     pthread_mutex_t lock;
     char *uri;
     virConnectPtr conn;
-    int nwfilter;    /* the connection has nwfilters: 1, none (test driver): 0, unknown: -1 */
-    json_t *pending; /* names of filters whose undefine failed (in use): retried */
+    int nwfilter;          /* the connection has nwfilters: 1, none (test driver): 0, unknown: -1 */
+    json_t *pending;       /* names of filters whose undefine failed (in use): retried */
+    pthread_mutex_t flock; /* filter changes, one at a time */
 };
 
 static void quiet(void *data, virErrorPtr e)
@@ -103,14 +104,17 @@ static const json_t *dhcp_subnet(const json_t *subnets)
     return NULL;
 }
 
-/* The port's address on the DHCP subnet, or NULL. Ports of routers and floating IPs are not
- * DHCP clients (a router interface holds the gateway address, which is the bridge's). */
+/* The port's address on the DHCP subnet, or NULL. Only ports bound to a server (device_owner
+ * "compute:...", a device_id) are DHCP clients: a port gets its host entry when a server takes
+ * it, not at its create (which costs no libvirt call then), and loses it when it is unbound.
+ * Ports of routers and floating IPs are not DHCP clients (a router interface holds the gateway
+ * address, which is the bridge's). */
 static const char *port_dhcp_ip(const json_t *port, const char *subnet_id)
 {
-    const char *owner = S(port, "device_owner");
+    const char *owner = S(port, "device_owner"), *dev = S(port, "device_id");
     size_t i;
     const json_t *f;
-    if (!subnet_id || (owner && strncmp(owner, "network:", 8) == 0))
+    if (!subnet_id || !owner || strncmp(owner, "compute:", 8) != 0 || !dev || !*dev)
         return NULL;
     json_array_foreach(json_object_get(port, "fixed_ips"), i, f)
     {
@@ -557,12 +561,10 @@ static int filter_apply(struct ln_virt *v, struct nph_db *db, enum local_network
 {
     virConnectPtr conn;
     char name[96];
-    int rc = 0, have = nwf_probe(v, err);
-    if (have <= 0 || (kind != LN_SECGROUP && kind != LN_SGRULE && kind != LN_PORT))
-        return have < 0 ? -1 : 0;
+    int rc = 0;
     if (!(conn = conn_get(v, err)))
         return -1;
-    filter_sweep(v, conn);
+    filter_sweep(v, conn); /* any change retries the undefines left pending */
     switch (kind) {
     case LN_SECGROUP:
         if (del)
@@ -630,7 +632,8 @@ static int net_apply(struct ln_virt *v, struct nph_db *db, enum local_network_ki
             return host_update(v, db, doc, 1, err);
         if (del)
             return host_update(v, db, doc, 0, err);
-        if (old && same(doc, old, "mac_address") && same(doc, old, "fixed_ips"))
+        if (old && same(doc, old, "mac_address") && same(doc, old, "fixed_ips") &&
+            same(doc, old, "device_owner") && same(doc, old, "device_id"))
             return 0;
         if (old && host_update(v, db, old, 0, err))
             return -1;
@@ -647,9 +650,29 @@ int ln_virt_apply(struct local_network *ln, struct nph_db *db, enum local_networ
     int create = strcmp(what, "create") == 0, del = strcmp(what, "delete") == 0;
     if (!v)
         return 0;
-    if (net_apply(v, db, kind, create, del, doc, old, err))
+    return net_apply(v, db, kind, create, del, doc, old, err);
+}
+
+int ln_virt_filters(struct local_network *ln, enum local_network_kind kind, const char *what,
+                    const json_t *doc, const json_t *old, struct nph_error *err)
+{
+    struct ln_virt *v = ln->virt;
+    struct nph_db *db;
+    int rc, have;
+    if (!v || (kind != LN_SECGROUP && kind != LN_SGRULE && kind != LN_PORT))
+        return 0;
+    if ((have = nwf_probe(v, err)) <= 0)
+        return have;
+    if (!(db = nph_store_acquire(ln->store, err)))
         return -1;
-    return filter_apply(v, db, kind, create, del, doc, old, err);
+    /* one at a time, each reading the store after its own commit: the last one defines the
+     * filters from a state that has every change committed before it */
+    pthread_mutex_lock(&v->flock);
+    rc = filter_apply(v, db, kind, strcmp(what, "create") == 0, strcmp(what, "delete") == 0, doc,
+                      old, err);
+    pthread_mutex_unlock(&v->flock);
+    nph_store_release(db);
+    return rc;
 }
 
 /* Every filtered port's filter (and its groups') that libvirt lacks; the filters of ports that
@@ -747,6 +770,7 @@ int local_network_set_libvirt(struct local_network *ln, const char *uri, struct 
     }
     v->nwfilter = -1;
     pthread_mutex_init(&v->lock, NULL);
+    pthread_mutex_init(&v->flock, NULL);
     ln->virt = v;
     /* Networks made while libvirt was elsewhere (or before a test:/// process, whose state
      * dies with it): realise them now. Failing here is not fatal: each change tries again. */
@@ -764,6 +788,7 @@ void ln_virt_close(struct local_network *ln)
     if (v->conn)
         virConnectClose(v->conn);
     pthread_mutex_destroy(&v->lock);
+    pthread_mutex_destroy(&v->flock);
     json_decref(v->pending);
     free(v->uri);
     free(v);
