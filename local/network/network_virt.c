@@ -299,6 +299,10 @@ static int host_update(struct ln_virt *v, struct nph_db *db, const json_t *port,
     char *xml, name[64];
     unsigned flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG;
     int rc;
+    const char *owner = S(port, "device_owner"), *dev = S(port, "device_id");
+    /* not a server's: no DHCP client (port_dhcp_ip), nothing to read */
+    if (!owner || strncmp(owner, "compute:", 8) != 0 || !dev || !*dev)
+        return 0;
     if (!net_id || !(subnets = ln_children(db, LN_SUBNET, net_id, err)))
         return net_id ? -1 : 0;
     const json_t *sub = dhcp_subnet(subnets);

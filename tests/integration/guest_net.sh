@@ -252,15 +252,19 @@ for s in "${SERVERS[@]}"; do
 done
 
 # Security groups in libvirt's nwfilters.
+TOKEN=$(os token issue -f value -c id 2>/dev/null)
 last_reach() { # SERVER PEER: the last reachability the guest printed for PEER (ok, lost)
-    os console log show "$1" 2>/dev/null | tr -d '\r' | grep "^NEPHELE-GUEST: reach $2 " |
+    # (the console through the API with curl: polled, the openstack client's start-up is slow)
+    curl -s -X POST -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
+        -d '{"os-getConsoleOutput":{}}' "$NPH_URL/compute/v2.1/servers/$1/action" |
+        json_get 'j["output"]' | tr -d '\r' | grep "^NEPHELE-GUEST: reach $2 " |
         tail -n 1 | awk '{print $4}'
 }
 wait_reach() { # SERVER PEER STATE: wait (up to 40 s) until PEER's reachability is STATE
     local t=$SECONDS
     while [ $((SECONDS - t)) -lt 40 ]; do
         [ "$(last_reach "$1" "$2")" = "$3" ] && return 0
-        sleep 2
+        sleep 1
     done
     return 1
 }
@@ -286,7 +290,8 @@ done
 t0=$SECONDS
 check "default group: guest a reaches b (its watch says ok)" wait_reach "$SA" "${IP[$SB]}" ok
 check "default group: guest b reaches a" wait_reach "$SB" "${IP[$SA]}" ok
-RULE=$(os security group rule list "$DEFSG" --ingress --ethertype IPv4 -f value -c ID 2>/dev/null)
+RULE=$(os security group rule list "$DEFSG" --long -f json 2>/dev/null |
+    json_get '" ".join(r["ID"] for r in j if r["Direction"] == "ingress" and r["Ethertype"] == "IPv4")')
 if [ -n "$RULE" ] && os security group rule delete "$RULE" 2>"$WORK/err"; then
     pass "deleted the default group's IPv4 ingress rule (from the group) $RULE"
 else
