@@ -649,15 +649,15 @@ static void undo(struct local_network *ln, enum local_network_kind kind, const c
             json_decref(back);
         }
         rc = rc == 0 ? nph_db_commit(db, &e) : (nph_db_rollback(db, NULL), -1);
-        if (rc == 0 && strcmp(what, "create") == 0)
-            rc = ln_virt_filters(ln, kind, "delete", doc, NULL, &e);
-        else if (rc == 0 && old)
-            rc = ln_virt_filters(ln, kind, "update", old, doc, &e);
     }
+    nph_store_release(db); /* (before ln_virt_filters takes a connection of its own) */
+    if (rc == 0 && strcmp(what, "create") == 0)
+        rc = ln_virt_filters(ln, kind, "delete", doc, NULL, &e);
+    else if (rc == 0 && old)
+        rc = ln_virt_filters(ln, kind, "update", old, doc, &e);
     if (rc)
         nph_log(NPH_LOG_ERROR, "network.undo_failed", "id",
                 json_string_value(json_object_get(doc, "id")), "error", e.msg, NULL);
-    nph_store_release(db);
 }
 
 /* The hook after a committed create/update; on its failure the change is undone. */
@@ -934,6 +934,9 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
         rc = nph_db_commit(db, err);
     else
         nph_db_rollback(db, NULL);
+cleanup:
+    ln_wunlock(ln, db);
+    nph_store_release(db);
     if (rc == 0) {
         struct nph_error e2 = {0};
         if (ln_virt_filters(ln, kind, "delete", doc, NULL, &e2))
@@ -941,9 +944,6 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
         if (kind == LN_PORT)
             ln_virt_port_gone(ln, id); /* after the unplug: its nwfilter is no longer in use */
     }
-cleanup:
-    ln_wunlock(ln, db);
-    nph_store_release(db);
     json_decref(doc);
     return rc;
 }

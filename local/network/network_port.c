@@ -795,6 +795,8 @@ int local_network_server_release(struct local_network *ln, const char *server_id
         }
     }
     rc = nph_db_commit(db, err);
+    nph_store_release(db); /* (before ln_virt_filters takes a connection of its own) */
+    db = NULL;
     /* their nwfilters: still in use while the server's domain goes, so retried later */
     json_array_foreach(ports, i, p) if (rc == 0 && json_is_true(json_object_get(p, "nph:gone")))
     {
