@@ -1,7 +1,8 @@
 /*
  * net_realise.c - see net_realise.h. A port belongs on a server's domain when its device_owner
  * is "compute:..." and its device_id is the server: it is an <interface type='network'> on the
- * port's libvirt network with the port's MAC.
+ * port's libvirt network with the port's MAC, and a <filterref> to the port's nwfilter (its
+ * security groups) where the connection has nwfilters.
  */
 #include <string.h>
 
@@ -24,12 +25,12 @@ static int same_server(const json_t *a, const json_t *b)
 
 static int plug(struct nph_app *app, const json_t *port, int in, struct nph_error *err)
 {
-    char net[64];
+    char net[64], filter[96];
     struct local_compute_nic nic = {
         json_string_value(json_object_get(port, "mac_address")),
         local_network_virt_name(json_string_value(json_object_get(port, "network_id")), net,
                                 sizeof(net)),
-        NULL};
+        local_network_port_filter(app->network, port, filter, sizeof(filter))};
     return local_compute_server_nic(
         app->compute, json_string_value(json_object_get(port, "device_id")), &nic, in, err);
 }
@@ -59,16 +60,19 @@ static json_t *server_nics(void *ctx, const char *server_id, struct nph_error *e
     struct nph_app *app = ctx;
     json_t *ports = local_network_server_ports(app->network, server_id, err), *out, *p;
     size_t i;
-    char net[64];
+    char net[64], filter[96];
     if (!ports)
         return NULL;
     out = json_array();
     json_array_foreach(ports, i, p)
     {
+        json_t *nic;
         local_network_virt_name(json_string_value(json_object_get(p, "network_id")), net,
                                 sizeof(net));
-        json_array_append_new(
-            out, json_pack("{s:O,s:s}", "mac", json_object_get(p, "mac_address"), "network", net));
+        nic = json_pack("{s:O,s:s}", "mac", json_object_get(p, "mac_address"), "network", net);
+        if (nic && local_network_port_filter(app->network, p, filter, sizeof(filter)))
+            json_object_set_new(nic, "filter", json_string(filter));
+        json_array_append_new(out, nic);
     }
     json_decref(ports);
     return out;

@@ -33,6 +33,8 @@ static const struct nph_migration network_migrations[] = {
     {3, "change stamp",
      "CREATE TABLE net_stamp (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);"
      "INSERT INTO net_stamp (id, n) VALUES (1, 0);"},
+    {4, "IPAM hints",
+     "CREATE TABLE net_ipam_hint (subnet_id TEXT PRIMARY KEY, next_addr TEXT NOT NULL);"},
 };
 
 /* The row's device column: a port's device_id, a floating IP's port_id (indexed lookups of
@@ -637,6 +639,8 @@ static void undo(struct local_network *ln, enum local_network_kind kind, const c
                      : ln_row_delete(db, json_string_value(json_object_get(doc, "id")), &e);
             if (rc == 0)
                 rc = ln_virt_apply(ln, db, kind, "delete", doc, NULL, &e);
+            if (rc == 0 && kind == LN_PORT)
+                ln_virt_port_gone(ln, json_string_value(json_object_get(doc, "id")));
         } else if (old) {
             json_t *back = json_deep_copy(old);
             rc = ln_row_update(db, back, json_is_true(json_object_get(old, "shared")), &e);
@@ -646,10 +650,14 @@ static void undo(struct local_network *ln, enum local_network_kind kind, const c
         }
         rc = rc == 0 ? nph_db_commit(db, &e) : (nph_db_rollback(db, NULL), -1);
     }
+    nph_store_release(db); /* (before ln_virt_filters takes a connection of its own) */
+    if (rc == 0 && strcmp(what, "create") == 0)
+        rc = ln_virt_filters(ln, kind, "delete", doc, NULL, &e);
+    else if (rc == 0 && old)
+        rc = ln_virt_filters(ln, kind, "update", old, doc, &e);
     if (rc)
         nph_log(NPH_LOG_ERROR, "network.undo_failed", "id",
                 json_string_value(json_object_get(doc, "id")), "error", e.msg, NULL);
-    nph_store_release(db);
 }
 
 /* The hook after a committed create/update; on its failure the change is undone. */
@@ -719,6 +727,11 @@ json_t *local_network_create(struct local_network *ln, const struct local_networ
     }
     ln_wunlock(ln, db);
     nph_store_release(db);
+    if (doc && ln_virt_filters(ln, kind, "create", doc, NULL, err)) {
+        undo(ln, kind, "create", doc, NULL);
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc && run_hook(ln, kind, "create", doc, NULL, err)) {
         json_decref(doc);
         doc = NULL;
@@ -857,6 +870,11 @@ json_t *local_network_update(struct local_network *ln, const struct local_networ
     }
     ln_wunlock(ln, db);
     nph_store_release(db);
+    if (doc && ln_virt_filters(ln, kind, "update", doc, old, err)) {
+        undo(ln, kind, "update", doc, old);
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc && run_hook(ln, kind, "update", doc, old, err)) {
         json_decref(doc);
         doc = NULL;
@@ -919,6 +937,13 @@ int local_network_delete(struct local_network *ln, const struct local_network_ca
 cleanup:
     ln_wunlock(ln, db);
     nph_store_release(db);
+    if (rc == 0) {
+        struct nph_error e2 = {0};
+        if (ln_virt_filters(ln, kind, "delete", doc, NULL, &e2))
+            nph_log(NPH_LOG_ERROR, "network.nwfilter_failed", "id", id, "error", e2.msg, NULL);
+        if (kind == LN_PORT)
+            ln_virt_port_gone(ln, id); /* after the unplug: its nwfilter is no longer in use */
+    }
     json_decref(doc);
     return rc;
 }

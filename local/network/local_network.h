@@ -83,6 +83,15 @@ int local_network_set_libvirt(struct local_network *ln, const char *uri, struct 
 /* The libvirt network name of a Nephele network: "nephele-<id>" into buf (>= 48 bytes). */
 const char *local_network_virt_name(const char *network_id, char *buf, size_t cap);
 
+/* The libvirt nwfilter of a security group (what "sg") or a port (what "port"):
+ * "nephele-<what>-<id>" into buf (>= 96 bytes). */
+const char *local_network_filter_name(const char *what, const char *id, char *buf, size_t cap);
+/* The nwfilter a server's interface for `port` references (into buf, >= 96 bytes), or NULL when
+ * there is none: no libvirt URI, a connection without nwfilter support (libvirt's test
+ * driver), or a port without port security (docs/network.md). */
+const char *local_network_port_filter(struct local_network *ln, const json_t *port, char *buf,
+                                      size_t cap);
+
 /* The singular name ("network", "security_group", ...) and collection name ("networks",
  * "security_groups") of a kind, as Neutron's bodies use them. */
 const char *local_network_kind_name(enum local_network_kind kind);
@@ -192,5 +201,12 @@ int ln_addr_eui64(const struct ln_cidr *prefix, const char *mac, struct ln_addr 
  * ethertype, protocol names to lower case / numbers, port ranges, remote prefix matching the
  * ethertype); NPH_E_INVALID with Neutron's words otherwise. */
 int ln_rule_validate(json_t *rule, struct nph_error *err);
+
+/* nwfilter XML (network_filter.c), exposed for tests. A group's filter from its rules, with
+ * members {"<group id>": ["address", ...]} giving the addresses of each remote group's member
+ * ports; a port's filter from the port (its "id" and "security_groups"). malloc'd. */
+char *ln_filter_sg_xml(const char *sg_id, const json_t *rules, const json_t *members,
+                       struct nph_error *err);
+char *ln_filter_port_xml(const json_t *port, struct nph_error *err);
 
 #endif

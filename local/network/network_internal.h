@@ -30,12 +30,22 @@ struct local_network {
 void ln_wlock(struct local_network *ln, struct nph_db *db);
 void ln_wunlock(struct local_network *ln, struct nph_db *db);
 
-/* Realise a change in libvirt (network_virt.c), inside the change's transaction, before its
- * commit: `what` "create"/"update"/"delete", old the resource before an update (or NULL).
- * 0 when there is no libvirt URI. */
+/* Realise a change in libvirt networks (network_virt.c), inside the change's transaction,
+ * before its commit: `what` "create"/"update"/"delete", old the resource before an update (or
+ * NULL). 0 when there is no libvirt URI. */
 int ln_virt_apply(struct local_network *ln, struct nph_db *db, enum local_network_kind kind,
                   const char *what, const json_t *doc, const json_t *old, struct nph_error *err);
 void ln_virt_close(struct local_network *ln);
+/* Security groups and ports as nwfilters (network_virt.c), after the change's commit (libvirt
+ * re-instantiating a filter on running domains is slow: not inside a write transaction), and
+ * before the hook plugs a port's interface. */
+int ln_virt_filters(struct local_network *ln, enum local_network_kind kind, const char *what,
+                    const json_t *doc, const json_t *old, struct nph_error *err);
+/* After a port's delete and its interface's unplug: undefine its nwfilter (one still in use by
+ * a domain being deleted is retried at the next change). */
+void ln_virt_port_gone(struct local_network *ln, const char *port_id);
+/* The port gets an nwfilter: port security on, not a network:* (router, floating IP) port. */
+int ln_port_filtered(const json_t *port);
 
 /* Neutron's exception names, written into err->detail. */
 #define LN_SET(err, code, type, ...)                                                               \

@@ -655,5 +655,7 @@ int ln_subnet_delete(struct nph_db *db, const json_t *doc, struct nph_error *err
                       "allocation from this subnet.",
                       id);
     }
+    if (nph_db_execf(db, err, "DELETE FROM net_ipam_hint WHERE subnet_id = ?", "s", id) < 0)
+        return -1;
     return ln_row_delete(db, id, err);
 }

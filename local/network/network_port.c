@@ -3,8 +3,9 @@
  * key), fixed IPs from IPAM, security groups, device owner/id; and IPAM itself.
  *
  * IPAM. A requested address must lie in its subnet and be free; otherwise the allocator walks
- * the subnet's allocation pools in order and takes the first address not in net_ip. The read of
- * the allocated addresses and the insert run in the port's transaction: on SQLite the
+ * the subnet's allocation pools from the subnet's hint (net_ipam_hint: past the last address
+ * handed out) and takes the first address not in net_ip, wrapping around once. The probes and
+ * the insert run in the port's transaction: on SQLite the
  * transaction is the only writer (BEGIN IMMEDIATE); on PostgreSQL a per-subnet advisory lock
  * queues allocators, and the (subnet_id, address) primary key turns any race left into a
  * conflict that the entry point retries. An exhausted subnet is Neutron's
@@ -20,79 +21,107 @@
 
 #define LN_IPAM_LOCK_CLASS "1313953105"
 
-static int addr_sort(const void *a, const void *b)
+/* The subnet's hint: where the last automatic allocation stopped. 1 (*out), 0 none, -1 error. */
+static int hint_get(struct nph_db *db, const char *subnet_id, struct ln_addr *out,
+                    struct nph_error *err)
 {
-    return ln_addr_cmp(a, b);
-}
-
-/* The subnet's allocated addresses, sorted (malloc'd array, *n entries). */
-static struct ln_addr *allocated(struct nph_db *db, const char *subnet_id, size_t *n,
-                                 struct nph_error *err)
-{
-    struct nph_stmt *st = NULL;
-    struct ln_addr *arr = NULL;
-    size_t cap = 0;
-    int rc = nph_db_queryf(db, err, &st, "SELECT address FROM net_ip WHERE subnet_id = ?", "s",
-                           subnet_id);
-    *n = 0;
-    while (rc == 1) {
-        if (*n == cap) {
-            struct ln_addr *na = realloc(arr, (cap = cap ? cap * 2 : 64) * sizeof(*arr));
-            if (!na) {
-                nph_stmt_done(st);
-                free(arr);
-                nph_error_nomem(err);
-                return NULL;
-            }
-            arr = na;
-        }
-        if (ln_addr_parse(nph_stmt_col_text(st, 0), &arr[*n], NULL) == 0)
-            (*n)++;
-        rc = nph_stmt_step(st, err);
-    }
-    if (st)
+    struct nph_stmt *st;
+    int rc = nph_db_queryf(db, err, &st, "SELECT next_addr FROM net_ipam_hint WHERE subnet_id = ?",
+                           "s", subnet_id);
+    if (rc == 1) {
+        rc = ln_addr_parse(nph_stmt_col_text(st, 0), out, NULL) == 0;
         nph_stmt_done(st);
-    if (rc < 0) {
-        free(arr);
-        return NULL;
     }
-    if (!arr)
-        arr = malloc(sizeof(*arr));
-    if (*n)
-        qsort(arr, *n, sizeof(*arr), addr_sort);
-    return arr;
+    return rc;
 }
 
-/* First free address of the subnet's pools: 1 found (*out), 0 none, -1 error. */
+static int hint_set(struct nph_db *db, const char *subnet_id, const struct ln_addr *next,
+                    struct nph_error *err)
+{
+    char buf[64];
+    ln_addr_format(next, buf, sizeof(buf));
+    return nph_db_execf(db, err,
+                        "INSERT INTO net_ipam_hint (subnet_id, next_addr) VALUES (?, ?)"
+                        " ON CONFLICT (subnet_id) DO UPDATE SET next_addr = excluded.next_addr",
+                        "ss", subnet_id, buf) < 0
+               ? -1
+               : 0;
+}
+
+/* 1 when the address is allocated in the subnet (a primary key lookup), 0 free, -1 error. */
+static int taken(struct nph_db *db, const char *subnet_id, const struct ln_addr *a,
+                 struct nph_error *err)
+{
+    struct nph_stmt *st;
+    char buf[64];
+    int rc = nph_db_queryf(db, err, &st, "SELECT 1 FROM net_ip WHERE subnet_id = ? AND address = ?",
+                           "ss", subnet_id, ln_addr_format(a, buf, sizeof(buf)));
+    if (rc == 1)
+        nph_stmt_done(st);
+    return rc;
+}
+
+/* A free address of the subnet's pools: 1 found (*out), 0 none, -1 error. The search starts at
+ * the subnet's hint (the address after the last one handed out; none: the first pool's start),
+ * walks the pools in order and wraps around once, probing each address by its primary key;
+ * the hint then moves past the address found. So a create costs a probe or two however many
+ * ports the subnet has, and an address given back is handed out again once the pools wrap. */
 static int first_free(struct nph_db *db, const json_t *subnet, struct ln_addr *out,
                       struct nph_error *err)
 {
-    size_t n, k = 0, i;
-    json_t *p;
-    struct ln_addr *used = allocated(db, json_string_value(json_object_get(subnet, "id")), &n, err);
-    if (!used)
-        return -1;
-    json_array_foreach(json_object_get(subnet, "allocation_pools"), i, p)
+    const char *sid = json_string_value(json_object_get(subnet, "id"));
+    const json_t *pools = json_object_get(subnet, "allocation_pools"), *p;
+    struct ln_addr start[64], end[64], hint, a;
+    size_t n = 0, i, first = 0;
+    int have_hint, rc;
+    json_array_foreach(pools, i, p)
     {
-        struct ln_addr a, e;
-        if (ln_addr_parse(json_string_value(json_object_get(p, "start")), &a, NULL) ||
-            ln_addr_parse(json_string_value(json_object_get(p, "end")), &e, NULL))
+        if (n == sizeof(start) / sizeof(start[0]))
+            break;
+        if (ln_addr_parse(json_string_value(json_object_get(p, "start")), &start[n], NULL) ||
+            ln_addr_parse(json_string_value(json_object_get(p, "end")), &end[n], NULL) ||
+            ln_addr_cmp(&start[n], &end[n]) > 0)
             continue;
-        k = 0;
-        while (ln_addr_cmp(&a, &e) <= 0) {
-            while (k < n && ln_addr_cmp(&used[k], &a) < 0)
-                k++;
-            if (k == n || ln_addr_cmp(&used[k], &a) != 0) {
-                *out = a;
-                free(used);
-                return 1;
+        n++;
+    }
+    if (!n)
+        return 0;
+    if ((have_hint = hint_get(db, sid, &hint, err)) < 0)
+        return -1;
+    if (have_hint) {
+        have_hint = 0;
+        for (i = 0; i < n; i++)
+            if (ln_addr_cmp(&start[i], &hint) <= 0 && ln_addr_cmp(&hint, &end[i]) <= 0) {
+                first = i;
+                have_hint = 1;
             }
-            if (ln_addr_cmp(&a, &e) == 0)
+    }
+    /* pool `first` from the hint, the others from their start, pool `first` up to the hint */
+    for (size_t k = 0; k <= n; k++) {
+        size_t pi = (first + k) % n;
+        int wrapped = k == n;
+        a = (k == 0 && have_hint) ? hint : start[pi];
+        if (wrapped && !have_hint)
+            break; /* the first pass covered pool `first` whole */
+        for (;;) {
+            if (wrapped && ln_addr_cmp(&a, &hint) >= 0)
+                break;
+            if ((rc = taken(db, sid, &a, err)) < 0)
+                return -1;
+            if (rc == 0) {
+                struct ln_addr next = a;
+                *out = a;
+                if (ln_addr_cmp(&a, &end[pi]) == 0)
+                    next = start[(pi + 1) % n];
+                else
+                    ln_addr_add(&next, 1);
+                return hint_set(db, sid, &next, err) ? -1 : 1;
+            }
+            if (ln_addr_cmp(&a, &end[pi]) == 0)
                 break;
             ln_addr_add(&a, 1);
         }
     }
-    free(used);
     return 0;
 }
 
@@ -661,12 +690,14 @@ json_t *local_network_port_bind(struct local_network *ln, const struct local_net
     json_object_set_new(doc, "device_owner", json_string("compute:nova"));
     json_object_set_new(doc, "status", json_string("ACTIVE"));
     json_object_set_new(doc, "nph:bound", json_true()); /* given, not created, for the server */
-    if (ln_row_update(db, doc, 0, err) || nph_db_commit(db, err))
+    if (ln_row_update(db, doc, 0, err) || ln_virt_apply(ln, db, LN_PORT, "update", doc, old, err) ||
+        nph_db_commit(db, err))
         goto fail;
     nph_store_release(db);
     db = NULL;
-    /* the interface on the server's domain; on failure the port is given back */
-    if (ln->hook && ln->hook(ln->hook_ctx, LN_PORT, "update", doc, old, err)) {
+    /* its nwfilter, the interface on the server's domain; on failure the port is given back */
+    if (ln_virt_filters(ln, LN_PORT, "update", doc, old, err) ||
+        (ln->hook && ln->hook(ln->hook_ctx, LN_PORT, "update", doc, old, err))) {
         struct nph_error e2 = {0};
         json_t *back = NULL;
         if (!(db = nph_store_acquire(ln->store, &e2)) || nph_db_begin(db, &e2) ||
@@ -744,18 +775,37 @@ int local_network_server_release(struct local_network *ln, const char *server_id
     json_array_foreach(ports, i, p)
     {
         if (json_is_true(json_object_get(p, "nph:bound"))) {
+            json_t *was = json_deep_copy(p);
             json_object_del(p, "nph:bound");
             json_object_set_new(p, "device_id", json_string(""));
             json_object_set_new(p, "device_owner", json_string(""));
             json_object_set_new(p, "status", json_string("DOWN"));
-            if (ln_row_update(db, p, 0, err))
+            /* unbound: its DHCP host entry goes */
+            if (!was || ln_row_update(db, p, 0, err) ||
+                ln_virt_apply(ln, db, LN_PORT, "update", p, was, err)) {
+                json_decref(was);
                 goto cleanup;
+            }
+            json_decref(was);
         } else if (ln_port_remove(db, p, err) ||
                    ln_virt_apply(ln, db, LN_PORT, "delete", p, NULL, err)) {
             goto cleanup;
+        } else {
+            json_object_set_new(p, "nph:gone", json_true()); /* (this copy only) */
         }
     }
     rc = nph_db_commit(db, err);
+    nph_store_release(db); /* (before ln_virt_filters takes a connection of its own) */
+    db = NULL;
+    /* their nwfilters: still in use while the server's domain goes, so retried later */
+    json_array_foreach(ports, i, p) if (rc == 0 && json_is_true(json_object_get(p, "nph:gone")))
+    {
+        struct nph_error e2 = {0};
+        if (ln_virt_filters(ln, LN_PORT, "delete", p, NULL, &e2))
+            nph_log(NPH_LOG_ERROR, "network.nwfilter_failed", "id",
+                    json_string_value(json_object_get(p, "id")), "error", e2.msg, NULL);
+        ln_virt_port_gone(ln, json_string_value(json_object_get(p, "id")));
+    }
 cleanup:
     if (rc && db)
         nph_db_rollback(db, NULL);

@@ -11,6 +11,14 @@
 # Also checked in libvirt (virsh): the network's DHCP host entries, each domain's
 # <interface type='network'> with its port's MAC; and that deleting the servers and the network
 # removes the domains and the libvirt network.
+# Security groups as libvirt nwfilters (the guests keep pinging each other, nephele.watch, and
+# print each change of reachability): the default group's filter nephele-sg-<id> and each
+# port's nephele-port-<id> exist, each domain's interface references its port's; with the
+# default group (ingress from the group) the pings pass; without that ingress rule they stop;
+# an ICMP rule from the default group (a remote group, expanded to its members' addresses)
+# lets them through again; guest b's port moved to a group without ingress: both stop (b is no
+# longer a member of default); an ICMP rule in b's group: a reaches b again, b still not a.
+# Everything the test made in libvirt (domains, network, filters) is gone at the end.
 # Skips (prints "SKIP: <reason>", exits 0) only where libvirtd cannot start.
 # Environment: NEPHELE_BIN, NEPHELE_GUEST_DIR (guest cache, default /var/tmp/nephele-guest),
 # GUEST_NET_TIMEOUT (seconds to wait for both guests' pings, default 150),
@@ -50,13 +58,14 @@ if ip route show | grep -q "^$CIDR "; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nephele-guestnet.XXXXXX")
-SERVERS=() IMAGES=() FLAVOR_CREATED='' NET=''
+SERVERS=() IMAGES=() FLAVOR_CREATED='' NET='' SGS=() FILTERS=()
 # Delete what the test made, through the API while the broker runs, then in libvirt whatever
 # is left of it.
 teardown() {
     local s i
     if [ -n "$NPH_PID" ]; then
         for s in "${SERVERS[@]}"; do timeout 120 "$NPH_OPENSTACK" server delete --wait "$s" >/dev/null 2>&1; done
+        for i in "${SGS[@]}"; do os security group delete "$i" >/dev/null 2>&1; done
         [ -n "$NET" ] && os network delete "$NET" >/dev/null 2>&1
         for i in "${IMAGES[@]}"; do os image delete "$i" >/dev/null 2>&1; done
         [ -n "$FLAVOR_CREATED" ] && os flavor delete "$FLAVOR_CREATED" >/dev/null 2>&1
@@ -69,7 +78,8 @@ teardown() {
         vsh net-destroy "nephele-$NET" >/dev/null 2>&1
         vsh net-undefine "nephele-$NET" >/dev/null 2>&1
     fi
-    SERVERS=() IMAGES=() FLAVOR_CREATED='' NET=''
+    for i in "${FILTERS[@]}"; do vsh nwfilter-undefine "$i" >/dev/null 2>&1; done
+    SERVERS=() IMAGES=() FLAVOR_CREATED='' NET='' SGS=() FILTERS=()
 }
 cleanup() {
     local rc=$? pool
@@ -118,7 +128,7 @@ KERNEL=$(upload guest-net-kernel "$GUEST/vmlinuz" aki aki 2>"$WORK/err") && IMAG
 RAMDISK=$(upload guest-net-ramdisk "$GUEST/initrd.img" ari ari 2>>"$WORK/err") && IMAGES+=("$RAMDISK")
 IMAGE=$(upload guest-net "$WORK/root.qcow2" qcow2 bare --property "kernel_id=$KERNEL" \
     --property "ramdisk_id=$RAMDISK" \
-    --property "os_command_line=console=ttyS0 nephele.name=guest-net nephele.ping=$IP_A,$IP_B" \
+    --property "os_command_line=console=ttyS0 nephele.name=guest-net nephele.ping=$IP_A,$IP_B nephele.watch" \
     2>>"$WORK/err") && IMAGES+=("$IMAGE")
 if [ ${#IMAGES[@]} = 3 ]; then
     pass "kernel, ramdisk and root images uploaded (the command line pings $IP_A and $IP_B)"
@@ -241,6 +251,79 @@ for s in "${SERVERS[@]}"; do
     fi
 done
 
+# Security groups in libvirt's nwfilters.
+TOKEN=$(os token issue -f value -c id 2>/dev/null)
+last_reach() { # SERVER PEER: the last reachability the guest printed for PEER (ok, lost)
+    # (the console through the API with curl: polled, the openstack client's start-up is slow)
+    curl -s -X POST -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
+        -d '{"os-getConsoleOutput":{}}' "$NPH_URL/compute/v2.1/servers/$1/action" |
+        json_get 'j["output"]' | tr -d '\r' | grep "^NEPHELE-GUEST: reach $2 " |
+        tail -n 1 | awk '{print $4}'
+}
+wait_reach() { # SERVER PEER STATE: wait (up to 40 s) until PEER's reachability is STATE
+    local t=$SECONDS
+    while [ $((SECONDS - t)) -lt 40 ]; do
+        [ "$(last_reach "$1" "$2")" = "$3" ] && return 0
+        sleep 1
+    done
+    return 1
+}
+groups_of() { os port show "$1" -f json -c security_group_ids | json_get '" ".join(j["security_group_ids"])'; }
+SA=${SERVERS[0]} SB=${SERVERS[1]}
+declare -A PORT
+for s in "${SERVERS[@]}"; do
+    PORT[$s]=$(os port list --server "$s" -f value -c ID 2>/dev/null | head -n 1)
+    FILTERS+=("nephele-port-${PORT[$s]}")
+done
+DEFSG=$(groups_of "${PORT[$SA]}")
+FILTERS+=("nephele-sg-$DEFSG")
+check "both ports are in the project's default group ($DEFSG)" test "$(groups_of "${PORT[$SB]}")" = "$DEFSG"
+check "libvirt has nwfilter nephele-sg-$DEFSG accepting IPv4 from the group's two ports" \
+    bash -c "x=\$(virsh -c '$URI' nwfilter-dumpxml 'nephele-sg-$DEFSG') &&
+        grep -q \"srcipaddr='${IP[$SA]}'\" <<<\"\$x\" && grep -q \"srcipaddr='${IP[$SB]}'\" <<<\"\$x\""
+for s in "${SERVERS[@]}"; do
+    check "libvirt has nwfilter nephele-port-${PORT[$s]} referencing nephele-sg-$DEFSG" \
+        bash -c "virsh -c '$URI' nwfilter-dumpxml 'nephele-port-${PORT[$s]}' | grep -q \"<filterref filter='nephele-sg-$DEFSG'/>\""
+    check "domain $s's interface has <filterref filter='nephele-port-${PORT[$s]}'/>" \
+        bash -c "virsh -c '$URI' dumpxml '$s' | grep -q \"<filterref filter='nephele-port-${PORT[$s]}'\""
+done
+t0=$SECONDS
+check "default group: guest a reaches b (its watch says ok)" wait_reach "$SA" "${IP[$SB]}" ok
+check "default group: guest b reaches a" wait_reach "$SB" "${IP[$SA]}" ok
+RULE=$(os security group rule list "$DEFSG" --long -f json 2>/dev/null |
+    json_get '" ".join(r["ID"] for r in j if r["Direction"] == "ingress" and r["Ethertype"] == "IPv4")')
+if [ -n "$RULE" ] && os security group rule delete "$RULE" 2>"$WORK/err"; then
+    pass "deleted the default group's IPv4 ingress rule (from the group) $RULE"
+else
+    fail "the default group's IPv4 ingress rule '$RULE': $(tail -n 1 "$WORK/err")"
+fi
+check "without the ingress rule: guest a no longer reaches b" wait_reach "$SA" "${IP[$SB]}" lost
+check "without the ingress rule: guest b no longer reaches a" wait_reach "$SB" "${IP[$SA]}" lost
+check "security group rule create --ingress --protocol icmp --remote-group default" \
+    os security group rule create --ingress --protocol icmp --remote-group "$DEFSG" "$DEFSG" -f value -c id
+check "with ICMP from the group: guest a reaches b again" wait_reach "$SA" "${IP[$SB]}" ok
+check "with ICMP from the group: guest b reaches a again" wait_reach "$SB" "${IP[$SA]}" ok
+SG2=$(os security group create "guest-net-noicmp-$$" -f value -c id 2>"$WORK/err")
+if [ -n "$SG2" ]; then
+    SGS+=("$SG2")
+    FILTERS+=("nephele-sg-$SG2")
+    pass "security group create guest-net-noicmp-$$ ($SG2: egress rules only)"
+else
+    fail "security group create: $(tail -n 1 "$WORK/err")"
+fi
+check "port set --no-security-group --security-group $SG2 (guest b's port)" \
+    os port set --no-security-group --security-group "$SG2" "${PORT[$SB]}"
+check "nephele-sg-$DEFSG now accepts guest a's address and no longer guest b's" \
+    bash -c "x=\$(virsh -c '$URI' nwfilter-dumpxml 'nephele-sg-$DEFSG') && grep -q \"srcipaddr='${IP[$SA]}'\" <<<\"\$x\" && ! grep -q \"srcipaddr='${IP[$SB]}'\" <<<\"\$x\""
+check "b in a group without ingress: guest a no longer reaches b" wait_reach "$SA" "${IP[$SB]}" lost
+check "b out of the default group: guest b no longer reaches a" wait_reach "$SB" "${IP[$SA]}" lost
+check "security group rule create --ingress --protocol icmp --remote-ip 0.0.0.0/0 (b's group)" \
+    os security group rule create --ingress --protocol icmp --remote-ip 0.0.0.0/0 "$SG2" -f value -c id
+check "with ICMP into b's group: guest a reaches b again" wait_reach "$SA" "${IP[$SB]}" ok
+check "guest b still does not reach a (a takes ICMP from the default group only)" \
+    test "$(last_reach "$SB" "${IP[$SA]}")" = lost
+nph_log "security group checks took $((SECONDS - t0)) s"
+
 # Deleting: the servers' domains, then the network in libvirt.
 for s in "${SERVERS[@]}"; do
     if timeout 120 "$NPH_OPENSTACK" server delete --wait "$s" 2>"$WORK/err"; then
@@ -254,6 +337,15 @@ check "the domains are gone from libvirt" \
 SERVERS=()
 check "the ports went with the servers: no host entries left in nephele-$NET" \
     bash -c "! virsh -c '$URI' net-dumpxml 'nephele-$NET' | grep -q '<host '"
+if os security group delete "$SG2" "$DEFSG" 2>"$WORK/err"; then
+    pass "security group delete (both groups)"
+    SGS=()
+else
+    fail "security group delete: $(tail -n 1 "$WORK/err")"
+fi
+check "libvirt has none of the test's nwfilters left (groups and ports)" \
+    bash -c "! virsh -q -c '$URI' nwfilter-list | awk '{print \$2}' | grep -qx -e '${FILTERS[0]}' -e '${FILTERS[1]}' -e '${FILTERS[2]}' -e 'nephele-sg-$SG2'"
+FILTERS=()
 if os network delete "$NET" 2>"$WORK/err"; then
     pass "openstack network delete"
     check "libvirt network nephele-$NET is gone" \

@@ -21,6 +21,9 @@
 #                      to 90 tries of 2 s) and prints busybox ping's reply line and
 #                         NEPHELE-GUEST: ping <address> ok      (or "... failed") <name> is nephele.name=NAME or hostname=NAME
 #                      from the command line, else the kernel's nodename.
+#                      With nephele.watch it then keeps pinging those peers (one try of 1 s each,
+#                      every second) and prints each change of reachability:
+#                         NEPHELE-GUEST: reach <address> ok|lost <try number>
 #   OUTDIR/cmdline     the kernel command line to boot it with ("console=ttyS0 ...")
 #   OUTDIR/inputs      what the artefacts were built from (package versions, hash)
 # Idempotent: the artefacts are rebuilt only when the hash of the inputs (this script, the kernel
@@ -116,6 +119,8 @@ uname -a
 echo "NEPHELE-GUEST: cmdline $(cat /proc/cmdline)"
 for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
 ifconfig lo 127.0.0.1 up 2>/dev/null
+own=
+peers=
 if [ -e /sys/class/net/eth0 ]; then
     mac=$(cat /sys/class/net/eth0/address)
     ifconfig eth0 up
@@ -143,6 +148,22 @@ fi
 echo "NEPHELE-GUEST: ready"
 case " $(cat /proc/cmdline) " in
     *" nephele.poweroff "*) echo "NEPHELE-GUEST: powering off"; sync; poweroff -f ;;
+esac
+case " $(cat /proc/cmdline) " in
+    *" nephele.watch "*)
+        n=0
+        while [ -n "$own" ]; do
+            n=$((n + 1))
+            for p in $peers; do
+                [ "$p" = "$own" ] && continue
+                if ping -c 1 -W 1 "$p" >/dev/null 2>&1; then s=ok; else s=lost; fi
+                k=st_$(echo "$p" | tr .: __)
+                eval "o=\${$k:-}"
+                [ "$s" = "$o" ] || echo "NEPHELE-GUEST: reach $p $s $n"
+                eval "$k=$s"
+            done
+            sleep 1
+        done ;;
 esac
 while :; do sleep 3600; done
 EOF

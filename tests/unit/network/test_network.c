@@ -340,9 +340,20 @@ static void test_port_addresses(void **state)
              S(p1, "mac_address"));
     assert_null(mk(f, &alice, LN_PORT, text, &err));
     assert_string_equal(err.detail, "MacAddressInUse");
-    /* delete returns the address: the next port gets .2 again */
+    /* delete returns the address: the allocator goes on past the last address it gave (.3,
+     * .4, .5; .6 is taken), wraps around and gives .2 again; then the pool is full */
     assert_int_equal(local_network_delete(f->ln, &alice, LN_PORT, S(p1, "id"), &err), 0);
     snprintf(text, sizeof(text), "{\"network_id\":\"%s\"}", nid);
+    for (int k = 3; k <= 5; k++) {
+        char want[16];
+        json_t *q = mk(f, &alice, LN_PORT, text, &err);
+        assert_non_null(q);
+        snprintf(want, sizeof(want), "10.9.0.%d", k);
+        assert_string_equal(S(json_array_get(json_object_get(q, "fixed_ips"), 0), "ip_address"),
+                            want);
+        assert_int_equal(local_network_delete(f->ln, &alice, LN_PORT, S(q, "id"), &err), 0);
+        json_decref(q);
+    }
     p3 = mk(f, &alice, LN_PORT, text, &err);
     assert_non_null(p3);
     assert_string_equal(S(json_array_get(json_object_get(p3, "fixed_ips"), 0), "ip_address"),

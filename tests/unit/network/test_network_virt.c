@@ -136,13 +136,29 @@ static void test_network_dhcp(void **state)
     assert_has(xml, "<range start='10.9.0.10' end='10.9.0.20'");
     free(xml);
 
-    json_t *p1 = mk(f, &alice, LN_PORT, "{\"network_id\":\"%s\"}", id);
-    json_t *p2 = mk(f, &alice, LN_PORT,
-                    "{\"network_id\":\"%s\",\"fixed_ips\":[{\"ip_address\":\"10.9.0.15\"}]}", id);
-    const char *ip1 = S(json_array_get(json_object_get(p1, "fixed_ips"), 0), "ip_address");
-    assert_string_equal(ip1, "10.9.0.10");
+    /* a port without a server is no DHCP client: no host entry (and no libvirt call) */
+    json_t *p0 = mk(f, &alice, LN_PORT, "{\"network_id\":\"%s\"}", id);
+    assert_string_equal(S(json_array_get(json_object_get(p0, "fixed_ips"), 0), "ip_address"),
+                        "10.9.0.10");
     xml = net_xml(f, id);
-    snprintf(want, sizeof(want), "<host mac='%s' ip='10.9.0.10'/>", S(p1, "mac_address"));
+    assert_lacks(xml, "<host ");
+    free(xml);
+    assert_int_equal(local_network_delete(f->ln, &alice, LN_PORT, S(p0, "id"), &err), 0);
+    json_decref(p0);
+    /* bound to a server: an entry each */
+    json_t *p1 = mk(f, &alice, LN_PORT,
+                    "{\"network_id\":\"%s\",\"device_owner\":\"compute:nova\","
+                    "\"device_id\":\"srv-1\"}",
+                    id);
+    json_t *p2 = mk(f, &alice, LN_PORT,
+                    "{\"network_id\":\"%s\",\"fixed_ips\":[{\"ip_address\":\"10.9.0.15\"}],"
+                    "\"device_owner\":\"compute:nova\",\"device_id\":\"srv-2\"}",
+                    id);
+    /* (the allocator goes on past the address it gave last) */
+    const char *ip1 = S(json_array_get(json_object_get(p1, "fixed_ips"), 0), "ip_address");
+    assert_string_equal(ip1, "10.9.0.11");
+    xml = net_xml(f, id);
+    snprintf(want, sizeof(want), "<host mac='%s' ip='10.9.0.11'/>", S(p1, "mac_address"));
     assert_has(xml, want);
     snprintf(want, sizeof(want), "<host mac='%s' ip='10.9.0.15'/>", S(p2, "mac_address"));
     assert_has(xml, want);
@@ -160,10 +176,28 @@ static void test_network_dhcp(void **state)
     free(xml);
     json_decref(p2b);
 
+    /* unbound (device cleared): its entry goes; bound again: it comes back */
+    u = json_pack("{s:s,s:s}", "device_id", "", "device_owner", "");
+    p2b = local_network_update(f->ln, &alice, LN_PORT, S(p2, "id"), u, &err);
+    json_decref(u);
+    assert_non_null(p2b);
+    json_decref(p2b);
+    xml = net_xml(f, id);
+    assert_lacks(xml, "ip='10.9.0.16'");
+    free(xml);
+    u = json_pack("{s:s,s:s}", "device_id", "srv-2", "device_owner", "compute:nova");
+    p2b = local_network_update(f->ln, &alice, LN_PORT, S(p2, "id"), u, &err);
+    json_decref(u);
+    assert_non_null(p2b);
+    json_decref(p2b);
+    xml = net_xml(f, id);
+    assert_has(xml, want);
+    free(xml);
+
     /* a port goes: its entry goes */
     assert_int_equal(local_network_delete(f->ln, &alice, LN_PORT, S(p1, "id"), &err), 0);
     xml = net_xml(f, id);
-    assert_lacks(xml, "ip='10.9.0.10'");
+    assert_lacks(xml, "ip='10.9.0.11'");
     assert_has(xml, "ip='10.9.0.16'");
     free(xml);
 
@@ -227,7 +261,8 @@ static void test_libvirt_refusal(void **state)
                          -1, stray,
                          VIR_NETWORK_UPDATE_AFFECT_CONFIG | VIR_NETWORK_UPDATE_AFFECT_LIVE),
         0);
-    json_t *a = json_pack("{s:s}", "network_id", S(net, "id"));
+    json_t *a = json_pack("{s:s,s:s,s:s}", "network_id", S(net, "id"), "device_owner",
+                          "compute:nova", "device_id", "srv-r");
     assert_null(local_network_create(f->ln, &alice, LN_PORT, a, &err));
     assert_int_equal(err.code, NPH_E_BACKEND);
     assert_non_null(strstr(err.msg, "DHCP host entry"));
