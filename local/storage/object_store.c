@@ -1036,10 +1036,11 @@ static int object_row_delete(struct nph_db *db, const json_t *o, struct nph_erro
 }
 
 /* Quotas: the container's X-Container-Meta-Quota-Bytes/-Count and the account's
- * X-Account-Meta-Quota-Bytes, counting the new object instead of the version it replaces. */
+ * X-Account-Meta-Quota-Bytes, with the new object added. In the transaction that already
+ * deleted the version it replaces (its row and its share of the counters), so that version is
+ * not counted, and not credited a second time either. */
 static int quota_check(struct nph_db *db, const char *account, const char *container,
-                       const json_t *cmeta, int64_t add_bytes, int64_t old_bytes, int had_old,
-                       struct nph_error *err)
+                       const json_t *cmeta, int64_t add_bytes, struct nph_error *err)
 {
     int64_t objects, bytes, qb, qc, aqb;
     json_t *ameta;
@@ -1048,9 +1049,9 @@ static int quota_check(struct nph_db *db, const char *account, const char *conta
     if (qb >= 0 || qc >= 0) {
         if (usage_of(db, account, container, &objects, &bytes, err))
             return -1;
-        if (qb >= 0 && bytes - old_bytes + add_bytes > qb)
+        if (qb >= 0 && bytes + add_bytes > qb)
             return nph_error_set(err, NPH_E_TOO_LARGE, "Upload exceeds quota.");
-        if (qc >= 0 && objects + (had_old ? 0 : 1) > qc)
+        if (qc >= 0 && objects + 1 > qc)
             return nph_error_set(err, NPH_E_TOO_LARGE, "Upload exceeds quota.");
     }
     ameta = account_meta(db, account, NULL, err);
@@ -1061,7 +1062,7 @@ static int quota_check(struct nph_db *db, const char *account, const char *conta
     if (aqb >= 0) {
         if (usage_of(db, account, NULL, &objects, &bytes, err))
             return -1;
-        if (bytes - old_bytes + add_bytes > aqb)
+        if (bytes + add_bytes > aqb)
             return nph_error_set(err, NPH_E_TOO_LARGE, "Upload exceeds quota.");
     }
     return 0;
@@ -1075,25 +1076,21 @@ static int object_row_put(struct local_object *lo, struct nph_db *db, const stru
     json_t *cmeta = NULL, *old = NULL;
     char *metatext = NULL;
     struct nph_stmt *st = NULL;
-    int64_t now = nph_clock_now(), created = now, old_bytes = 0;
-    int rc = -1, had_old = 0;
+    int64_t now = nph_clock_now(), created = now;
+    int rc = -1;
     old_file[0] = '\0';
     if (container_row(db, p->account, p->container, NULL, &cmeta, NULL, NULL, NULL, err))
         goto done;
     old = object_fetch(lo, db, p->account, p->container, p->name, err);
     if (old) {
         snprintf(old_file, 64, "%s", json_string_value(json_object_get(old, "file_id")));
-        if (!expired(old)) {
-            had_old = 1;
-            old_bytes = json_integer_value(json_object_get(old, "stored"));
-        }
         if (object_row_delete(db, old, err))
             goto done;
     } else if (err->code != NPH_E_NOT_FOUND) {
         goto done;
     }
     nph_error_clear(err);
-    if (quota_check(db, p->account, p->container, cmeta, p->quota_size, old_bytes, had_old, err))
+    if (quota_check(db, p->account, p->container, cmeta, p->quota_size, err))
         goto done;
     metatext = p->meta ? nph_json_dumps(p->meta) : strdup("{}");
     if (!metatext) {

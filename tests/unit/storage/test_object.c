@@ -426,6 +426,14 @@ static void test_store_expiry_quota(void **state)
     assert_int_equal(err.code, NPH_E_TOO_LARGE);
     /* replacing counts the new size instead of the old */
     assert_int_equal(put_text(f, "q", "a", "1234567890", 0, NULL, &err), 0);
+    /* ... and credits the old one once: 15 bytes in place of 10 do not fit in 10, and the
+     * 10 stay */
+    assert_int_equal(put_text(f, "q", "a", "123456789012345", 0, NULL, &err), -1);
+    assert_int_equal(err.code, NPH_E_TOO_LARGE);
+    o = local_object_get(f->lo, "AUTH_p1", "q", "a", &err);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "size")), 10);
+    json_decref(o);
 
     assert_int_equal(put_text(f, "q", "a", "short", now + 5, NULL, &err), 0);
     o = local_object_get(f->lo, "AUTH_p1", "q", "a", &err);
