@@ -119,7 +119,7 @@ static void add_rule(xmlNodePtr root, const json_t *rule, const char *elem, cons
     }
 }
 
-static char *doc_dump(xmlDocPtr doc, struct nph_error *err)
+char *net_xml_dump(xmlDocPtr doc, struct nph_error *err)
 {
     xmlChar *mem = NULL;
     int len = 0;
@@ -183,7 +183,7 @@ char *ln_filter_sg_xml(const char *sg_id, const json_t *rules, const json_t *mem
             add_rule(root, r, elem, buf);
         }
     }
-    return doc_dump(doc, err);
+    return net_xml_dump(doc, err);
 }
 
 /* A base accept rule: elem with the listed attributes (name, value pairs, NULL-ended). */
@@ -230,7 +230,7 @@ char *ln_filter_port_xml(const json_t *port, struct nph_error *err)
     }
     xmlNewChild(rule_node(root, "drop", "inout", PRIO_DROP), NULL, X("all"), NULL);
     xmlNewChild(rule_node(root, "drop", "inout", PRIO_DROP), NULL, X("all-ipv6"), NULL);
-    return doc_dump(doc, err);
+    return net_xml_dump(doc, err);
 }
 
 int ln_port_filtered(const json_t *port)

@@ -14,6 +14,8 @@
 
 #include <pthread.h>
 
+#include <libxml/tree.h>
+
 #include "local_network.h"
 #include "nph_id.h"
 
@@ -155,5 +157,8 @@ int ln_pool_subnet_cidr(struct nph_db *db, const struct local_network_caller *c,
                         char pool_id_out[NPH_UUID_LEN + 1], struct nph_error *err);
 /* Disassociate the floating IPs bound to a port being deleted. */
 int ln_fip_port_gone(struct nph_db *db, const char *port_id, struct nph_error *err);
+
+/* doc serialised as indented UTF-8 text (freed, whatever happens); NULL on no memory. */
+char *net_xml_dump(xmlDocPtr doc, struct nph_error *err);
 
 #endif

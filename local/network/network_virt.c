@@ -150,10 +150,7 @@ static char *network_xml(const json_t *net, const json_t *subnets, const json_t 
     const json_t *sub = dhcp_subnet(subnets), *p;
     const char *id = S(net, "id");
     char name[64], br[16], buf[32];
-    xmlChar *mem = NULL;
-    int len = 0;
     size_t i;
-    char *out = NULL;
     if (!doc || !root) {
         xmlFreeDoc(doc);
         xmlFreeNode(root);
@@ -200,14 +197,7 @@ static char *network_xml(const json_t *net, const json_t *subnets, const json_t 
             xmlNewProp(n, X("ip"), X(addr));
         }
     }
-    xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
-    xmlFreeDoc(doc);
-    if (mem)
-        out = strdup((const char *)mem);
-    xmlFree(mem);
-    if (!out)
-        nph_error_nomem(err);
-    return out;
+    return net_xml_dump(doc, err);
 }
 
 /* Define (or redefine) and start the libvirt network of `net_id` from the store as `db` sees it
