@@ -8,6 +8,7 @@
  * persistent definition is edited instead (the device added to or removed from <devices> and
  * the domain redefined), which is what a running test domain can show.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,20 @@ int local_compute_server_detach_device(struct local_compute *lc,
     return plug(lc, c, server_id, device_xml, 0, err);
 }
 
+/* Whether the domain's definition has an interface with this MAC (libvirt writes MACs in
+ * lower case, as <mac address='..'/>). */
+static int has_mac(virDomainPtr dom, const char *mac)
+{
+    char want[64], *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    int found = 0;
+    snprintf(want, sizeof(want), "<mac address='%s'/>", mac ? mac : "");
+    for (char *w = want; *w; w++)
+        *w = (char)tolower((unsigned char)*w);
+    found = xml && strstr(xml, want) != NULL;
+    free(xml);
+    return found;
+}
+
 int local_compute_server_nic(struct local_compute *lc, const char *server_id,
                              const struct local_compute_nic *nic, int plug, struct nph_error *err)
 {
@@ -260,6 +275,10 @@ int local_compute_server_nic(struct local_compute *lc, const char *server_id,
         goto cleanup;
     if (!(dom = virDomainLookupByUUIDString(conn, server_id))) {
         rc = 0; /* not defined yet (its definition asks for its nics) or gone */
+        goto cleanup;
+    }
+    if (plug && has_mac(dom, nic->mac)) {
+        rc = 0; /* its definition took the nic already (defined after the port was bound) */
         goto cleanup;
     }
     if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
