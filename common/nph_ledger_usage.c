@@ -169,20 +169,17 @@ static int by_resource(const void *a, const void *b)
 static int read_open(struct nph_db *db, const char *const *res, size_t n, const char *arr,
                      struct seg *open, char *found, struct strpool *pool, struct nph_error *err)
 {
-    struct nph_stmt *st = nph_db_prepare(
-        db,
+    struct nph_stmt *st = NULL;
+    int rc, bad = 0;
+    int q = nph_db_queryf(
+        db, err, &st,
         "SELECT resource_id, rtype, project_id, cloud, region, offering, size_gb, s_ts, base,"
         " state FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))"
         " FOR UPDATE",
-        err);
-    int rc, bad = 0;
-    if (!st)
+        "s", arr);
+    if (q < 0)
         return -1;
-    if (nph_stmt_bind_text(st, 1, arr, err)) {
-        nph_stmt_done(st);
-        return -1;
-    }
-    while ((rc = nph_stmt_step(st, err)) == 1) {
+    for (rc = q; rc == 1; rc = nph_stmt_step(st, err)) {
         const char *r = nph_stmt_col_text(st, 0);
         size_t lo = 0, hi = n;
         while (lo < hi) { /* res is sorted with strcmp */
@@ -224,23 +221,20 @@ static int read_open(struct nph_db *db, const char *const *res, size_t n, const 
 static int read_history(struct nph_db *db, const char *arr, struct nph_ledger_event **out,
                         size_t *nout, struct strpool *pool, struct nph_error *err)
 {
-    struct nph_stmt *st = nph_db_prepare(
-        db,
+    struct nph_stmt *st = NULL;
+    struct nph_ledger_event *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc, bad = 0;
+    int q = nph_db_queryf(
+        db, err, &st,
         "SELECT resource_id, ts, event, resource_type, project_id, cloud, region, offering,"
         " size_gb FROM ledger_event WHERE resource_id = ANY (CAST(? AS TEXT[]))"
         " AND resource_type IN ('server', 'volume', 'bucket') ORDER BY resource_id COLLATE \"C\", "
         "ts, id",
-        err);
-    struct nph_ledger_event *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc, bad = 0;
-    if (!st)
+        "s", arr);
+    if (q < 0)
         return -1;
-    if (nph_stmt_bind_text(st, 1, arr, err)) {
-        nph_stmt_done(st);
-        return -1;
-    }
-    while ((rc = nph_stmt_step(st, err)) == 1) {
+    for (rc = q; rc == 1; rc = nph_stmt_step(st, err)) {
         struct nph_ledger_event ev = {0};
         if (nph_ledger_kind_parse(nph_stmt_col_text(st, 2), &ev.kind) < 0)
             continue;
@@ -577,19 +571,16 @@ static int rollup_flush(struct nph_db *db, struct rollup *r, struct nph_error *e
 static int delete_closed(struct nph_db *db, const char *arr, struct rollup *r, struct strpool *pool,
                          struct nph_error *err)
 {
-    struct nph_stmt *st = nph_db_prepare(
-        db,
-        "DELETE FROM usage_interval WHERE resource_id = ANY (CAST(? AS TEXT[]))"
-        " RETURNING rtype, project_id, cloud, region, offering, size_gb, state, s, e",
-        err);
+    struct nph_stmt *st = NULL;
     int rc, bad = 0;
-    if (!st)
+    int q =
+        nph_db_queryf(db, err, &st,
+                      "DELETE FROM usage_interval WHERE resource_id = ANY (CAST(? AS TEXT[]))"
+                      " RETURNING rtype, project_id, cloud, region, offering, size_gb, state, s, e",
+                      "s", arr);
+    if (q < 0)
         return -1;
-    if (nph_stmt_bind_text(st, 1, arr, err)) {
-        nph_stmt_done(st);
-        return -1;
-    }
-    while ((rc = nph_stmt_step(st, err)) == 1) {
+    for (rc = q; rc == 1; rc = nph_stmt_step(st, err)) {
         const char *rtype = pool_dup(pool, nph_stmt_col_text(st, 0), &bad);
         const char *project = pool_dup(pool, nph_stmt_col_text(st, 1), &bad);
         const char *cloud = pool_dup(pool, nph_stmt_col_text(st, 2), &bad);
