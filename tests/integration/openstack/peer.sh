@@ -348,6 +348,8 @@ max_overflow = 20
 provider = fernet
 [fernet_tokens]
 key_repository = $ETC/keystone/fernet-keys/
+[fernet_receipts]
+key_repository = $ETC/keystone/fernet-keys/
 [credential]
 key_repository = $ETC/keystone/credential-keys/
 [cache]
