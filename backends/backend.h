@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nph_error.h"
@@ -293,7 +294,9 @@ int nph_object_list_push(struct nph_object_list *l, const struct nph_object_info
 struct nph_object_body {
     const char *path;
     uint64_t size;
-    const char *md5;          /* 32 lower-case hex digits of the content (checked by the cloud) */
+    const char *md5; /* 32 lower-case hex digits of the content (checked by the cloud) */
+    bool has_crc32c; /* crc32c is the content's CRC-32C (a store may record it) */
+    uint32_t crc32c;
     const char *content_type; /* NULL = application/octet-stream */
 };
 

@@ -642,6 +642,8 @@ static int objects_put(struct http_req *req, struct http_resp *resp, struct nph_
     struct nph_object_body body = {.path = req->body_path,
                                    .size = req->body_len,
                                    .md5 = req->body_md5,
+                                   .has_crc32c = req->body_crc32c >= 0,
+                                   .crc32c = (uint32_t)req->body_crc32c,
                                    .content_type = http_req_header(req, "Content-Type")};
     json_t *out = fed_object_put(v.app->fed, &v.who, req->params[0], req->params[1], &body, err);
     if (out)

@@ -14,11 +14,12 @@
  * computed while writing it; the ETag header is checked against it (422 on a mismatch, nothing
  * stored). GETs stream from the data files through http_resp_stream (plain objects, Range,
  * static and dynamic large objects alike). Verification: objects (or all the segments of a
- * large object) up to LOBJ_VERIFY_MAX bytes are checked against their recorded MD5 before the
- * first byte is sent, and refused with 500 when they fail; larger ones are checked while
- * streaming, segment by segment, and the response is cut short (the connection closed before
- * the segment's last bytes) on a mismatch, so a client never receives a complete corrupted
- * body. Ranges of objects above LOBJ_VERIFY_MAX are not verified.
+ * large object) up to LOBJ_VERIFY_MAX bytes are checked against their recorded CRC-32C (the
+ * MD5 for objects stored before CRCs were recorded) before the first byte is sent, and
+ * refused with 500 when they fail; larger ones are checked while streaming, segment by
+ * segment, and the response is cut short (the connection closed before the segment's last
+ * bytes) on a mismatch, so a client never receives a complete corrupted body. Ranges of objects
+ * above LOBJ_VERIFY_MAX are not verified.
  *
  * Errors are Swift's: short HTML or plain-text bodies with the status, not JSON.
  */
@@ -38,6 +39,7 @@
 
 #include "app.h"
 #include "local_object.h"
+#include "nph_crc32c.h"
 #include "nph_clock.h"
 #include "nph_crypto.h"
 #include "nph_json.h"
@@ -1133,10 +1135,15 @@ done:
 
 /* ---- streaming bodies -------------------------------------------------------------------- */
 
+/* A segment sent whole is verified while it streams: by its CRC-32C when the store recorded
+ * one (has_crc), else by its MD5 (objects stored before CRCs were); md5 "" and no has_crc =
+ * not verified. */
 struct seg {
     char *path;
     int64_t off, len; /* the part of the file sent */
-    char md5[33];     /* expected MD5 of the whole file ("" = not verified while streaming) */
+    char md5[33];
+    bool has_crc;
+    uint32_t crc;
 };
 
 struct seg_stream {
@@ -1146,6 +1153,7 @@ struct seg_stream {
     int64_t cur_pos; /* bytes of it sent */
     int fd;
     EVP_MD_CTX *md;
+    uint32_t crc_run; /* the current segment's CRC so far */
 };
 
 static void seg_stream_free(void *ctx)
@@ -1170,8 +1178,10 @@ static struct seg_stream *seg_stream_new(void)
     return s;
 }
 
+/* Add part of a file; verify names the object record to verify the part against (sent whole
+ * only), or is NULL. */
 static int seg_add(struct seg_stream *s, const char *path, int64_t off, int64_t len,
-                   const char *md5)
+                   const json_t *verify)
 {
     if (len <= 0)
         return 0;
@@ -1189,7 +1199,11 @@ static int seg_add(struct seg_stream *s, const char *path, int64_t off, int64_t 
         return -1;
     g->off = off;
     g->len = len;
-    snprintf(g->md5, sizeof(g->md5), "%s", md5 ? md5 : "");
+    const json_t *crc = json_object_get(verify, "crc32c");
+    g->has_crc = json_is_integer(crc);
+    g->crc = (uint32_t)json_integer_value(crc);
+    snprintf(g->md5, sizeof(g->md5), "%s",
+             verify && !g->has_crc ? json_string_value(json_object_get(verify, "md5")) : "");
     s->n++;
     return 0;
 }
@@ -1207,6 +1221,7 @@ static long seg_read(void *ctx, uint64_t pos, char *buf, size_t max)
                 return -1;
             }
             s->cur_pos = 0;
+            s->crc_run = 0;
             if (g->md5[0]) {
                 if (!s->md)
                     s->md = EVP_MD_CTX_new();
@@ -1232,7 +1247,20 @@ static long seg_read(void *ctx, uint64_t pos, char *buf, size_t max)
             return -1;
         }
         s->cur_pos += r;
-        if (g->md5[0]) {
+        if (g->has_crc) {
+            s->crc_run = nph_crc32c(s->crc_run, buf, (size_t)r);
+            if (s->cur_pos == g->len) {
+                /* The segment's last bytes: sent only when the whole file matches. */
+                char extra[1];
+                if (read(s->fd, extra, 1) != 0) /* the file grew or shrank: not ours */
+                    return -1;
+                if (s->crc_run != g->crc) {
+                    nph_log(NPH_LOG_ERROR, "swift.checksum", "path", g->path, "msg",
+                            "the object's data failed its checksum; response cut short", NULL);
+                    return -1;
+                }
+            }
+        } else if (g->md5[0]) {
             EVP_DigestUpdate(s->md, buf, (size_t)r);
             if (s->cur_pos == g->len) {
                 /* The segment's last bytes: sent only when the whole file matches. */
@@ -1663,6 +1691,8 @@ static int sw_object_put_(struct http_req *req, struct http_resp *resp, struct n
     p.size = (int64_t)req->body_len;
     p.quota_size = (int64_t)req->body_len;
     p.md5 = req->body_md5;
+    p.has_crc32c = req->body_crc32c >= 0;
+    p.crc32c = (uint32_t)req->body_crc32c;
     p.content_type = content_type_of(req);
     p.meta = meta;
     p.delete_at = delete_at;
@@ -1969,9 +1999,7 @@ static int sw_object_get_(struct http_req *req, struct http_resp *resp, struct n
             int64_t end = last < s1 ? last - s0 : sz - 1;
             int whole = off == 0 && end == sz - 1;
             if (seg_add(ss, json_string_value(json_object_get(e, "path")), off, end - off + 1,
-                        whole && size > LOBJ_VERIFY_MAX
-                            ? json_string_value(json_object_get(e, "md5"))
-                            : NULL)) {
+                        whole && size > LOBJ_VERIFY_MAX ? e : NULL)) {
                 nph_error_nomem(err);
                 goto done;
             }

@@ -41,6 +41,7 @@
 
 #include "metrics.h"
 #include "nph_clock.h"
+#include "nph_crc32c.h"
 #include "nph_id.h"
 #include "nph_json.h"
 #include "nph_log.h"
@@ -75,6 +76,7 @@ struct upload_hasher {
     pthread_cond_t more;
     int fd;          /* the upload's file (borrowed) */
     EVP_MD_CTX *md5; /* the upload's digest, the thread's alone until joined */
+    uint32_t crc;    /* the upload's CRC-32C, likewise */
     uint64_t pos;    /* hashed so far */
     uint64_t avail;  /* written so far (under lock) */
     bool final;      /* no more bytes will come (under lock) */
@@ -138,6 +140,7 @@ struct req_state {
     int file_errno;     /* first write/create failure (0 = none) */
     bool upload_denied; /* upload_allowed refused: the body is dropped, deny_err answered */
     EVP_MD_CTX *md5;    /* the body's MD5 while it is written (body-to-file) */
+    uint32_t crc;       /* and its CRC-32C (valid while md5 is) */
     struct upload_hasher *hasher; /* large bodies: md5 is fed by this thread */
     struct nph_error deny_err;
 };
@@ -710,6 +713,7 @@ static void *hasher_main(void *arg)
             }
             if (!EVP_DigestUpdate(h->md5, buf, (size_t)r))
                 h->err = EIO;
+            h->crc = nph_crc32c(h->crc, buf, (size_t)r);
             h->pos += (uint64_t)r;
         }
         if (final || h->err)
@@ -728,6 +732,7 @@ static void hasher_start(struct req_state *st)
         return;
     h->fd = st->file_fd;
     h->md5 = st->md5;
+    h->crc = st->crc;
     h->pos = h->avail = st->file_len;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->more, NULL);
@@ -766,6 +771,7 @@ static int hasher_finish(struct req_state *st, bool abandon)
     pthread_mutex_unlock(&h->lock);
     pthread_join(h->thread, NULL);
     rc = h->err || h->pos != st->file_len ? -1 : 0;
+    st->crc = h->crc;
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->more);
     free(h);
@@ -867,8 +873,10 @@ static enum MHD_Result request_body_file(struct http_server *s, struct req_state
         upload_discard(st);
         return MHD_YES;
     }
-    if (st->md5 && !st->hasher)
+    if (st->md5 && !st->hasher) {
         EVP_DigestUpdate(st->md5, data, n);
+        st->crc = nph_crc32c(st->crc, data, n);
+    }
     while (n > 0) {
         ssize_t w = write(st->file_fd, data, n);
         if (w < 0 && errno == EINTR)
@@ -1060,6 +1068,7 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
     req->path = url;
     req->body = st->body;
     req->body_len = st->body_len;
+    req->body_crc32c = -1;
     if (st->to_file) {
         req->body = NULL;
         req->body_len = (size_t)st->file_len;
@@ -1074,6 +1083,7 @@ static enum MHD_Result request_finish(struct http_server *s, struct req_state *s
             if (EVP_DigestFinal_ex(st->md5, md, &mdlen) && mdlen == 16) {
                 for (unsigned i = 0; i < 16; i++)
                     snprintf(req->body_md5 + 2 * i, 3, "%02x", md[i]);
+                req->body_crc32c = st->crc;
             }
         }
     }

@@ -67,6 +67,8 @@ struct http_req {
     /* HTTP_ROUTE_BODY_TO_FILE routes: the MD5 of the body, computed while it was written
      * (32 lower-case hex digits; "" when the body was not stored). */
     char body_md5[33];
+    /* ... and its CRC-32C (nph_crc32c.h), the checksum reads verify; -1 when not computed. */
+    int64_t body_crc32c;
 };
 
 /* A streamed body's reader: copy up to max bytes at offset pos into buf; return the count

@@ -312,6 +312,8 @@ static int lo_object_put(struct nph_backend *b, const struct nph_backend_ctx *ct
     p.src_path = body->path;
     p.size = (int64_t)body->size;
     p.md5 = body->md5;
+    p.has_crc32c = body->has_crc32c;
+    p.crc32c = body->crc32c;
     p.content_type = body->content_type ? body->content_type : "application/octet-stream";
     p.kind = LOBJ_PLAIN;
     p.quota_size = (int64_t)body->size;

@@ -21,7 +21,8 @@
  *  container {"account","name","meta":{...},"objects","bytes","created","modified"}
  *  object    {"account","container","name","size","etag","md5","content_type",
  *             "meta":{...},"kind":0 plain|1 SLO|2 DLO,"manifest":string|null,
- *             "delete_at":seconds|null,"created","modified","path":file path}
+ *             "delete_at":seconds|null,"created","modified","path":file path,
+ *             "crc32c":the file's CRC-32C|null (objects stored before it was recorded)}
  * Times are UTC microseconds. Metadata keys are full lower-case header names
  * ("x-container-meta-color", "x-container-read"), values as the client sent them.
  *
@@ -33,6 +34,7 @@
 #define NPH_LOCAL_OBJECT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nph_error.h"
@@ -126,6 +128,8 @@ void lobj_header_title(const char *lower, char *out, size_t cap);
 
 /* MD5 of a file region (whole file when len < 0) as 32 lower-case hex digits. */
 int lobj_file_md5(const char *path, int64_t off, int64_t len, char out[33], struct nph_error *err);
+/* CRC-32C (nph_crc32c.h) of a whole file. */
+int lobj_file_crc32c(const char *path, uint32_t *out, struct nph_error *err);
 
 /* ---- accounts ------------------------------------------------------------------------------ */
 
@@ -162,7 +166,9 @@ struct lobj_put {
     const char *account, *container, *name;
     const char *src_path; /* the complete body; renamed into the store (or removed) */
     int64_t size;
-    const char *md5;  /* of the file, 32 hex */
+    const char *md5; /* of the file, 32 hex */
+    bool has_crc32c; /* crc32c is the file's CRC-32C (else the store computes it) */
+    uint32_t crc32c;
     const char *etag; /* what the object reports (NULL = md5; SLO: quoted md5 of etags) */
     const char *content_type;
     const json_t *meta; /* {"x-object-meta-...": value, ...} (borrowed; may be NULL) */

@@ -82,6 +82,9 @@ static const struct nph_migration object_migrations[] = {
      " bytes = (SELECT COALESCE(SUM(o.stored), 0) FROM obj_object o"
      " WHERE o.account = obj_container.account AND o.container = obj_container.name);"
      "CREATE INDEX obj_object_expiry ON obj_object (account, container, delete_at, stored);"},
+    /* The CRC-32C reads verify (the MD5 stays the ETag); NULL for objects stored before it,
+     * which reads verify by their MD5 as before. */
+    {3, "object crc32c", "ALTER TABLE obj_object ADD COLUMN crc32c BIGINT;"},
 };
 
 int local_object_migrate(struct nph_store *store, int *applied, struct nph_error *err)
@@ -969,7 +972,7 @@ done:
 
 #define OBJ_COLS                                                                                   \
     "name, file_id, size, stored, etag, md5, content_type, meta, kind, manifest, delete_at,"       \
-    " created_at, modified_at"
+    " created_at, modified_at, crc32c"
 
 static json_t *object_row(struct local_object *lo, const char *account, const char *container,
                           struct nph_stmt *st)
@@ -988,6 +991,10 @@ static json_t *object_row(struct local_object *lo, const char *account, const ch
         nph_stmt_col_is_null(st, 10) ? json_null() : json_integer(nph_stmt_col_int64(st, 10)),
         "created", (json_int_t)nph_stmt_col_int64(st, 11), "modified",
         (json_int_t)nph_stmt_col_int64(st, 12), "path", path);
+    if (o)
+        json_object_set_new(
+            o, "crc32c",
+            nph_stmt_col_is_null(st, 13) ? json_null() : json_integer(nph_stmt_col_int64(st, 13)));
     return o;
 }
 
@@ -1100,7 +1107,8 @@ static int object_row_put(struct local_object *lo, struct nph_db *db, const stru
     st = nph_db_prepare(db,
                         "INSERT INTO obj_object (account, container, name, file_id, size, stored,"
                         " etag, md5, content_type, meta, kind, manifest, delete_at, created_at,"
-                        " modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " modified_at, crc32c) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                        " ?)",
                         err);
     if (!st || nph_stmt_bind_text(st, 1, p->account, err) ||
         nph_stmt_bind_text(st, 2, p->container, err) || nph_stmt_bind_text(st, 3, p->name, err) ||
@@ -1115,6 +1123,8 @@ static int object_row_put(struct local_object *lo, struct nph_db *db, const stru
         (p->delete_at > 0 ? nph_stmt_bind_int64(st, 13, p->delete_at, err)
                           : nph_stmt_bind_null(st, 13, err)) ||
         nph_stmt_bind_int64(st, 14, created, err) || nph_stmt_bind_int64(st, 15, now, err) ||
+        (p->has_crc32c ? nph_stmt_bind_int64(st, 16, p->crc32c, err)
+                       : nph_stmt_bind_null(st, 16, err)) ||
         nph_stmt_step(st, err) < 0)
         goto done;
     nph_stmt_done(st);
@@ -1243,13 +1253,16 @@ int local_object_put(struct local_object *lo, const struct lobj_put *p, json_t *
                      struct nph_error *err)
 {
     char file_id[33];
-    if (lobj_container_name_check(p->container, err) || lobj_object_name_check(p->name, err)) {
+    struct lobj_put q = *p;
+    if (lobj_container_name_check(p->container, err) || lobj_object_name_check(p->name, err) ||
+        (!q.has_crc32c && lobj_file_crc32c(p->src_path, &q.crc32c, err))) {
         unlink(p->src_path);
         return -1;
     }
-    if (file_place(lo, p->src_path, file_id, err))
+    q.has_crc32c = true;
+    if (file_place(lo, q.src_path, file_id, err))
         return -1;
-    return object_commit(lo, p, file_id, out, err);
+    return object_commit(lo, &q, file_id, out, err);
 }
 
 /* Remove one expired object if it still is (row and file). */
@@ -1507,6 +1520,8 @@ int local_object_copy(struct local_object *lo, const char *src_account, const ch
     p.size = json_integer_value(json_object_get(src, "size"));
     p.quota_size = json_integer_value(json_object_get(src, "stored"));
     p.md5 = json_string_value(json_object_get(src, "md5"));
+    p.has_crc32c = json_is_integer(json_object_get(src, "crc32c"));
+    p.crc32c = (uint32_t)json_integer_value(json_object_get(src, "crc32c"));
     p.etag = json_string_value(json_object_get(src, "etag"));
     p.content_type =
         content_type ? content_type : json_string_value(json_object_get(src, "content_type"));
@@ -1525,7 +1540,19 @@ int local_object_verify(const json_t *obj, struct nph_error *err)
 {
     char md5[33];
     const char *want = json_string_value(json_object_get(obj, "md5"));
-    if (lobj_file_md5(json_string_value(json_object_get(obj, "path")), 0, -1, md5, err))
+    const char *path = json_string_value(json_object_get(obj, "path"));
+    const json_t *crc = json_object_get(obj, "crc32c");
+    if (json_is_integer(crc)) {
+        uint32_t got;
+        if (lobj_file_crc32c(path, &got, err))
+            return -1;
+        if (got == (uint32_t)json_integer_value(crc))
+            return 0;
+        nph_error_set(err, NPH_E_IO, "the object's data failed its checksum");
+        return nph_error_detail(err, "'%s': crc32c %08x, recorded %08x", path, (unsigned)got,
+                                (unsigned)json_integer_value(crc));
+    }
+    if (lobj_file_md5(path, 0, -1, md5, err))
         return -1;
     if (!want || strcmp(md5, want) != 0) {
         nph_error_set(err, NPH_E_IO, "the object's data failed its checksum");

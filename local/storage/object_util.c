@@ -1,8 +1,8 @@
 /*
  * object_util.c - the pure parts of object storage: Swift's listing parameters and the folding
  * of sorted names into a listing (prefix, delimiter -> subdir entries, limit), Range header
- * parsing, name validation, SLO manifest parsing, header-name casing and file MD5s. Nothing
- * here touches the store; only lobj_file_md5 reads a file.
+ * parsing, name validation, SLO manifest parsing, header-name casing and file checksums.
+ * Nothing here touches the store; only lobj_file_md5 and lobj_file_crc32c read a file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "local_object.h"
+#include "nph_crc32c.h"
 #include "nph_json.h"
 
 int lobj_list_params_parse(struct lobj_list_params *p, const char *prefix, const char *delimiter,
@@ -316,23 +317,19 @@ void lobj_header_title(const char *lower, char *out, size_t cap)
     out[i] = '\0';
 }
 
-int lobj_file_md5(const char *path, int64_t off, int64_t len, char out[33], struct nph_error *err)
+/* Read a file region (whole file when len < 0) through fn. */
+static int file_scan(const char *path, int64_t off, int64_t len,
+                     void (*fn)(void *ctx, const unsigned char *p, size_t n), void *ctx,
+                     struct nph_error *err)
 {
-    unsigned char buf[64 * 1024], md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char buf[64 * 1024];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    EVP_MD_CTX *ctx;
     int rc = -1;
     if (fd < 0) {
         int e = errno;
         nph_error_set(err, e == ENOENT ? NPH_E_NOT_FOUND : NPH_E_IO,
                       "the object's data cannot be read");
         return nph_error_detail(err, "open '%s': %s", path, strerror(e));
-    }
-    ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
-        nph_error_nomem(err);
-        goto cleanup;
     }
     if (off > 0 && lseek(fd, off, SEEK_SET) < 0) {
         nph_error_set(err, NPH_E_IO, "the object's data cannot be read");
@@ -354,17 +351,51 @@ int lobj_file_md5(const char *path, int64_t off, int64_t len, char out[33], stru
         }
         if (r == 0)
             break;
-        EVP_DigestUpdate(ctx, buf, (size_t)r);
+        fn(ctx, buf, (size_t)r);
         if (len >= 0)
             len -= r;
     }
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    for (unsigned i = 0; i < mdlen && i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[32] = '\0';
     rc = 0;
 cleanup:
-    EVP_MD_CTX_free(ctx);
     close(fd);
     return rc;
+}
+
+static void md5_update(void *ctx, const unsigned char *p, size_t n)
+{
+    EVP_DigestUpdate(ctx, p, n);
+}
+
+int lobj_file_md5(const char *path, int64_t off, int64_t len, char out[33], struct nph_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = -1;
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
+        nph_error_nomem(err);
+    } else if (file_scan(path, off, len, md5_update, ctx, err) == 0) {
+        EVP_DigestFinal_ex(ctx, md, &mdlen);
+        for (unsigned i = 0; i < mdlen && i < 16; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+        out[32] = '\0';
+        rc = 0;
+    }
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static void crc_update(void *ctx, const unsigned char *p, size_t n)
+{
+    uint32_t *crc = ctx;
+    *crc = nph_crc32c(*crc, p, n);
+}
+
+int lobj_file_crc32c(const char *path, uint32_t *out, struct nph_error *err)
+{
+    uint32_t crc = 0;
+    if (file_scan(path, 0, -1, crc_update, &crc, err))
+        return -1;
+    *out = crc;
+    return 0;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "local_object.h"
+#include "nph_crc32c.h"
 #include "nph_clock.h"
 #include "nph_ledger.h"
 
@@ -377,13 +378,31 @@ static void test_store_objects(void **state)
     assert_non_null(o);
     assert_int_equal(local_object_verify(o, &err), 0);
 
-    /* a corrupted byte is detected */
+    /* the record carries the CRC-32C reads verify (the copy kept the source's) */
+    assert_true(json_is_integer(json_object_get(o, "crc32c")));
+    assert_int_equal(json_integer_value(json_object_get(o, "crc32c")),
+                     nph_crc32c(0, "hello again", 11));
+
+    /* a corrupted byte is detected: by the CRC, and by the MD5 for a record without one (an
+     * object stored before CRCs were recorded) */
     FILE *fp = fopen(json_string_value(json_object_get(o, "path")), "r+");
     assert_non_null(fp);
     fputc('H', fp);
     fclose(fp);
     assert_int_equal(local_object_verify(o, &err), -1);
     assert_int_equal(err.code, NPH_E_IO);
+    assert_non_null(strstr(err.detail, "crc32c"));
+    nph_error_clear(&err);
+    json_object_set_new(o, "crc32c", json_null());
+    assert_int_equal(local_object_verify(o, &err), -1);
+    assert_int_equal(err.code, NPH_E_IO);
+    assert_non_null(strstr(err.detail, "md5"));
+    nph_error_clear(&err);
+    fp = fopen(json_string_value(json_object_get(o, "path")), "r+");
+    assert_non_null(fp);
+    fputc('h', fp);
+    fclose(fp);
+    assert_int_equal(local_object_verify(o, &err), 0);
     json_decref(o);
 
     /* non-empty container: conflict */
