@@ -129,8 +129,11 @@ struct local_compute_domain {
 char *local_compute_domain_xml(const struct local_compute_domain *d, struct nph_error *err);
 /* The <interface> element of a nic alone (for hot-plug). malloc'd, or NULL with err. */
 char *local_compute_nic_xml(const struct local_compute_nic *nic, struct nph_error *err);
-/* 1 if /dev/kvm is usable (read-write), else 0: then guests run under TCG. */
+/* 1 if /dev/kvm is usable (read-write; on x86 also the CPU's vmx or svm flag), else 0: then
+ * guests run under TCG. */
 int local_compute_have_kvm(void);
+/* 1 if a /proc/cpuinfo text lists vmx or svm among the first CPU's flags. */
+int local_compute_cpuinfo_has_virt(const char *cpuinfo);
 
 /* ---- flavors (compute_flavor.c) ---------------------------------------------------------- */
 

@@ -46,12 +46,34 @@ static void test_close_null(void **state)
     local_compute_close(NULL);
 }
 
+/* KVM is used only where the CPU has its extensions: a /dev/kvm without them (a paravirtual
+ * KVM in a nested VM) does not boot a stock guest kernel, so guests there run under TCG. */
+static void test_cpuinfo_virt(void **state)
+{
+    (void)state;
+    assert_int_equal(local_compute_cpuinfo_has_virt("processor\t: 0\nflags\t\t: fpu vme svm "
+                                                    "lahf_lm\nbogomips\t: 4000\n"),
+                     1);
+    assert_int_equal(local_compute_cpuinfo_has_virt("processor\t: 0\nflags\t\t: fpu vmx\n"), 1);
+    /* the PVM host of this project's machines: hypervisor, no vmx/svm */
+    assert_int_equal(
+        local_compute_cpuinfo_has_virt("processor\t: 0\nflags\t\t: fpu sse4_2 "
+                                       "hypervisor lahf_lm\nbugs\t\t: sysret_ss_attrs\n"),
+        0);
+    /* whole words only, and only the flags line */
+    assert_int_equal(local_compute_cpuinfo_has_virt("flags\t\t: fpu vmxfoo xsvm\n"), 0);
+    assert_int_equal(local_compute_cpuinfo_has_virt("model name\t: svm vmx\nflags\t\t: fpu\n"), 0);
+    assert_int_equal(local_compute_cpuinfo_has_virt(""), 0);
+    assert_int_equal(local_compute_cpuinfo_has_virt(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_test_driver),
         cmocka_unit_test(test_open_bad_uri),
         cmocka_unit_test(test_close_null),
+        cmocka_unit_test(test_cpuinfo_virt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
