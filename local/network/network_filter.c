@@ -210,6 +210,10 @@ char *ln_filter_port_xml(const json_t *port, struct nph_error *err)
     if (!doc)
         return NULL;
     root = xmlDocGetRootElement(doc);
+    /* Port security off: no rule at all, the filter accepts everything. The interface still
+     * references it, so turning port security on again redefines the filter in place. */
+    if (!json_is_true(json_object_get(port, "port_security_enabled")))
+        return net_xml_dump(doc, err);
     /* DHCP: the client's requests (from 0.0.0.0 before it has an address) and the answers */
     base_rule(root, "out", "udp", "srcportstart", "68", "dstportstart", "67", NULL);
     base_rule(root, "in", "udp", "srcportstart", "67", "dstportstart", "68", NULL);
@@ -236,6 +240,5 @@ char *ln_filter_port_xml(const json_t *port, struct nph_error *err)
 int ln_port_filtered(const json_t *port)
 {
     const char *owner = S(port, "device_owner");
-    return port && S(port, "id") && json_is_true(json_object_get(port, "port_security_enabled")) &&
-           !(owner && strncmp(owner, "network:", 8) == 0);
+    return port && S(port, "id") && !(owner && strncmp(owner, "network:", 8) == 0);
 }

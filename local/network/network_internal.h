@@ -46,7 +46,9 @@ int ln_virt_filters(struct local_network *ln, enum local_network_kind kind, cons
 /* After a port's delete and its interface's unplug: undefine its nwfilter (one still in use by
  * a domain being deleted is retried at the next change). */
 void ln_virt_port_gone(struct local_network *ln, const char *port_id);
-/* The port gets an nwfilter: port security on, not a network:* (router, floating IP) port. */
+/* The port's interface references an nwfilter: any port but network:* (router, floating IP)
+ * ones. Without port security the filter is empty (accepts everything), so turning port
+ * security on or off on a bound port redefines the filter its running interface references. */
 int ln_port_filtered(const json_t *port);
 
 /* Neutron's exception names, written into err->detail. */

@@ -322,6 +322,17 @@ check "security group rule create --ingress --protocol icmp --remote-ip 0.0.0.0/
 check "with ICMP into b's group: guest a reaches b again" wait_reach "$SA" "${IP[$SB]}" ok
 check "guest b still does not reach a (a takes ICMP from the default group only)" \
     test "$(last_reach "$SB" "${IP[$SA]}")" = lost
+# Port security off on a's (bound, running) port: its filter, the one a's interface references,
+# becomes empty and b reaches a; on again with the default group, b is refused again.
+check "port set --no-security-group --disable-port-security (guest a's port)" \
+    os port set --no-security-group --disable-port-security "${PORT[$SA]}"
+check "libvirt's nwfilter nephele-port-${PORT[$SA]} has no rule left" \
+    bash -c "! virsh -c '$URI' nwfilter-dumpxml 'nephele-port-${PORT[$SA]}' | grep -q '<rule\\|<filterref'"
+check "a without port security: guest b reaches a" wait_reach "$SB" "${IP[$SA]}" ok
+check "port set --enable-port-security --security-group default (guest a's port)" \
+    os port set --enable-port-security --security-group "$DEFSG" "${PORT[$SA]}"
+check "a with port security again: guest b no longer reaches a" wait_reach "$SB" "${IP[$SA]}" lost
+check "a with port security again: guest a still reaches b" wait_reach "$SA" "${IP[$SB]}" ok
 nph_log "security group checks took $((SECONDS - t0)) s"
 
 # Deleting: the servers' domains, then the network in libvirt.

@@ -18,6 +18,7 @@
 #include <libxml/xpath.h>
 
 #include "local_network.h"
+#include "network_internal.h" /* ln_port_filtered */
 #include "nph_store.h"
 
 #define SG   "5f0c2d7e-1111-4a4a-9b9b-000000000001"
@@ -170,6 +171,20 @@ static void test_port(void **state)
     expect(&x, "/filter/rule[@action='drop']", 2, xml);
     xp_close(&x);
     free(xml);
+    /* port security off: the same filter, empty (accepts everything), still the port's: the
+     * interface that references it keeps it while port security is turned off and on */
+    json_object_set_new(port, "port_security_enabled", json_false());
+    assert_true(ln_port_filtered(port));
+    xml = ln_filter_port_xml(port, &err);
+    xp_open(&x, xml);
+    expect(&x, "/filter[@name='nephele-port-" PORT "'][@chain='root']", 1, xml);
+    expect(&x, "/filter/rule", 0, xml);
+    expect(&x, "/filter/filterref", 0, xml);
+    xp_close(&x);
+    free(xml);
+    /* router and floating IP ports have none */
+    json_object_set_new(port, "device_owner", json_string("network:router_interface"));
+    assert_false(ln_port_filtered(port));
     json_decref(port);
 }
 
