@@ -31,6 +31,8 @@
 #define X(s)    ((const xmlChar *)(s))
 #define S(o, k) json_string_value(json_object_get((o), (k)))
 
+#define LN_DHCP_RANGE_MAX 65534 /* addresses in one libvirt <range> ("> 65535" in its words) */
+
 struct ln_virt {
     pthread_mutex_t lock;
     char *uri;
@@ -183,9 +185,22 @@ static char *network_xml(const json_t *net, const json_t *subnets, const json_t 
         dhcp = xmlNewChild(ip, NULL, X("dhcp"), NULL);
         json_array_foreach(json_object_get(sub, "allocation_pools"), i, p)
         {
+            /* libvirt refuses a range of 65,535 addresses or more: a larger pool (a /15 say)
+             * is served by its first 65,534 for dynamic leases; every port's address, in the
+             * range or not, is served by its host entry below. */
+            struct ln_addr a, b, last;
+            char end[64];
+            snprintf(end, sizeof(end), "%s", S(p, "end"));
+            if (ln_addr_parse(S(p, "start"), &a, NULL) == 0 &&
+                ln_addr_parse(S(p, "end"), &b, NULL) == 0) {
+                last = a;
+                ln_addr_add(&last, LN_DHCP_RANGE_MAX - 1);
+                if (ln_addr_cmp(&last, &b) < 0)
+                    ln_addr_format(&last, end, sizeof(end));
+            }
             n = xmlNewChild(dhcp, NULL, X("range"), NULL);
             xmlNewProp(n, X("start"), X(S(p, "start")));
-            xmlNewProp(n, X("end"), X(S(p, "end")));
+            xmlNewProp(n, X("end"), X(end));
         }
         json_array_foreach(ports, i, p)
         {

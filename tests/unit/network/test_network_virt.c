@@ -211,6 +211,35 @@ static void test_network_dhcp(void **state)
     json_decref(net);
 }
 
+/* A pool larger than one libvirt <range> (65,535 addresses): the network is still realised,
+ * its range clamped, and a port bound past the range still gets its host entry. */
+static void test_large_pool(void **state)
+{
+    struct fx *f = *state;
+    struct nph_error err = NPH_ERROR_INIT;
+    json_t *net = mk(f, &alice, LN_NETWORK, "{\"name\":\"wide\"}");
+    const char *id = S(net, "id");
+    json_t *sub = mk(f, &alice, LN_SUBNET,
+                     "{\"network_id\":\"%s\",\"cidr\":\"10.242.0.0/15\",\"ip_version\":4}", id);
+    char *xml = net_xml(f, id), want[256];
+    assert_has(xml, "<ip address='10.242.0.1' prefix='15'>");
+    assert_has(xml, "<range start='10.242.0.2' end='10.242.255.255'");
+    free(xml);
+    json_t *p = mk(f, &alice, LN_PORT,
+                   "{\"network_id\":\"%s\",\"fixed_ips\":[{\"ip_address\":\"10.243.200.5\"}],"
+                   "\"device_owner\":\"compute:nova\",\"device_id\":\"srv-w\"}",
+                   id);
+    xml = net_xml(f, id);
+    snprintf(want, sizeof(want), "<host mac='%s' ip='10.243.200.5'/>", S(p, "mac_address"));
+    assert_has(xml, want);
+    free(xml);
+    assert_int_equal(local_network_delete(f->ln, &alice, LN_PORT, S(p, "id"), &err), 0);
+    assert_int_equal(local_network_delete(f->ln, &alice, LN_NETWORK, id, &err), 0);
+    json_decref(p);
+    json_decref(sub);
+    json_decref(net);
+}
+
 static void test_external_nat(void **state)
 {
     struct fx *f = *state;
@@ -370,6 +399,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_network_dhcp, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_large_pool, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_external_nat, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_libvirt_refusal, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_realised_at_start, fx_setup, fx_teardown),
