@@ -47,15 +47,23 @@ api() { # METHOD PATH [BODY]: the JSON answer
 }
 jid() { "$NPH_PYTHON" -c "import json,sys; print(json.load(sys.stdin)['$1']['id'])"; }
 api PUT "/quotas/$PROJECT" '{"quota":{"network":-1,"subnet":-1,"port":-1}}' >/dev/null
-# The list network: 100 ports. The create network: a /16.
+# The list network: 100 ports. Each create figure on a network of its own, a /15 (131,070
+# addresses: a pool that ran out would answer 409s, which wrk counts as requests too).
 LNET=$(api POST /networks '{"network":{"name":"bench-list"}}' | jid network)
-api POST /subnets '{"subnet":{"network_id":"'"$LNET"'","cidr":"10.250.0.0/24","ip_version":4}}' >/dev/null
+api POST /subnets '{"subnet":{"network_id":"'"$LNET"'","cidr":"10.200.0.0/24","ip_version":4}}' >/dev/null
 for i in $(seq 100); do api POST /ports '{"port":{"network_id":"'"$LNET"'"}}' >/dev/null; done
-CNET=$(api POST /networks '{"network":{"name":"bench-create"}}' | jid network)
-api POST /subnets '{"subnet":{"network_id":"'"$CNET"'","cidr":"10.251.0.0/16","ip_version":4}}' >/dev/null
+create_net() { # NAME CIDR DHCP -> network id
+    local id
+    id=$(api POST /networks '{"network":{"name":"'"$1"'"}}' | jid network)
+    api POST /subnets '{"subnet":{"network_id":"'"$id"'","cidr":"'"$2"'","ip_version":4,"enable_dhcp":'"$3"'}}' |
+        grep -q '"subnet"' || { echo "network_bench.sh: subnet $2 on $1 was not created" >&2; return 1; }
+    echo "$id"
+}
+CNET1=$(create_net bench-create-1 10.240.0.0/15 true) || exit 1
+CNET=$(create_net bench-create-16 10.242.0.0/15 true) || exit 1
 # The same without DHCP: no host entries, so no libvirt work per port.
-ONET=$(api POST /networks '{"network":{"name":"bench-create-nodhcp"}}' | jid network)
-api POST /subnets '{"subnet":{"network_id":"'"$ONET"'","cidr":"10.252.0.0/16","ip_version":4,"enable_dhcp":false}}' >/dev/null
+ONET1=$(create_net bench-create-nodhcp-1 10.244.0.0/15 false) || exit 1
+ONET=$(create_net bench-create-nodhcp-16 10.246.0.0/15 false) || exit 1
 N=$(api GET "/ports?network_id=$LNET" | "$NPH_PYTHON" -c 'import json,sys; print(len(json.load(sys.stdin)["ports"]))')
 if [ "$N" != 100 ]; then
     echo "network_bench.sh: the list network has $N ports, not 100" >&2
@@ -69,11 +77,13 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Auth-Token"] = "$TOKEN"
 EOF
 }
+post_script "$WORK/port1.lua" '{"port":{"network_id":"'"$CNET1"'"}}'
 post_script "$WORK/port.lua" '{"port":{"network_id":"'"$CNET"'"}}'
+post_script "$WORK/port-nodhcp1.lua" '{"port":{"network_id":"'"$ONET1"'"}}'
 post_script "$WORK/port-nodhcp.lua" '{"port":{"network_id":"'"$ONET"'"}}'
 post_script "$WORK/net.lua" '{"network":{"name":"bench-net"}}'
 
-declare -A RATE
+declare -A RATE BAD
 ERRORS=0
 measure() {
     local key=$1 conns=$2 path=$3 threads out rate non2xx
@@ -86,7 +96,10 @@ measure() {
     printf '  %-34s %10.0f req/s   p50 %-9s p99 %-9s%s\n' "$key" "${rate:-0}" \
         "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
         "${non2xx:+   NON-2XX: $non2xx}"
-    if [ -n "$non2xx" ] || [ -z "$rate" ]; then ERRORS=$((ERRORS + 1)); fi
+    if [ -n "$non2xx" ] || [ -z "$rate" ]; then
+        ERRORS=$((ERRORS + 1))
+        BAD[$key]=1
+    fi
 }
 
 KEYS=("healthz c=16 (baseline)" "port list (100) c=1" "port list (100) c=16"
@@ -98,11 +111,14 @@ measure "${KEYS[0]}" 16 /healthz
 measure "${KEYS[1]}" 1 "/network/v2.0/ports?network_id=$LNET" -H "X-Auth-Token: $TOKEN"
 measure "${KEYS[2]}" 16 "/network/v2.0/ports?network_id=$LNET" -H "X-Auth-Token: $TOKEN"
 measure "${KEYS[3]}" 16 /network/v2.0/networks -s "$WORK/net.lua"
-measure "${KEYS[4]}" 1 /network/v2.0/ports -s "$WORK/port.lua"
+measure "${KEYS[4]}" 1 /network/v2.0/ports -s "$WORK/port1.lua"
 measure "${KEYS[5]}" 16 /network/v2.0/ports -s "$WORK/port.lua"
-measure "${KEYS[6]}" 1 /network/v2.0/ports -s "$WORK/port-nodhcp.lua"
+measure "${KEYS[6]}" 1 /network/v2.0/ports -s "$WORK/port-nodhcp1.lua"
 measure "${KEYS[7]}" 16 /network/v2.0/ports -s "$WORK/port-nodhcp.lua"
-CREATED=$(api GET "/ports?network_id=$CNET&fields=id" | "$NPH_PYTHON" -c 'import json,sys; print(len(json.load(sys.stdin)["ports"]))')
+CREATED=$(api GET "/ports?network_id=$CNET&fields=id&fields=fixed_ips" | "$NPH_PYTHON" -c 'import json,sys
+p = json.load(sys.stdin)["ports"]
+a = [f["ip_address"] for x in p for f in x["fixed_ips"]]
+print("%d, %d distinct addresses" % (len(p), len(set(a))))')
 BASE=${RATE["${KEYS[0]}"]}
 echo
 echo "results (ratio = rate / healthz c=16 of this run):"
@@ -110,12 +126,16 @@ for k in "${KEYS[@]}"; do
     awk -v k="$k" -v r="${RATE[$k]}" -v b="$BASE" \
         'BEGIN { printf "  %-34s %10.0f req/s   %6.3f x healthz\n", k, r, (b > 0 ? r / b : 0) }'
 done
-echo "  ports on the create network after the run: $CREATED (each with a distinct address)"
+echo "  ports on the c=16 create network after the run: $CREATED"
 echo
 echo "targets:"
 for k in "port create c=16" "port create, no DHCP c=16"; do
     C=${RATE[$k]}
-    if awk -v v="$C" -v t="$TARGET_CREATE" 'BEGIN { exit !(v >= t) }'; then R=PASS; else R=MISS; fi
+    if [ -z "${BAD[$k]:-}" ] && awk -v v="$C" -v t="$TARGET_CREATE" 'BEGIN { exit !(v >= t) }'; then
+        R=PASS
+    else
+        R=MISS # short of the target, or some answers were errors
+    fi
     printf '  %-34s %10.0f req/s   target >= %d req/s   %s\n' "$k" "$C" "$TARGET_CREATE" "$R"
 done
 [ "$ERRORS" -gt 0 ] && echo "WARNING: $ERRORS figure(s) had non-2xx answers or no result"
