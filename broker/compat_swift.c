@@ -1208,6 +1208,30 @@ static int seg_add(struct seg_stream *s, const char *path, int64_t off, int64_t 
     return 0;
 }
 
+/* The whole of segment g was read: does its file match its record (and end there)? */
+static bool seg_matches(struct seg_stream *s, const struct seg *g)
+{
+    char extra[1];
+    bool ok;
+    if (read(s->fd, extra, 1) != 0) /* the file grew or shrank: not ours */
+        return false;
+    if (g->has_crc) {
+        ok = s->crc_run == g->crc;
+    } else {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        char hex[33];
+        EVP_DigestFinal_ex(s->md, md, &mdlen);
+        nph_hex_encode(md, 16, hex);
+        hex[32] = '\0';
+        ok = strcasecmp(hex, g->md5) == 0;
+    }
+    if (!ok)
+        nph_log(NPH_LOG_ERROR, "swift.checksum", "path", g->path, "msg",
+                "the object's data failed its checksum; response cut short", NULL);
+    return ok;
+}
+
 static long seg_read(void *ctx, uint64_t pos, char *buf, size_t max)
 {
     struct seg_stream *s = ctx;
@@ -1247,39 +1271,12 @@ static long seg_read(void *ctx, uint64_t pos, char *buf, size_t max)
             return -1;
         }
         s->cur_pos += r;
-        if (g->has_crc) {
+        if (g->has_crc)
             s->crc_run = nph_crc32c(s->crc_run, buf, (size_t)r);
-            if (s->cur_pos == g->len) {
-                /* The segment's last bytes: sent only when the whole file matches. */
-                char extra[1];
-                if (read(s->fd, extra, 1) != 0) /* the file grew or shrank: not ours */
-                    return -1;
-                if (s->crc_run != g->crc) {
-                    nph_log(NPH_LOG_ERROR, "swift.checksum", "path", g->path, "msg",
-                            "the object's data failed its checksum; response cut short", NULL);
-                    return -1;
-                }
-            }
-        } else if (g->md5[0]) {
+        else if (g->md5[0])
             EVP_DigestUpdate(s->md, buf, (size_t)r);
-            if (s->cur_pos == g->len) {
-                /* The segment's last bytes: sent only when the whole file matches. */
-                unsigned char md[EVP_MAX_MD_SIZE];
-                unsigned int mdlen = 0;
-                char hex[33];
-                char extra[1];
-                if (read(s->fd, extra, 1) != 0) /* the file grew or shrank: not ours */
-                    return -1;
-                EVP_DigestFinal_ex(s->md, md, &mdlen);
-                nph_hex_encode(md, 16, hex);
-                hex[32] = '\0';
-                if (strcasecmp(hex, g->md5) != 0) {
-                    nph_log(NPH_LOG_ERROR, "swift.checksum", "path", g->path, "msg",
-                            "the object's data failed its checksum; response cut short", NULL);
-                    return -1;
-                }
-            }
-        }
+        if ((g->has_crc || g->md5[0]) && s->cur_pos == g->len && !seg_matches(s, g))
+            return -1; /* the segment's last bytes go out only when the whole file matches */
         return (long)r;
     }
     return -1;
