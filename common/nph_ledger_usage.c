@@ -164,18 +164,24 @@ static int by_resource(const void *a, const void *b)
     return x < y ? -1 : (x > y); /* write order: the position in the batch */
 }
 
-/* The open segments of `res`, locked (FOR UPDATE) until the transaction ends, into open[i]
- * (found[i] = 1) in the order of res (sorted). */
-static int read_open(struct nph_db *db, const char *const *res, size_t n, const char *arr,
+/* Take the open segments of `res` out of usage_open (one DELETE ... RETURNING: the rows are
+ * locked until the transaction ends, so a concurrent writer of the same resource waits, and
+ * gone, to be written anew after the batch) into open[i] (found[i] = 1), in the order of res
+ * (sorted). The statement is planned for its arguments (plan_cache_mode, for the rest of the
+ * transaction): a plan cached by a long-lived connection while usage_open was small scans the
+ * whole table, a cost that grows with every resource ever seen. */
+static int take_open(struct nph_db *db, const char *const *res, size_t n, const char *arr,
                      struct seg *open, char *found, struct strpool *pool, struct nph_error *err)
 {
     struct nph_stmt *st = NULL;
     int rc, bad = 0;
+    if (nph_db_exec(db, "SET LOCAL plan_cache_mode = force_custom_plan", err))
+        return -1;
     int q = nph_db_queryf(
         db, err, &st,
-        "SELECT resource_id, rtype, project_id, cloud, region, offering, size_gb, s_ts, base,"
-        " state FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))"
-        " FOR UPDATE",
+        "DELETE FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))"
+        " RETURNING resource_id, rtype, project_id, cloud, region, offering, size_gb, s_ts, base,"
+        " state",
         "s", arr);
     if (q < 0)
         return -1;
@@ -696,7 +702,7 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
     if (!(open = calloc(nres, sizeof(*open))) || !(last = calloc(nres, sizeof(*last))) ||
         !(found = calloc(nres, 1)) || !(redo = calloc(nres, 1)) || !(arr = text_array(res, nres)))
         goto nomem;
-    if (read_open(db, res, nres, arr, open, found, &pool, err))
+    if (take_open(db, res, nres, arr, open, found, &pool, err))
         goto cleanup;
     /* A resource with an event before its open segment is re-derived from all its events. */
     for (size_t i = 0, r = 0; i < m; r++) {
@@ -729,9 +735,6 @@ int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *ev
         for (size_t i = 0; i < nhist; i++)
             hist_ord[i] = &hist[i];
     }
-    if (nph_db_execf(db, err, "DELETE FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))",
-                     "s", arr) < 0)
-        goto cleanup;
     if (sink_begin(&b, db, nredo ? SMALL_BATCH + 1 : m, "usage_interval", interval_cols, 10,
                    interval_insert, err))
         goto cleanup;
