@@ -138,9 +138,9 @@ static int wipe(struct nph_db *db)
     int pg = nph_db_engine(db) == NPH_STORE_POSTGRES;
     if (nph_db_exec(db, "DELETE FROM ledger_event", &err) ||
         (pg &&
-         (nph_db_exec(
-              db, "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_dayblock",
-              &err) ||
+         (nph_db_exec(db,
+                      "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_month",
+                      &err) ||
           /* alone: VACUUM cannot run in a transaction block */
           nph_db_exec(db, "VACUUM ANALYZE", &err))))
         return die("emptying the ledger", &err);
@@ -249,7 +249,7 @@ static int fill(struct nph_db *db, size_t *have, size_t intervals)
         return 1;
     if (nph_db_exec(db,
                     "ANALYZE ledger_event; ANALYZE usage_interval; ANALYZE usage_open;"
-                    " ANALYZE usage_dayblock",
+                    " ANALYZE usage_month",
                     &err))
         return die("analyze", &err);
     fprintf(stderr, "billing_bench: ledger filled to %zu intervals (%zu events) in %.1f s\n",

@@ -331,33 +331,32 @@ static int sink_end(struct sink *k, int abort, struct nph_error *err)
     return b ? nph_bulk_end(b, abort, err) : 0;
 }
 
-/* ---- the daily roll-up (usage_dayblock, read as usage_day) ---------------------------------
+/* ---- the daily roll-up (usage_month, read as usage_day) -----------------------------------
  *
  * Every closed segment adds, per UTC day it touches, its seconds (GB-seconds for volumes and
  * buckets) in the day as they are (q, over n pieces) and rounded up to whole hours from its
  * start (qh, over nh pieces): what the report would compute for that day on a second or an
  * hour granularity cloud. A re-derived resource first takes its old segments' shares back.
  *
- * The sums are stored 32 days to a row (ledger migration 5): per atom, state and block of 32
- * UTC days from the epoch, the four sums of each day in columns n00, nh00, q00, qh00 ... qh31;
- * the view usage_day unfolds them into a row per day. A batch updates one row per atom and
- * block it touches instead of one per atom and day: in the bench, 760 rows instead of 12,000
- * per batch of 9,996 events, and a row update costs PostgreSQL about the same either way. The
- * batch's rows go with a binary COPY into a temporary table and are added with one
- * INSERT ... SELECT ... ON CONFLICT DO UPDATE in key order (two writers lock rows in one
+ * The sums are stored a calendar month to a row (ledger migration 5): per atom, state and UTC
+ * month, the four sums of each day of the month in columns n00, nh00, q00, qh00 ... qh30; the
+ * view usage_day unfolds them into a row per day. A batch updates one row per atom and month
+ * it touches instead of one per atom and day: in the bench, about 900 rows instead of 12,000
+ * per batch of 9,996 events, and a row update costs PostgreSQL several microseconds whatever
+ * its width. The batch's rows go with a binary COPY into a temporary table and are added with
+ * one INSERT ... SELECT ... ON CONFLICT DO UPDATE in key order (two writers lock rows in one
  * order); a few rows (a single event) with one prepared INSERT each. */
 
 #define DAY_SECS   86400
-#define BLOCK_DAYS 32
-#define BLOCK_SECS ((int64_t)BLOCK_DAYS * DAY_SECS)
+#define BLOCK_DAYS 31
 #define BLOCK_COLS (7 + 4 * BLOCK_DAYS)
 
 struct rkey {
     const char *project, *cloud, *region, *offering, *rtype; /* borrowed */
     int state;
-    int64_t blk;
+    int64_t month; /* the first second of the UTC month */
     uint64_t hash;
-    int64_t v[BLOCK_DAYS][4]; /* per day of the block: n, nh, q, qh */
+    int64_t v[BLOCK_DAYS][4]; /* per day of the month: n, nh, q, qh */
 };
 
 struct rollup {
@@ -381,7 +380,7 @@ static int str_eq(const char *a, const char *b)
 
 static int rkey_eq(const struct rkey *a, const struct rkey *b)
 {
-    return a->hash == b->hash && a->blk == b->blk && a->state == b->state &&
+    return a->hash == b->hash && a->month == b->month && a->state == b->state &&
            str_eq(a->project, b->project) && str_eq(a->cloud, b->cloud) &&
            str_eq(a->region, b->region) && str_eq(a->offering, b->offering) &&
            str_eq(a->rtype, b->rtype);
@@ -438,6 +437,19 @@ static int64_t floor_div(int64_t t, int64_t d)
     return (t - ((t % d) + d) % d) / d;
 }
 
+/* The day of the month (1 to 31) of day z (days since 1970-01-01, UTC), by the proleptic
+ * Gregorian calendar (H. Hinnant's civil_from_days). */
+static int64_t day_of_month(int64_t z)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    return doy - (153 * mp + 2) / 5 + 1;
+}
+
 /* Add (sign 1) or take back (sign -1) the shares of the closed segment [s, e) (seconds). */
 static int rollup_segment(struct rollup *r, const char *project, const char *cloud,
                           const char *region, const char *offering, const char *rtype, int state,
@@ -459,15 +471,16 @@ static int rollup_segment(struct rollup *r, const char *project, const char *clo
     for (int64_t d = floor_div(s, DAY_SECS) * DAY_SECS; d < eh; d += DAY_SECS) {
         int64_t lo = s > d ? s : d, hi = e < d + DAY_SECS ? e : d + DAY_SECS;
         int64_t hih = eh < d + DAY_SECS ? eh : d + DAY_SECS;
-        int64_t blk = floor_div(d, BLOCK_SECS);
-        if (!cur || cur->blk != blk) {
-            k.blk = blk;
-            k.hash = (h ^ (uint64_t)blk) * 1099511628211ULL;
+        int64_t mday = day_of_month(d / DAY_SECS); /* d is a midnight: exact */
+        int64_t month = d - (mday - 1) * DAY_SECS;
+        if (!cur || cur->month != month) {
+            k.month = month;
+            k.hash = (h ^ (uint64_t)month) * 1099511628211ULL;
             k.hash ^= k.hash >> 29;
             if (!(cur = rollup_get(r, &k)))
                 return -1;
         }
-        int64_t *v = cur->v[(d - blk * BLOCK_SECS) / DAY_SECS];
+        int64_t *v = cur->v[mday - 1];
         if (hi > lo) {
             v[0] += sign;
             v[2] += sign * (hi - lo) * m;
@@ -489,8 +502,8 @@ static int by_rkey(const void *a, const void *b)
 {
     const struct rkey *x = *(const struct rkey *const *)a, *y = *(const struct rkey *const *)b;
     int c;
-    if (x->blk != y->blk)
-        return x->blk < y->blk ? -1 : 1;
+    if (x->month != y->month)
+        return x->month < y->month ? -1 : 1;
     if ((c = strcmp(x->project, y->project)) || (c = strcmp(x->cloud, y->cloud)) ||
         (c = cmp_nullstr(x->region, y->region)) || (c = cmp_nullstr(x->offering, y->offering)) ||
         (c = strcmp(x->rtype, y->rtype)))
@@ -498,18 +511,18 @@ static int by_rkey(const void *a, const void *b)
     return (x->state > y->state) - (x->state < y->state);
 }
 
-/* The column names of usage_dayblock in table order, and the statements that add rows to it,
+/* The column names of usage_month in table order, and the statements that add rows to it,
  * built once. */
 static const char *block_cols[BLOCK_COLS];
 static char block_names[4 * BLOCK_DAYS][8];
 static char *block_upsert_batch, *block_upsert_row;
 static pthread_once_t block_once = PTHREAD_ONCE_INIT;
 
-#define BLOCK_KEY "blk, project_id, cloud, region, offering, rtype, state"
+#define BLOCK_KEY "month, project_id, cloud, region, offering, rtype, state"
 
 static void block_init(void)
 {
-    static const char *const key[] = {"blk",      "project_id", "cloud", "region",
+    static const char *const key[] = {"month",    "project_id", "cloud", "region",
                                       "offering", "rtype",      "state"};
     static const char *const what[] = {"n", "nh", "q", "qh"};
     size_t len = 4096 + (size_t)BLOCK_DAYS * 4 * 48;
@@ -537,13 +550,12 @@ static void block_init(void)
     for (int i = 7; i < BLOCK_COLS; i++)
         o += snprintf(set + o, len - (size_t)o, "%s%s = d.%s + EXCLUDED.%s", i > 7 ? ", " : "",
                       block_cols[i], block_cols[i], block_cols[i]);
-    snprintf(
-        batch, len,
-        "INSERT INTO usage_dayblock AS d SELECT * FROM usage_dayblock_batch ORDER BY " BLOCK_KEY
-        " ON CONFLICT (" BLOCK_KEY ") DO UPDATE SET %s;"
-        " TRUNCATE usage_dayblock_batch",
-        set);
-    p = snprintf(row, len, "INSERT INTO usage_dayblock AS d VALUES (");
+    snprintf(batch, len,
+             "INSERT INTO usage_month AS d SELECT * FROM usage_month_batch ORDER BY " BLOCK_KEY
+             " ON CONFLICT (" BLOCK_KEY ") DO UPDATE SET %s;"
+             " TRUNCATE usage_month_batch",
+             set);
+    p = snprintf(row, len, "INSERT INTO usage_month AS d VALUES (");
     for (int i = 0; i < BLOCK_COLS; i++)
         p += snprintf(row + p, len - (size_t)p, "%s?", i ? ", " : "");
     snprintf(row + p, len - (size_t)p, ") ON CONFLICT (" BLOCK_KEY ") DO UPDATE SET %s", set);
@@ -552,7 +564,7 @@ static void block_init(void)
     block_upsert_row = row;
 }
 
-/* The values of row e of usage_dayblock into v[BLOCK_COLS]: region and offering as '-' (none)
+/* The values of row e of usage_month into v[BLOCK_COLS]: region and offering as '-' (none)
  * or '+' and the name, so that the key has no NULL; coded[] holds those two strings. */
 static int block_row(const struct rkey *e, struct nph_bulk_val *v, char **coded)
 {
@@ -565,7 +577,7 @@ static int block_row(const struct rkey *e, struct nph_bulk_val *v, char **coded)
         coded[i][0] = ro[i] ? '+' : '-';
         memcpy(coded[i] + 1, ro[i] ? ro[i] : "", n + 1);
     }
-    v[0] = (struct nph_bulk_val){NPH_BULK_INT64, e->blk, NULL};
+    v[0] = (struct nph_bulk_val){NPH_BULK_INT64, e->month, NULL};
     v[1] = (struct nph_bulk_val){NPH_BULK_TEXT, 0, e->project};
     v[2] = (struct nph_bulk_val){NPH_BULK_TEXT, 0, e->cloud};
     v[3] = (struct nph_bulk_val){NPH_BULK_TEXT, 0, coded[0]};
@@ -588,7 +600,7 @@ static int rkey_zero(const struct rkey *e)
 
 #define SMALL_ROLLUP 4
 
-/* Add the batch's sums to usage_dayblock, in key order (concurrent writers lock rows in one
+/* Add the batch's sums to usage_month, in key order (concurrent writers lock rows in one
  * order). */
 static int rollup_flush(struct nph_db *db, struct rollup *r, struct nph_error *err)
 {
@@ -634,10 +646,10 @@ static int rollup_flush(struct nph_db *db, struct rollup *r, struct nph_error *e
         goto cleanup;
     }
     if (nph_db_exec(db,
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS usage_dayblock_batch"
-                    " (LIKE usage_dayblock)",
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS usage_month_batch"
+                    " (LIKE usage_month)",
                     err) ||
-        !(b = nph_db_bulk_begin(db, "usage_dayblock_batch", block_cols, BLOCK_COLS, err)))
+        !(b = nph_db_bulk_begin(db, "usage_month_batch", block_cols, BLOCK_COLS, err)))
         goto cleanup;
     for (size_t i = 0; i < k; i++) {
         if (block_row(r->v[i], v, coded)) {

@@ -114,8 +114,7 @@ static struct nph_db *fresh(void **state)
     if (nph_db_engine(db) == NPH_STORE_POSTGRES)
         assert_int_equal(
             nph_db_exec(
-                db,
-                "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_dayblock",
+                db, "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_month",
                 &err),
             0);
     return db;
@@ -570,7 +569,7 @@ static void test_migrate_from_v1(void **state)
     int pg = nph_db_engine(db) == NPH_STORE_POSTGRES, applied = 0, version = 0;
     assert_int_equal(nph_db_exec(db,
                                  pg ? "DROP TABLE ledger_event; DROP TABLE usage_interval;"
-                                      " DROP TABLE usage_open; DROP TABLE usage_dayblock CASCADE"
+                                      " DROP TABLE usage_open; DROP TABLE usage_month CASCADE"
                                     : "DROP TABLE ledger_event",
                                  &err),
                      0);
