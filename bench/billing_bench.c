@@ -137,11 +137,12 @@ static int wipe(struct nph_db *db)
     struct nph_error err = NPH_ERROR_INIT;
     int pg = nph_db_engine(db) == NPH_STORE_POSTGRES;
     if (nph_db_exec(db, "DELETE FROM ledger_event", &err) ||
-        (pg && (nph_db_exec(
-                    db, "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_day",
-                    &err) ||
-                /* alone: VACUUM cannot run in a transaction block */
-                nph_db_exec(db, "VACUUM ANALYZE", &err))))
+        (pg &&
+         (nph_db_exec(db,
+                      "DELETE FROM usage_interval; DELETE FROM usage_open; DELETE FROM usage_month",
+                      &err) ||
+          /* alone: VACUUM cannot run in a transaction block */
+          nph_db_exec(db, "VACUUM ANALYZE", &err))))
         return die("emptying the ledger", &err);
     return 0;
 }
@@ -246,10 +247,10 @@ static int fill(struct nph_db *db, size_t *have, size_t intervals)
     if (want_events > have_events &&
         ingest(db, want_events - have_events, 1, have_events / PER_RES) < 0)
         return 1;
-    if (nph_db_exec(
-            db,
-            "ANALYZE ledger_event; ANALYZE usage_interval; ANALYZE usage_open; ANALYZE usage_day",
-            &err))
+    if (nph_db_exec(db,
+                    "ANALYZE ledger_event; ANALYZE usage_interval; ANALYZE usage_open;"
+                    " ANALYZE usage_month",
+                    &err))
         return die("analyze", &err);
     fprintf(stderr, "billing_bench: ledger filled to %zu intervals (%zu events) in %.1f s\n",
             intervals, want_events, now_s() - t0);

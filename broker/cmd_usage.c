@@ -248,8 +248,8 @@ static const char usage_iv_sql_fmt[] =
     " UNION ALL"
     " SELECT project_id, cloud, %s, CASE WHEN offering <> '-' THEN substr(offering, 2) END,"
     "  rtype, day, CASE WHEN cloud = ANY (CAST(? AS TEXT[])) THEN qh ELSE q END"
-    " FROM usage_day WHERE day = ANY (CAST(? AS BIGINT[]))"
-    "  AND (state = 1 OR (state = 2 AND cloud = ANY (CAST(? AS TEXT[]))))"
+    " FROM usage_day_in(CAST(? AS BIGINT[]))"
+    " WHERE (state = 1 OR (state = 2 AND cloud = ANY (CAST(? AS TEXT[]))))"
     "  AND CASE WHEN cloud = ANY (CAST(? AS TEXT[])) THEN nh ELSE n END > 0%s) x"
     " GROUP BY 1, 2, 3, 4, 5, 6";
 

@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LEDGER_V1                                                                                  \
@@ -104,6 +105,45 @@ static const struct nph_migration ledger_migrations_pg[] = {
      "  FROM usage_interval WHERE e > s) i,"
      " generate_series(s - ((s % 86400) + 86400) % 86400, eh - 1, 86400) AS d"
      " GROUP BY 1, 2, 3, 4, 5, 6, 7;"},
+    /* Version 5 stores the daily roll-up a calendar month to a row (nph_ledger_usage.c): per
+     * atom, state and UTC month (month: its first second), the sums n, nh, q, qh of each day
+     * of the month in columns n00, nh00, q00, qh00 (the 1st) ... qh30 (the 31st); a DO block
+     * generates the statements naming the 124 columns. The view usage_day unfolds them into
+     * the rows of version 4 (days whose four sums are all zero left out), usage_day_in(days)
+     * into those of the given days, reading only their months. */
+    {5, "daily usage roll-up stored a month to a row",
+     "DO $m$ DECLARE cols TEXT; piv TEXT; unf TEXT; BEGIN"
+     " SELECT string_agg(format('n%1$s BIGINT NOT NULL DEFAULT 0, nh%1$s BIGINT NOT NULL"
+     "  DEFAULT 0, q%1$s BIGINT NOT NULL DEFAULT 0, qh%1$s BIGINT NOT NULL DEFAULT 0', d), ', '"
+     "  ORDER BY i),"
+     "  string_agg(format('COALESCE(SUM(n) FILTER (WHERE i = %1$s), 0),"
+     "  COALESCE(SUM(nh) FILTER (WHERE i = %1$s), 0), COALESCE(SUM(q) FILTER (WHERE i = %1$s), 0),"
+     "  COALESCE(SUM(qh) FILTER (WHERE i = %1$s), 0)', i), ', ' ORDER BY i),"
+     "  string_agg(format('(%s, b.n%2$s, b.nh%2$s, b.q%2$s, b.qh%2$s)', i, d), ', ' ORDER BY i)"
+     "  INTO cols, piv, unf"
+     "  FROM (SELECT i, lpad(CAST(i AS TEXT), 2, '0') AS d FROM generate_series(0, 30) AS i) x;"
+     " EXECUTE 'CREATE TABLE usage_month (month BIGINT NOT NULL, project_id TEXT NOT NULL,"
+     "  cloud TEXT NOT NULL, region TEXT NOT NULL, offering TEXT NOT NULL, rtype TEXT NOT NULL,"
+     "  state INTEGER NOT NULL, ' || cols || ', PRIMARY KEY (month, project_id, cloud, region,"
+     "  offering, rtype, state)) WITH (fillfactor = 50)';"
+     " EXECUTE 'INSERT INTO usage_month SELECT month, project_id, cloud, region, offering,"
+     "  rtype, state, ' || piv || ' FROM (SELECT *, (day - month) / 86400 AS i FROM (SELECT *,"
+     "  CAST(extract(epoch FROM date_trunc(''month'', to_timestamp(day) AT TIME ZONE ''UTC''))"
+     "  AS BIGINT) AS month FROM usage_day) m) u"
+     "  GROUP BY month, project_id, cloud, region, offering, rtype, state';"
+     " EXECUTE 'DROP TABLE usage_day';"
+     " EXECUTE 'CREATE VIEW usage_day AS SELECT b.month + v.i * 86400 AS day,"
+     "  b.project_id, b.cloud, b.region, b.offering, b.rtype, b.state, v.n, v.nh, v.q, v.qh,"
+     "  b.month FROM usage_month b CROSS JOIN LATERAL (VALUES ' || unf || ')"
+     "  AS v (i, n, nh, q, qh) WHERE v.n <> 0 OR v.nh <> 0 OR v.q <> 0 OR v.qh <> 0';"
+     " END $m$;"
+     "CREATE OR REPLACE FUNCTION usage_day_in(days BIGINT[]) RETURNS TABLE (day BIGINT,"
+     " project_id TEXT, cloud TEXT, region TEXT, offering TEXT, rtype TEXT, state INTEGER,"
+     " n BIGINT, nh BIGINT, q BIGINT, qh BIGINT) LANGUAGE sql STABLE AS"
+     " 'SELECT day, project_id, cloud, region, offering, rtype, state, n, nh, q, qh"
+     " FROM usage_day WHERE month = ANY (ARRAY (SELECT DISTINCT CAST(extract(epoch FROM"
+     " date_trunc(''month'', to_timestamp(d) AT TIME ZONE ''UTC'')) AS BIGINT)"
+     " FROM unnest(days) AS d)) AND day = ANY (days)';"},
 };
 
 static const struct nph_migration ledger_migrations_sqlite[] = {
@@ -270,6 +310,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
         "id",         "ts",    "event",  "resource_id", "resource_type",
         "project_id", "cloud", "region", "offering",    "size_gb"};
     struct nph_bulk *b = NULL;
+    char(*ids)[NPH_UUID_LEN + 1] = NULL;
     int own = 0, rc = -1;
     int o = nph_db_engine(db) == NPH_STORE_SQLITE ? 0 : 1; /* SQLite: no id column */
     int64_t now = nph_clock_now();
@@ -289,15 +330,19 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
     }
     if (!(b = nph_db_bulk_begin(db, "ledger_event", cols + 1 - o, 9 + o, err)))
         goto cleanup;
+    /* the batch's ids in one call: one lock and one clock reading instead of n */
+    if (o && !(ids = malloc(n * sizeof(*ids)))) {
+        nph_error_nomem(err);
+        goto cleanup;
+    }
+    if (o && ledger_ids(ids, n)) {
+        nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
+        goto cleanup;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct nph_ledger_event *ev = &evs[i];
-        char id[NPH_UUID_LEN + 1];
-        if (o && ledger_ids(&id, 1)) {
-            nph_error_set(err, NPH_E_INTERNAL, "the random source failed");
-            goto cleanup;
-        }
         struct nph_bulk_val v[10] = {
-            {NPH_BULK_TEXT, 0, id},
+            {NPH_BULK_TEXT, 0, o ? ids[i] : NULL},
             {NPH_BULK_INT64, ev->ts ? ev->ts : now, NULL},
             {NPH_BULK_TEXT, 0, nph_ledger_kind_name(ev->kind)},
             {NPH_BULK_TEXT, 0, ev->resource_id},
@@ -323,6 +368,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
 cleanup:
     if (b)
         nph_bulk_end(b, 1, NULL);
+    free(ids);
     if (rc && own)
         nph_db_rollback(db, NULL);
     return rc;

@@ -74,7 +74,7 @@ static struct nph_db *pg_fresh(struct nph_store **s)
     assert_non_null(db = nph_store_acquire(*s, &err));
     assert_int_equal(nph_db_exec(db,
                                  "DELETE FROM ledger_event; DELETE FROM usage_interval;"
-                                 " DELETE FROM usage_open; DELETE FROM usage_day",
+                                 " DELETE FROM usage_open; DELETE FROM usage_month",
                                  &err),
                      0);
     return db;
@@ -483,7 +483,7 @@ static void test_migration_from_v1(void **state)
     assert_int_equal(
         nph_db_exec(db,
                     "DROP TABLE ledger_event; DROP TABLE usage_interval; DROP TABLE usage_open;"
-                    " DROP TABLE usage_day;"
+                    " DROP TABLE usage_month CASCADE;"
                     " DELETE FROM nph_schema_migrations WHERE component = 'ledger';"
                     " CREATE TABLE ledger_event (id TEXT PRIMARY KEY, ts BIGINT NOT NULL,"
                     " event TEXT NOT NULL, resource_id TEXT NOT NULL, resource_type TEXT NOT NULL,"
@@ -514,9 +514,9 @@ static void test_migration_from_v1(void **state)
     nph_store_release(db);
     if (nph_ledger_migrate(s, &applied, &err))
         fail_msg("migrate: %s (%s)", err.msg, err.detail);
-    assert_int_equal(applied, 3);
+    assert_int_equal(applied, 4);
     assert_int_equal(nph_store_schema_version(s, "ledger", &version, &err), 0);
-    assert_int_equal(version, 4);
+    assert_int_equal(version, 5);
     assert_non_null(db = nph_store_acquire(s, &err));
     struct nph_stmt *st = NULL;
     assert_int_equal(nph_db_queryf(db, &err, &st, "SELECT COUNT(*) FROM ledger_event", ""), 1);
