@@ -171,11 +171,31 @@ static int by_resource(const void *a, const void *b)
  * (sorted). The statement is planned for its arguments (plan_cache_mode, for the rest of the
  * transaction): a plan cached by a long-lived connection while usage_open was small scans the
  * whole table, a cost that grows with every resource ever seen. */
+/* The class (first key) of the ledger's advisory locks, "nphl" in ASCII, and the mask of
+ * their second key: 32 buckets of resources. */
+#define LEDGER_LOCK_CLASS "1852860524"
+#define LEDGER_LOCK_MASK  "31"
+
 static int take_open(struct nph_db *db, const char *const *res, size_t n, const char *arr,
                      struct seg *open, char *found, struct strpool *pool, struct nph_error *err)
 {
     struct nph_stmt *st = NULL;
     int rc, bad = 0;
+    /* Writers of the same resource one at a time: transaction-scoped advisory locks on the
+     * resources' buckets (their names' hashes modulo LEDGER_LOCK_BUCKETS, taken in one order),
+     * in a statement of its own so that the DELETE below, started after the wait, sees what an
+     * earlier writer committed. Without them two writers took the same open segment (or none,
+     * for a new resource) and the second failed on usage_open's key. Buckets, not one lock a
+     * resource: a batch of 20,000 resources would take 20,000 locks and overflow the server's
+     * lock table (max_locks_per_transaction). */
+    if (nph_db_queryf(db, err, &st,
+                      "SELECT count(pg_advisory_xact_lock(" LEDGER_LOCK_CLASS ", k)) FROM"
+                      " (SELECT DISTINCT hashtext(r) & " LEDGER_LOCK_MASK " AS k"
+                      " FROM unnest(CAST(? AS TEXT[])) AS r ORDER BY 1) x",
+                      "s", arr) < 0)
+        return -1;
+    nph_stmt_done(st);
+    st = NULL;
     if (nph_db_exec(db, "SET LOCAL plan_cache_mode = force_custom_plan", err))
         return -1;
     int q = nph_db_queryf(

@@ -5,8 +5,10 @@
  * without one; tests/pg_throwaway.sh starts a real server: ctest runs this suite once more
  * under it as common/test_ledger_pg).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -318,6 +320,72 @@ static void test_open_lookup_uses_index(void **state)
     assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_interval"), 1);
     free(evs);
     free(ids);
+    nph_store_release(db);
+}
+
+struct writer {
+    struct nph_store *s;
+    const struct nph_ledger_event *ev;
+    atomic_int done;
+    int rc;
+    struct nph_error err;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct nph_db *db = nph_store_acquire(w->s, &w->err);
+    w->rc = db ? nph_ledger_append_many(db, w->ev, 1, NULL, &w->err) : -1;
+    if (db)
+        nph_store_release(db);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* Two writers of one resource at once: the second waits for the first to commit and then
+ * continues from its open segment (before, both took the same one, or none for a new
+ * resource, and the second failed on usage_open's key). */
+static void test_concurrent_writers_one_resource(void **state)
+{
+    struct nph_error err = NPH_ERROR_INIT;
+    struct fixture *f = *state;
+    struct nph_db *db = fresh(state);
+    pthread_t t;
+    if (!db)
+        return;
+    if (nph_db_engine(db) != NPH_STORE_POSTGRES) {
+        nph_store_release(db);
+        skip();
+    }
+    struct nph_ledger_event created = {
+        1000000000000LL, NPH_LEDGER_CREATED, "conc-1", "volume", "p", "home", NULL, NULL, 10};
+    struct nph_ledger_event resized = {1000000000000LL + 3600000000LL,
+                                       NPH_LEDGER_RESIZED,
+                                       "conc-1",
+                                       "volume",
+                                       "p",
+                                       "home",
+                                       NULL,
+                                       NULL,
+                                       20};
+    struct writer w = {.s = f->s, .ev = &resized, .err = NPH_ERROR_INIT};
+    atomic_init(&w.done, 0);
+    assert_int_equal(nph_db_begin(db, &err), 0);
+    assert_int_equal(nph_ledger_append_many(db, &created, 1, NULL, &err), 0);
+    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+    usleep(300000);
+    assert_int_equal(atomic_load(&w.done), 0); /* waiting for the first writer */
+    assert_int_equal(nph_db_commit(db, &err), 0);
+    pthread_join(t, NULL);
+    if (w.rc)
+        fail_msg("the second writer failed: %s (%s)", w.err.msg, w.err.detail);
+    /* one closed segment (10 GB for the hour), the open one from the resize on (20 GB) */
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_interval"), 1);
+    assert_int_equal(count(db, "SELECT e - s FROM usage_interval"), 3600);
+    assert_int_equal(count(db, "SELECT size_gb FROM usage_interval"), 10);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM usage_open"), 1);
+    assert_int_equal(count(db, "SELECT size_gb FROM usage_open"), 20);
+    assert_int_equal(count(db, "SELECT COUNT(*) FROM ledger_event"), 2);
     nph_store_release(db);
 }
 
@@ -639,7 +707,8 @@ static void test_migrate_from_v1(void **state)
         cmocka_unit_test(test_many_joins_transaction), cmocka_unit_test(test_many_large),          \
         cmocka_unit_test(test_bulk_conflict_and_abort), cmocka_unit_test(test_bulk_column_types),  \
         cmocka_unit_test(test_meter_compact), cmocka_unit_test(test_migrate_from_v1),              \
-        cmocka_unit_test(test_open_lookup_uses_index)
+        cmocka_unit_test(test_open_lookup_uses_index),                                             \
+        cmocka_unit_test(test_concurrent_writers_one_resource)
 
 int main(void)
 {
