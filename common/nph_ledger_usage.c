@@ -172,9 +172,9 @@ static int by_resource(const void *a, const void *b)
  * transaction): a plan cached by a long-lived connection while usage_open was small scans the
  * whole table, a cost that grows with every resource ever seen. */
 /* The class (first key) of the ledger's advisory locks, "nphl" in ASCII, and the mask of
- * their second key: 32 buckets of resources. */
+ * their second key: 256 buckets of resources. */
 #define LEDGER_LOCK_CLASS "1852860524"
-#define LEDGER_LOCK_MASK  "31"
+#define LEDGER_LOCK_MASK  "255"
 
 static int take_open(struct nph_db *db, const char *const *res, size_t n, const char *arr,
                      struct seg *open, char *found, struct strpool *pool, struct nph_error *err)
