@@ -182,7 +182,7 @@ static int take_open(struct nph_db *db, const char *const *res, size_t n, const 
     struct nph_stmt *st = NULL;
     int rc, bad = 0;
     /* Writers of the same resource one at a time: transaction-scoped advisory locks on the
-     * resources' buckets (their names' hashes modulo LEDGER_LOCK_BUCKETS, taken in one order),
+     * resources' buckets (their names' hashes masked by LEDGER_LOCK_MASK, in one order),
      * in a statement of its own so that the DELETE below, started after the wait, sees what an
      * earlier writer committed. Without them two writers took the same open segment (or none,
      * for a new resource) and the second failed on usage_open's key. Buckets, not one lock a
