@@ -311,6 +311,7 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
         "project_id", "cloud", "region", "offering",    "size_gb"};
     struct nph_bulk *b = NULL;
     char(*ids)[NPH_UUID_LEN + 1] = NULL;
+    struct nph_usage_plan *plan = NULL;
     int own = 0, rc = -1;
     int o = nph_db_engine(db) == NPH_STORE_SQLITE ? 0 : 1; /* SQLite: no id column */
     int64_t now = nph_clock_now();
@@ -359,16 +360,22 @@ int nph_ledger_append_many(struct nph_db *db, const struct nph_ledger_event *evs
             goto cleanup;
         }
     }
+    /* PostgreSQL: sort the batch while the server still works through the COPY */
+    if (o && !(plan = nph_ledger_usage_plan(evs, n, now))) {
+        nph_error_nomem(err);
+        goto cleanup;
+    }
     rc = nph_bulk_end(b, 0, err);
     b = NULL;
-    if (rc == 0)
-        rc = nph_ledger_usage_update(db, evs, n, now, err);
+    if (rc == 0 && plan)
+        rc = nph_ledger_usage_apply(db, plan, err);
     if (rc == 0 && own)
         rc = nph_db_commit(db, err);
 cleanup:
     if (b)
         nph_bulk_end(b, 1, NULL);
     free(ids);
+    nph_ledger_usage_plan_free(plan);
     if (rc && own)
         nph_db_rollback(db, NULL);
     return rc;

@@ -93,5 +93,14 @@ enum nph_usage_state {
  * with ts 0 were stamped `now`). A no-op on SQLite. Returns 0 or -1 with err. */
 int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
                             int64_t now, struct nph_error *err);
+/* The same in two steps, for a caller whose events' COPY is still being processed by the
+ * server: nph_ledger_usage_plan (no I/O: the batch filtered and sorted in memory; NULL when
+ * out of memory) before the COPY ends, nph_ledger_usage_apply after it, then free. */
+struct nph_usage_plan;
+struct nph_usage_plan *nph_ledger_usage_plan(const struct nph_ledger_event *evs, size_t n,
+                                             int64_t now);
+int nph_ledger_usage_apply(struct nph_db *db, const struct nph_usage_plan *p,
+                           struct nph_error *err);
+void nph_ledger_usage_plan_free(struct nph_usage_plan *p);
 
 #endif

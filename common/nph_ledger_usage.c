@@ -779,46 +779,92 @@ static const char open_insert[] =
     "INSERT INTO usage_open (resource_id, rtype, project_id, cloud, region, offering, size_gb,"
     " state, s, s_ts, base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+/* The batch in memory, sorted: made before its events' COPY ends (no I/O), so that this work
+ * overlaps the server's (nph_ledger_append_many). */
+struct nph_usage_plan {
+    struct nph_ledger_event *fixed;      /* the events of known types, times filled in */
+    const struct nph_ledger_event **ord; /* fixed[0..m) by (resource, ts, order) */
+    size_t m;
+    const char **res; /* the distinct resources, sorted */
+    size_t nres;
+    char *arr; /* res as a PostgreSQL text[] literal */
+};
+
+void nph_ledger_usage_plan_free(struct nph_usage_plan *p)
+{
+    if (!p)
+        return;
+    free(p->fixed);
+    free(p->ord);
+    free(p->res);
+    free(p->arr);
+    free(p);
+}
+
+struct nph_usage_plan *nph_ledger_usage_plan(const struct nph_ledger_event *evs, size_t n,
+                                             int64_t now)
+{
+    struct nph_usage_plan *p = calloc(1, sizeof(*p));
+    if (!p || !(p->fixed = malloc((n ? n : 1) * sizeof(*p->fixed))) ||
+        !(p->ord = malloc((n ? n : 1) * sizeof(*p->ord))))
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (known_type(evs[i].resource_type)) {
+            p->fixed[p->m] = evs[i];
+            if (!p->fixed[p->m].ts)
+                p->fixed[p->m].ts = now;
+            p->ord[p->m] = &p->fixed[p->m];
+            p->m++;
+        }
+    if (p->m == 0)
+        return p;
+    qsort(p->ord, p->m, sizeof(*p->ord), by_resource);
+    if (!(p->res = malloc(p->m * sizeof(*p->res))))
+        goto nomem;
+    for (size_t i = 0; i < p->m; i++)
+        if (p->nres == 0 || strcmp(p->res[p->nres - 1], p->ord[i]->resource_id))
+            p->res[p->nres++] = p->ord[i]->resource_id;
+    if (!(p->arr = text_array(p->res, p->nres)))
+        goto nomem;
+    return p;
+nomem:
+    nph_ledger_usage_plan_free(p);
+    return NULL;
+}
+
 int nph_ledger_usage_update(struct nph_db *db, const struct nph_ledger_event *evs, size_t n,
                             int64_t now, struct nph_error *err)
 {
-    const struct nph_ledger_event **ord = NULL, **hist_ord = NULL;
-    const char **res = NULL;
+    struct nph_usage_plan *p;
+    int rc;
+    if (nph_db_engine(db) != NPH_STORE_POSTGRES)
+        return 0;
+    if (!(p = nph_ledger_usage_plan(evs, n, now)))
+        return nph_error_nomem(err);
+    rc = nph_ledger_usage_apply(db, p, err);
+    nph_ledger_usage_plan_free(p);
+    return rc;
+}
+
+int nph_ledger_usage_apply(struct nph_db *db, const struct nph_usage_plan *p, struct nph_error *err)
+{
+    const struct nph_ledger_event *const *ord = p->ord, **hist_ord = NULL;
+    const char *const *res = p->res;
+    const char *arr = p->arr;
+    size_t m = p->m, nres = p->nres;
     struct seg *open = NULL, *last = NULL;
-    char *found = NULL, *redo = NULL, *arr = NULL, *redo_arr = NULL;
-    struct nph_ledger_event *fixed = NULL, *hist = NULL;
-    size_t m = 0, nres = 0, nredo = 0, nhist = 0;
+    char *found = NULL, *redo = NULL, *redo_arr = NULL;
+    struct nph_ledger_event *hist = NULL;
+    size_t nredo = 0, nhist = 0;
     struct strpool pool = {0};
     struct sink b = {0};
     struct rollup roll = {0};
     int rc = -1;
 
-    if (nph_db_engine(db) != NPH_STORE_POSTGRES)
+    if (nph_db_engine(db) != NPH_STORE_POSTGRES || m == 0)
         return 0;
-    /* The events the intervals know (known types), with their times filled in. */
-    if (!(fixed = malloc((n ? n : 1) * sizeof(*fixed))) ||
-        !(ord = malloc((n ? n : 1) * sizeof(*ord))))
-        goto nomem;
-    for (size_t i = 0; i < n; i++)
-        if (known_type(evs[i].resource_type)) {
-            fixed[m] = evs[i];
-            if (!fixed[m].ts)
-                fixed[m].ts = now;
-            ord[m] = &fixed[m];
-            m++;
-        }
-    if (m == 0) {
-        rc = 0;
-        goto cleanup;
-    }
-    qsort(ord, m, sizeof(*ord), by_resource);
-    if (!(res = malloc(m * sizeof(*res))))
-        goto nomem;
-    for (size_t i = 0; i < m; i++)
-        if (nres == 0 || strcmp(res[nres - 1], ord[i]->resource_id))
-            res[nres++] = ord[i]->resource_id;
     if (!(open = calloc(nres, sizeof(*open))) || !(last = calloc(nres, sizeof(*last))) ||
-        !(found = calloc(nres, 1)) || !(redo = calloc(nres, 1)) || !(arr = text_array(res, nres)))
+        !(found = calloc(nres, 1)) || !(redo = calloc(nres, 1)))
         goto nomem;
     if (take_open(db, res, nres, arr, open, found, &pool, err))
         goto cleanup;
@@ -906,14 +952,10 @@ nomem:
     nph_error_nomem(err);
 cleanup:
     sink_end(&b, 1, NULL);
-    free(fixed);
-    free(ord);
-    free(res);
     free(open);
     free(last);
     free(found);
     free(redo);
-    free(arr);
     free(redo_arr);
     free(hist);
     free(hist_ord);
