@@ -187,17 +187,17 @@ static int take_open(struct nph_db *db, const char *const *res, size_t n, const 
      * earlier writer committed. Without them two writers took the same open segment (or none,
      * for a new resource) and the second failed on usage_open's key. Buckets, not one lock a
      * resource: a batch of 20,000 resources would take 20,000 locks and overflow the server's
-     * lock table (max_locks_per_transaction). */
+     * lock table (max_locks_per_transaction). The same statement sets plan_cache_mode for
+     * the DELETE (SET LOCAL, see docs/billing.md), saving a round trip. */
     if (nph_db_queryf(db, err, &st,
-                      "SELECT count(pg_advisory_xact_lock(" LEDGER_LOCK_CLASS ", k)) FROM"
+                      "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+                      " count(pg_advisory_xact_lock(" LEDGER_LOCK_CLASS ", k)) FROM"
                       " (SELECT DISTINCT hashtext(r) & " LEDGER_LOCK_MASK " AS k"
                       " FROM unnest(CAST(? AS TEXT[])) AS r ORDER BY 1) x",
                       "s", arr) < 0)
         return -1;
     nph_stmt_done(st);
     st = NULL;
-    if (nph_db_exec(db, "SET LOCAL plan_cache_mode = force_custom_plan", err))
-        return -1;
     int q = nph_db_queryf(
         db, err, &st,
         "DELETE FROM usage_open WHERE resource_id = ANY (CAST(? AS TEXT[]))"
