@@ -73,14 +73,19 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
     return ~(uint32_t)c;
 }
 
+static int have_hw;
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+
+static void hw_probe(void)
+{
+    __builtin_cpu_init();
+    have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+}
+
 uint32_t nph_crc32c(uint32_t crc, const void *data, size_t len)
 {
-    static int hw = -1; /* benign race: every thread computes the same value */
-    if (hw < 0) {
-        __builtin_cpu_init();
-        hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-    }
-    return hw ? crc32c_hw(crc, data, len) : nph_crc32c_sw(crc, data, len);
+    pthread_once(&hw_once, hw_probe);
+    return have_hw ? crc32c_hw(crc, data, len) : nph_crc32c_sw(crc, data, len);
 }
 #else
 uint32_t nph_crc32c(uint32_t crc, const void *data, size_t len)
